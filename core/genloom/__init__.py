@@ -1,0 +1,73 @@
+"""genloom: a small core for generative models; every architecture is a plugin.
+
+The public API is importable from this package. It loads lazily, so that
+``import genloom`` (and therefore ``genloom --help`` and plugin discovery) does not
+import torch or lightning.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+__version__ = "0.1.0"
+
+#: Marker for plugin hook implementations: decorate ``genloom_*`` functions with it.
+hookimpl = pluggy.HookimplMarker("genloom")
+
+_LAZY = {
+    "Encoder": "genloom.interfaces",
+    "Generator": "genloom.interfaces",
+    "AutoregressiveGenerator": "genloom.interfaces",
+    "Denoiser": "genloom.interfaces",
+    "Sampler": "genloom.interfaces",
+    "Samples": "genloom.interfaces",
+    "DiagonalGaussian": "genloom.interfaces",
+    "IncompatibleSamplerError": "genloom.interfaces",
+    "GenerativeModel": "genloom.model",
+    "OptimizerGroup": "genloom.model",
+    "DataInfo": "genloom.data.info",
+    "GenloomError": "genloom.errors",
+    "ConfigError": "genloom.errors",
+    "ComponentError": "genloom.errors",
+    "load_config": "genloom.config",
+    "build_model": "genloom.build",
+    "build_component": "genloom.build",
+    "train": "genloom.training",
+    "load_checkpoint": "genloom.checkpoints",
+    "get_registry": "genloom.plugins",
+}
+
+__all__ = ["__version__", "hookimpl", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genloom' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from genloom.build import build_component, build_model
+    from genloom.checkpoints import load_checkpoint
+    from genloom.config import load_config
+    from genloom.data.info import DataInfo
+    from genloom.errors import ComponentError, ConfigError, GenloomError
+    from genloom.interfaces import (
+        AutoregressiveGenerator,
+        Denoiser,
+        DiagonalGaussian,
+        Encoder,
+        Generator,
+        IncompatibleSamplerError,
+        Sampler,
+        Samples,
+    )
+    from genloom.model import GenerativeModel, OptimizerGroup
+    from genloom.plugins import get_registry
+    from genloom.training import train

@@ -1,0 +1,5 @@
+"""``python -m genloom`` runs the command line."""
+
+from genloom.cli import main
+
+main()

@@ -1,0 +1,41 @@
+"""Turn resolved config nodes into objects through the registry.
+
+Every component is built the same way: ``cls(cfg, **context)``, where ``cfg`` is its
+resolved config node and ``context`` what its owner knows (the data shape, the latent
+size ...). An exception from a plugin's constructor becomes a one-line error naming
+the component.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genloom.errors import ComponentError, GenloomError
+
+
+def build_component(kind: str, cfg: Any, **context: Any) -> Any:
+    """Build the ``kind`` component named by ``cfg.name`` with ``cfg`` and ``context``."""
+    from genloom.plugins import get_registry
+
+    cls = get_registry().load(kind, cfg.name)
+    try:
+        return cls(cfg, **context)
+    except GenloomError:
+        raise
+    except Exception as exc:
+        raise ComponentError(
+            f"{kind} '{cfg.name}' failed to build: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def build_dataset(run_cfg: Any) -> Any:
+    """The dataset component of a run."""
+    return build_component("dataset", run_cfg.data)
+
+
+def build_model(run_cfg: Any, info: Any) -> Any:
+    """The model of a run, for data described by ``info``, with the run's optimizer config."""
+    model = build_component("model", run_cfg.model, info=info)
+    model.optim_cfg = run_cfg.optim
+    model.run_cfg = run_cfg
+    return model

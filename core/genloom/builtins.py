@@ -1,0 +1,29 @@
+"""The core's own plugin: built-in datasets, samplers and tokenizers.
+
+Registered through the same hooks as any installed plugin (as pytest does with its
+internal plugins), under the plugin name ``genloom``.
+"""
+
+from __future__ import annotations
+
+from genloom import hookimpl
+
+
+@hookimpl
+def genloom_register_components(register) -> None:
+    register("dataset", "digits", "genloom.data.digits:Digits",
+             help="scikit-learn's 8x8 handwritten digits, 1,797 images with labels")
+    register("dataset", "toy2d", "genloom.data.toy2d:Toy2D",
+             help="2-D point clouds: moons, swiss_roll, gaussians8, checkerboard")
+    register("dataset", "text", "genloom.data.text:Text",
+             help="character/byte-level text from a UTF-8 file (default: pydoc topics)")
+    register("dataset", "images", "genloom.data.images:ImageFolder",
+             help="a folder of PNG/JPEG images, sub-folders as classes")
+    register("sampler", "prior", "genloom.samplers.prior:PriorSampler",
+             help="z ~ N(0, I) decoded by a one-shot Generator (options: temperature)")
+    register("tokenizer", "char", "genloom.data.tokenizers:CharTokenizer",
+             help="one id per character of the training corpus")
+    register("tokenizer", "byte", "genloom.data.tokenizers:ByteTokenizer",
+             help="UTF-8 bytes, 256 ids")
+    register("metric", "losses", "genloom.metrics.losses:TestLosses",
+             help="the model's own losses (e.g. the negative ELBO) on the test split")

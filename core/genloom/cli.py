@@ -1,0 +1,289 @@
+"""The ``genloom`` command line.
+
+Commands that only look at what is installed (``--help``, ``plugins``, ``list``)
+import neither torch nor lightning; the heavy imports happen inside the commands that
+train or sample. User errors print one line and exit with status 2 (``--debug``
+shows the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from genloom import __version__
+from genloom.errors import GenloomError
+
+KIND_ALIASES = {
+    "models": "model", "samplers": "sampler", "datasets": "dataset", "metrics": "metric",
+    "encoders": "encoder", "generators": "generator", "denoisers": "denoiser",
+    "tokenizers": "tokenizer",
+}
+
+
+def _host() -> Any:
+    from genloom.plugins import get_plugin_host
+
+    return get_plugin_host()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="genloom")
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+def cli(debug: bool) -> None:
+    """genloom: train, sample and evaluate generative models from YAML configs.
+
+    \b
+    Every architecture is a plugin; see what is installed with
+      genloom plugins          installed plugins and their status
+      genloom list models      components you can name in a config
+    and train one with
+      genloom train examples/configs/vae-digits.yaml optim.lr=3e-4
+    """
+
+
+# -- plugins and components -------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: version, status, components and import time.
+
+    Status is ok, broken (failed to import or register: the error is shown),
+    incompatible (its genloom requirement excludes this core) or disabled
+    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS).
+    """
+    infos = list(_host().plugins.values())
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
+        return
+    click.echo(f"{'plugin':<16} {'version':<10} {'status':<13} {'import':>8}  components")
+    for i in infos:
+        comps = ", ".join(i.components) if i.components else "-"
+        click.echo(
+            f"{i.name:<16} {i.version:<10} {i.status:<13} {i.import_seconds * 1000:>6.1f}ms  {comps}"
+        )
+        if i.error:
+            click.echo(f"{'':<16} error: {i.error}")
+
+
+@cli.command("list")
+@click.argument("kind", required=False)
+def list_components(kind: str | None) -> None:
+    """List registered components, optionally of one KIND.
+
+    KIND is one of models, samplers, datasets, metrics, encoders, generators,
+    denoisers, tokenizers. Short names work in configs while they are unique;
+    full names (plugin:name) always do.
+    """
+    registry = _host().registry
+    if kind is None:
+        kinds = registry.kinds()
+    else:
+        k = KIND_ALIASES.get(kind, kind)
+        if k not in registry.kinds():
+            raise GenloomError(
+                f"unknown kind '{kind}'; choose one of {', '.join(sorted(KIND_ALIASES))}"
+            )
+        kinds = [k]
+    for k in kinds:
+        comps = registry.components(k)
+        click.echo(f"{k}s:")
+        if not comps:
+            click.echo("  (none)")
+        for c in comps:
+            click.echo(f"  {c.full_name:<24} {c.help}")
+
+
+# -- config -----------------------------------------------------------------------------
+
+
+@cli.group()
+def config() -> None:
+    """Inspect configurations."""
+
+
+@config.command("show")
+@click.argument("name")
+@click.argument("overrides", nargs=-1)
+@click.option("--kind", default="model", show_default=True,
+              help="Component kind of NAME (model, dataset, encoder, ...).")
+def config_show(name: str, overrides: tuple[str, ...], kind: str) -> None:
+    """Print the defaults of component NAME, or a config file fully resolved.
+
+    \b
+    genloom config show vae                      the VAE's options and defaults
+    genloom config show toy2d --kind dataset     a dataset's options
+    genloom config show run.yaml optim.lr=1e-4   what a run would use
+    """
+    from omegaconf import OmegaConf
+
+    from genloom.config import Sources, load_config, resolve_component
+
+    if name.endswith((".yaml", ".yml")):
+        cfg = load_config(name, overrides, check_trainer=False)
+    else:
+        cfg = resolve_component(
+            KIND_ALIASES.get(kind, kind), name, kind, Sources(None, OmegaConf.create(), [])
+        )
+    click.echo(OmegaConf.to_yaml(cfg), nl=False)
+
+
+# -- training ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("config_file", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.argument("overrides", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--resume", is_flag=True, help="Continue the run in output_dir from last.ckpt.")
+def train(config_file: str, overrides: tuple[str, ...], resume: bool) -> None:
+    """Train the model described by CONFIG (YAML), with KEY=VALUE overrides.
+
+    \b
+    Writes runs/<name>/ with config.yaml, checkpoints/last.ckpt, metrics.csv and
+    samples/epoch-NNN.png. Examples:
+      genloom train examples/configs/vae-digits.yaml trainer.max_epochs=5
+      genloom train examples/configs/vae-digits.yaml output_dir=runs/a --resume
+    Any trainer.* key goes to lightning.Trainer (devices, strategy, precision ...).
+    """
+    from genloom.config import load_config
+    from genloom.training import train as run_training
+
+    cfg = load_config(config_file, overrides)
+    run_training(cfg, resume=resume, name=Path(config_file).stem, echo=click.echo)
+
+
+# -- sampling ---------------------------------------------------------------------------
+
+
+def _parse_cond(text: str | None, n: int) -> Any:
+    if text is None:
+        return None
+    import torch
+
+    try:
+        labels = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise GenloomError(f"--cond '{text}': give class labels as integers, e.g. --cond 7 or 0,1,2") from None
+    if not labels:
+        raise GenloomError("--cond is empty; give class labels, e.g. --cond 7")
+    return torch.tensor([labels[i % len(labels)] for i in range(n)])
+
+
+def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
+    from omegaconf import OmegaConf
+
+    from genloom.config import parse_overrides
+
+    return OmegaConf.to_container(parse_overrides(items)) if items else {}
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+@click.argument("options", nargs=-1, metavar="[OPTION=VALUE]...")
+@click.option("--n", "n", default=64, show_default=True, help="Number of samples.")
+@click.option("--sampler", default=None, help="Sampler name (default: the model's own).")
+@click.option("--seed", default=0, show_default=True, help="Seed; equal seeds give equal samples.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Output file: .png grid/scatter, .txt for text, .npy raw array.")
+@click.option("--cond", default=None, help="Class label(s) to condition on, e.g. 7 or 0,1,2.")
+def sample(
+    checkpoint: str, options: tuple[str, ...], n: int, sampler: str | None, seed: int,
+    out: str | None, cond: str | None,
+) -> None:
+    """Draw samples from CHECKPOINT (a .ckpt file or a run directory).
+
+    \b
+    OPTION=VALUE pairs go to the sampler, e.g.
+      genloom sample runs/vae-digits --n 16 --seed 3 temperature=0.8
+      genloom sample runs/cvae-digits --cond 7 --out sevens.png
+    """
+    import torch
+
+    from genloom.checkpoints import load_checkpoint
+    from genloom.render import default_suffix, save_samples
+
+    if n <= 0:
+        raise GenloomError("--n must be at least 1")
+    model = load_checkpoint(checkpoint)
+    generator = torch.Generator().manual_seed(seed)
+    samples = model.sample(
+        n, sampler=sampler, cond=_parse_cond(cond, n), generator=generator, **_parse_options(options)
+    )
+    if out is None:
+        ckpt = Path(checkpoint)
+        run_dir = ckpt if ckpt.is_dir() else ckpt.parent.parent
+        out = str(run_dir / "samples" / f"sample-seed{seed}{default_suffix(samples.kind)}")
+    path = save_samples(samples, out, model.info)
+    click.echo(f"wrote {n} samples to {path}")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--metric", "metrics", multiple=True, default=("losses",), show_default=True,
+              help="Metric name (repeatable); see 'genloom list metrics'.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def evaluate(checkpoint: str, metrics: tuple[str, ...], as_json: bool) -> None:
+    """Evaluate CHECKPOINT on its dataset's held-out test split."""
+    from genloom.build import build_dataset
+    from genloom.checkpoints import load_checkpoint
+    from genloom.data.datamodule import GenDataModule
+    from genloom.plugins import get_registry
+
+    model = load_checkpoint(checkpoint)
+    datamodule = GenDataModule(build_dataset(model.run_cfg), model.run_cfg.data)
+    results: dict[str, float] = {}
+    for name in metrics:
+        metric = get_registry().load("metric", name)()
+        results.update(metric(model, datamodule))
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        for key, value in results.items():
+            click.echo(f"{key:<24} {value:.4f}")
+
+
+# -- entry point ------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: plugin commands, then one-line error handling."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args or os.environ.get("GENLOOM_DEBUG", "") not in ("", "0")
+    try:
+        host = _host()
+        host.add_commands(cli)
+        for line in host.warnings:
+            click.echo(f"genloom: warning: {line}", err=True)
+        cli.main(args=args, prog_name="genloom", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except GenloomError as exc:
+        if debug:
+            raise
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(
+            f"error: {type(exc).__name__}: {exc} (run 'genloom --debug ...' for the traceback)",
+            err=True,
+        )
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

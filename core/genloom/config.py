@@ -1,0 +1,315 @@
+"""One resolved OmegaConf tree per run: schemas <- a YAML file <- ``key=value`` overrides.
+
+Every section is checked against a schema: the run's own dataclasses below, and for
+``data`` and ``model`` (and every sub-component such as ``model.encoder``) the
+``Config`` dataclass of the component the ``name`` key selects. A mistake is a
+:class:`ConfigError` naming the key, where it came from (the file, the command line
+or the defaults) and the valid choices or the nearest match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from genloom.errors import ComponentError, ConfigError, did_you_mean
+
+# -- the run's own schema -------------------------------------------------------------
+
+
+@dataclass
+class DataSection:
+    """Options every dataset shares (besides ``name``); the dataset component adds its own."""
+
+    batch_size: int = 64
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    num_workers: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """The optimizer and learning-rate schedule (per-player overrides in ``groups``)."""
+
+    name: str = "adam"  # adam | adamw | sgd | rmsprop
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    momentum: float = 0.9
+    scheduler: str = "constant"  # constant | cosine | linear | step | exponential
+    warmup_steps: int = 0
+    step_size: int = 1000
+    gamma: float = 0.5
+    min_lr_ratio: float = 0.0
+    gradient_clip: float = 0.0
+    accumulate: int = 1
+    groups: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SampleConfig:
+    """Sample grids written during training, and defaults for ``genloom sample``."""
+
+    n: int = 64
+    sampler: str | None = None
+    every_n_epochs: int = 1
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckpointConfig:
+    """``last.ckpt`` is always kept; periodic checkpoints follow these settings."""
+
+    every_n_epochs: int = 1
+    every_n_steps: int = 0
+    keep: int = 3
+
+
+@dataclass
+class RunScalars:
+    """The top-level keys that are not sections."""
+
+    seed: int = 0
+    output_dir: str | None = None
+    init_from: str | None = None
+
+
+SECTIONS = ("data", "model", "optim", "trainer", "sample", "checkpoint")
+
+
+SCHEMA_SECTIONS = {"optim": OptimConfig, "sample": SampleConfig, "checkpoint": CheckpointConfig}
+
+# -- where a key came from ------------------------------------------------------------
+
+
+class Sources:
+    """Answers "where did this key come from?" for error messages."""
+
+    def __init__(self, file: str | None, file_cfg: DictConfig, overrides: Sequence[str]) -> None:
+        self.file, self.file_cfg, self.overrides = file, file_cfg, list(overrides)
+
+    def of(self, key: str) -> str:
+        for item in reversed(self.overrides):
+            k = item.split("=", 1)[0].lstrip("+~")
+            if key == k or key.startswith(k + ".") or k.startswith(key + "."):
+                return f"command line '{item}'"
+        if self.file and OmegaConf.select(self.file_cfg, key, default=None) is not None:
+            return self.file
+        return "defaults"
+
+
+def _fail(key: str, message: str, sources: Sources) -> ConfigError:
+    return ConfigError(f"{key}: {message} (from {sources.of(key)})")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _field_names(*schemas: type | None) -> list[str]:
+    return [f.name for s in schemas if s is not None for f in dataclasses.fields(s)]
+
+
+def _check_keys(node: DictConfig, allowed: Sequence[str], path: str, sources: Sources) -> None:
+    for key in node:
+        if key not in allowed:
+            full = f"{path}.{key}" if path else str(key)
+            valid = ", ".join(sorted(allowed)) or "none"
+            raise _fail(
+                full, f"unknown key{did_you_mean(str(key), allowed)}; valid keys: {valid}", sources
+            )
+
+
+def _combine(schemas: Sequence[type]) -> type:
+    """One dataclass with the fields of all ``schemas`` (later ones win)."""
+    if len(schemas) == 1:
+        return schemas[0]
+    fields: dict[str, tuple[str, Any, Any]] = {}
+    for schema in schemas:
+        hints = typing.get_type_hints(schema)
+        for f in dataclasses.fields(schema):
+            default = (
+                dataclasses.field(default_factory=f.default_factory)
+                if f.default_factory is not dataclasses.MISSING
+                else dataclasses.field(default=f.default)
+            )
+            fields[f.name] = (f.name, hints[f.name], default)
+    return dataclasses.make_dataclass("_".join(s.__name__ for s in schemas), list(fields.values()))
+
+
+def _merge(schemas: Sequence[type], values: DictConfig, path: str, sources: Sources) -> DictConfig:
+    """Merge ``values`` onto the schema dataclasses, converting type errors."""
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(_combine(schemas)), values)
+    except OmegaConfBaseException as exc:
+        sub = getattr(exc, "full_key", None)
+        key = ".".join(p for p in (path, sub) if p) or "config"
+        raise _fail(key, _first_line(exc), sources) from None
+    missing = sorted(OmegaConf.missing_keys(merged))
+    if missing:
+        key = ".".join(p for p in (path, missing[0]) if p)
+        raise _fail(key, f"is required; set it in the config file or with {key}=...", sources)
+    return merged
+
+
+# -- components -------------------------------------------------------------------------
+
+
+def resolve_component(
+    kind: str,
+    node: Any,
+    path: str,
+    sources: Sources,
+    *,
+    common: type | None = None,
+    default_name: str | None = None,
+    registry: Any = None,
+) -> DictConfig:
+    """Validate a ``{name: ..., **options}`` node against its component's schema.
+
+    Returns a plain DictConfig with ``name`` set to the component's full name, its
+    options filled from the component's ``Config`` defaults, and every sub-component
+    (declared in the class's ``subcomponents`` mapping) resolved the same way.
+    """
+    if registry is None:
+        from genloom.plugins import get_registry
+
+        registry = get_registry()
+    if node is None:
+        node = OmegaConf.create({})
+    elif isinstance(node, str):
+        node = OmegaConf.create({"name": node})
+    elif not isinstance(node, DictConfig):
+        raise _fail(path, f"expected a mapping with a 'name' key, got {node!r}", sources)
+    name = node.get("name", default_name)
+    if not name:
+        choices = ", ".join(sorted({c.name for c in registry.components(kind)})) or "none"
+        raise _fail(f"{path}.name", f"missing; choose a {kind}: {choices}", sources)
+    try:
+        component = registry.resolve(kind, str(name))
+        cls = component.load()
+    except ComponentError as exc:
+        raise _fail(f"{path}.name", str(exc), sources) from None
+    schema = getattr(cls, "Config", None)
+    subs: dict[str, tuple[str, str | None]] = dict(getattr(cls, "subcomponents", {}) or {})
+    _check_keys(node, ["name", *_field_names(common, schema), *subs], path, sources)
+    values = OmegaConf.create(
+        {k: node[k] for k in node if k != "name" and k not in subs}  # type: ignore[index]
+    )
+    schemas = [s for s in (common, schema) if s is not None]
+    merged = _merge(schemas, values, path, sources)
+    out = OmegaConf.create({"name": component.full_name, **OmegaConf.to_container(merged)})
+    for key, (sub_kind, sub_default) in subs.items():
+        sub = resolve_component(
+            sub_kind,
+            node.get(key),
+            f"{path}.{key}",
+            sources,
+            default_name=sub_default,
+            registry=registry,
+        )
+        out[key] = sub
+    return out
+
+
+def _check_trainer(node: DictConfig, sources: Sources) -> None:
+    import inspect
+
+    import lightning
+
+    params = [p for p in inspect.signature(lightning.Trainer.__init__).parameters if p != "self"]
+    _check_keys(node, params, "trainer", sources)
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+def read_yaml(path: str | Path) -> DictConfig:
+    """Read a YAML mapping, or raise a one-line ConfigError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file '{p}' does not exist")
+    try:
+        cfg = OmegaConf.load(p)
+    except Exception as exc:
+        raise ConfigError(f"config file '{p}' is not valid YAML: {_first_line(exc)}") from None
+    if not isinstance(cfg, DictConfig):
+        raise ConfigError(f"config file '{p}' must hold a mapping of sections (data, model, ...)")
+    return cfg
+
+
+def parse_overrides(overrides: Sequence[str]) -> DictConfig:
+    """``["a.b=1", "c=x"]`` as a DictConfig; malformed items are a ConfigError."""
+    for item in overrides:
+        if "=" not in item or not item.split("=", 1)[0].strip():
+            raise ConfigError(f"override '{item}' must look like key=value (e.g. optim.lr=3e-4)")
+    try:
+        return OmegaConf.from_dotlist(list(overrides))
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"cannot parse overrides {list(overrides)}: {_first_line(exc)}") from None
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    base: Any = None,
+    check_trainer: bool = True,
+    registry: Any = None,
+) -> DictConfig:
+    """Build and validate a run's configuration.
+
+    ``base`` (a dict or DictConfig) sits below the file, for callers that start from a
+    saved config; ``path`` is a YAML file; ``overrides`` are ``key=value`` strings.
+    """
+    file_cfg = read_yaml(path) if path is not None else OmegaConf.create({})
+    raw = OmegaConf.merge(
+        OmegaConf.create(base if base is not None else {}), file_cfg, parse_overrides(overrides)
+    )
+    sources = Sources(str(path) if path is not None else None, file_cfg, overrides)
+    return validate(raw, sources, check_trainer=check_trainer, registry=registry)
+
+
+def validate(
+    raw: DictConfig, sources: Sources, *, check_trainer: bool = True, registry: Any = None
+) -> DictConfig:
+    """Check ``raw`` section by section and return the resolved tree."""
+    scalar_keys = _field_names(RunScalars)
+    _check_keys(raw, [*scalar_keys, *SECTIONS], "", sources)
+    scalars = OmegaConf.create({k: raw[k] for k in scalar_keys if k in raw})
+    out = OmegaConf.create(OmegaConf.to_container(_merge([RunScalars], scalars, "", sources)))
+    out.data = resolve_component(
+        "dataset", raw.get("data"), "data", sources, common=DataSection,
+        default_name="digits", registry=registry,
+    )
+    out.model = resolve_component("model", raw.get("model"), "model", sources, registry=registry)
+    for key, schema in SCHEMA_SECTIONS.items():
+        section = raw.get(key) or OmegaConf.create({})
+        if not isinstance(section, DictConfig):
+            raise _fail(key, "must be a mapping", sources)
+        _check_keys(section, _field_names(schema), key, sources)
+        out[key] = _merge([schema], section, key, sources)
+    trainer = raw.get("trainer") or OmegaConf.create({})
+    if not isinstance(trainer, DictConfig):
+        raise _fail("trainer", "must be a mapping of lightning.Trainer arguments", sources)
+    if check_trainer:
+        _check_trainer(trainer, sources)
+    out.trainer = trainer
+    try:
+        OmegaConf.resolve(out)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"cannot resolve interpolation: {_first_line(exc)}") from None
+    return out
+
+
+def to_yaml(cfg: Any) -> str:
+    return OmegaConf.to_yaml(cfg)

@@ -1,0 +1,1 @@
+"""Data: the DataModule and the built-in datasets (digits, toy2d, text, images)."""

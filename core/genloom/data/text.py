@@ -1,0 +1,103 @@
+"""``text``: character- or byte-level language-model data from any UTF-8 file.
+
+The default corpus is the standard library's ``pydoc_data.topics`` (~465k characters
+of English), present on every Python, so text models train with no download.
+Splits are contiguous (train first, then validation, then test), so no window of
+held-out text was seen in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from genloom.data.base import GenDataset
+from genloom.data.info import DataInfo
+from genloom.data.tokenizers import ByteTokenizer, CharTokenizer
+from genloom.errors import ConfigError
+
+
+def default_corpus() -> str:
+    """The pydoc topics, joined in a fixed (sorted) order."""
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[k] for k in sorted(topics))
+
+
+class Windows(Dataset):
+    """Non-overlapping windows of ``length`` tokens cut from a token stream."""
+
+    def __init__(self, tokens: Tensor, length: int) -> None:
+        self.tokens, self.length = tokens, length
+
+    def __len__(self) -> int:
+        return max(0, (len(self.tokens) - 1) // self.length)
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        return self.__getitems__([i])
+
+    def __getitems__(self, indices: list[int]) -> dict[str, Tensor]:
+        starts = torch.as_tensor(indices, dtype=torch.long) * self.length
+        offsets = torch.arange(self.length + 1)
+        return {"x": self.tokens[starts[:, None] + offsets]}
+
+
+class Text(GenDataset):
+    """Windows of ``block_size + 1`` token ids (inputs plus the next-token targets)."""
+
+    @dataclass
+    class Config:
+        path: str | None = None
+        tokenizer: str = "char"
+        block_size: int = 128
+
+    def __init__(self, cfg) -> None:
+        super().__init__(cfg)
+        if cfg.tokenizer not in ("char", "byte"):
+            raise ConfigError(f"data.tokenizer: '{cfg.tokenizer}' is not one of char, byte")
+        self._text: str | None = None
+        self._tokenizer: CharTokenizer | ByteTokenizer | None = None
+
+    def text(self) -> str:
+        if self._text is None:
+            if self.cfg.path is None:
+                self._text = default_corpus()
+            else:
+                path = Path(self.cfg.path)
+                if not path.is_file():
+                    raise ConfigError(f"data.path: text file '{path}' does not exist")
+                self._text = path.read_text(encoding="utf-8")
+        return self._text
+
+    @property
+    def tokenizer(self) -> CharTokenizer | ByteTokenizer:
+        if self._tokenizer is None:
+            cls = CharTokenizer if self.cfg.tokenizer == "char" else ByteTokenizer
+            self._tokenizer = cls.fit(self.text())
+        return self._tokenizer
+
+    @property
+    def info(self) -> DataInfo:
+        tok = self.tokenizer
+        return DataInfo(
+            kind="tokens",
+            shape=(self.cfg.block_size + 1,),
+            vocab_size=tok.vocab_size,
+            tokenizer=tok.state(),
+        )
+
+    def splits(self, val_fraction: float, test_fraction: float, seed: int) -> dict[str, Dataset]:
+        ids = torch.tensor(self.tokenizer.encode(self.text()), dtype=torch.long)
+        n = len(ids)
+        n_train = int(n * (1 - val_fraction - test_fraction))
+        n_val = int(n * val_fraction)
+        parts = {
+            "train": ids[:n_train],
+            "val": ids[n_train : n_train + n_val],
+            "test": ids[n_train + n_val :],
+        }
+        return {k: Windows(v, self.cfg.block_size) for k, v in parts.items()}

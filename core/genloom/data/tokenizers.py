@@ -1,0 +1,77 @@
+"""Text tokenizers: ``char`` (the corpus's own characters) and ``byte`` (UTF-8, 256 ids).
+
+A tokenizer's state is a plain dict (``state()``), stored in every checkpoint, so
+sampling decodes with the exact vocabulary the model was trained on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genloom.errors import GenloomError
+
+
+class CharTokenizer:
+    """One id per distinct character of the training corpus, in sorted order.
+
+    Characters never seen in training cannot be encoded: that is an error naming them,
+    because silently dropping them would change the prompt.
+    """
+
+    name = "char"
+
+    def __init__(self, chars: list[str]) -> None:
+        self.chars = list(chars)
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def fit(cls, text: str) -> CharTokenizer:
+        return cls(sorted(set(text)))
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> list[int]:
+        missing = sorted({c for c in text if c not in self.index})
+        if missing:
+            raise GenloomError(
+                f"characters {''.join(missing)!r} are not in this model's vocabulary of "
+                f"{self.vocab_size} characters; remove them from the text"
+            )
+        return [self.index[c] for c in text]
+
+    def decode(self, ids: list[int]) -> str:
+        return "".join(self.chars[i] for i in ids)
+
+    def state(self) -> dict[str, Any]:
+        return {"name": self.name, "chars": self.chars}
+
+
+class ByteTokenizer:
+    """UTF-8 bytes: any text encodes; decoding replaces broken sequences."""
+
+    name = "byte"
+    vocab_size = 256
+
+    @classmethod
+    def fit(cls, text: str) -> ByteTokenizer:
+        return cls()
+
+    def encode(self, text: str) -> list[int]:
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids: list[int]) -> str:
+        return bytes(ids).decode("utf-8", errors="replace")
+
+    def state(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+def tokenizer_from_state(state: dict[str, Any]) -> CharTokenizer | ByteTokenizer:
+    """Rebuild a tokenizer saved with :meth:`state`."""
+    if state.get("name") == "char":
+        return CharTokenizer(state["chars"])
+    if state.get("name") == "byte":
+        return ByteTokenizer()
+    raise GenloomError(f"unknown tokenizer state {state.get('name')!r} in checkpoint")

@@ -1,0 +1,249 @@
+"""Plugin discovery, isolation and status, on pluggy and the ``genloom`` entry points.
+
+Each installed plugin is loaded on its own: a plugin that fails to import, uses an
+unknown hook, or raises while registering is marked ``broken`` and every command still
+works; a plugin whose ``genloom`` requirement excludes this core is ``incompatible``
+and not imported at all. ``GENLOOM_STRICT_PLUGINS=1`` turns any such failure into a
+hard error. ``GENLOOM_PLUGINS=a,b`` is an allowlist (set but empty: none load) and
+``GENLOOM_DISABLE_PLUGINS=a,b`` a blocklist.
+
+Nothing here imports torch or lightning.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from genloom import __version__, hookspecs
+from genloom.errors import PluginError, did_you_mean
+from genloom.registry import Component, Registry
+
+CORE_PLUGIN = "genloom"
+HOOK_NAMES = sorted(n for n in dir(hookspecs) if n.startswith("genloom_"))
+
+
+@dataclass
+class PluginInfo:
+    """What ``genloom plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    status: str = "ok"  # ok | broken | incompatible | disabled
+    error: str | None = None
+    import_seconds: float = 0.0
+    components: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "module": self.module,
+            "status": self.status,
+            "error": self.error,
+            "import_seconds": round(self.import_seconds, 4),
+            "components": self.components,
+        }
+
+
+def _env_list(env: Mapping[str, str], key: str) -> set[str] | None:
+    if key not in env:
+        return None
+    return {p.strip() for p in env[key].split(",") if p.strip()}
+
+
+def _incompatibility(dist: metadata.Distribution | None) -> str | None:
+    """Why ``dist`` cannot run on this core, or None when its requirement admits it."""
+    if dist is None:
+        return None
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for line in dist.requires or []:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if req.name.lower() != "genloom":
+            continue
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue
+        if not req.specifier.contains(__version__, prereleases=True):
+            return f"requires genloom{req.specifier}, installed genloom is {__version__}"
+    return None
+
+
+class PluginHost:
+    """A pluggy PluginManager plus the registry and status of every plugin."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env = dict(os.environ if env is None else env)
+        self.strict = self.env.get("GENLOOM_STRICT_PLUGINS", "") not in ("", "0", "false")
+        self.pm = pluggy.PluginManager("genloom")
+        self.pm.add_hookspecs(hookspecs)
+        self.registry = Registry()
+        self.plugins: dict[str, PluginInfo] = {}
+        #: one line per plugin failure, for the CLI to print to stderr
+        self.warnings: list[str] = []
+
+    # -- loading -----------------------------------------------------------------
+
+    def load(self) -> PluginHost:
+        """Register the core's built-ins, then every installed plugin."""
+        from genloom import builtins
+
+        core = PluginInfo(CORE_PLUGIN, "genloom", __version__, builtins.__name__)
+        self._add(core, builtins)
+        allow = _env_list(self.env, "GENLOOM_PLUGINS")
+        block = _env_list(self.env, "GENLOOM_DISABLE_PLUGINS") or set()
+        for ep in sorted(metadata.entry_points(group="genloom"), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                distribution=dist.metadata["Name"] if dist else "?",
+                version=dist.version if dist else "?",
+                module=ep.value,
+            )
+            if ep.name in self.plugins:
+                other = self.plugins[ep.name]
+                self._fail(
+                    PluginInfo(**{**info.__dict__, "name": f"{ep.name} ({info.distribution})"}),
+                    f"plugin name '{ep.name}' is already used by distribution "
+                    f"'{other.distribution}'; uninstall one of them",
+                )
+                continue
+            if (allow is not None and ep.name not in allow) or ep.name in block:
+                info.status = "disabled"
+                self.plugins[ep.name] = info
+                continue
+            reason = _incompatibility(dist)
+            if reason:
+                self._fail(info, reason, status="incompatible")
+                continue
+            start = time.perf_counter()
+            try:
+                module = ep.load()
+            except Exception as exc:
+                info.import_seconds = time.perf_counter() - start
+                self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
+                continue
+            info.import_seconds = time.perf_counter() - start
+            self._add(info, module)
+        return self
+
+    def _add(self, info: PluginInfo, module: ModuleType) -> None:
+        """Validate, register and collect components of one plugin, isolating failures."""
+        unknown = [
+            attr
+            for attr in dir(module)
+            if self.pm.parse_hookimpl_opts(module, attr) is not None and attr not in HOOK_NAMES
+        ]
+        if unknown:
+            hook = unknown[0]
+            self._fail(info, f"unknown hook '{hook}'{did_you_mean(hook, HOOK_NAMES)}")
+            return
+        try:
+            self.pm.register(module, name=info.name)
+        except Exception as exc:  # pluggy.PluginValidationError: bad signature
+            self._fail(info, f"invalid hook implementation: {exc}")
+            return
+        staged: list[Component] = []
+
+        def register(kind: str, name: str, target: str, *, help: str = "") -> None:
+            staged.append(Component(kind, name, info.name, target, help))
+
+        try:
+            for impl in self.pm.hook.genloom_register_components.get_hookimpls():
+                if impl.plugin is module:
+                    impl.function(register=register)
+            for component in staged:
+                self.registry.add(component)
+        except Exception as exc:
+            for component in staged:  # no half-registered plugin
+                self.registry._by_kind.get(component.kind, {}).pop(component.full_name, None)
+            self.pm.unregister(module)
+            self._fail(info, f"registering components failed: {type(exc).__name__}: {exc}")
+            return
+        info.components = [f"{c.kind}:{c.name}" for c in staged]
+        self.plugins[info.name] = info
+
+    def _fail(self, info: PluginInfo, error: str, status: str = "broken") -> None:
+        info.status, info.error = status, error
+        self.plugins[info.name] = info
+        self.registry.unavailable[info.name] = error
+        line = f"plugin '{info.name}' is {status}: {error}"
+        if self.strict:
+            raise PluginError(line + " (GENLOOM_STRICT_PLUGINS is set)")
+        self.warnings.append(line)
+
+    # -- calling hooks -----------------------------------------------------------
+
+    def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook`` on every plugin that implements it, core first.
+
+        A plugin that raises becomes a PluginError naming the plugin and the hook, so a
+        bad plugin never produces a traceback from deep inside the core.
+        """
+        caller = getattr(self.pm.hook, hook)
+        results = []
+        for impl in reversed(caller.get_hookimpls()):  # pluggy keeps LIFO order
+            try:
+                results.append((impl.plugin_name, impl.function(**kwargs)))
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(
+                    f"plugin '{impl.plugin_name}' failed in {hook}: {type(exc).__name__}: {exc}"
+                ) from exc
+        return results
+
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin add its CLI commands; a failing plugin is marked broken."""
+        for impl in reversed(self.pm.hook.genloom_register_commands.get_hookimpls()):
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                info = self.plugins[impl.plugin_name]
+                self._fail(info, f"adding commands failed: {type(exc).__name__}: {exc}")
+
+    def versions(self) -> dict[str, str]:
+        """name -> version of every loaded plugin, recorded in checkpoints."""
+        return {n: p.version for n, p in self.plugins.items() if p.status == "ok"}
+
+
+_HOST: PluginHost | None = None
+
+
+def get_plugin_host() -> PluginHost:
+    """The process-wide plugin host, loaded on first use."""
+    global _HOST
+    if _HOST is None:
+        _HOST = PluginHost().load()
+    return _HOST
+
+
+def get_registry() -> Registry:
+    """The process-wide component registry (loads plugins on first use)."""
+    return get_plugin_host().registry
+
+
+def reset_plugins(host: PluginHost | None = None) -> None:
+    """Forget the loaded plugins (tests), or install ``host`` as the current one."""
+    global _HOST
+    _HOST = host
+
+
+def warn(lines: list[str], echo: Callable[[str], None] | None = None) -> None:
+    """Print plugin failures, one line each, to stderr."""
+    for line in lines:
+        (echo or (lambda s: print(s, file=sys.stderr)))(f"genloom: warning: {line}")

@@ -1,0 +1,1 @@
+"""Generic samplers the core registers for every plugin's models."""

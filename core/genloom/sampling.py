@@ -1,0 +1,60 @@
+"""Drawing samples from a model through a named, registered sampler."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genloom.errors import ConfigError, did_you_mean
+from genloom.interfaces import Sampler, Samples
+
+
+def get_sampler(name: str) -> Sampler:
+    """An instance of the sampler component ``name`` (samplers are stateless)."""
+    from genloom.plugins import get_registry
+
+    cls = get_registry().load("sampler", name)
+    return cls()
+
+
+def _check_options(sampler: Sampler, options: dict[str, Any]) -> None:
+    params = inspect.signature(sampler.sample).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n not in ("cond", "generator")]
+    for key in options:
+        if key not in allowed:
+            raise ConfigError(
+                f"sampler {type(sampler).__name__} has no option '{key}'"
+                f"{did_you_mean(key, allowed)}; valid options: {', '.join(allowed) or 'none'}"
+            )
+
+
+def draw(
+    model: Any,
+    n: int,
+    *,
+    sampler: str | None = None,
+    cond: Tensor | None = None,
+    generator: torch.Generator | None = None,
+    **options: Any,
+) -> Samples:
+    """Sample ``n`` items from ``model`` with ``sampler`` (default: the model's own)."""
+    chosen = get_sampler(sampler or model.default_sampler)
+    chosen.check(model)
+    _check_options(chosen, options)
+    if cond is not None and not model.conditional:
+        raise ConfigError(
+            f"model {type(model).__name__} is not conditional; drop --cond or train with "
+            "model.conditional=true"
+        )
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            return chosen.sample(model, n, cond=cond, generator=generator, **options)
+    finally:
+        model.train(was_training)

@@ -1,0 +1,256 @@
+"""Build a Lightning Trainer from a run config and fit: the loop every model shares.
+
+One run writes one directory::
+
+    runs/<name>/config.yaml          the resolved config
+    runs/<name>/checkpoints/         last.ckpt and periodic checkpoints
+    runs/<name>/metrics.csv          every logged value
+    runs/<name>/samples/epoch-NNN.png sample grids (text files for text models)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import lightning as L
+import torch
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+from omegaconf import DictConfig, OmegaConf
+
+from genloom.build import build_dataset, build_model
+from genloom.checkpoints import read_checkpoint
+from genloom.data.datamodule import GenDataModule
+from genloom.errors import CheckpointError, ConfigError, GenloomError
+from genloom.render import default_suffix, save_samples
+
+RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
+
+QUIET_WARNINGS = (
+    r".*LeafSpec.*",
+    r".*does not have many workers.*",
+    r".*log_every_n_steps.*",
+    r".*Checkpoint directory .* exists and is not empty.*",
+    r".*exists and is not empty.*",
+    r".*The '\w+_dataloader' does not have many workers.*",
+    r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
+)
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's tips, banner lines and known-harmless warnings."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in QUIET_WARNINGS:
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+class OneProgressBar(TQDMProgressBar):
+    """Lightning's bar for training only: validation does not open a second bar;
+    its results join the training bar's postfix."""
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        pass
+
+    def on_validation_batch_start(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_validation_batch_end(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if self._train_progress_bar is not None and trainer.state.fn == "fit":
+            self.train_progress_bar.set_postfix(self.get_metrics(trainer, pl_module))
+
+
+class SampleGrids(Callback):
+    """Write ``samples/epoch-NNN.png`` every N epochs, from the same seed each time."""
+
+    def __init__(self, directory: Path, cfg: Any) -> None:
+        self.directory, self.cfg = directory, cfg
+        self.last: Path | None = None
+        self._last_epoch = -1
+
+    def _write(self, trainer: L.Trainer, model: Any, epoch: int) -> None:
+        """Write the grid named after ``epoch``, the number of completed epochs."""
+        if not trainer.is_global_zero or self.cfg.n <= 0:
+            return
+        cond = None
+        if model.conditional and model.info.num_classes:
+            cond = torch.arange(self.cfg.n) % model.info.num_classes
+        generator = torch.Generator().manual_seed(self.cfg.seed)
+        samples = model.sample(
+            self.cfg.n,
+            sampler=self.cfg.sampler,
+            cond=cond,
+            generator=generator,
+            **dict(self.cfg.options),
+        )
+        path = self.directory / f"epoch-{epoch:03d}{default_suffix(samples.kind)}"
+        self.last = save_samples(samples, path, model.info)
+        self._last_epoch = epoch
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        every = self.cfg.every_n_epochs
+        if every > 0 and (trainer.current_epoch + 1) % every == 0:
+            self._write(trainer, pl_module, trainer.current_epoch + 1)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if self.cfg.every_n_epochs > 0 and self._last_epoch != trainer.current_epoch:
+            self._write(trainer, pl_module, trainer.current_epoch)
+
+
+@dataclass
+class TrainResult:
+    """Where a finished run put its outputs."""
+
+    run_dir: Path
+    checkpoint: Path
+    samples: Path | None
+    model: Any
+    trainer: L.Trainer
+
+
+def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
+    """The run directory: explicit, resumed, or a fresh ``runs/<name>[-N]``.
+
+    Never reuses a directory that holds a run unless ``resume`` is set, so nothing
+    already on disk is overwritten.
+    """
+    inherited = os.environ.get(RUN_DIR_ENV)
+    if inherited:
+        return Path(inherited)
+    if cfg.output_dir:
+        run_dir = Path(cfg.output_dir)
+        has_run = (run_dir / "checkpoints" / "last.ckpt").exists()
+        if resume and not has_run:
+            raise GenloomError(f"nothing to resume: '{run_dir}/checkpoints/last.ckpt' does not exist")
+        if not resume and has_run:
+            raise GenloomError(
+                f"run directory '{run_dir}' already holds a run; pass --resume to continue it "
+                "or set output_dir=... to start a new one"
+            )
+        return run_dir
+    base = Path("runs") / default_name
+    if resume:
+        if not (base / "checkpoints" / "last.ckpt").exists():
+            raise GenloomError(
+                f"nothing to resume: '{base}/checkpoints/last.ckpt' does not exist "
+                "(set output_dir=... to the run to resume)"
+            )
+        return base
+    run_dir, n = base, 1
+    while run_dir.exists():
+        n += 1
+        run_dir = base.with_name(f"{base.name}-{n}")
+    return run_dir
+
+
+def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list) -> dict[str, Any]:
+    from genloom.plugins import get_plugin_host
+
+    loggers: list[Any] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    if importlib.util.find_spec("tensorboard") is not None:
+        from lightning.pytorch.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(save_dir=str(run_dir), name="tensorboard", version=""))
+    kwargs: dict[str, Any] = {
+        "max_epochs": 10,
+        "default_root_dir": str(run_dir),
+        "logger": loggers,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "log_every_n_steps": 10,
+    }
+    if model.automatic_optimization:
+        if cfg.optim.gradient_clip > 0:
+            kwargs["gradient_clip_val"] = cfg.optim.gradient_clip
+        kwargs["accumulate_grad_batches"] = cfg.optim.accumulate
+    kwargs.update(OmegaConf.to_container(cfg.trainer, resolve=True))
+    if kwargs.get("enable_progress_bar", True):
+        callbacks.append(OneProgressBar())
+    kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
+    get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
+    return kwargs
+
+
+def load_initial_weights(model: Any, path: str) -> None:
+    """Start from another run's weights (fine-tuning): ``init_from=CKPT``."""
+    ckpt = read_checkpoint(path)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"init_from: checkpoint '{path}' does not fit this model ({first}); use a "
+            "checkpoint of the same architecture"
+        ) from None
+
+
+def train(
+    cfg: DictConfig,
+    *,
+    resume: bool = False,
+    name: str | None = None,
+    echo: Callable[[str], None] | None = print,
+) -> TrainResult:
+    """Fit the model a resolved run config describes; return where outputs went."""
+    from genloom.plugins import get_plugin_host
+
+    quiet_lightning()
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    dataset = build_dataset(cfg)
+    datamodule = GenDataModule(dataset, cfg.data)
+    model = build_model(cfg, dataset.info)
+    if cfg.init_from and not resume:
+        load_initial_weights(model, cfg.init_from)
+    default_name = name or f"{cfg.model.name.split(':')[-1]}-{cfg.data.name.split(':')[-1]}"
+    run_dir = resolve_run_dir(cfg, resume, default_name)
+    ckpt_dir = run_dir / "checkpoints"
+    keep = cfg.checkpoint.keep
+    periodic = ModelCheckpoint(
+        dirpath=str(ckpt_dir),
+        filename="epoch={epoch:03d}-step={step}",
+        auto_insert_metric_name=False,
+        save_last=True,
+        save_top_k=keep if keep >= 0 else -1,
+        monitor="step" if keep > 0 else None,
+        mode="max",
+        every_n_epochs=cfg.checkpoint.every_n_epochs or None,
+        every_n_train_steps=cfg.checkpoint.every_n_steps or None,
+    )
+    grids = SampleGrids(run_dir / "samples", cfg.sample)
+    callbacks: list[Any] = [periodic, grids]
+    for _plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
+        callbacks.extend(extra or [])
+    kwargs = _trainer_kwargs(cfg, model, run_dir, callbacks)
+    try:
+        trainer = L.Trainer(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"trainer: {exc}") from None
+    except Exception as exc:  # lightning's MisconfigurationException
+        raise ConfigError(f"trainer: {type(exc).__name__}: {exc}") from None
+    if trainer.is_global_zero:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not (resume and (run_dir / "config.yaml").exists()):
+            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg), encoding="utf-8")
+    last = ckpt_dir / "last.ckpt"
+    os.environ[RUN_DIR_ENV] = str(run_dir)
+    try:
+        trainer.fit(
+            model, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
+        )
+    finally:
+        os.environ.pop(RUN_DIR_ENV, None)
+    if echo and trainer.is_global_zero:
+        where = f"run: {run_dir}  checkpoint: {last}"
+        if grids.last is not None:
+            where += f"  samples: {grids.last}"
+        echo(where)
+    return TrainResult(run_dir, last, grids.last, model, trainer)

@@ -1,0 +1,74 @@
+"""The command line: light commands stay light, errors are one line with exit 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def imported_modules(*args):
+    """Modules imported by ``genloom ARGS``, read from ``python -X importtime``."""
+    code = "import sys; from genloom.cli import main; sys.argv=['genloom', *sys.argv[1:]]; main()"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code, *args],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+
+
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["list"], ["list", "models"]])
+def test_light_commands_import_neither_torch_nor_lightning(args):
+    modules = imported_modules(*args)
+    assert "click" in modules  # the check itself works
+    assert "torch" not in modules and "lightning" not in modules
+
+
+def test_every_command_has_help(cli):
+    for command in ["plugins", "list", "config", "train", "sample", "evaluate"]:
+        result = cli(command, "--help")
+        assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_plugins_json(cli):
+    result = cli("plugins", "--json")
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert rows["genloom"]["status"] == "ok"
+    assert rows["vae"]["status"] == "ok" and "model:vae" in rows["vae"]["components"]
+    assert set(rows["vae"]) >= {"name", "version", "status", "components", "import_seconds"}
+
+
+def test_list_kinds(cli):
+    out = cli("list", "samplers").stdout
+    assert "genloom:prior" in out
+    assert "vae:vae" in cli("list", "models").stdout
+    bad = cli("list", "modles")
+    assert bad.returncode == 2 and "unknown kind" in bad.stderr
+
+
+def test_config_show(cli):
+    out = cli("config", "show", "vae").stdout
+    assert "latent_dim: 16" in out and "name: vae:mlp" in out
+    assert "shape: moons" in cli("config", "show", "toy2d", "--kind", "dataset").stdout
+
+
+def test_user_errors_are_one_line_exit_2(cli, tmp_path):
+    cases = [
+        ["train", str(tmp_path / "missing.yaml")],
+        ["train", "examples/configs/vae-digits.yaml", "model.latnt_dim=3"],
+        ["sample", str(tmp_path / "missing.ckpt")],
+        ["config", "show", "nosuchmodel"],
+    ]
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(b"\x80\x04not a checkpoint at all")
+    cases.append(["sample", str(corrupt)])
+    from conftest import ROOT
+
+    for args in cases:
+        result = cli(*args, cwd=ROOT)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
+    debug = cli("--debug", "config", "show", "nosuchmodel")
+    assert "Traceback" in debug.stderr

@@ -1,0 +1,159 @@
+"""Plugin discovery and isolation, with throwaway plugin distributions on sys.path."""
+
+import os
+
+import pytest
+
+from conftest import make_plugin
+from genloom.errors import PluginError
+from genloom.plugins import PluginHost
+
+GOOD = """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    register("model", "vae", "gltest_target:Model", help="a clashing model")
+    register("sampler", "odd", "gltest_target:Sampler")
+"""
+
+
+def load(**env):
+    return PluginHost(env={**os.environ, **env}).load()
+
+
+def test_installed_plugins_load(plugin_dir):
+    make_plugin(plugin_dir, "good", GOOD)
+    host = load()
+    assert host.plugins["good"].status == "ok"
+    assert host.plugins["vae"].status == "ok"  # the in-repo plugin
+    assert "sampler:odd" in host.plugins["good"].components
+    assert host.registry.resolve("sampler", "odd").full_name == "good:odd"
+
+
+def test_clashing_name_makes_short_name_ambiguous(plugin_dir):
+    make_plugin(plugin_dir, "good", GOOD)
+    host = load()
+    with pytest.raises(Exception, match="ambiguous.*good:vae.*vae:vae"):
+        host.registry.resolve("model", "vae")
+    assert host.registry.resolve("model", "vae:vae").plugin == "vae"
+
+
+def test_plugin_raising_on_import_is_isolated(plugin_dir):
+    make_plugin(plugin_dir, "boom", "raise RuntimeError('kaboom at import')\n")
+    host = load()
+    info = host.plugins["boom"]
+    assert info.status == "broken"
+    assert "RuntimeError: kaboom at import" in info.error
+    assert host.plugins["vae"].status == "ok"
+    assert any("boom" in w and "kaboom" in w for w in host.warnings)
+    with pytest.raises(Exception, match="kaboom at import"):
+        host.registry.resolve("model", "boom:thing")
+
+
+def test_misspelled_hook_is_broken_with_suggestion(plugin_dir):
+    make_plugin(plugin_dir, "typo", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_component(register):
+    register("model", "never", "x:y")
+""")
+    host = load()
+    info = host.plugins["typo"]
+    assert info.status == "broken"
+    assert "unknown hook 'genloom_register_component'" in info.error
+    assert "did you mean 'genloom_register_components'" in info.error
+    host.pm.check_pending()  # nothing unknown is left registered
+
+
+def test_bad_hook_signature_is_broken(plugin_dir):
+    make_plugin(plugin_dir, "badsig", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register, extra_argument):
+    pass
+""")
+    info = load().plugins["badsig"]
+    assert info.status == "broken" and "extra_argument" in info.error
+
+
+def test_plugin_raising_while_registering_registers_nothing(plugin_dir):
+    make_plugin(plugin_dir, "half", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    register("model", "first", "x:y")
+    raise ValueError("second one failed")
+""")
+    host = load()
+    assert host.plugins["half"].status == "broken"
+    assert not host.registry.by_plugin("half")
+
+
+def test_incompatible_requirement_is_not_imported(plugin_dir):
+    make_plugin(plugin_dir, "future", "raise AssertionError('must not be imported')\n",
+                requires="genloom>=99")
+    info = load().plugins["future"]
+    assert info.status == "incompatible"
+    assert "requires genloom>=99" in info.error
+
+
+def test_allowlist_and_blocklist(plugin_dir):
+    make_plugin(plugin_dir, "good", GOOD)
+    host = load(GENLOOM_PLUGINS="good")
+    assert host.plugins["good"].status == "ok" and host.plugins["vae"].status == "disabled"
+    host = load(GENLOOM_PLUGINS="")
+    assert all(p.status == "disabled" for n, p in host.plugins.items() if n != "genloom")
+    host = load(GENLOOM_DISABLE_PLUGINS="good")
+    assert host.plugins["good"].status == "disabled" and host.plugins["vae"].status == "ok"
+    assert host.registry.resolve("model", "vae").plugin == "vae"  # no clash once disabled
+
+
+def test_strict_mode_turns_failures_into_errors(plugin_dir):
+    make_plugin(plugin_dir, "boom", "raise RuntimeError('kaboom')\n")
+    with pytest.raises(PluginError, match="boom.*kaboom"):
+        load(GENLOOM_STRICT_PLUGINS="1")
+
+
+def test_hook_failure_at_call_time_names_the_plugin(plugin_dir):
+    make_plugin(plugin_dir, "cbfail", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_callbacks(config):
+    raise KeyError("no such thing")
+""")
+    host = load()
+    with pytest.raises(PluginError, match="plugin 'cbfail' failed in genloom_callbacks"):
+        host.call_each("genloom_callbacks", config=None)
+
+
+def test_every_command_works_with_a_broken_plugin(plugin_dir, cli):
+    make_plugin(plugin_dir, "boom", "raise RuntimeError('kaboom')\n")
+    for args in (["--help"], ["list", "models"], ["plugins"]):
+        result = cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert "plugin 'boom' is broken" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert "broken" in cli("plugins").stdout
+    strict = cli("list", env={"GENLOOM_STRICT_PLUGINS": "1"})
+    assert strict.returncode == 2 and "kaboom" in strict.stderr and "Traceback" not in strict.stderr
+
+
+def test_plugin_commands_are_added(plugin_dir, cli):
+    make_plugin(plugin_dir, "hello", """
+import click
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_commands(cli):
+    @cli.command()
+    def hello():
+        "Say hello."
+        click.echo("hello from a plugin")
+""")
+    result = cli("hello")
+    assert result.returncode == 0 and "hello from a plugin" in result.stdout

@@ -1,0 +1,73 @@
+import sys
+
+import pytest
+
+from genloom.errors import ComponentError
+from genloom.registry import Component, Registry
+
+
+def make(*items):
+    reg = Registry()
+    for plugin, name in items:
+        reg.add(Component("model", name, plugin, f"fake_module_{plugin}:Thing"))
+    return reg
+
+
+def test_short_and_full_names_resolve():
+    reg = make(("a", "vae"), ("b", "gan"))
+    assert reg.resolve("model", "vae").full_name == "a:vae"
+    assert reg.resolve("model", "a:vae").plugin == "a"
+    assert reg.resolve("model", "b:gan").name == "gan"
+
+
+def test_clashing_short_name_is_ambiguous_and_lists_candidates():
+    reg = make(("a", "vae"), ("b", "vae"))
+    with pytest.raises(ComponentError, match="ambiguous") as err:
+        reg.resolve("model", "vae")
+    assert "a:vae" in str(err.value) and "b:vae" in str(err.value)
+    assert reg.resolve("model", "b:vae").plugin == "b"
+
+
+def test_unknown_name_suggests_nearest_and_lists_choices():
+    reg = make(("a", "diffusion"), ("a", "vae"))
+    with pytest.raises(ComponentError) as err:
+        reg.resolve("model", "difusion")
+    msg = str(err.value)
+    assert "did you mean 'diffusion'" in msg and "valid choices: diffusion, vae" in msg
+
+
+def test_same_name_twice_in_one_plugin_is_an_error():
+    reg = make(("a", "vae"))
+    with pytest.raises(ComponentError, match="twice"):
+        reg.add(Component("model", "vae", "a", "x:y"))
+
+
+def test_target_must_name_module_and_attribute():
+    with pytest.raises(ComponentError, match="package.module:Attribute"):
+        Registry().add(Component("model", "vae", "a", "just_a_module"))
+
+
+def test_loading_is_lazy(tmp_path, monkeypatch):
+    (tmp_path / "lazy_target_mod.py").write_text("VALUE = 42\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reg = Registry()
+    reg.add(Component("metric", "x", "p", "lazy_target_mod:VALUE"))
+    assert "lazy_target_mod" not in sys.modules
+    assert reg.load("metric", "x") == 42
+    assert "lazy_target_mod" in sys.modules
+
+
+def test_failed_load_names_component_and_cause():
+    reg = Registry()
+    reg.add(Component("model", "ghost", "p", "no_such_module_anywhere:Ghost"))
+    with pytest.raises(ComponentError, match="model 'p:ghost' could not be loaded.*ModuleNotFoundError"):
+        reg.load("model", "ghost")
+
+
+def test_component_of_unusable_plugin_reports_original_error():
+    reg = make(("a", "vae"))
+    reg.unavailable["broken"] = "import failed: RuntimeError: boom"
+    with pytest.raises(ComponentError, match="RuntimeError: boom"):
+        reg.resolve("model", "broken:thing")
+    with pytest.raises(ComponentError, match="unusable plugins: broken"):
+        reg.resolve("model", "thing")
