@@ -137,12 +137,30 @@ class GenerativeModel(L.LightningModule):
                 batch_size=batch_size,
             )
 
+    def _logging_step(self) -> bool:
+        """Whether this batch's values reach the loggers.
+
+        Lightning writes training values only every ``log_every_n_steps``; calling
+        ``self.log`` on the other steps costs time (about a tenth of a small model's
+        step on CPU) for values nobody sees.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        loop = getattr(trainer.fit_loop, "epoch_loop", None)
+        stepped = getattr(loop, "_batches_that_stepped", None)
+        if stepped is None:
+            return True
+        return stepped == 0 or (stepped + 1) % max(1, trainer.log_every_n_steps) == 0
+
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
         groups = self._groups()
         size = len(batch["x"])
+        log = self._logging_step()
         if groups is None:
             parts = self.losses(batch)
-            self._log_parts("train", parts, size)
+            if log:
+                self._log_parts("train", parts, size)
             return parts["loss"]
         optimizers = self.optimizers()
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
@@ -167,7 +185,8 @@ class GenerativeModel(L.LightningModule):
                 if schedulers and schedulers[0] is not None:
                     schedulers[i].step()
             self.untoggle_optimizer(opt)
-            self._log_parts(f"train/{group.name}", parts, size)
+            if log:
+                self._log_parts(f"train/{group.name}", parts, size)
         return None
 
     def validation_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:

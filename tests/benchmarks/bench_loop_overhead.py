@@ -1,0 +1,91 @@
+"""Loop overhead: the VAE on digits through genloom's training loop vs a hand-written
+PyTorch loop, same model, data, batch size, optimizer and number of steps, in one run.
+
+Run: .venv/bin/python tests/benchmarks/bench_loop_overhead.py [--steps 660] [--repeats 3]
+Prints the best time of each and the ratio genloom / hand-written (target <= 1.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import tempfile
+import time
+
+import torch
+
+from genloom import load_config, train
+from genloom.build import build_dataset, build_model
+
+OVERRIDES = [
+    "data.name=digits", "data.batch_size=64", "model.name=vae", "model.latent_dim=8",
+    "optim.lr=2e-3", "optim.scheduler=constant", "sample.every_n_epochs=0",
+]
+
+
+def hand_written(steps: int) -> tuple[float, float]:
+    """The baseline: randperm + slicing, Adam, the model's own loss; no framework."""
+    start = time.perf_counter()
+    torch.manual_seed(0)
+    cfg = load_config(None, OVERRIDES, check_trainer=False)
+    dataset = build_dataset(cfg)
+    train_set = dataset.splits(0.1, 0.1, 0)["train"]
+    x = train_set.x
+    model = build_model(cfg, dataset.info)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    done, batch = 0, 64
+    while done < steps:
+        order = torch.randperm(len(x))
+        for i in range(0, len(x) - batch + 1, batch):
+            loss = model.losses({"x": x[order[i : i + batch]]})["loss"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            done += 1
+            if done == steps:
+                break
+    return time.perf_counter() - start, float(loss)
+
+
+def through_genloom(steps: int, extra: list[str]) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = load_config(None, [*OVERRIDES, f"output_dir={tmp}/run", f"trainer.max_steps={steps}",
+                                 "trainer.max_epochs=-1", *extra])
+        start = time.perf_counter()
+        with contextlib.redirect_stderr(io.StringIO()):  # the progress bar still renders
+            result = train(cfg, echo=None)
+        elapsed = time.perf_counter() - start
+        return elapsed, float(result.trainer.callback_metrics.get("train/loss", float("nan")))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=660)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    import lightning  # noqa: F401  - import cost is not loop overhead; pay it up front
+
+    variants = {
+        "hand-written loop": lambda: hand_written(args.steps),
+        "genloom, default run (val, ckpt, bar)": lambda: through_genloom(args.steps, []),
+        "genloom, no validation": lambda: through_genloom(
+            args.steps, ["trainer.limit_val_batches=0"]
+        ),
+    }
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(args.repeats):  # interleaved, so drift hits every variant alike
+        for name, fn in variants.items():
+            t, loss = fn()
+            if name not in best or t < best[name][0]:
+                best[name] = (t, loss)
+    base = best["hand-written loop"][0]
+    print(f"VAE on digits, {args.steps} steps of batch 64, best of {args.repeats}, "
+          f"torch threads={torch.get_num_threads()}")
+    print(f"{'variant':<40} {'seconds':>8} {'ratio':>6} {'final loss':>11}")
+    for name, (t, loss) in best.items():
+        print(f"{name:<40} {t:8.2f} {t / base:6.2f} {loss:11.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The core's training loop: one optimizer, several players, schedules."""
+
+import math
+
+import lightning as L
+import pytest
+import torch
+from omegaconf import OmegaConf
+from torch import nn
+from torch.utils.data import DataLoader
+
+from genloom import GenerativeModel, OptimizerGroup
+from genloom.config import OptimConfig
+from genloom.data.base import TensorBatches, identity_collate
+from genloom.optim import lr_factor
+
+
+class TwoPlayers(GenerativeModel):
+    """Two regressors on the same data; 'slow' steps every third batch."""
+
+    def __init__(self, optim=None):
+        super().__init__()
+        self.fast, self.slow = nn.Linear(3, 1), nn.Linear(3, 1)
+        self.calls = {"fast": 0, "slow": 0}
+        self.optim_cfg = optim
+
+    def optimizer_groups(self):
+        return [OptimizerGroup("fast", self.fast), OptimizerGroup("slow", self.slow, every_n_steps=3)]
+
+    def losses(self, batch, player=None):
+        self.calls[player] += 1
+        net = self.fast if player == "fast" else self.slow
+        # the other player's parameters are frozen while this one steps
+        other = self.slow if player == "fast" else self.fast
+        assert all(not p.requires_grad for p in other.parameters())
+        return {"loss": (net(batch["x"]).squeeze(1) - batch["x"].sum(1)).pow(2).mean()}
+
+
+def loader(n=64, batch=8):
+    x = torch.randn(n, 3, generator=torch.Generator().manual_seed(0))
+    return DataLoader(TensorBatches(x), batch_size=batch, shuffle=True, collate_fn=identity_collate)
+
+
+def fit(model, steps):
+    trainer = L.Trainer(max_steps=steps, logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(model, train_dataloaders=loader())
+    return trainer
+
+
+def test_players_step_at_their_own_rate_and_learn():
+    torch.manual_seed(0)
+    model = TwoPlayers(OmegaConf.structured(OptimConfig(lr=0.05)))
+    assert not model.automatic_optimization
+    with torch.no_grad():
+        x = torch.randn(256, 3)
+        before = {n: (getattr(model, n)(x).squeeze(1) - x.sum(1)).pow(2).mean() for n in model.calls}
+    trainer = fit(model, steps=30)
+    # Lightning's global_step (and so max_steps) counts every optimizer's steps
+    assert trainer.global_step == 30
+    assert model.calls == {"fast": 22, "slow": 8}  # batches 0, 3, ..., 21 step 'slow' too
+    with torch.no_grad():
+        after = {n: (getattr(model, n)(x).squeeze(1) - x.sum(1)).pow(2).mean() for n in model.calls}
+    assert after["fast"] < 0.2 * before["fast"] and after["slow"] < before["slow"]
+
+
+def test_gradient_clipping_and_per_player_lr_in_manual_mode():
+    cfg = OmegaConf.structured(OptimConfig(lr=0.05, gradient_clip=1e-6, groups={"slow": {"lr": 0.0}}))
+    model = TwoPlayers(cfg)
+    slow_before = [p.clone() for p in model.slow.parameters()]
+    fast_before = [p.clone() for p in model.fast.parameters()]
+    trainer = fit(model, steps=6)
+    assert [o.param_groups[0]["lr"] for o in trainer.optimizers] == [0.05, 0.0]
+    assert all(torch.equal(a, b) for a, b in zip(slow_before, model.slow.parameters()))
+    moved = sum((a - b).abs().sum() for a, b in zip(fast_before, model.fast.parameters()))
+    assert 0 < moved < 0.05 * 6 * 4 * 1.01  # Adam moves <= lr per step per param; clip keeps it tiny
+
+
+class OnePlayer(GenerativeModel):
+    def __init__(self, optim):
+        super().__init__()
+        self.net = nn.Linear(3, 1)
+        self.optim_cfg = optim
+
+    def losses(self, batch, player=None):
+        return {"loss": (self.net(batch["x"]).squeeze(1) - batch["x"].sum(1)).pow(2).mean()}
+
+
+def test_single_optimizer_with_warmup_cosine_schedule():
+    cfg = OmegaConf.structured(OptimConfig(lr=0.1, scheduler="cosine", warmup_steps=4))
+    model = OnePlayer(cfg)
+    assert model.automatic_optimization
+    trainer = fit(model, steps=16)
+    lr = trainer.optimizers[0].param_groups[0]["lr"]
+    assert lr == pytest.approx(0.1 * lr_factor(cfg, 16, 16), abs=1e-9)
+
+
+def test_lr_factor_shapes():
+    cfg = OmegaConf.structured(OptimConfig(scheduler="cosine", warmup_steps=10, min_lr_ratio=0.1))
+    assert lr_factor(cfg, 0, 110) == pytest.approx(0.1)  # warm-up starts low
+    assert lr_factor(cfg, 9, 110) == pytest.approx(1.0)
+    assert lr_factor(cfg, 60, 110) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    assert lr_factor(cfg, 110, 110) == pytest.approx(0.1)
+    step = OmegaConf.structured(OptimConfig(scheduler="step", step_size=5, gamma=0.5))
+    assert [lr_factor(step, s, 100) for s in (0, 4, 5, 10)] == [1.0, 1.0, 0.5, 0.25]
