@@ -70,6 +70,19 @@ def test_sampling_is_deterministic_per_seed(trained, tmp_path):
     assert bad.returncode == 2 and "did you mean 'temperature'" in bad.stderr
 
 
+def test_export_to_safetensors_samples_the_same(trained, tmp_path):
+    run, _ = trained
+    out = tmp_path / "export"
+    assert run_cli("export", str(run), str(out)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["genloom.json", "model.safetensors"]
+    for name, src in (("ckpt", run), ("export", out)):
+        result = run_cli("sample", str(src), "--n", "4", "--out", str(tmp_path / f"{name}.npy"))
+        assert result.returncode == 0, result.stderr
+    assert np.array_equal(np.load(tmp_path / "ckpt.npy"), np.load(tmp_path / "export.npy"))
+    again = run_cli("export", str(run), str(out))
+    assert again.returncode == 2 and "--force" in again.stderr
+
+
 def test_existing_run_is_never_overwritten(trained):
     run, _ = trained
     before = (run / "checkpoints" / "last.ckpt").read_bytes()

@@ -7,6 +7,7 @@ Loading uses ``torch.load(weights_only=True)``, so a checkpoint cannot run code.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -59,21 +60,66 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
+WEIGHTS, METADATA = "model.safetensors", "genloom.json"
+
+
+def is_export(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / WEIGHTS).is_file() and (p / METADATA).is_file()
+
+
+def export(path: str | Path, out_dir: str | Path, *, force: bool = False) -> Path:
+    """Write a checkpoint's weights as safetensors plus its metadata as JSON.
+
+    The result loads with no pickle at all (``load_checkpoint(out_dir)``), which is
+    what should be published. Existing files are kept unless ``force`` is set.
+    """
+    from safetensors.torch import save_file
+
+    ckpt = read_checkpoint(path)
+    out = Path(out_dir)
+    if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
+        raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    # clone: tied weights share storage, which safetensors refuses to write twice
+    tensors = {k: v.detach().clone().contiguous() for k, v in ckpt["state_dict"].items()}
+    save_file(tensors, str(out / WEIGHTS), metadata={"format": "genloom"})
+    (out / METADATA).write_text(json.dumps(ckpt["genloom"], indent=2), encoding="utf-8")
+    return out
+
+
+def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
+        state = load_file(str(path / WEIGHTS))
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise CheckpointError(f"export '{path}' cannot be read: {exc}") from None
+    return meta, state
+
+
 def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any:
     """Rebuild the model saved in ``path`` through the registry and load its weights.
 
-    Returns the model in eval mode, with ``run_cfg`` and ``info`` restored.
+    ``path`` is a ``.ckpt`` file, a run directory (its ``last.ckpt``) or a folder
+    written by :func:`export`. Returns the model in eval mode, with ``run_cfg`` and
+    ``info`` restored.
     """
     from genloom.build import build_model
     from genloom.config import load_config
 
-    ckpt = read_checkpoint(path)
-    meta = ckpt["genloom"]
+    if is_export(path):
+        meta, state_dict = _read_export(Path(path))
+    else:
+        ckpt = read_checkpoint(path)
+        meta, state_dict = ckpt["genloom"], ckpt["state_dict"]
     cfg = load_config(base=meta["config"], overrides=overrides or [], check_trainer=False)
     info = DataInfo.from_dict(meta["info"])
     model = build_model(cfg, info)
     try:
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(state_dict)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
         raise CheckpointError(f"checkpoint '{path}' does not fit its model: {first}") from None

@@ -197,7 +197,7 @@ def sample(
     checkpoint: str, options: tuple[str, ...], n: int, sampler: str | None, seed: int,
     out: str | None, cond: str | None,
 ) -> None:
-    """Draw samples from CHECKPOINT (a .ckpt file or a run directory).
+    """Draw samples from CHECKPOINT (a .ckpt file, a run directory or an export).
 
     \b
     OPTION=VALUE pairs go to the sampler, e.g.
@@ -247,6 +247,22 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], as_json: bool) -> None:
     else:
         for key, value in results.items():
             click.echo(f"{key:<24} {value:.4f}")
+
+
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing export in OUT_DIR.")
+def export(checkpoint: str, out_dir: str, force: bool) -> None:
+    """Write CHECKPOINT as OUT_DIR/model.safetensors + OUT_DIR/genloom.json.
+
+    The export loads without pickle: genloom sample OUT_DIR works on it, and so does
+    genloom.load_checkpoint(OUT_DIR).
+    """
+    from genloom.checkpoints import export as write_export
+
+    out = write_export(checkpoint, out_dir, force=force)
+    click.echo(f"exported {checkpoint} to {out}")
 
 
 # -- entry point ------------------------------------------------------------------------

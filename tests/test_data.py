@@ -1,0 +1,123 @@
+"""Built-in datasets, deterministic splits, tokenizers and the sample writers."""
+
+import numpy as np
+import pytest
+import torch
+from omegaconf import OmegaConf
+from PIL import Image
+
+from genloom.config import Sources, resolve_component
+from genloom.data.digits import Digits
+from genloom.data.images import ImageFolder
+from genloom.data.text import Text, default_corpus
+from genloom.data.tokenizers import ByteTokenizer, CharTokenizer, tokenizer_from_state
+from genloom.data.toy2d import SHAPES, Toy2D
+from genloom.errors import ConfigError, GenloomError
+from genloom.interfaces import Samples
+from genloom.render import save_samples
+
+
+def cfg(name, **options):
+    sources = Sources(None, OmegaConf.create(), [])
+    return resolve_component("dataset", OmegaConf.create({"name": name, **options}), "data", sources)
+
+
+def test_digits_are_scaled_images_with_labels():
+    ds = Digits(cfg("digits"))
+    x, y = ds.arrays()
+    assert x.shape == (1797, 1, 8, 8) and x.min() == -1 and x.max() == 1
+    assert sorted(y.unique().tolist()) == list(range(10))
+    assert ds.info.kind == "image" and ds.info.num_classes == 10
+
+
+def test_splits_are_deterministic_and_disjoint():
+    ds = Digits(cfg("digits"))
+    a, b = ds.splits(0.1, 0.1, seed=0), Digits(cfg("digits")).splits(0.1, 0.1, seed=0)
+    assert torch.equal(a["train"].x, b["train"].x)
+    assert [len(a[k]) for k in ("train", "val", "test")] == [1437, 180, 180]
+    c = ds.splits(0.1, 0.1, seed=1)
+    assert not torch.equal(a["test"].x, c["test"].x)
+    rows = {tuple(r) for r in a["train"].x.flatten(1).tolist()}
+    test_rows = [tuple(r) for r in a["test"].x.flatten(1).tolist()]
+    assert sum(r in rows for r in test_rows) < 5  # only true duplicates in the source data
+    batch = a["train"].__getitems__([0, 5, 7])
+    assert batch["x"].shape == (3, 1, 8, 8) and batch["y"].shape == (3,)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_toy2d_shapes_are_standardised(shape):
+    x, y = Toy2D(cfg("toy2d", shape=shape, n=2000)).arrays()
+    assert x.shape == (2000, 2) and y is None
+    assert torch.allclose(x.mean(0), torch.zeros(2), atol=1e-4)
+    assert torch.allclose(x.std(0), torch.ones(2), atol=1e-2)
+
+
+def test_toy2d_rejects_unknown_shape():
+    with pytest.raises(ConfigError, match="did you mean 'moons'"):
+        Toy2D(cfg("toy2d", shape="moon"))
+
+
+def test_text_default_corpus_and_contiguous_splits():
+    ds = Text(cfg("text", block_size=32))
+    assert len(default_corpus()) > 400_000
+    splits = ds.splits(0.05, 0.05, seed=0)
+    batch = splits["train"].__getitems__([0, 1])
+    assert batch["x"].shape == (2, 33) and batch["x"].dtype == torch.long
+    tok = ds.tokenizer
+    text = ds.text()
+    assert tok.decode(batch["x"][0].tolist()) == text[:33]
+    assert tok.decode(splits["train"].__getitems__([1])["x"][0].tolist()) == text[32:65]
+    n_train = int(len(text) * 0.9)
+    assert tok.decode(splits["val"].__getitems__([0])["x"][0].tolist()) == text[n_train : n_train + 33]
+    assert ds.info.vocab_size == tok.vocab_size and ds.info.tokenizer["name"] == "char"
+
+
+def test_text_file_and_byte_tokenizer(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("héllo wörld " * 50, encoding="utf-8")
+    ds = Text(cfg("text", path=str(path), tokenizer="byte", block_size=8))
+    assert ds.info.vocab_size == 256
+    with pytest.raises(ConfigError, match="does not exist"):
+        Text(cfg("text", path=str(tmp_path / "missing.txt"))).text()
+
+
+def test_tokenizers_round_trip_and_unknown_characters():
+    char = CharTokenizer.fit("hello world")
+    assert char.decode(char.encode("low world")) == "low world"
+    with pytest.raises(GenloomError, match="'z'"):
+        char.encode("zoo")
+    assert tokenizer_from_state(char.state()).chars == char.chars
+    byte = ByteTokenizer()
+    assert byte.decode(byte.encode("naïve ☃")) == "naïve ☃"
+
+
+def test_image_folder_with_class_subfolders(tmp_path):
+    for label, value in (("cats", 0), ("dogs", 255)):
+        (tmp_path / label).mkdir()
+        for i in range(3):
+            Image.fromarray(np.full((20, 30, 3), value, dtype=np.uint8)).save(tmp_path / label / f"{i}.png")
+    ds = ImageFolder(cfg("images", path=str(tmp_path), size=16))
+    x, y = ds.arrays()
+    assert x.shape == (6, 3, 16, 16) and ds.info.class_names == ["cats", "dogs"]
+    assert torch.allclose(x[y == 0], torch.full_like(x[y == 0], -1.0))
+    assert torch.allclose(x[y == 1], torch.full_like(x[y == 1], 1.0))
+    with pytest.raises(ConfigError, match="does not exist"):
+        ImageFolder(cfg("images", path=str(tmp_path / "nope")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="no .png"):
+        ImageFolder(cfg("images", path=str(tmp_path / "empty")))
+
+
+def test_sample_writers(tmp_path):
+    from genloom.data.info import DataInfo
+
+    images = Samples(torch.linspace(-1, 1, 9 * 64).view(9, 1, 8, 8), kind="image")
+    grid = Image.open(save_samples(images, tmp_path / "grid.png"))
+    assert grid.size == (3 * 32 + 4 * 2, 3 * 32 + 4 * 2)  # 3x3 cells upscaled to 32px, 2px gaps
+    points = Samples(torch.zeros(10, 2), kind="points")
+    assert Image.open(save_samples(points, tmp_path / "pts.png")).size == (512, 512)
+    info = DataInfo(kind="tokens", shape=(4,), tokenizer=CharTokenizer(["a", "b"]).state())
+    text = save_samples(Samples(torch.tensor([[0, 1, 1, 0]]), kind="tokens"), tmp_path / "t.txt", info)
+    assert text.read_text().startswith("abba")
+    with pytest.raises(GenloomError, match="use .png or .npy"):
+        save_samples(images, tmp_path / "grid.jpg")
