@@ -106,8 +106,8 @@ def test_kill_and_resume(tmp_path):
             time.sleep(0.05)
         assert last.exists(), "training never wrote last.ckpt"
         time.sleep(0.2)
-        os.killpg(proc.pid, signal.SIGKILL)
     finally:
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     killed = torch.load(last, weights_only=True)
     assert killed["global_step"] >= 4

@@ -67,9 +67,10 @@ class SampleConfig:
 
 @dataclass
 class CheckpointConfig:
-    """``last.ckpt`` is always kept; periodic checkpoints follow these settings."""
+    """``last.ckpt`` is written after every epoch; periodic checkpoints follow these
+    settings (0 turns them off) and the newest ``keep`` are kept (-1: all)."""
 
-    every_n_epochs: int = 1
+    every_n_epochs: int = 10
     every_n_steps: int = 0
     keep: int = 3
 

@@ -152,6 +152,31 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
     return run_dir
 
 
+def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[ModelCheckpoint]:
+    """``last.ckpt`` after every epoch (what --resume needs), plus periodic checkpoints.
+
+    Two callbacks rather than one: a single ModelCheckpoint saves ``last.ckpt`` only
+    when it saves a periodic one, and saving both every epoch doubles the cost. The
+    first keeps exactly one file, named ``last.ckpt``, replaced every epoch.
+    """
+    last = ModelCheckpoint(dirpath=str(ckpt_dir), filename="last", save_top_k=1, monitor=None,
+                           every_n_epochs=1, enable_version_counter=False)
+    if cfg.every_n_epochs <= 0 and cfg.every_n_steps <= 0:
+        return [last]
+    keep = cfg.keep
+    periodic = ModelCheckpoint(
+        dirpath=str(ckpt_dir),
+        filename="epoch={epoch:03d}-step={step}",
+        auto_insert_metric_name=False,
+        save_top_k=keep if keep >= 0 else -1,
+        monitor="step" if keep > 0 else None,  # keep the newest ``keep``
+        mode="max",
+        every_n_epochs=cfg.every_n_epochs or None,
+        every_n_train_steps=cfg.every_n_steps or None,
+    )
+    return [last, periodic]
+
+
 def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list) -> dict[str, Any]:
     from genloom.plugins import get_plugin_host
 
@@ -213,20 +238,9 @@ def train(
     default_name = name or f"{cfg.model.name.split(':')[-1]}-{cfg.data.name.split(':')[-1]}"
     run_dir = resolve_run_dir(cfg, resume, default_name)
     ckpt_dir = run_dir / "checkpoints"
-    keep = cfg.checkpoint.keep
-    periodic = ModelCheckpoint(
-        dirpath=str(ckpt_dir),
-        filename="epoch={epoch:03d}-step={step}",
-        auto_insert_metric_name=False,
-        save_last=True,
-        save_top_k=keep if keep >= 0 else -1,
-        monitor="step" if keep > 0 else None,
-        mode="max",
-        every_n_epochs=cfg.checkpoint.every_n_epochs or None,
-        every_n_train_steps=cfg.checkpoint.every_n_steps or None,
-    )
+    callbacks: list[Any] = checkpoint_callbacks(cfg.checkpoint, ckpt_dir)
     grids = SampleGrids(run_dir / "samples", cfg.sample)
-    callbacks: list[Any] = [periodic, grids]
+    callbacks.append(grids)
     for _plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
         callbacks.extend(extra or [])
     kwargs = _trainer_kwargs(cfg, model, run_dir, callbacks)
