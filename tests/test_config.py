@@ -85,3 +85,18 @@ def test_dataset_options_are_validated(config_file):
     assert cfg.data.name == "genloom:toy2d" and cfg.data.shape == "swiss_roll"
     with pytest.raises(ConfigError, match=r"data.shape: unknown key"):
         load_config(config_file, ["data.shape=moons"])  # digits has no 'shape'
+
+
+def test_interpolation_across_sections(config_file):
+    cfg = load_config(config_file, ["seed=7", "sample.seed=${seed}"])
+    assert cfg.sample.seed == 7
+
+
+def test_optimizer_and_sampler_names_are_checked_up_front(config_file):
+    with pytest.raises(ConfigError, match=r"optim.name: unknown optimizer 'adm' \(did you mean 'adam'"):
+        load_config(config_file, ["optim.name=adm"])
+    with pytest.raises(ConfigError, match=r"optim.scheduler: unknown schedule 'cosin'"):
+        load_config(config_file, ["optim.scheduler=cosin"])
+    with pytest.raises(ConfigError, match=r"sample.sampler: unknown sampler 'prio'"):
+        load_config(config_file, ["sample.sampler=prio"])
+    assert load_config(config_file, ["sample.sampler=prior"]).sample.sampler == "genloom:prior"

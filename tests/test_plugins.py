@@ -157,3 +157,17 @@ def genloom_register_commands(cli):
 """)
     result = cli("hello")
     assert result.returncode == 0 and "hello from a plugin" in result.stdout
+
+
+def test_hooks_may_take_a_subset_of_the_arguments(plugin_dir):
+    make_plugin(plugin_dir, "subset", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_trainer_kwargs(kwargs):
+    kwargs["max_epochs"] = 3
+""")
+    host = load()
+    kwargs = {}
+    host.call_each("genloom_trainer_kwargs", config=None, kwargs=kwargs)
+    assert kwargs == {"max_epochs": 3}

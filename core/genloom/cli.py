@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import click
 from genloom import __version__
 from genloom.errors import GenloomError
 
+FALSY = ("", "0", "false", "no", "off")
 KIND_ALIASES = {
     "models": "model", "samplers": "sampler", "datasets": "dataset", "metrics": "metric",
     "encoders": "encoder", "generators": "generator", "denoisers": "denoiser",
@@ -218,7 +220,10 @@ def sample(
     )
     if out is None:
         ckpt = Path(checkpoint)
-        run_dir = ckpt if ckpt.is_dir() else ckpt.parent.parent
+        if ckpt.is_dir():
+            run_dir = ckpt
+        else:  # runs/NAME/checkpoints/last.ckpt -> runs/NAME; a lone file -> its folder
+            run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
         out = str(run_dir / "samples" / f"sample-seed{seed}{default_suffix(samples.kind)}")
     path = save_samples(samples, out, model.info)
     click.echo(f"wrote {n} samples to {path}")
@@ -236,7 +241,10 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], as_json: bool) -> None:
     from genloom.data.datamodule import GenDataModule
     from genloom.plugins import get_registry
 
+    import torch
+
     model = load_checkpoint(checkpoint)
+    torch.manual_seed(model.run_cfg.seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
     datamodule = GenDataModule(build_dataset(model.run_cfg), model.run_cfg.data)
     results: dict[str, float] = {}
     for name in metrics:
@@ -271,7 +279,7 @@ def export(checkpoint: str, out_dir: str, force: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: plugin commands, then one-line error handling."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args or os.environ.get("GENLOOM_DEBUG", "") not in ("", "0")
+    debug = "--debug" in args or os.environ.get("GENLOOM_DEBUG", "").lower() not in FALSY
     try:
         host = _host()
         host.add_commands(cli)
@@ -283,12 +291,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(2)
-    except (click.Abort, KeyboardInterrupt):
-        click.echo("interrupted", err=True)
+    except (click.Abort, KeyboardInterrupt) as exc:
+        click.echo(str(exc) or "interrupted", err=True)
         sys.exit(130)
     except GenloomError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except Exception as exc:

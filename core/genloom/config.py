@@ -67,12 +67,15 @@ class SampleConfig:
 
 @dataclass
 class CheckpointConfig:
-    """``last.ckpt`` is written after every epoch; periodic checkpoints follow these
-    settings (0 turns them off) and the newest ``keep`` are kept (-1: all)."""
+    """``last.ckpt`` is written at the end of the first epoch, of any epoch that ends
+    ``last_every_seconds`` after the previous save, and of training. Periodic
+    checkpoints follow ``every_n_epochs``/``every_n_steps`` (0 turns them off); the
+    newest ``keep`` are kept (-1: all)."""
 
     every_n_epochs: int = 10
     every_n_steps: int = 0
     keep: int = 3
+    last_every_seconds: float = 10.0
 
 
 @dataclass
@@ -84,6 +87,8 @@ class RunScalars:
     init_from: str | None = None
 
 
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "cosine", "linear", "step", "exponential")
 SECTIONS = ("data", "model", "optim", "trainer", "sample", "checkpoint")
 
 
@@ -222,6 +227,28 @@ def resolve_component(
     return out
 
 
+def _check_choice(value: str, choices: Sequence[str], key: str, what: str, sources: Sources) -> None:
+    if value not in choices:
+        raise _fail(
+            key,
+            f"unknown {what} '{value}'{did_you_mean(value, choices)}; valid choices: "
+            f"{', '.join(choices)}",
+            sources,
+        )
+
+
+def resolve_name(kind: str, name: str, key: str, sources: Sources, registry: Any = None) -> str:
+    """The full name of component ``name``, or a ConfigError naming ``key``."""
+    if registry is None:
+        from genloom.plugins import get_registry
+
+        registry = get_registry()
+    try:
+        return registry.resolve(kind, name).full_name
+    except ComponentError as exc:
+        raise _fail(key, str(exc), sources) from None
+
+
 def _check_trainer(node: DictConfig, sources: Sources) -> None:
     import inspect
 
@@ -288,6 +315,10 @@ def validate(
     _check_keys(raw, [*scalar_keys, *SECTIONS], "", sources)
     scalars = OmegaConf.create({k: raw[k] for k in scalar_keys if k in raw})
     out = OmegaConf.create(OmegaConf.to_container(_merge([RunScalars], scalars, "", sources)))
+    try:  # interpolations may cross sections (sample.seed: ${seed}), so resolve the whole tree
+        OmegaConf.resolve(raw)
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"cannot resolve interpolation: {_first_line(exc)}") from None
     out.data = resolve_component(
         "dataset", raw.get("data"), "data", sources, common=DataSection,
         default_name="digits", registry=registry,
@@ -299,6 +330,10 @@ def validate(
             raise _fail(key, "must be a mapping", sources)
         _check_keys(section, _field_names(schema), key, sources)
         out[key] = _merge([schema], section, key, sources)
+    _check_choice(out.optim.name, OPTIMIZERS, "optim.name", "optimizer", sources)
+    _check_choice(out.optim.scheduler, SCHEDULES, "optim.scheduler", "schedule", sources)
+    if out.sample.sampler:
+        out.sample.sampler = resolve_name("sampler", out.sample.sampler, "sample.sampler", sources, registry)
     trainer = raw.get("trainer") or OmegaConf.create({})
     if not isinstance(trainer, DictConfig):
         raise _fail("trainer", "must be a mapping of lightning.Trainer arguments", sources)

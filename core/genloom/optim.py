@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from genloom.config import OptimConfig
+from genloom.config import SCHEDULES, OptimConfig
 from genloom.errors import ConfigError, did_you_mean
 
 OPTIMIZERS = {
@@ -17,7 +17,6 @@ OPTIMIZERS = {
     "sgd": torch.optim.SGD,
     "rmsprop": torch.optim.RMSprop,
 }
-SCHEDULES = ("constant", "cosine", "linear", "step", "exponential")
 
 
 def lr_factor(cfg: Any, step: int, total: int) -> float:
@@ -71,7 +70,7 @@ def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
         optimizer = OPTIMIZERS[cfg.name](group.parameters(), **kwargs)
         entry: dict[str, Any] = {"optimizer": optimizer}
         if cfg.scheduler != "constant" or cfg.warmup_steps > 0:
-            steps = max(1, total_steps // max(1, group.every_n_steps))
+            steps = max(1, total_steps // max(1, group.every_n_steps) // max(1, cfg.accumulate))
             schedule = torch.optim.lr_scheduler.LambdaLR(
                 optimizer, lambda s, c=cfg, t=steps: lr_factor(c, s, t)
             )

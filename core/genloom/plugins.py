@@ -88,7 +88,9 @@ class PluginHost:
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
-        self.strict = self.env.get("GENLOOM_STRICT_PLUGINS", "") not in ("", "0", "false")
+        self.strict = self.env.get("GENLOOM_STRICT_PLUGINS", "").lower() not in (
+            "", "0", "false", "no", "off"
+        )
         self.pm = pluggy.PluginManager("genloom")
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry()
@@ -198,7 +200,9 @@ class PluginHost:
         results = []
         for impl in reversed(caller.get_hookimpls()):  # pluggy keeps LIFO order
             try:
-                results.append((impl.plugin_name, impl.function(**kwargs)))
+                # pluggy lets an implementation take a subset of the spec's arguments
+                args = {k: v for k, v in kwargs.items() if k in impl.argnames}
+                results.append((impl.plugin_name, impl.function(**args)))
             except PluginError:
                 raise
             except Exception as exc:

@@ -25,11 +25,17 @@ def _check_options(sampler: Sampler, options: dict[str, Any]) -> None:
     if any(p.kind is p.VAR_KEYWORD for p in params.values()):
         return
     allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n not in ("cond", "generator")]
-    for key in options:
+    for key, value in options.items():
         if key not in allowed:
             raise ConfigError(
                 f"sampler {type(sampler).__name__} has no option '{key}'"
                 f"{did_you_mean(key, allowed)}; valid options: {', '.join(allowed) or 'none'}"
+            )
+        default = params[key].default
+        numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+        if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(
+                f"sampler option {key}={value!r} must be a number (default {default})"
             )
 
 

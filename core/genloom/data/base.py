@@ -35,9 +35,10 @@ class TensorBatches(Dataset):
 
     def __getitems__(self, indices: list[int]) -> dict[str, Tensor]:
         idx = torch.as_tensor(indices, dtype=torch.long)
-        batch = {"x": self.x[idx]}
+        # index_select, not x[idx]: advanced indexing is much slower under thread contention
+        batch = {"x": self.x.index_select(0, idx)}
         if self.y is not None:
-            batch["y"] = self.y[idx]
+            batch["y"] = self.y.index_select(0, idx)
         return batch
 
 

@@ -8,7 +8,7 @@ negative log-likelihood), and ``beta`` trades reconstruction against the prior.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from torch import Tensor
@@ -31,8 +31,6 @@ class VAE(GenerativeModel):
         beta: float = 1.0
         obs_std: float = 0.25
         conditional: bool = False
-        encoder: dict = field(default_factory=dict)
-        decoder: dict = field(default_factory=dict)
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)

@@ -96,3 +96,12 @@ def test_trains_through_the_core_loop(tmp_path, data):
     result = train(cfg, echo=None)
     assert result.checkpoint.is_file() and result.samples.suffix == ".png"
     assert result.trainer.global_step == 20
+
+
+def test_sampler_options_are_checked():
+    from genloom.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="must be a number"):
+        vae().sample(2, temperature="abc")
+    with pytest.raises(ConfigError, match="did you mean 'temperature'"):
+        vae().sample(2, temprature=0.5)
