@@ -91,6 +91,28 @@ def test_existing_run_is_never_overwritten(trained):
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == before
 
 
+def test_ctrl_c_stops_cleanly_with_a_resume_hint(tmp_path):
+    run = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "GENLOOM_RUN_DIR"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "genloom", "train", CONFIG, f"output_dir={run}",
+         "sample.every_n_epochs=0", "trainer.max_epochs=100000", "checkpoint.last_every_seconds=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run / "checkpoints" / "last.ckpt").exists():
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    assert proc.returncode == 130, err[-2000:]
+    assert f"output_dir={run} --resume" in err and "Traceback" not in err
+
+
 def test_kill_and_resume(tmp_path):
     run = tmp_path / "run"
     args = [CONFIG, f"output_dir={run}", "sample.every_n_epochs=0", "trainer.limit_train_batches=4"]

@@ -292,7 +292,8 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         sys.exit(2)
     except (click.Abort, KeyboardInterrupt) as exc:
-        click.echo(str(exc) or "interrupted", err=True)
+        cause = exc.__cause__ if isinstance(exc, click.Abort) else exc  # click wraps Ctrl-C
+        click.echo(str(cause or "") or "interrupted", err=True)
         sys.exit(130)
     except GenloomError as exc:
         if debug:

@@ -316,12 +316,13 @@ def train(
                 "resume with the config the run was trained with"
             ) from None
         raise
-    except SystemExit:
-        if trainer.interrupted:  # Lightning turns Ctrl-C into sys.exit(1)
-            raise GenloomInterrupt(
-                f"interrupted; continue with: genloom train ... output_dir={run_dir} --resume"
-            ) from None
-        raise
+    except (KeyboardInterrupt, SystemExit) as exc:
+        # Lightning turns Ctrl-C into sys.exit(1), or lets it through mid-callback
+        if isinstance(exc, SystemExit) and not trainer.interrupted:
+            raise
+        raise GenloomInterrupt(
+            f"interrupted; continue with: genloom train ... output_dir={run_dir} --resume"
+        ) from None
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
     if echo and trainer.is_global_zero:
