@@ -131,8 +131,13 @@ def config_show(name: str, overrides: tuple[str, ...], kind: str) -> None:
     if name.endswith((".yaml", ".yml")):
         cfg = load_config(name, overrides, check_trainer=False)
     else:
+        from genloom.config import DataSection
+
+        kind = KIND_ALIASES.get(kind, kind)
         cfg = resolve_component(
-            KIND_ALIASES.get(kind, kind), name, kind, Sources(None, OmegaConf.create(), [])
+            kind, name, "data" if kind == "dataset" else kind,
+            Sources(None, OmegaConf.create(), []),
+            common=DataSection if kind == "dataset" else None,
         )
     click.echo(OmegaConf.to_yaml(cfg), nl=False)
 

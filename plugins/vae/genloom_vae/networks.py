@@ -33,13 +33,25 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@dataclass
+class MLPConfig:
+    """Options of the MLP encoder and decoder."""
+
+    hidden: int = 256
+    layers: int = 2
+
+
+@dataclass
+class ConvConfig:
+    """Options of the conv encoder and decoder: channels of the first (last) layer."""
+
+    channels: int = 32
+
+
 class MLPEncoder(Encoder):
     """Flattened data (plus one-hot label) -> hidden layers -> Gaussian mean and log-variance."""
 
-    @dataclass
-    class Config:
-        hidden: int = 256
-        layers: int = 2
+    Config = MLPConfig
 
     def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0):
         super().__init__()
@@ -57,10 +69,7 @@ class MLPEncoder(Encoder):
 class MLPDecoder(Generator):
     """Latent (plus one-hot label) -> hidden layers -> data of ``data_shape``."""
 
-    @dataclass
-    class Config:
-        hidden: int = 256
-        layers: int = 2
+    Config = MLPConfig
 
     def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0):
         super().__init__()
@@ -87,9 +96,7 @@ def _check_image(data_shape: tuple[int, ...]) -> tuple[int, int]:
 class ConvEncoder(Encoder):
     """Strided convolutions down to 4x4, then a linear head to mean and log-variance."""
 
-    @dataclass
-    class Config:
-        channels: int = 32
+    Config = ConvConfig
 
     def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0):
         super().__init__()
@@ -113,9 +120,7 @@ class ConvEncoder(Encoder):
 class ConvDecoder(Generator):
     """A linear map to 4x4 features, then transposed convolutions up to the image size."""
 
-    @dataclass
-    class Config:
-        channels: int = 32
+    Config = ConvConfig
 
     def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0):
         super().__init__()
