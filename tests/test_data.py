@@ -121,3 +121,10 @@ def test_sample_writers(tmp_path):
     assert text.read_text().startswith("abba")
     with pytest.raises(GenloomError, match="use .png or .npy"):
         save_samples(images, tmp_path / "grid.jpg")
+
+
+def test_text_takes_its_tokenizer_from_the_registry():
+    ds = Text(cfg("text", tokenizer="genloom:byte", block_size=8))
+    assert ds.info.vocab_size == 256 and tokenizer_from_state(ds.info.tokenizer).vocab_size == 256
+    with pytest.raises(ConfigError, match=r"data.tokenizer: unknown tokenizer 'chr' \(did you mean 'char'"):
+        Text(cfg("text", tokenizer="chr"))

@@ -100,6 +100,26 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return meta, state
 
 
+def read_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(genloom metadata, state_dict)`` from a ``.ckpt`` file, a run directory or an export."""
+    if is_export(path):
+        return _read_export(Path(path))
+    ckpt = read_checkpoint(path)
+    return ckpt["genloom"], ckpt["state_dict"]
+
+
+def load_weights(model: Any, state_dict: dict[str, Any], path: str | Path, what: str) -> None:
+    """Load ``state_dict`` into ``model``; a mismatch is a one-line CheckpointError."""
+    try:
+        model.load_state_dict(state_dict)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"{what} '{path}' does not fit this model ({first}); use one of the same "
+            "architecture"
+        ) from None
+
+
 def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any:
     """Rebuild the model saved in ``path`` through the registry and load its weights.
 
@@ -110,18 +130,10 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
     from genloom.build import build_model
     from genloom.config import load_config
 
-    if is_export(path):
-        meta, state_dict = _read_export(Path(path))
-    else:
-        ckpt = read_checkpoint(path)
-        meta, state_dict = ckpt["genloom"], ckpt["state_dict"]
+    meta, state_dict = read_weights(path)
     cfg = load_config(base=meta["config"], overrides=overrides or [], check_trainer=False)
     info = DataInfo.from_dict(meta["info"])
     model = build_model(cfg, info)
-    try:
-        model.load_state_dict(state_dict)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"checkpoint '{path}' does not fit its model: {first}") from None
+    load_weights(model, state_dict, path, "checkpoint")
     model.eval()
     return model

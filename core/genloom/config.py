@@ -269,7 +269,10 @@ def read_yaml(path: str | Path) -> DictConfig:
     try:
         cfg = OmegaConf.load(p)
     except Exception as exc:
-        raise ConfigError(f"config file '{p}' is not valid YAML: {_first_line(exc)}") from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or _first_line(exc)
+        raise ConfigError(f"config file '{p}' is not valid YAML{where}: {problem}") from None
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"config file '{p}' must hold a mapping of sections (data, model, ...)")
     return cfg

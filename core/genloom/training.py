@@ -26,7 +26,7 @@ from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from genloom.build import build_dataset, build_model
-from genloom.checkpoints import read_checkpoint
+from genloom.checkpoints import load_weights, read_weights
 from genloom.data.datamodule import GenDataModule
 from genloom.errors import CheckpointError, ConfigError, GenloomError
 from genloom.render import default_suffix, save_samples
@@ -254,16 +254,10 @@ def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list)
 
 
 def load_initial_weights(model: Any, path: str) -> None:
-    """Start from another run's weights (fine-tuning): ``init_from=CKPT``."""
-    ckpt = read_checkpoint(path)
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(
-            f"init_from: checkpoint '{path}' does not fit this model ({first}); use a "
-            "checkpoint of the same architecture"
-        ) from None
+    """Start from another run's weights (fine-tuning): ``init_from=CKPT`` (a .ckpt,
+    a run directory or an export)."""
+    _, state_dict = read_weights(path)
+    load_weights(model, state_dict, path, "init_from: checkpoint")
 
 
 def train(
@@ -300,8 +294,8 @@ def train(
         raise ConfigError(f"trainer: {type(exc).__name__}: {exc}") from None
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
-        if not (resume and (run_dir / "config.yaml").exists()):
-            (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg), encoding="utf-8")
+        # on --resume too: config.yaml records what the run continues with
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg), encoding="utf-8")
     last = ckpt_dir / "last.ckpt"
     os.environ[RUN_DIR_ENV] = str(run_dir)
     try:

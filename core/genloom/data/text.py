@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -17,7 +18,6 @@ from torch.utils.data import Dataset
 
 from genloom.data.base import GenDataset
 from genloom.data.info import DataInfo
-from genloom.data.tokenizers import ByteTokenizer, CharTokenizer
 from genloom.errors import ConfigError
 
 
@@ -56,11 +56,16 @@ class Text(GenDataset):
         block_size: int = 128
 
     def __init__(self, cfg) -> None:
+        from genloom.errors import ComponentError
+        from genloom.plugins import get_registry
+
         super().__init__(cfg)
-        if cfg.tokenizer not in ("char", "byte"):
-            raise ConfigError(f"data.tokenizer: '{cfg.tokenizer}' is not one of char, byte")
+        try:  # any plugin's tokenizer component: a class with fit(text) and from_state(state)
+            self._tokenizer_cls = get_registry().load("tokenizer", cfg.tokenizer)
+        except ComponentError as exc:
+            raise ConfigError(f"data.tokenizer: {exc}") from None
         self._text: str | None = None
-        self._tokenizer: CharTokenizer | ByteTokenizer | None = None
+        self._tokenizer: Any = None
 
     def text(self) -> str:
         if self._text is None:
@@ -74,10 +79,9 @@ class Text(GenDataset):
         return self._text
 
     @property
-    def tokenizer(self) -> CharTokenizer | ByteTokenizer:
+    def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            cls = CharTokenizer if self.cfg.tokenizer == "char" else ByteTokenizer
-            self._tokenizer = cls.fit(self.text())
+            self._tokenizer = self._tokenizer_cls.fit(self.text())
         return self._tokenizer
 
     @property

@@ -1,7 +1,9 @@
 """Text tokenizers: ``char`` (the corpus's own characters) and ``byte`` (UTF-8, 256 ids).
 
-A tokenizer's state is a plain dict (``state()``), stored in every checkpoint, so
-sampling decodes with the exact vocabulary the model was trained on.
+A tokenizer component is a class with ``fit(text)`` and ``from_state(state)``
+class methods, ``encode``, ``decode``, ``state()`` and ``vocab_size``. Its state is a
+plain dict naming the component, stored in every checkpoint, so sampling decodes
+with the exact vocabulary the model was trained on.
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ class CharTokenizer:
     def state(self) -> dict[str, Any]:
         return {"name": self.name, "chars": self.chars}
 
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> CharTokenizer:
+        return cls(state["chars"])
+
 
 class ByteTokenizer:
     """UTF-8 bytes: any text encodes; decoding replaces broken sequences."""
@@ -67,11 +73,15 @@ class ByteTokenizer:
     def state(self) -> dict[str, Any]:
         return {"name": self.name}
 
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> ByteTokenizer:
+        return cls()
 
-def tokenizer_from_state(state: dict[str, Any]) -> CharTokenizer | ByteTokenizer:
-    """Rebuild a tokenizer saved with :meth:`state`."""
-    if state.get("name") == "char":
-        return CharTokenizer(state["chars"])
-    if state.get("name") == "byte":
-        return ByteTokenizer()
-    raise GenloomError(f"unknown tokenizer state {state.get('name')!r} in checkpoint")
+
+def tokenizer_from_state(state: dict[str, Any]) -> Any:
+    """Rebuild a tokenizer saved with ``state()``, through the registry."""
+    from genloom.plugins import get_registry
+
+    if not state.get("name"):
+        raise GenloomError("the checkpoint's tokenizer state has no 'name'")
+    return get_registry().load("tokenizer", state["name"]).from_state(state)

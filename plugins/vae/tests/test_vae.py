@@ -105,3 +105,24 @@ def test_sampler_options_are_checked():
         vae().sample(2, temperature="abc")
     with pytest.raises(ConfigError, match="did you mean 'temperature'"):
         vae().sample(2, temprature=0.5)
+
+
+def test_init_from_starts_with_the_trained_weights(tmp_path):
+    from genloom import train
+    from genloom.checkpoints import export, read_weights
+    from genloom.errors import CheckpointError
+
+    base = ["model.name=vae", "trainer.enable_progress_bar=false", "sample.every_n_epochs=0"]
+    first = train(load_config(None, [*base, f"output_dir={tmp_path / 'a'}", "trainer.max_steps=5"]),
+                  echo=None)
+    _, trained = read_weights(first.checkpoint)
+    export(first.checkpoint, tmp_path / "export")
+    for source in (first.checkpoint, tmp_path / "export"):
+        # lr=0: the fine-tuning run keeps exactly the weights it started from
+        cfg = load_config(None, [*base, f"output_dir={tmp_path / ('b' + source.name)}",
+                                 "trainer.max_steps=1", "optim.lr=0", f"init_from={source}"])
+        tuned = train(cfg, echo=None).model.state_dict()
+        assert all(torch.equal(tuned[k], trained[k]) for k in trained)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        train(load_config(None, [*base, f"output_dir={tmp_path / 'c'}", "model.latent_dim=3",
+                                 f"init_from={first.checkpoint}"]), echo=None)
