@@ -38,6 +38,7 @@ _LAZY = {
     "train": "genloom.training",
     "load_checkpoint": "genloom.checkpoints",
     "get_registry": "genloom.plugins",
+    "register": "genloom.plugins",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
@@ -69,5 +70,5 @@ if TYPE_CHECKING:  # pragma: no cover
         Samples,
     )
     from genloom.model import GenerativeModel, OptimizerGroup
-    from genloom.plugins import get_registry
+    from genloom.plugins import get_registry, register
     from genloom.training import train

@@ -241,6 +241,31 @@ def get_registry() -> Registry:
     return get_plugin_host().registry
 
 
+LOCAL_PLUGIN = "local"
+
+
+def register(kind: str, name: str, obj: Any, *, help: str = "") -> str:
+    """Register a class defined in a script or notebook as component ``local:name``.
+
+    For researchers who subclass the interfaces without publishing a plugin: after
+    ``register("model", "mine", MyModel)``, a config may say ``model: {name: mine}``
+    and ``genloom.train`` builds it. The class is found again by its import path, so
+    a checkpoint of it loads wherever that module is importable. Returns the full name.
+    """
+    module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    if not module or not qualname or "<locals>" in qualname:
+        raise PluginError(
+            f"cannot register {obj!r}: define it at the top level of a module or notebook"
+        )
+    component = Component(kind, name, LOCAL_PLUGIN, f"{module}:{qualname}", help)
+    host = get_plugin_host()
+    host.registry.add(component)
+    if LOCAL_PLUGIN not in host.plugins:
+        host.plugins[LOCAL_PLUGIN] = PluginInfo(LOCAL_PLUGIN, "-", "-", "registered in-process")
+    host.plugins[LOCAL_PLUGIN].components.append(f"{kind}:{name}")
+    return component.full_name
+
+
 def reset_plugins(host: PluginHost | None = None) -> None:
     """Forget the loaded plugins (tests), or install ``host`` as the current one."""
     global _HOST
