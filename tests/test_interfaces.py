@@ -4,8 +4,16 @@ import pytest
 import torch
 from torch import nn
 
-from genloom import DiagonalGaussian, Generator, IncompatibleSamplerError
+from genloom import (
+    DataInfo,
+    DiagonalGaussian,
+    GenerativeModel,
+    Generator,
+    IncompatibleSamplerError,
+    register,
+)
 from genloom.sampling import get_sampler
+from genloom.testing import check_model
 
 
 def test_diagonal_gaussian_matches_torch_distributions():
@@ -56,3 +64,32 @@ def test_sampler_requires_declared_capability():
 
     with pytest.raises(IncompatibleSamplerError, match="has_latent_space"):
         get_sampler("prior").check(Model())
+
+
+
+class _NoisyGen(Generator):
+    latent_shape = data_shape = (2,)
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.ones(2))
+
+    def forward(self, z, cond=None):
+        return z * self.w + torch.randn_like(z)  # global RNG: breaks the seed contract
+
+
+class Unseeded(GenerativeModel):
+    has_latent_space = True
+
+    def __init__(self, cfg, info):
+        super().__init__(cfg, info)
+        self.gen = _NoisyGen()
+
+    def losses(self, batch, player=None):
+        return {"loss": (self.gen(batch["x"]) - batch["x"]).pow(2).mean()}
+
+
+def test_conformance_kit_catches_a_model_that_ignores_the_seed():
+    register("model", "unseeded", Unseeded)
+    with pytest.raises(AssertionError, match="equal seeds gave different samples"):
+        check_model("unseeded", DataInfo(kind="points", shape=(2,)))

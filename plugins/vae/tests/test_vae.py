@@ -126,3 +126,13 @@ def test_init_from_starts_with_the_trained_weights(tmp_path):
     with pytest.raises(CheckpointError, match="does not fit"):
         train(load_config(None, [*base, f"output_dir={tmp_path / 'c'}", "model.latent_dim=3",
                                  f"init_from={first.checkpoint}"]), echo=None)
+
+
+@pytest.mark.parametrize("overrides", [
+    [], ["model.encoder.name=conv", "model.decoder.name=conv"], ["model.conditional=true"],
+])
+def test_conformance_kit(overrides):
+    from genloom.testing import check_model
+
+    check_model("vae", DIGITS, overrides)
+    check_model("vae", DataInfo(kind="points", shape=(2,)))
