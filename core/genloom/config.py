@@ -348,7 +348,3 @@ def validate(
     except OmegaConfBaseException as exc:
         raise ConfigError(f"cannot resolve interpolation: {_first_line(exc)}") from None
     return out
-
-
-def to_yaml(cfg: Any) -> str:
-    return OmegaConf.to_yaml(cfg)

@@ -141,7 +141,7 @@ class GenerativeModel(L.LightningModule):
         """Whether this batch's values reach the loggers.
 
         Lightning writes training values only every ``log_every_n_steps``; calling
-        ``self.log`` on the other steps costs time (about a tenth of a small model's
+        ``self.log`` on the other steps costs time (a noticeable share of a small model's
         step on CPU) for values nobody sees.
         """
         trainer = self._trainer

@@ -13,9 +13,8 @@ Nothing here imports torch or lightning.
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -172,7 +171,7 @@ class PluginHost:
                 self.registry.add(component)
         except Exception as exc:
             for component in staged:  # no half-registered plugin
-                self.registry._by_kind.get(component.kind, {}).pop(component.full_name, None)
+                self.registry.remove(component)
             self.pm.unregister(module)
             self._fail(info, f"registering components failed: {type(exc).__name__}: {exc}")
             return
@@ -271,8 +270,3 @@ def reset_plugins(host: PluginHost | None = None) -> None:
     global _HOST
     _HOST = host
 
-
-def warn(lines: list[str], echo: Callable[[str], None] | None = None) -> None:
-    """Print plugin failures, one line each, to stderr."""
-    for line in lines:
-        (echo or (lambda s: print(s, file=sys.stderr)))(f"genloom: warning: {line}")

@@ -76,6 +76,10 @@ class Registry:
             )
         table[component.full_name] = component
 
+    def remove(self, component: Component) -> None:
+        """Forget ``component`` (used to roll back a plugin that failed half-way)."""
+        self._by_kind.get(component.kind, {}).pop(component.full_name, None)
+
     def kinds(self) -> list[str]:
         return sorted(set(self._by_kind) | set(KINDS))
 

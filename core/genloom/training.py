@@ -34,13 +34,10 @@ from genloom.render import default_suffix, save_samples
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
 
 QUIET_WARNINGS = (
-    r".*LeafSpec.*",
-    r".*does not have many workers.*",
-    r".*log_every_n_steps.*",
-    r".*Checkpoint directory .* exists and is not empty.*",
-    r".*exists and is not empty.*",
-    r".*The '\w+_dataloader' does not have many workers.*",
-    r".*`isinstance\(treespec, LeafSpec\)` is deprecated.*",
+    r".*LeafSpec.*",  # lightning's _pytree on torch 2.13
+    r".*does not have many workers.*",  # in-memory batches need none
+    r".*log_every_n_steps.*",  # small datasets have fewer batches than that
+    r".*exists and is not empty.*",  # checkpoint and log folders of our own run dir
 )
 
 
@@ -57,7 +54,7 @@ class OneProgressBar(TQDMProgressBar):
     its results join the training bar's postfix."""
 
     #: seconds between redraws: redrawing (and collecting the postfix metrics) on every
-    #: batch costs a small CPU model about a tenth of its step time
+    #: batch costs a small CPU model a noticeable share of its step time
     min_interval = 0.2
 
     def __init__(self) -> None:
@@ -177,7 +174,7 @@ class LastCheckpoint(Callback):
     """``last.ckpt``: written at the end of an epoch when ``min_seconds`` have passed
     since the previous one (the first epoch always), and when training ends.
 
-    Tiny epochs (a few hundred milliseconds on CPU) would otherwise spend a tenth of
+    Tiny epochs (a few hundred milliseconds on CPU) would otherwise spend a noticeable share of
     their time writing checkpoints; a kill loses at most ``min_seconds`` of work.
     """
 

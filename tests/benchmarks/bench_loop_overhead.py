@@ -3,6 +3,7 @@ PyTorch loop, same model, data, batch size, optimizer and number of steps, in on
 
 Run: .venv/bin/python tests/benchmarks/bench_loop_overhead.py [--steps 660] [--repeats 3]
 Prints the best time of each and the ratio genloom / hand-written (target <= 1.10).
+With --profile it also prints where the genloom run (no validation) spends its time.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def hand_written(steps: int) -> tuple[float, float]:
             done += 1
             if done == steps:
                 break
-    return time.perf_counter() - start, float(loss)
+    return time.perf_counter() - start, loss.item()
 
 
 def through_genloom(steps: int, extra: list[str]) -> tuple[float, float]:
@@ -63,6 +64,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=660)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true",
+                        help="also print cProfile's top entries for the genloom run")
     args = parser.parse_args()
     import lightning  # noqa: F401  - import cost is not loop overhead; pay it up front
 
@@ -73,6 +76,8 @@ def main() -> None:
             args.steps, ["trainer.limit_val_batches=0"]
         ),
     }
+    hand_written(20)  # untimed warm-up: one-time imports (scikit-learn) and first torch ops
+    through_genloom(20, ["trainer.limit_val_batches=0"])
     best: dict[str, tuple[float, float]] = {}
     for _ in range(args.repeats):  # interleaved, so drift hits every variant alike
         for name, fn in variants.items():
@@ -85,6 +90,17 @@ def main() -> None:
     print(f"{'variant':<40} {'seconds':>8} {'ratio':>6} {'final loss':>11}")
     for name, (t, loss) in best.items():
         print(f"{name:<40} {t:8.2f} {t / base:6.2f} {loss:11.2f}")
+    if args.profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(through_genloom, args.steps, ["trainer.limit_val_batches=0"])
+        print("\nwhere genloom's time goes (cumulative seconds, under cProfile):")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(
+            r"(optimizer|closure|_call_callback_hooks|model_checkpoint|tqdm_progress|module.py.*log|"
+            r"losses|training_step|backward|evaluation_loop)", 25
+        )
 
 
 if __name__ == "__main__":
