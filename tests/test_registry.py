@@ -28,6 +28,22 @@ def test_clashing_short_name_is_ambiguous_and_lists_candidates():
     assert reg.resolve("model", "b:vae").plugin == "b"
 
 
+def test_clashing_short_name_prefers_the_owners_plugin():
+    reg = make(("a", "mlp"), ("b", "mlp"))
+    assert reg.resolve("model", "mlp", prefer="b").full_name == "b:mlp"
+    with pytest.raises(ComponentError, match="ambiguous"):
+        reg.resolve("model", "mlp", prefer="c")  # neither is the owner's: still ambiguous
+
+
+def test_subcomponent_short_names_resolve_within_the_models_plugin():
+    from genloom import load_config
+
+    cfg = load_config(None, ["model.name=vae", "model.decoder.name=mlp"], check_trainer=False)
+    assert cfg.model.decoder.name == "vae:mlp"  # the GAN plugin also has a generator 'mlp'
+    cfg = load_config(None, ["model.name=gan", "model.generator.name=mlp"], check_trainer=False)
+    assert cfg.model.generator.name == "gan:mlp"
+
+
 def test_unknown_name_suggests_nearest_and_lists_choices():
     reg = make(("a", "diffusion"), ("a", "vae"))
     with pytest.raises(ComponentError) as err:

@@ -278,6 +278,53 @@ def export(checkpoint: str, out_dir: str, force: bool) -> None:
     click.echo(f"exported {checkpoint} to {out}")
 
 
+@cli.command()
+@click.argument("checkpoint", type=click.Path())
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Output .png (default: RUN/samples/interpolate-SEEDS.png).")
+@click.option("--seeds", default="0,1,2,3", show_default=True,
+              help="Comma-separated seeds; the strip walks from each to the next.")
+@click.option("--steps", default=8, show_default=True, help="Images per segment, ends included.")
+@click.option("--method", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
+              help="Spherical or straight-line path between latents.")
+@click.option("--cond", default=None, type=int, help="Class label for a conditional model.")
+def interpolate(
+    checkpoint: str, out: str | None, seeds: str, steps: int, method: str, cond: int | None
+) -> None:
+    """Decode the latent path between seeds of CHECKPOINT as an image strip.
+
+    Works with any model that has a latent prior and a one-shot generator (VAE, GAN).
+    Each row of the strip goes from one seed's latent to the next one's.
+
+    \b
+      genloom interpolate runs/gan-digits --out strip.png
+      genloom interpolate runs/cvae-digits --seeds 3,7 --steps 10 --cond 4 --method lerp
+    """
+    from genloom.checkpoints import load_checkpoint
+    from genloom.interpolation import interpolate as walk
+    from genloom.render import save_samples
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError:
+        raise GenloomError(f"--seeds '{seeds}': give integers separated by commas, e.g. 0,1,2") from None
+    model = load_checkpoint(checkpoint)
+    samples = walk(model, seed_list, steps=steps, method=method, cond=cond)
+    if out is None:
+        name = "interpolate-" + "-".join(str(s) for s in seed_list) + ".png"
+        out = str(_run_dir_of(checkpoint) / "samples" / name)
+    path = save_samples(samples, out, model.info)
+    click.echo(f"wrote {len(seed_list) - 1} x {steps} interpolation to {path}")
+
+
+def _run_dir_of(checkpoint: str) -> Path:
+    """runs/NAME for runs/NAME, runs/NAME/checkpoints/X.ckpt; a lone file's own folder."""
+    ckpt = Path(checkpoint)
+    if ckpt.is_dir():
+        return ckpt
+    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+
+
 # -- entry point ------------------------------------------------------------------------
 
 

@@ -179,6 +179,7 @@ def resolve_component(
     common: type | None = None,
     default_name: str | None = None,
     registry: Any = None,
+    prefer: str | None = None,
 ) -> DictConfig:
     """Validate a ``{name: ..., **options}`` node against its component's schema.
 
@@ -201,7 +202,7 @@ def resolve_component(
         choices = ", ".join(sorted({c.name for c in registry.components(kind)})) or "none"
         raise _fail(f"{path}.name", f"missing; choose a {kind}: {choices}", sources)
     try:
-        component = registry.resolve(kind, str(name))
+        component = registry.resolve(kind, str(name), prefer=prefer)
         cls = component.load()
     except ComponentError as exc:
         raise _fail(f"{path}.name", str(exc), sources) from None
@@ -222,6 +223,7 @@ def resolve_component(
             sources,
             default_name=sub_default,
             registry=registry,
+            prefer=component.plugin,
         )
         out[key] = sub
     return out

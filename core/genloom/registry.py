@@ -92,8 +92,13 @@ class Registry:
     def by_plugin(self, plugin: str) -> list[Component]:
         return [c for c in self.components() if c.plugin == plugin]
 
-    def resolve(self, kind: str, name: str) -> Component:
-        """Find a component by full or short name, or raise a ComponentError that helps."""
+    def resolve(self, kind: str, name: str, prefer: str | None = None) -> Component:
+        """Find a component by full or short name, or raise a ComponentError that helps.
+
+        A short name that several plugins provide is ambiguous, unless one of them is
+        ``prefer`` (the plugin of the component whose config names it): inside
+        ``model: {name: vae, decoder: {name: mlp}}`` ``mlp`` means the VAE's own.
+        """
         table = self._by_kind.get(kind, {})
         if name in table:
             return table[name]
@@ -106,6 +111,9 @@ class Registry:
         matches = [c for c in table.values() if c.name == (short if sep else name)]
         if not sep and len(matches) == 1:
             return matches[0]
+        own = [c for c in matches if c.plugin == prefer]
+        if not sep and len(matches) > 1 and len(own) == 1:
+            return own[0]
         if not sep and len(matches) > 1:
             options = ", ".join(sorted(c.full_name for c in matches))
             raise ComponentError(

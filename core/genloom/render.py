@@ -67,7 +67,7 @@ def save_samples(samples: Samples, path: str | Path, info: DataInfo | None = Non
     elif suffix != ".png":
         raise GenloomError(f"cannot write {samples.kind} samples to '{path}'; use .png or .npy")
     elif samples.kind == "image":
-        grid = image_grid(samples.data)
+        grid = image_grid(samples.data, nrow=samples.extras.get("nrow"))
         Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid).save(path)
     elif samples.kind == "points":
         Image.fromarray(scatter(samples.data)).save(path)

@@ -241,6 +241,8 @@ def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list)
             kwargs["gradient_clip_val"] = cfg.optim.gradient_clip
         kwargs["accumulate_grad_batches"] = cfg.optim.accumulate
     kwargs.update(OmegaConf.to_container(cfg.trainer, resolve=True))
+    if not model.automatic_optimization:
+        kwargs["strategy"] = _find_unused_parameters(kwargs.get("strategy"))
     kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
     get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
     if kwargs.get("enable_progress_bar", True) and not any(
@@ -248,6 +250,22 @@ def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list)
     ):
         kwargs["callbacks"].append(OneProgressBar())
     return kwargs
+
+
+#: Lightning's DDP strategy names that have a ``_find_unused_parameters_true`` variant
+_DDP_STRATEGIES = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook")
+
+
+def _find_unused_parameters(strategy: Any) -> Any:
+    """The DDP variant that tolerates parameters without gradients, for multi-player models.
+
+    Alternating players leave one player's parameters without gradients on every
+    backward pass (its optimizer is toggled off), which plain DDP reports as an error
+    after the first step. Other strategies and explicit strategy objects pass through.
+    """
+    if isinstance(strategy, str) and strategy in _DDP_STRATEGIES:
+        return f"{strategy}_find_unused_parameters_true"
+    return strategy if strategy is not None else "auto"
 
 
 def load_initial_weights(model: Any, path: str) -> None:

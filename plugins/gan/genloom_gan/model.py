@@ -1,0 +1,140 @@
+"""The GAN: a generator and a discriminator trained as two players of the core loop.
+
+The plugin states only the objective: ``losses(batch, player)`` returns the
+discriminator's or the generator's loss. Alternation, the d:g step ratio, optimizer
+toggling, clipping and DDP are the core's job (see ``GenerativeModel``), so this file
+holds no training loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from genloom import ConfigError, DataInfo, GenerativeModel, OptimizerGroup, build_component
+from genloom_gan.losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
+
+
+def _with_spectral_norm(module: nn.Module) -> nn.Module:
+    """Constrain every linear and conv layer of ``module`` to spectral norm <= ~1."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            setattr(module, name, spectral_norm(child))
+        else:
+            _with_spectral_norm(child)
+    return module
+
+
+class GAN(GenerativeModel):
+    """Generative adversarial network over any registered generator/discriminator pair."""
+
+    likelihood = "none"
+    has_latent_space = True
+    default_sampler = "prior"
+    subcomponents = {
+        "generator": ("generator", "gan:dcgan"),
+        "discriminator": ("discriminator", "gan:dcgan"),
+    }
+
+    @dataclass
+    class Config:
+        latent_dim: int = 32
+        #: "ns" (non-saturating), "hinge" or "wgan-gp"
+        loss: str = "ns"
+        #: discriminator steps per generator step (the generator steps every d_steps batches)
+        d_steps: int = 1
+        #: weight of the WGAN-GP gradient penalty (used with loss=wgan-gp)
+        gp_weight: float = 10.0
+        #: weight gamma of the R1 penalty gamma/2 * E||grad D(real)||^2; 0 turns it off
+        r1_weight: float = 0.0
+        #: spectral norm on every discriminator layer
+        spectral_norm: bool = False
+        #: decay of the generator's exponential moving average used for sampling; 0 = off
+        ema_decay: float = 0.0
+        conditional: bool = False
+
+    def __init__(self, cfg: Any, info: DataInfo) -> None:
+        super().__init__(cfg, info)
+        if cfg.loss not in LOSSES:
+            raise ConfigError(f"model.loss: unknown GAN loss '{cfg.loss}'; choose one of {', '.join(LOSSES)}")
+        if cfg.d_steps < 1:
+            raise ConfigError(f"model.d_steps must be >= 1, got {cfg.d_steps}")
+        if not 0.0 <= cfg.ema_decay < 1.0:
+            raise ConfigError(f"model.ema_decay must be in [0, 1), got {cfg.ema_decay}")
+        if cfg.conditional and info.num_classes == 0:
+            raise ConfigError("model.conditional=true needs a dataset with class labels (e.g. digits)")
+        if info.kind not in ("image", "points"):
+            raise ConfigError(f"the GAN generates images or points, not {info.kind}")
+        classes = info.num_classes if cfg.conditional else 0
+        context = dict(data_shape=info.shape, latent_dim=cfg.latent_dim, num_classes=classes)
+        self.generator = build_component("generator", cfg.generator, **context)
+        self.discriminator = build_component("discriminator", cfg.discriminator, **context)
+        if cfg.spectral_norm:
+            _with_spectral_norm(self.discriminator)
+        self.ema: AveragedModel | None = None
+        if cfg.ema_decay > 0:
+            self.ema = AveragedModel(
+                self.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
+            ).requires_grad_(False)
+        self._generator_stepped = False
+
+    # -- players ----------------------------------------------------------------------
+
+    def optimizer_groups(self) -> list[OptimizerGroup]:
+        return [
+            OptimizerGroup("discriminator", self.discriminator),
+            OptimizerGroup("generator", self.generator, every_n_steps=self.cfg.d_steps),
+        ]
+
+    def _fake(self, n: int, cond: Tensor | None, device: torch.device) -> Tensor:
+        z = torch.randn(n, self.cfg.latent_dim, device=device)
+        return self.generator(z, cond)
+
+    def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
+        real = batch["x"]
+        cond = batch.get("y") if self.conditional else None
+        critic = lambda x: self.discriminator(x, cond)  # noqa: E731
+        if player == "generator":
+            self._generator_stepped = self.training
+            loss = generator_loss(self.cfg.loss, critic(self._fake(len(real), cond, real.device)))
+            return {"loss": loss}
+        if player not in (None, "discriminator"):
+            raise ValueError(f"GAN has players 'discriminator' and 'generator', not {player!r}")
+        with torch.no_grad():
+            fake = self._fake(len(real), cond, real.device)
+        parts: dict[str, Tensor] = {}
+        if self.cfg.r1_weight > 0:
+            r1, real_logits = r1_penalty(critic, real)
+            parts["r1"] = r1
+        else:
+            real_logits = critic(real)
+        fake_logits = critic(fake)
+        loss = discriminator_loss(self.cfg.loss, real_logits, fake_logits)
+        parts["adversarial"] = loss
+        if self.cfg.loss == "wgan-gp":
+            parts["gp"] = gradient_penalty(critic, real, fake)
+            loss = loss + self.cfg.gp_weight * parts["gp"]
+        if "r1" in parts:
+            loss = loss + 0.5 * self.cfg.r1_weight * parts["r1"]
+        parts["real_score"] = real_logits.detach().mean()
+        parts["fake_score"] = fake_logits.detach().mean()
+        return {"loss": loss, **parts}
+
+    # -- sampling with the moving average -----------------------------------------------
+
+    def component(self, interface: type) -> nn.Module | None:
+        """The EMA generator stands in for the trained one when EMA is on."""
+        part = super().component(interface)
+        if part is self.generator and self.ema is not None:
+            return self.ema.module
+        return part
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None and self._generator_stepped:
+            self.ema.update_parameters(self.generator)
+        self._generator_stepped = False

@@ -1,0 +1,159 @@
+"""Generator and discriminator networks of the GAN plugin, each a registered component.
+
+Every network is built as ``cls(cfg, data_shape=..., latent_dim=..., num_classes=...)``.
+With ``num_classes > 0`` the generator takes a learned label embedding beside ``z`` and
+the discriminator adds a projection term (the inner product of a label embedding with
+its features), the usual way to make both players label-aware.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genloom import Generator
+
+
+def _label(embed: nn.Embedding | None, cond: Tensor | None, batch: int) -> Tensor | None:
+    if embed is None:
+        return None
+    if cond is None:
+        raise ValueError("this network is conditional: pass class labels as cond")
+    if len(cond) != batch:
+        raise ValueError(f"got {len(cond)} labels for a batch of {batch}")
+    return embed(cond.long())
+
+
+def _image_levels(data_shape: tuple[int, ...]) -> int:
+    """How many x2 resolution steps lie between 4x4 and the image size."""
+    if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
+        raise ValueError(f"dcgan networks need square (c, h, w) images, got shape {tuple(data_shape)}")
+    size = data_shape[1]
+    if size < 8 or size & (size - 1):
+        raise ValueError(
+            f"dcgan networks need a power-of-two image size from 8 up, got {size}x{size}; "
+            "use the mlp networks for other sizes"
+        )
+    return int(math.log2(size)) - 2
+
+
+class _Discriminator(nn.Module):
+    """Features of the input, then an unbounded realness score per example (logits)."""
+
+    features: nn.Module
+    head: nn.Linear
+    embed: nn.Embedding | None
+
+    def forward(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        h = self.features(x)
+        out = self.head(h).squeeze(1)
+        label = _label(self.embed, cond, len(x))
+        if label is not None:
+            out = out + (label * h).sum(dim=1)
+        return out
+
+
+@dataclass
+class DCGANConfig:
+    """Options of the DCGAN pair: channels at full resolution (doubling per halving)."""
+
+    channels: int = 32
+
+
+class DCGANGenerator(Generator):
+    """z (+ label embedding) -> 4x4 feature map -> x2 transposed convs -> tanh image."""
+
+    Config = DCGANConfig
+
+    def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0):
+        super().__init__()
+        levels = _image_levels(data_shape)
+        self.latent_shape, self.data_shape = (latent_dim,), tuple(data_shape)
+        width = cfg.channels * 2**levels
+        self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim * (2 if num_classes else 1), width * 16),
+            nn.Unflatten(1, (width, 4, 4)),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+        )
+        ups: list[nn.Module] = []
+        for _ in range(levels):
+            ups += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                    nn.BatchNorm2d(width // 2), nn.ReLU()]
+            width //= 2
+        self.upsample = nn.Sequential(*ups)
+        self.to_image = nn.Sequential(nn.Conv2d(width, data_shape[0], 3, padding=1), nn.Tanh())
+
+    def forward(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
+        label = _label(self.embed, cond, len(z))
+        h = z if label is None else torch.cat([z, label], dim=1)
+        return self.to_image(self.upsample(self.project(h)))
+
+
+class DCGANDiscriminator(_Discriminator):
+    """Image -> x2 strided convs down to 4x4 -> linear score (+ label projection)."""
+
+    Config = DCGANConfig
+
+    def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int = 0, num_classes: int = 0):
+        super().__init__()
+        levels = _image_levels(data_shape)
+        width = cfg.channels
+        layers: list[nn.Module] = [nn.Conv2d(data_shape[0], width, 3, padding=1), nn.LeakyReLU(0.2)]
+        for _ in range(levels):
+            layers += [nn.Conv2d(width, width * 2, 4, 2, 1), nn.LeakyReLU(0.2)]
+            width *= 2
+        layers.append(nn.Flatten())
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(width * 16, 1)
+        self.embed = nn.Embedding(num_classes, width * 16) if num_classes else None
+
+
+@dataclass
+class MLPConfig:
+    """Options of the MLP pair."""
+
+    hidden: int = 128
+    layers: int = 3
+
+
+class MLPGenerator(Generator):
+    """z (+ label embedding) -> hidden layers -> data of ``data_shape`` (unbounded)."""
+
+    Config = MLPConfig
+
+    def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0):
+        super().__init__()
+        self.latent_shape, self.data_shape = (latent_dim,), tuple(data_shape)
+        self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
+        sizes = [latent_dim * (2 if num_classes else 1)] + [cfg.hidden] * cfg.layers
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        layers += [nn.Linear(sizes[-1], math.prod(data_shape)), nn.Unflatten(1, tuple(data_shape))]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
+        label = _label(self.embed, cond, len(z))
+        return self.net(z if label is None else torch.cat([z, label], dim=1))
+
+
+class MLPDiscriminator(_Discriminator):
+    """Flattened data -> hidden layers -> linear score (+ label projection)."""
+
+    Config = MLPConfig
+
+    def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int = 0, num_classes: int = 0):
+        super().__init__()
+        sizes = [math.prod(data_shape)] + [cfg.hidden] * cfg.layers
+        layers: list[nn.Module] = [nn.Flatten()]
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(cfg.hidden, 1)
+        self.embed = nn.Embedding(num_classes, cfg.hidden) if num_classes else None
