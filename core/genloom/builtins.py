@@ -27,3 +27,7 @@ def genloom_register_components(register) -> None:
              help="UTF-8 bytes, 256 ids")
     register("metric", "losses", "genloom.metrics.losses:TestLosses",
              help="the model's own losses (e.g. the negative ELBO) on the test split")
+    register("metric", "frechet", "genloom.metrics.frechet:Frechet",
+             help="Frechet distance in data space between the test split and samples")
+    register("metric", "novelty", "genloom.metrics.novelty:Novelty",
+             help="nearest-training-example distance of samples vs of held-out data")

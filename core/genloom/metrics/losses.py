@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from genloom.errors import GenloomError
+
 
 class TestLosses:
     """Average every value of ``model.validation_losses`` over the test split."""
@@ -25,4 +27,9 @@ class TestLosses:
                 for key, value in parts.items():
                     totals[key] = totals.get(key, 0.0) + float(value) * n
                 count += n
+        if not totals:
+            raise GenloomError(
+                f"model {type(model).__name__} has no likelihood or validation losses to report; "
+                "use a sample-based metric: --metric frechet --metric novelty"
+            )
         return {f"test/{k}": v / max(count, 1) for k, v in totals.items()}

@@ -90,3 +90,14 @@ def test_ddp_two_processes_with_alternating_players(tmp_path):
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["gan-toy2d"]
     assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "samples" / "epoch-001.png").is_file()
     assert out.count("run: ") == 1
+
+
+def test_evaluate_uses_sample_metrics(cgan):
+    losses = genloom("evaluate", str(cgan))
+    assert losses.returncode == 2 and "--metric frechet" in losses.stderr
+    result = genloom("evaluate", str(cgan), "--metric", "frechet", "--metric", "novelty", "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    values = json.loads(result.stdout)
+    assert values["test/frechet"] > 0 and values["test/novelty_ratio"] > 0

@@ -1,0 +1,88 @@
+"""Sample-based metrics: the Fréchet distance against closed forms, novelty, and
+what evaluate says for a model without a likelihood."""
+
+import numpy as np
+import pytest
+import torch
+
+from genloom import load_config
+from genloom.build import build_dataset, build_model
+from genloom.data.datamodule import GenDataModule
+from genloom.errors import GenloomError
+from genloom.metrics.frechet import Frechet, frechet_distance, frechet_from_stats
+from genloom.metrics.losses import TestLosses
+from genloom.metrics.novelty import Novelty, nearest_distances
+
+
+def test_frechet_closed_forms():
+    d = 5
+    eye = np.eye(d)
+    mu = np.arange(d, dtype=float)
+    assert frechet_from_stats(mu, eye, mu, eye) == pytest.approx(0.0, abs=1e-9)
+    assert frechet_from_stats(np.zeros(d), eye, mu, eye) == pytest.approx(mu @ mu)
+    # diagonal covariances: sum of (sigma1 - sigma2)^2
+    s1, s2 = np.array([1.0, 2, 3, 4, 5]), np.array([2.0, 2, 1, 4, 0.5])
+    got = frechet_from_stats(np.zeros(d), np.diag(s1**2), np.zeros(d), np.diag(s2**2))
+    assert got == pytest.approx(((s1 - s2) ** 2).sum())
+    # a singular covariance (a constant feature) stays exact
+    c = np.diag([1.0, 0.0, 4.0])
+    assert frechet_from_stats(np.zeros(3), c, np.zeros(3), c) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_frechet_of_samples_tracks_the_shift():
+    g = np.random.default_rng(0)
+    a = g.normal(size=(20000, 3))
+    b = g.normal(size=(20000, 3)) + np.array([1.0, 0, 0])
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+    assert frechet_distance(a, b) == pytest.approx(1.0, abs=0.05)
+
+
+def test_nearest_distances():
+    ref = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    q = torch.tensor([[1.0, 0.0], [9.0, 0.0], [5.0, 0.0]])
+    assert torch.allclose(nearest_distances(q, ref, chunk=2), torch.tensor([1.0, 1.0, 5.0]))
+
+
+@pytest.fixture(scope="module")
+def vae_and_data():
+    cfg = load_config(None, ["model.name=vae", "data.name=toy2d", "data.n=600"], check_trainer=False)
+    dataset = build_dataset(cfg)
+    return build_model(cfg, dataset.info), GenDataModule(dataset, cfg.data)
+
+
+def test_sample_metrics_are_seeded_and_named(vae_and_data):
+    model, data = vae_and_data
+    fd = Frechet()(model, data)
+    assert set(fd) == {"test/frechet"} and fd["test/frechet"] > 0
+    assert Frechet()(model, data) == fd  # the run's seed fixes the samples
+    nov = Novelty()(model, data)
+    assert set(nov) == {"test/novelty_ratio", "test/sample_to_train", "test/heldout_to_train"}
+    assert nov["test/novelty_ratio"] == pytest.approx(nov["test/sample_to_train"] / nov["test/heldout_to_train"])
+
+
+def test_a_model_that_copies_the_training_set_has_novelty_near_zero(vae_and_data):
+    model, data = vae_and_data
+    train_x = data.split("train").x
+
+    class Copier:  # stands in for a memorising model: returns training examples
+        info, conditional, run_cfg = model.info, False, model.run_cfg
+
+        def sample(self, n, cond=None, generator=None):
+            from genloom import Samples
+
+            idx = torch.randint(0, len(train_x), (n,), generator=generator)
+            return Samples(data=train_x[idx], kind="points")
+
+    assert Novelty()(Copier(), data)["test/novelty_ratio"] == pytest.approx(0.0, abs=1e-12)
+    assert Novelty()(model, data)["test/novelty_ratio"] > 0.5
+
+
+def test_losses_metric_refuses_a_model_without_losses(vae_and_data):
+    model, data = vae_and_data
+    original = model.validation_losses
+    model.validation_losses = lambda batch: {}
+    try:
+        with pytest.raises(GenloomError, match="--metric frechet"):
+            TestLosses()(model, data)
+    finally:
+        model.validation_losses = original
