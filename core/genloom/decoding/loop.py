@@ -32,7 +32,7 @@ class Context:
     def start(self, ids: Tensor) -> Tensor:
         """Feed the prompt ``(rows, t)`` (its tail when it is longer than the context);
         return the next-token logits ``(rows, vocab)``."""
-        window = ids[:, -self.limit :]
+        window = ids[:, -self.limit :] if ids.shape[1] > self.limit else ids
         logits, self.cache = self.gen.step(window, None, self.cond)
         self.cached = window.shape[1]
         return logits[:, -1]
