@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genloom-installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench bench-text install clean
 
 install: $(STAMP)
 
@@ -24,6 +24,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_loop_overhead.py
 	$(PY) tests/benchmarks/bench_cli_start.py
+
+bench-text: $(STAMP)  # transformers is a benchmark-only dependency; bpc trains for 300 s
+	$(PY) -m pip install -q --disable-pip-version-check transformers
+	$(PY) tests/benchmarks/bench_text_generation.py
+	$(PY) tests/benchmarks/bench_text_training.py
 
 clean:
 	rm -rf $(VENV) runs

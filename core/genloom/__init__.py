@@ -39,6 +39,7 @@ _LAZY = {
     "load_checkpoint": "genloom.checkpoints",
     "get_registry": "genloom.plugins",
     "register": "genloom.plugins",
+    "LanguageModel": "genloom.language",
 }
 
 __all__ = ["__version__", "hookimpl", *_LAZY]
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.config import load_config
     from genloom.data.info import DataInfo
     from genloom.errors import ComponentError, ConfigError, GenloomError
+    from genloom.language import LanguageModel
     from genloom.interfaces import (
         AutoregressiveGenerator,
         Denoiser,

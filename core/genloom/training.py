@@ -288,6 +288,10 @@ def train(
     quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dataset = build_dataset(cfg)
+    if cfg.init_from:  # text: encode with the init checkpoint's tokenizer, not a refit one
+        from genloom.data.inherit import adopt_checkpoint_tokenizer
+
+        adopt_checkpoint_tokenizer(dataset, cfg.init_from)
     datamodule = GenDataModule(dataset, cfg.data)
     model = build_model(cfg, dataset.info)
     if cfg.init_from and not resume:

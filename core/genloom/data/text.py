@@ -54,6 +54,8 @@ class Text(GenDataset):
         path: str | None = None
         tokenizer: str = "char"
         block_size: int = 128
+        #: vocabulary size for tokenizers that learn one (bpe); 0: the tokenizer's default
+        vocab_size: int = 0
 
     def __init__(self, cfg) -> None:
         from genloom.errors import ComponentError
@@ -81,8 +83,17 @@ class Text(GenDataset):
     @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            self._tokenizer = self._tokenizer_cls.fit(self.text())
+            size = getattr(self.cfg, "vocab_size", 0)
+            kwargs = {"vocab_size": size} if size else {}
+            self._tokenizer = self._tokenizer_cls.fit(self.text(), **kwargs)
         return self._tokenizer
+
+    def use_tokenizer(self, state: dict[str, Any]) -> None:
+        """Encode with a saved tokenizer instead of fitting one (fine-tuning, evaluation):
+        a model's ids must keep meaning what they meant in training."""
+        from genloom.data.tokenizers import tokenizer_from_state
+
+        self._tokenizer = tokenizer_from_state(state)
 
     @property
     def info(self) -> DataInfo:

@@ -46,6 +46,10 @@ class CharTokenizer:
     def decode(self, ids: list[int]) -> str:
         return "".join(self.chars[i] for i in ids)
 
+    def count_chars(self, ids: Any) -> Any:
+        """Characters that a tensor of ids stands for: one each (for bits per character)."""
+        return ids.new_tensor(ids.numel())
+
     def state(self) -> dict[str, Any]:
         return {"name": self.name, "chars": self.chars}
 
@@ -69,6 +73,11 @@ class ByteTokenizer:
 
     def decode(self, ids: list[int]) -> str:
         return bytes(ids).decode("utf-8", errors="replace")
+
+    def count_chars(self, ids: Any) -> Any:
+        """Characters that a tensor of byte ids stands for: the bytes that start one
+        (UTF-8 continuation bytes are 0b10xxxxxx)."""
+        return ((ids & 0xC0) != 0x80).sum()
 
     def state(self) -> dict[str, Any]:
         return {"name": self.name}

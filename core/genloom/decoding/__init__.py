@@ -1,0 +1,14 @@
+"""Decoding for any :class:`~genloom.AutoregressiveGenerator`: one module per concept.
+
+* :mod:`~genloom.decoding.processors` -- temperature, top-k, top-p, repetition penalty
+* :mod:`~genloom.decoding.cache` -- selecting rows of an opaque cache (beam search, batching)
+* :mod:`~genloom.decoding.stops` -- stop strings, checked on decoded text
+* :mod:`~genloom.decoding.prompt` -- turning a prompt string into ids with the model's tokenizer
+* :mod:`~genloom.decoding.loop` -- the token-by-token loop (sampling and greedy)
+* :mod:`~genloom.decoding.beam` -- beam search
+* :mod:`~genloom.decoding.samplers` -- the registered ``greedy``, ``multinomial`` and ``beam`` samplers
+* :mod:`~genloom.decoding.stream` -- printing text as it is generated (``genloom sample``)
+
+Nothing here knows a plugin: the samplers find the generator with
+``model.component(AutoregressiveGenerator)``.
+"""

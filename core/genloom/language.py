@@ -1,0 +1,114 @@
+"""``LanguageModel``: next-token prediction with any :class:`AutoregressiveGenerator`.
+
+The objective every autoregressive plugin shares lives here, so a plugin only builds
+its network (``self.net``). Training logs ``train/loss`` (nats per token); validation
+logs ``val/loss``, ``val/ppl`` (perplexity, ``exp`` of the split's mean loss) and
+``val/bpc``: bits per *character* of the validation text, for every tokenizer that
+can count the characters its ids stand for (``count_chars``: char, byte and BPE
+can). A tokenizer that cannot gets ``val/bits_per_token`` instead, named honestly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from genloom.data.info import DataInfo
+from genloom.interfaces import AutoregressiveGenerator
+from genloom.model import GenerativeModel
+
+LN2 = math.log(2)
+
+
+class LanguageModel(GenerativeModel):
+    """Base of token models: subclasses set ``self.net`` to an AutoregressiveGenerator.
+
+    Batches are ``{"x": (n, block_size + 1)}`` windows (the ``text`` dataset's): the
+    network reads ``x[:, :-1]`` and is scored on predicting ``x[:, 1:]``.
+    """
+
+    likelihood = "exact"
+    default_sampler = "multinomial"
+    net: AutoregressiveGenerator
+
+    def __init__(self, cfg: Any, info: DataInfo) -> None:
+        super().__init__(cfg, info)
+        if info.kind != "tokens" or info.vocab_size <= 0:
+            raise ValueError(
+                f"a language model needs token data with a vocabulary (data.name=text), "
+                f"not {info.kind} data"
+            )
+        self._counter: Any = None
+        self._val_sums: Tensor | None = None
+
+    @property
+    def block_size(self) -> int:
+        """Tokens the network reads per training window."""
+        return int(self.info.shape[0]) - 1
+
+    def token_nats(self, x: Tensor) -> Tensor:
+        """Negative log-likelihood in nats of each of ``x[:, 1:]`` given what precedes it."""
+        logits, _ = self.net.step(x[:, :-1])
+        nats = F.cross_entropy(logits.flatten(0, 1).float(), x[:, 1:].flatten(), reduction="none")
+        return nats.view(x.shape[0], -1)
+
+    def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
+        return {"loss": self.token_nats(batch["x"]).mean()}
+
+    # -- characters, for bits per character ------------------------------------------
+
+    def count_chars(self, ids: Tensor) -> Tensor | None:
+        """Characters of text that ``ids`` stand for, or None if the tokenizer cannot say."""
+        if self._counter is None:
+            counter = None
+            if self.info.tokenizer:
+                from genloom.data.tokenizers import tokenizer_from_state
+
+                counter = getattr(tokenizer_from_state(self.info.tokenizer), "count_chars", None)
+            self._counter = counter or False
+        return self._counter(ids) if self._counter else None
+
+    def validation_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Loss and, where characters can be counted, bits per character of this batch."""
+        x = batch["x"]
+        nats = self.token_nats(x)
+        parts = {"loss": nats.mean()}
+        chars = self.count_chars(x[:, 1:])
+        if chars is not None:
+            parts["bpc"] = nats.sum() / chars.clamp(min=1) / LN2
+        return parts
+
+    # -- exact split totals during validation ------------------------------------------
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        x = batch["x"]
+        nats = self.token_nats(x)
+        self._log_parts("val", {"loss": nats.mean()}, len(x))
+        chars = self.count_chars(x[:, 1:])
+        step = torch.stack([
+            nats.sum().double(),
+            torch.tensor(float(nats.numel()), dtype=torch.float64, device=nats.device),
+            (chars if chars is not None else torch.tensor(-1.0, device=nats.device)).double(),
+        ])
+        if self._val_sums is None:
+            self.on_validation_epoch_start()
+        self._val_sums += step.to(self._val_sums.device)
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_sums is None or self._val_sums[1] == 0:
+            return
+        sums = self.trainer.strategy.reduce(self._val_sums, reduce_op="sum")
+        nats, tokens, chars = (float(v) for v in sums)
+        self.log("val/ppl", math.exp(min(nats / tokens, 50.0)))
+        if chars > 0:
+            self.log("val/bpc", nats / chars / LN2, prog_bar=True)
+        else:
+            self.log("val/bits_per_token", nats / tokens / LN2)
+        self._val_sums = None

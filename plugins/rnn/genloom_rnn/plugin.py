@@ -1,0 +1,14 @@
+"""Entry point of the RNN plugin: registers its components by import path only.
+
+Import-light on purpose (no torch): genloom imports this module for every command.
+"""
+
+from __future__ import annotations
+
+from genloom import hookimpl
+
+
+@hookimpl
+def genloom_register_components(register) -> None:
+    register("model", "rnn", "genloom_rnn.model:RNNLM",
+             help="LSTM or GRU language model (cell: lstm|gru); the hidden state is the cache")
