@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_loop_overhead.py
 	$(PY) tests/benchmarks/bench_cli_start.py
+	$(PY) tests/benchmarks/bench_gan.py
 
 bench-text: $(STAMP)  # transformers is a benchmark-only dependency; bpc trains for 300 s
 	$(PY) -m pip install -q --disable-pip-version-check transformers
