@@ -227,6 +227,8 @@ def sample(
         raise GenloomError("--n must be at least 1")
     model = load_checkpoint(checkpoint)
     if is_text_model(model):
+        if cond is not None and not model.conditional:
+            raise GenloomError(f"model {type(model).__name__} is not conditional; drop --cond")
         text_options = _parse_options(options)
         if prompt is not None:
             text_options["prompt"] = prompt

@@ -155,6 +155,8 @@ def test_cli_streams_the_prompts_continuation(trained, tmp_path):
     assert beam.returncode == 0 and beam.stdout.startswith("def "), beam.stderr
     bad = run_cli("sample", str(trained), "--prompt", "déf")
     assert bad.returncode == 2 and "'é'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    cond = run_cli("sample", str(trained), "--prompt", "def ", "--cond", "3")
+    assert cond.returncode == 2 and "not conditional" in cond.stderr
 
 
 def test_fine_tuning_keeps_the_checkpoints_tokenizer(trained, corpora, tmp_path):
