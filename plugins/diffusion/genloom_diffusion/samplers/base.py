@@ -83,8 +83,6 @@ class DiffusionSampler(Sampler):
         param = next(denoiser.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)):
-            raise ConfigError(f"guidance must be a number, got {guidance!r}")
         null = getattr(model, "null_label", None)
         labels = uncond = None
         if getattr(model, "conditional", False):
