@@ -49,6 +49,7 @@ class NoiseSchedule:
         self._alpha = abar.sqrt().tolist()
         self._sigma = (1 - abar).sqrt().tolist()
         self._tables: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
+        self._snr: dict[tuple[torch.device, str], Tensor] = {}
 
     # -- scalar coefficients (samplers) ---------------------------------------------------
 
@@ -101,8 +102,11 @@ class NoiseSchedule:
 
     def snr(self, t: Tensor) -> Tensor:
         """Signal-to-noise ratio ``alpha_bar_t / (1 - alpha_bar_t)`` per example (float32)."""
-        abar = self.alphas_cumprod.to(t.device)[t]
-        return (abar / (1 - abar)).float()
+        key = (t.device, "snr")
+        if key not in self._snr:  # computed in float64 once, kept in float32 per device
+            abar = self.alphas_cumprod
+            self._snr[key] = (abar / (1 - abar)).float().to(t.device)
+        return self._snr[key][t]
 
     # -- conversions ------------------------------------------------------------------------
 

@@ -92,6 +92,7 @@ def test_min_snr_loss_is_the_same_for_every_prediction_kind():
     x_t = s.add_noise(x0, eps, t)
     x0_hat = x0 + 0.1 * torch.randn(200, 4, generator=g, dtype=torch.float64)
     snr = (s.alphas_cumprod[t] / (1 - s.alphas_cumprod[t]))
+    assert torch.allclose(s.snr(t).double(), snr, rtol=1e-6)
     expected = snr.clamp(max=gamma) * (x0 - x0_hat).pow(2).mean(1)
     for kind in KINDS:
         out = s.convert(x0_hat, x_t, t, "x0", kind)
