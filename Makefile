@@ -24,6 +24,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_loop_overhead.py
 	$(PY) tests/benchmarks/bench_cli_start.py
+	$(PY) tests/benchmarks/bench_diffusion_samplers.py
 
 clean:
 	rm -rf $(VENV) runs
