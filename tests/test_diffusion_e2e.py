@@ -60,6 +60,7 @@ def test_latent_diffusion_over_the_vae(tmp_path):
                      f"model.latent.checkpoint={vae}", "model.denoiser.hidden=32", *SHORT,
                      "sample.every_n_epochs=0")
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "eval mode" not in result.stderr  # the frozen VAE is in eval mode on purpose
     assert "name: vae:vae" in (run / "config.yaml").read_text()  # the VAE's config came along
     shutil.rmtree(vae)
     out = tmp_path / "latent.npy"

@@ -11,6 +11,7 @@ the attributes listed under "What samplers read" below.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,7 +162,11 @@ class Diffusion(GenerativeModel):
         """Measure the latent scale on training data before the first step, if asked to."""
         self._ema_step = self.trainer.global_step  # a resumed run starts past 0
         stage = self.first_stage
-        if stage is None or bool(stage.measured):
+        if stage is None:
+            return
+        # the frozen autoencoder stays in eval mode on purpose; Lightning would warn
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+        if bool(stage.measured):
             return
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is None:

@@ -26,6 +26,9 @@ from genloom_diffusion.samplers.ddpm import ddpm_step
 from genloom_diffusion.samplers.dpm_solver import dpmpp_2m_step
 from genloom_diffusion.schedules import Cosine, Linear
 
+# diffusers 0.42.1 on numpy 2 warns about np.array(tensor, copy=False); not ours to fix
+pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+
 T = 1000
 SHAPE = (4, 1, 8, 8)
 DIFFUSERS_KIND = {"eps": "epsilon", "x0": "sample", "v": "v_prediction"}
