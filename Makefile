@@ -25,9 +25,10 @@ bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_loop_overhead.py
 	$(PY) tests/benchmarks/bench_cli_start.py
 	$(PY) tests/benchmarks/bench_gan.py
+	$(PY) tests/benchmarks/bench_diffusion_samplers.py
 
 bench-text: $(STAMP)  # transformers is a benchmark-only dependency; bpc trains for 300 s
-	$(PY) -m pip install -q --disable-pip-version-check transformers
+	$(PY) -m pip install -q --disable-pip-version-check transformers==5.23.0
 	$(PY) tests/benchmarks/bench_text_generation.py
 	$(PY) tests/benchmarks/bench_text_training.py
 

@@ -17,6 +17,11 @@ __version__ = "0.1.0"
 #: Marker for plugin hook implementations: decorate ``genloom_*`` functions with it.
 hookimpl = pluggy.HookimplMarker("genloom")
 
+# Eager, not lazy: the module needs only the standard library, and importing it here
+# keeps ``genloom.progress`` the function even where ``genloom.progress`` (the module)
+# is imported first, which would otherwise leave the module in its place.
+from genloom.progress import progress  # noqa: E402
+
 _LAZY = {
     "Encoder": "genloom.interfaces",
     "Generator": "genloom.interfaces",
@@ -42,7 +47,7 @@ _LAZY = {
     "LanguageModel": "genloom.language",
 }
 
-__all__ = ["__version__", "hookimpl", *_LAZY]
+__all__ = ["__version__", "hookimpl", "progress", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

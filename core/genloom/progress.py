@@ -1,0 +1,47 @@
+"""A progress bar for long loops outside the training loop (sampling, for one).
+
+Lightning draws the training bar; plugins that run their own long loops (a
+1000-step diffusion sampler) wrap the loop in :func:`progress`, so every plugin's bar
+looks and behaves the same. The bar goes to stderr, so samples written to stdout or
+files stay clean, and it is drawn only where someone can see it: when stderr is a
+terminal, or when ``GENLOOM_PROGRESS=1`` forces it (``GENLOOM_PROGRESS=0`` turns it
+off everywhere).
+
+Import it as ``from genloom import progress``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+ENV = "GENLOOM_PROGRESS"
+_FALSY = ("0", "false", "no", "off")
+
+
+def enabled() -> bool:
+    """Whether :func:`progress` draws a bar: ``GENLOOM_PROGRESS`` if set, else a TTY check."""
+    value = os.environ.get(ENV, "").strip().lower()
+    if value:
+        return value not in _FALSY
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def progress(iterable: Iterable[T], total: int | None = None, desc: str = "") -> Iterable[T]:
+    """``iterable``, with a bar on stderr while it is consumed (when :func:`enabled`).
+
+    The bar is removed when the loop ends (``leave=False``), so a bar inside a
+    training epoch (sample grids) does not pile up lines under Lightning's own bar.
+    Redraws are throttled to a few per second, so a fast loop pays almost nothing.
+    """
+    if not enabled():
+        return iterable
+    from tqdm.auto import tqdm  # tqdm comes with lightning; imported only when drawn
+
+    # a loop left early (break, exception) closes the bar too: tqdm's iterator does
+    return tqdm(iterable, total=total, desc=desc, leave=False, file=sys.stderr,
+                dynamic_ncols=True, mininterval=0.2)

@@ -1,0 +1,204 @@
+"""The diffusion model: any registered denoiser, trained to undo any noise schedule.
+
+It owns the parts (a :class:`~genloom.Denoiser` and a noise schedule, both named in
+config; optionally a frozen autoencoder for latent diffusion) and the objective:
+noise a batch at random timesteps and regress the denoiser's output onto what its
+``prediction`` kind says it should be (``eps``, ``x0`` or ``v``), weighted per
+``loss_weighting``. Samplers are separate components (``ddpm``, ``ddim``,
+``dpmpp_2m``, or another plugin's): they read what they need from the model through
+the attributes listed under "What samplers read" below.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from genloom import ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+
+from genloom_diffusion.latent import FirstStage
+from genloom_diffusion.noise_schedule import NoiseSchedule
+from genloom_diffusion.objective import WEIGHTINGS, loss_weight
+
+#: batches of training data used to measure the latent scale when training starts
+SCALE_BATCHES = 8
+
+
+@dataclass
+class LatentConfig:
+    """``model.latent``: diffuse in the latent space of another model's autoencoder."""
+
+    #: a checkpoint, run directory or export of a model with an Encoder and a Generator
+    checkpoint: str | None = None
+    #: latents are multiplied by this; 0 measures 1/std of the training latents at fit start
+    scale: float = 0.0
+    #: filled in when the model is first built: the autoencoder's model config and data
+    #: info, so a checkpoint of this model rebuilds it without the original file
+    model: dict[str, Any] | None = None
+    info: dict[str, Any] | None = None
+
+
+class Diffusion(GenerativeModel):
+    """Denoising diffusion (Ho et al., 2020) with interchangeable parts.
+
+    What samplers read:
+
+    * ``noise_schedule``: the :class:`NoiseSchedule` (coefficients, conversions);
+    * ``component(Denoiser)``: the denoiser to drive (the EMA copy when ``ema`` is on);
+    * ``sample_shape``: the shape of one ``x_t`` (the data's, or the latent's);
+    * ``null_label``: the "no label" class for classifier-free guidance, or None;
+    * ``x0_range``: the default clipping range of predicted clean data, or None;
+    * ``to_data(x, cond)``: the final ``x_0`` as data (decoded, for latent diffusion).
+    """
+
+    likelihood = "none"
+    has_latent_space = False
+    default_sampler = "diffusion:ddim"
+    subcomponents = {
+        "denoiser": ("denoiser", "diffusion:unet"),
+        "schedule": ("noise_schedule", "diffusion:linear"),
+    }
+
+    @dataclass
+    class Config:
+        timesteps: int = 1000
+        conditional: bool = False
+        #: share of training labels replaced by "no label" (classifier-free guidance)
+        cond_dropout: float = 0.1
+        loss_weighting: str = "mse"
+        min_snr_gamma: float = 5.0
+        ema: bool = True
+        ema_decay: float = 0.999
+        latent: LatentConfig = field(default_factory=LatentConfig)
+
+    def __init__(self, cfg: Any, info: DataInfo) -> None:
+        super().__init__(cfg, info)
+        _check_config(cfg, info)
+        latent = cfg.latent.checkpoint or cfg.latent.model
+        self.first_stage = FirstStage.from_config(cfg.latent, info) if latent else None
+        self.sample_shape = self.first_stage.latent_shape if self.first_stage else tuple(info.shape)
+        self.num_classes = info.num_classes if cfg.conditional else 0
+        self.denoiser = build_component(
+            "denoiser", cfg.denoiser, data_shape=self.sample_shape,
+            num_classes=self.num_classes, timesteps=cfg.timesteps,
+        )
+        if not isinstance(self.denoiser, Denoiser):
+            raise TypeError(f"denoiser '{cfg.denoiser.name}' is not a genloom.Denoiser")
+        if self.denoiser.prediction not in ("eps", "x0", "v"):
+            raise ValueError(f"denoiser '{cfg.denoiser.name}' predicts {self.denoiser.prediction!r}, "
+                             "not one of eps, x0, v")
+        table = build_component("noise_schedule", cfg.schedule, timesteps=cfg.timesteps)
+        self.noise_schedule = NoiseSchedule(table.alphas_cumprod())
+        if len(self.noise_schedule.alphas_cumprod) != cfg.timesteps:
+            raise ValueError(f"noise schedule '{cfg.schedule.name}' returned "
+                             f"{len(self.noise_schedule.alphas_cumprod)} values for {cfg.timesteps} timesteps")
+        self.ema: AveragedModel | None = None
+        if cfg.ema:
+            # torch's own EMA; the copy takes no gradients, so DDP does not wait for them
+            self.ema = AveragedModel(self.denoiser, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
+                                     use_buffers=True)
+            self.ema.requires_grad_(False)
+        self._ema_step = 0  # the optimizer step the EMA weights last saw
+
+    # -- what samplers read -----------------------------------------------------------
+
+    def component(self, interface: type) -> nn.Module | None:
+        if interface is Denoiser:
+            return self.ema.module if self.ema is not None else self.denoiser
+        return super().component(interface)
+
+    @property
+    def null_label(self) -> int | None:
+        """The label meaning "no label", when training taught the denoiser what it means."""
+        return self.num_classes if self.num_classes and self.cfg.cond_dropout > 0 else None
+
+    @property
+    def x0_range(self) -> float | None:
+        """Images in pixel space lie in [-1, 1], so samplers clip predicted x0 there by
+        default; points and latents have no fixed range."""
+        return 1.0 if self.first_stage is None and self.info.kind == "image" else None
+
+    def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """The sampler's final ``x_0`` as data: decoded when diffusing in a latent space."""
+        return x if self.first_stage is None else self.first_stage.decode(x, cond)
+
+    # -- the objective ----------------------------------------------------------------
+
+    def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
+        x, labels = batch["x"], self._labels(batch)
+        if self.first_stage is not None:
+            x = self.first_stage.encode(x, batch.get("y"))
+        schedule = self.noise_schedule
+        t = torch.randint(0, schedule.timesteps, (len(x),), device=x.device)
+        noise = torch.randn_like(x)
+        out = self.denoiser(schedule.add_noise(x, noise, t), t, labels)
+        kind = self.denoiser.prediction
+        err = (out - schedule.target(kind, x, noise, t)).pow(2).flatten(1).mean(dim=1)
+        if self.cfg.loss_weighting == "mse":
+            return {"loss": err.mean()}
+        weight = loss_weight(self.cfg.loss_weighting, kind, schedule.snr(t), self.cfg.min_snr_gamma)
+        return {"loss": (weight * err).mean(), "mse": err.mean()}
+
+    def _labels(self, batch: dict[str, Tensor]) -> Tensor | None:
+        """Class labels for the denoiser; in training, ``cond_dropout`` of them become "no label"."""
+        if not self.num_classes:
+            return None
+        if batch.get("y") is None:
+            raise ConfigError("model.conditional=true, but the batch has no labels 'y'")
+        y = batch["y"].long()
+        if self.training and self.cfg.cond_dropout > 0:
+            drop = torch.rand(len(y), device=y.device) < self.cfg.cond_dropout
+            y = torch.where(drop, torch.full_like(y, self.num_classes), y)
+        return y
+
+    # -- Lightning hooks (the loop itself is the core's) ------------------------------
+
+    def on_fit_start(self) -> None:
+        """Measure the latent scale on training data before the first step, if asked to."""
+        self._ema_step = self.trainer.global_step  # a resumed run starts past 0
+        stage = self.first_stage
+        if stage is None:
+            return
+        # the frozen autoencoder stays in eval mode on purpose; Lightning would warn
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
+        if bool(stage.measured):
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None:
+            return
+        batches = []
+        for batch in datamodule.train_dataloader():
+            batches.append(batch)
+            if len(batches) == SCALE_BATCHES:
+                break
+        stage.fit_scale(batches)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        """Update the EMA weights once per optimizer step (not per accumulated batch)."""
+        if self.ema is not None and self.trainer.global_step != self._ema_step:
+            self._ema_step = self.trainer.global_step
+            self.ema.update_parameters(self.denoiser)
+
+
+def _check_config(cfg: Any, info: DataInfo) -> None:
+    """One-line errors for option values the schema's types cannot rule out."""
+    if info.kind not in ("image", "points"):
+        raise ConfigError(f"diffusion models continuous data (images, points), not {info.kind!r} data")
+    if cfg.timesteps < 2:
+        raise ConfigError(f"model.timesteps must be at least 2, got {cfg.timesteps}")
+    if cfg.conditional and not info.num_classes:
+        raise ConfigError("model.conditional=true needs a dataset with class labels (e.g. digits)")
+    if not 0 <= cfg.cond_dropout < 1:
+        raise ConfigError(f"model.cond_dropout must be in [0, 1), got {cfg.cond_dropout}")
+    if cfg.loss_weighting not in WEIGHTINGS:
+        raise ConfigError(f"model.loss_weighting: unknown weighting '{cfg.loss_weighting}'; "
+                          f"valid choices: {', '.join(WEIGHTINGS)}")
+    if cfg.min_snr_gamma <= 0:
+        raise ConfigError(f"model.min_snr_gamma must be positive, got {cfg.min_snr_gamma}")
+    if cfg.ema and not 0 < cfg.ema_decay < 1:
+        raise ConfigError(f"model.ema_decay must be in (0, 1), got {cfg.ema_decay}")

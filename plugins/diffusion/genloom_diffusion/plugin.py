@@ -1,0 +1,29 @@
+"""Entry point of the diffusion plugin: registers its components by import path only.
+
+Import-light on purpose (no torch): genloom imports this module for every command.
+"""
+
+from __future__ import annotations
+
+from genloom import hookimpl
+
+
+@hookimpl
+def genloom_register_components(register) -> None:
+    register("model", "diffusion", "genloom_diffusion.model:Diffusion",
+             help="denoising diffusion with any denoiser and noise schedule; guidance, EMA, "
+                  "latent diffusion")
+    register("denoiser", "unet", "genloom_diffusion.unet:UNet",
+             help="UNet for square power-of-two images (8x8 and up), time and class embeddings")
+    register("denoiser", "mlp", "genloom_diffusion.mlp:MLPDenoiser",
+             help="residual MLP for points and flat latents (any shape, flattened)")
+    register("noise_schedule", "linear", "genloom_diffusion.schedules:Linear",
+             help="betas linear from beta_start to beta_end (Ho et al., 2020)")
+    register("noise_schedule", "cosine", "genloom_diffusion.schedules:Cosine",
+             help="alpha-bar a squared cosine (Nichol and Dhariwal, 2021)")
+    register("sampler", "ddpm", "genloom_diffusion.samplers.ddpm:DDPM",
+             help="ancestral sampling (options: steps, guidance, clip)")
+    register("sampler", "ddim", "genloom_diffusion.samplers.ddim:DDIM",
+             help="DDIM, deterministic at eta=0 (options: steps, eta, guidance, clip)")
+    register("sampler", "dpmpp_2m", "genloom_diffusion.samplers.dpm_solver:DPMSolverPP2M",
+             help="DPM-Solver++ 2M, second-order multistep (options: steps, guidance, clip)")

@@ -1,0 +1,1 @@
+"""Diffusion samplers, one per module: ``ddpm``, ``ddim``, ``dpmpp_2m``."""

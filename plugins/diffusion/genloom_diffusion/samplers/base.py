@@ -1,0 +1,161 @@
+"""What every diffusion sampler shares: checking the model, the starting noise, the
+guided denoiser call, and the end (clean data, decoded when the model is latent).
+
+A sampler here is stateless: ``sample`` keeps its whole state in local variables,
+and every random number comes from the ``generator`` passed in (drawn on the CPU, so
+a seed gives the same samples on any device). It drives the model's
+:class:`~genloom.Denoiser`, whichever plugin that comes from, through the model's
+``noise_schedule``; see :class:`genloom_diffusion.model.Diffusion` for what it reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genloom import ConfigError, Denoiser, Sampler, Samples, progress
+
+from genloom_diffusion.noise_schedule import NoiseSchedule
+
+
+@dataclass
+class Run:
+    """One sampling call: the parts, the labels, and the guided prediction."""
+
+    model: Any
+    denoiser: Denoiser
+    schedule: NoiseSchedule
+    cond: Tensor | None  # labels for the denoiser (on its device), or None
+    uncond: Tensor | None  # "no label" labels when guidance needs them, or None
+    guidance: float
+    clip: float | None  # clip predicted x0 to [-clip, clip]; None: no clipping
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def kind(self) -> str:
+        return self.denoiser.prediction
+
+    def predict(self, x: Tensor, t: int) -> Tensor:
+        """The denoiser's output at ``(x, t)``, with classifier-free guidance when asked.
+
+        Guidance combines the conditional and unconditional outputs as
+        ``u + w (c - u)`` in one batched call. The conversions between prediction
+        kinds are affine in the output, so guiding ``eps``, ``x0`` or ``v`` is the same.
+        """
+        if self.uncond is None:
+            return self.denoiser(x, torch.full((len(x),), t, dtype=torch.long, device=x.device), self.cond)
+        both = self.denoiser(
+            torch.cat([x, x]),
+            torch.full((2 * len(x),), t, dtype=torch.long, device=x.device),
+            torch.cat([self.cond, self.uncond]),
+        )
+        c, u = both.chunk(2)
+        return torch.lerp(u, c, self.guidance)
+
+    def x0_and_eps(self, out: Tensor, x: Tensor, t: int) -> tuple[Tensor, Tensor]:
+        """Clean-data and noise estimates from a denoiser output (see :func:`estimates`)."""
+        return estimates(self.schedule, out, x, t, self.kind, self.clip)
+
+    def noise(self, generator: torch.Generator | None, like: Tensor) -> Tensor:
+        """Standard normal noise shaped like ``like``, from ``generator``, on the CPU first."""
+        return torch.randn(like.shape, generator=generator, dtype=like.dtype).to(like.device)
+
+
+class DiffusionSampler(Sampler):
+    """Base of the diffusion samplers: see the module docstring."""
+
+    drives = Denoiser
+    requires = ("noise_schedule",)
+    #: shown on the progress bar
+    label = "sampling"
+
+    def start(
+        self, model: Any, n: int, cond: Tensor | None, guidance: float, clip: bool | None,
+    ) -> Run:
+        """Check the model and options; return the run state (labels on the right device)."""
+        denoiser = self.check(model)
+        schedule: NoiseSchedule = model.noise_schedule
+        param = next(denoiser.parameters(), None)
+        device = param.device if param is not None else torch.device("cpu")
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+        null = getattr(model, "null_label", None)
+        labels = uncond = None
+        if getattr(model, "conditional", False):
+            if cond is not None:
+                labels = cond.to(device).long()
+                if guidance != 1.0:
+                    if null is None:
+                        raise ConfigError(
+                            "guidance needs a model trained with condition dropout "
+                            "(model.cond_dropout > 0); sample with guidance=1"
+                        )
+                    uncond = torch.full_like(labels, null)
+            elif null is not None:
+                labels = torch.full((n,), null, dtype=torch.long, device=device)
+                if guidance != 1.0:
+                    raise ConfigError("guidance needs class labels to guide towards: pass --cond")
+            else:
+                raise ConfigError("this model is conditional and was trained without condition "
+                                  "dropout: pass class labels with --cond")
+        elif guidance != 1.0:
+            raise ConfigError("guidance needs a conditional model (model.conditional=true)")
+        if clip is None:
+            clip_range = getattr(model, "x0_range", None)
+        else:
+            clip_range = 1.0 if clip else None
+        return Run(model, denoiser, schedule, labels, uncond, float(guidance), clip_range,
+                   device, dtype)
+
+    def timesteps(self, schedule: NoiseSchedule, steps: int | None, default: int) -> list[int]:
+        """The timesteps to visit, from a user's ``steps`` option (None: ``default``)."""
+        steps = default if steps is None else steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= schedule.timesteps:
+            raise ConfigError(
+                f"steps must be a whole number from 1 to {schedule.timesteps} (the model's "
+                f"timesteps), got {steps!r}"
+            )
+        return schedule.spaced(steps)
+
+    def initial_noise(self, run: Run, model: Any, n: int, generator: torch.Generator | None) -> Tensor:
+        """``x_T ~ N(0, I)``, drawn on the CPU from ``generator``."""
+        shape = (n, *model.sample_shape)
+        return torch.randn(shape, generator=generator, dtype=run.dtype).to(run.device)
+
+    def steps_bar(self, pairs: list[tuple[int, int]]) -> Iterable[tuple[int, int]]:
+        """``(t, t_next)`` pairs wrapped in genloom's progress bar."""
+        return progress(pairs, total=len(pairs), desc=self.label)
+
+    def finish(self, run: Run, x: Tensor, cond: Tensor | None) -> Samples:
+        """Samples from the final ``x_0``: decoded to data, on the CPU."""
+        model = run.model
+        data_cond = None if cond is None else cond.to(run.device)
+        data = model.to_data(x, data_cond) if hasattr(model, "to_data") else x
+        info = getattr(model, "info", None)
+        kind = info.kind if info is not None else "image"
+        return Samples(data=data.float().cpu(), kind=kind, cond=None if cond is None else cond.cpu())
+
+
+def estimates(
+    schedule: NoiseSchedule, out: Tensor, x: Tensor, t: int, kind: str, clip: float | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``(x0, eps)`` from a denoiser output of ``kind`` at ``(x, t)``.
+
+    With ``clip``, x0 is clipped to ``[-clip, clip]`` and eps re-derived from the
+    clipped x0, so the pair stays consistent with ``x`` (as GLIDE and diffusers'
+    ``use_clipped_model_output`` do).
+    """
+    x0, eps = schedule.x0_and_eps(out, x, t, kind)
+    if clip is not None:
+        x0 = x0.clamp(-clip, clip)
+        eps = schedule.eps_from_x0(x0, x, t)
+    return x0, eps
+
+
+def pairs(timesteps: list[int]) -> list[tuple[int, int]]:
+    """``[(t_0, t_1), (t_1, t_2), ..., (t_last, -1)]``: each step and where it goes."""
+    return list(zip(timesteps, timesteps[1:] + [-1]))
