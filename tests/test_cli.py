@@ -45,6 +45,10 @@ def test_list_kinds(cli):
     assert "vae:vae" in cli("list", "models").stdout
     bad = cli("list", "modles")
     assert bad.returncode == 2 and "unknown kind" in bad.stderr
+    assert "noise_schedules" in bad.stderr  # plugin-defined kinds are listed too
+    plural = cli("list", "noise_schedules")
+    assert plural.returncode == 0 and "diffusion:cosine" in plural.stdout
+    assert plural.stdout == cli("list", "noise_schedule").stdout
 
 
 def test_config_show(cli):

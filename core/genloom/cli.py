@@ -81,7 +81,8 @@ def list_components(kind: str | None) -> None:
     """List registered components, optionally of one KIND.
 
     KIND is one of models, samplers, datasets, metrics, encoders, generators,
-    denoisers, tokenizers. Short names work in configs while they are unique;
+    denoisers, tokenizers, or a kind a plugin adds (discriminators,
+    noise_schedules), singular or plural. Short names work in configs while they are unique;
     full names (plugin:name) always do.
     """
     registry = _host().registry
@@ -89,9 +90,12 @@ def list_components(kind: str | None) -> None:
         kinds = registry.kinds()
     else:
         k = KIND_ALIASES.get(kind, kind)
+        if k not in registry.kinds() and k.endswith("s"):  # plugin kinds: noise_schedules
+            k = k[:-1]
         if k not in registry.kinds():
             raise GenloomError(
-                f"unknown kind '{kind}'; choose one of {', '.join(sorted(KIND_ALIASES))}"
+                f"unknown kind '{kind}'; choose one of "
+                f"{', '.join(sorted({f'{k}s' for k in registry.kinds()}))}"
             )
         kinds = [k]
     for k in kinds:
