@@ -28,6 +28,7 @@ _LAZY = {
     "AutoregressiveGenerator": "genloom.interfaces",
     "Denoiser": "genloom.interfaces",
     "Sampler": "genloom.interfaces",
+    "PriorSampler": "genloom.samplers.prior",
     "Samples": "genloom.interfaces",
     "DiagonalGaussian": "genloom.interfaces",
     "IncompatibleSamplerError": "genloom.interfaces",

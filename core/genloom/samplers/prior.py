@@ -30,10 +30,14 @@ class PriorSampler(Sampler):
         temperature: float = 1.0,
     ) -> Samples:
         gen = self.check(model)
+        z = torch.randn((n, *gen.latent_shape), generator=generator) * temperature
+        return self.decode(model, z, cond)
+
+    def decode(self, model: Any, z: Tensor, cond: Tensor | None = None) -> Samples:
+        """Samples from latents ``z`` through the model's Generator (for subclasses that
+        draw ``z`` another way, e.g. truncated)."""
+        gen = self.check(model)
         device = next(gen.parameters()).device
-        z = torch.randn((n, *gen.latent_shape), generator=generator).to(device) * temperature
-        if cond is not None:
-            cond = cond.to(device)
-        data = gen(z, cond)
+        data = gen(z.to(device), None if cond is None else cond.to(device))
         kind = model.info.kind if getattr(model, "info", None) is not None else "image"
         return Samples(data=data.cpu(), kind=kind, cond=None if cond is None else cond.cpu())

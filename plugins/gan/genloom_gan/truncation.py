@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom import ConfigError, Generator, Sampler, Samples
+from genloom import ConfigError, PriorSampler, Samples
 
 
 def truncated_normal(shape: tuple[int, ...], threshold: float, generator: torch.Generator | None = None) -> Tensor:
@@ -26,11 +26,8 @@ def truncated_normal(shape: tuple[int, ...], threshold: float, generator: torch.
     return z
 
 
-class TruncationSampler(Sampler):
+class TruncationSampler(PriorSampler):
     """Decode latents from a truncated normal; ``threshold`` (e.g. 0.5-2) sets the cut."""
-
-    drives = Generator
-    requires = ("has_latent_space",)
 
     def sample(
         self,
@@ -44,10 +41,5 @@ class TruncationSampler(Sampler):
         if threshold <= 0:
             raise ConfigError(f"sampler option threshold must be > 0, got {threshold}")
         gen = self.check(model)
-        device = next(gen.parameters()).device
-        z = truncated_normal((n, *gen.latent_shape), float(threshold), generator).to(device)
-        if cond is not None:
-            cond = cond.to(device)
-        data = gen(z, cond)
-        kind = model.info.kind if getattr(model, "info", None) is not None else "image"
-        return Samples(data=data.cpu(), kind=kind, cond=None if cond is None else cond.cpu())
+        z = truncated_normal((n, *gen.latent_shape), float(threshold), generator)
+        return self.decode(model, z, cond)
