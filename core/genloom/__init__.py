@@ -46,6 +46,7 @@ _LAZY = {
     "get_registry": "genloom.plugins",
     "register": "genloom.plugins",
     "LanguageModel": "genloom.language",
+    "EMA": "genloom.ema",
 }
 
 __all__ = ["__version__", "hookimpl", "progress", *_LAZY]
@@ -65,6 +66,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.checkpoints import load_checkpoint
     from genloom.config import load_config
     from genloom.data.info import DataInfo
+    from genloom.ema import EMA
     from genloom.errors import ComponentError, ConfigError, GenloomError
     from genloom.language import LanguageModel
     from genloom.interfaces import (

@@ -17,9 +17,8 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from genloom import ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
 
 from genloom_diffusion.latent import FirstStage
 from genloom_diffusion.noise_schedule import NoiseSchedule
@@ -97,12 +96,7 @@ class Diffusion(GenerativeModel):
         if len(self.noise_schedule.alphas_cumprod) != cfg.timesteps:
             raise ValueError(f"noise schedule '{cfg.schedule.name}' returned "
                              f"{len(self.noise_schedule.alphas_cumprod)} values for {cfg.timesteps} timesteps")
-        self.ema: AveragedModel | None = None
-        if cfg.ema:
-            # torch's own EMA; the copy takes no gradients, so DDP does not wait for them
-            self.ema = AveragedModel(self.denoiser, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
-                                     use_buffers=True)
-            self.ema.requires_grad_(False)
+        self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
         self._ema_step = 0  # the optimizer step the EMA weights last saw
 
     # -- what samplers read -----------------------------------------------------------
@@ -182,7 +176,7 @@ class Diffusion(GenerativeModel):
         """Update the EMA weights once per optimizer step (not per accumulated batch)."""
         if self.ema is not None and self.trainer.global_step != self._ema_step:
             self._ema_step = self.trainer.global_step
-            self.ema.update_parameters(self.denoiser)
+            self.ema.update(self.denoiser)
 
 
 def _check_config(cfg: Any, info: DataInfo) -> None:

@@ -14,9 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from genloom import ConfigError, DataInfo, GenerativeModel, OptimizerGroup, build_component
+from genloom import EMA, ConfigError, DataInfo, GenerativeModel, OptimizerGroup, build_component
 from genloom_gan.losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 
@@ -76,11 +75,7 @@ class GAN(GenerativeModel):
         self.discriminator = build_component("discriminator", cfg.discriminator, **context)
         if cfg.spectral_norm:
             _with_spectral_norm(self.discriminator)
-        self.ema: AveragedModel | None = None
-        if cfg.ema_decay > 0:
-            self.ema = AveragedModel(
-                self.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
-            ).requires_grad_(False)
+        self.ema = EMA(self.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
         self._generator_stepped = False
 
     # -- players ----------------------------------------------------------------------
@@ -136,5 +131,5 @@ class GAN(GenerativeModel):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.ema is not None and self._generator_stepped:
-            self.ema.update_parameters(self.generator)
+            self.ema.update(self.generator)
         self._generator_stepped = False
