@@ -265,8 +265,8 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], as_json: bool) -> None:
     """Evaluate CHECKPOINT on its dataset's held-out test split."""
     from genloom.build import build_dataset
     from genloom.checkpoints import load_checkpoint
-    from genloom.data.datamodule import GenDataModule
     from genloom.data.inherit import adopt_tokenizer
+    from genloom.data.splits import DataSplits
     from genloom.plugins import get_registry
 
     import torch
@@ -275,7 +275,7 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], as_json: bool) -> None:
     torch.manual_seed(model.run_cfg.seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
     dataset = build_dataset(model.run_cfg)
     adopt_tokenizer(dataset, model.info.tokenizer)  # text: the ids the model was trained on
-    datamodule = GenDataModule(dataset, model.run_cfg.data)
+    datamodule = DataSplits(dataset, model.run_cfg.data)  # plain: evaluating needs no Lightning
     results: dict[str, float] = {}
     for name in metrics:
         metric = get_registry().load("metric", name)()
