@@ -34,6 +34,7 @@ _LAZY = {
     "IncompatibleSamplerError": "genloom.interfaces",
     "GenerativeModel": "genloom.model",
     "OptimizerGroup": "genloom.model",
+    "FitContext": "genloom.model",
     "DataInfo": "genloom.data.info",
     "GenloomError": "genloom.errors",
     "ConfigError": "genloom.errors",
@@ -79,6 +80,6 @@ if TYPE_CHECKING:  # pragma: no cover
         Sampler,
         Samples,
     )
-    from genloom.model import GenerativeModel, OptimizerGroup
+    from genloom.model import FitContext, GenerativeModel, OptimizerGroup
     from genloom.plugins import get_registry, register
     from genloom.training import train

@@ -1,5 +1,8 @@
 """Build a Lightning Trainer from a run config and fit: the loop every model shares.
 
+The model is a plain :class:`~genloom.GenerativeModel`; :func:`train` wraps it in the
+core's :class:`~genloom.lightning_module.TrainingModule`, the only LightningModule.
+
 One run writes one directory::
 
     runs/<name>/config.yaml          the resolved config
@@ -29,6 +32,7 @@ from genloom.build import build_dataset, build_model
 from genloom.checkpoints import load_weights, read_weights
 from genloom.data.datamodule import GenDataModule
 from genloom.errors import CheckpointError, ConfigError, GenloomError
+from genloom.lightning_module import TrainingModule
 from genloom.render import default_suffix, save_samples
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
@@ -38,6 +42,8 @@ QUIET_WARNINGS = (
     r".*does not have many workers.*",  # in-memory batches need none
     r".*log_every_n_steps.*",  # small datasets have fewer batches than that
     r".*exists and is not empty.*",  # checkpoint and log folders of our own run dir
+    # frozen parts (latent diffusion's autoencoder) stay in eval mode on purpose
+    r".*module\(s\) in eval mode at the start of training.*",
 )
 
 
@@ -91,10 +97,11 @@ class SampleGrids(Callback):
         self.last: Path | None = None
         self._last_epoch = -1
 
-    def _write(self, trainer: L.Trainer, model: Any, epoch: int) -> None:
+    def _write(self, trainer: L.Trainer, module: Any, epoch: int) -> None:
         """Write the grid named after ``epoch``, the number of completed epochs."""
         if not trainer.is_global_zero or self.cfg.n <= 0:
             return
+        model = module.model  # the GenerativeModel inside the TrainingModule
         cond = None
         if model.conditional and model.info.num_classes:
             cond = torch.arange(self.cfg.n) % model.info.num_classes
@@ -131,6 +138,7 @@ class TrainResult:
     run_dir: Path
     checkpoint: Path
     samples: Path | None
+    #: the trained GenerativeModel (a plain module; ``trainer.lightning_module.model``)
     model: Any
     trainer: L.Trainer
 
@@ -220,7 +228,7 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
     return [last, periodic]
 
 
-def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list) -> dict[str, Any]:
+def _trainer_kwargs(cfg: DictConfig, module: TrainingModule, run_dir: Path, callbacks: list) -> dict[str, Any]:
     from genloom.plugins import get_plugin_host
 
     loggers: list[Any] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
@@ -236,12 +244,12 @@ def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list)
         "num_sanity_val_steps": 0,
         "log_every_n_steps": 10,
     }
-    if model.automatic_optimization:
+    if module.automatic_optimization:
         if cfg.optim.gradient_clip > 0:
             kwargs["gradient_clip_val"] = cfg.optim.gradient_clip
         kwargs["accumulate_grad_batches"] = cfg.optim.accumulate
     kwargs.update(OmegaConf.to_container(cfg.trainer, resolve=True))
-    if not model.automatic_optimization:
+    if not module.automatic_optimization:
         kwargs["strategy"] = _find_unused_parameters(kwargs.get("strategy"))
     kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
     get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
@@ -304,7 +312,8 @@ def train(
     callbacks.append(grids)
     for _plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
         callbacks.extend(extra or [])
-    kwargs = _trainer_kwargs(cfg, model, run_dir, callbacks)
+    module = TrainingModule(model)
+    kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks)
     try:
         trainer = L.Trainer(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -319,7 +328,7 @@ def train(
     os.environ[RUN_DIR_ENV] = str(run_dir)
     try:
         trainer.fit(
-            model, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
+            module, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
         )
     except RuntimeError as exc:
         if resume and "state_dict" in str(exc):

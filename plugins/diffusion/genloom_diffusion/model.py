@@ -11,14 +11,13 @@ the attributes listed under "What samplers read" below.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+from genloom import EMA, ConfigError, DataInfo, Denoiser, FitContext, GenerativeModel, build_component
 
 from genloom_diffusion.latent import FirstStage
 from genloom_diffusion.noise_schedule import NoiseSchedule
@@ -97,7 +96,6 @@ class Diffusion(GenerativeModel):
             raise ValueError(f"noise schedule '{cfg.schedule.name}' returned "
                              f"{len(self.noise_schedule.alphas_cumprod)} values for {cfg.timesteps} timesteps")
         self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
-        self._ema_step = 0  # the optimizer step the EMA weights last saw
 
     # -- what samplers read -----------------------------------------------------------
 
@@ -150,32 +148,18 @@ class Diffusion(GenerativeModel):
             y = torch.where(drop, torch.full_like(y, self.num_classes), y)
         return y
 
-    # -- Lightning hooks (the loop itself is the core's) ------------------------------
+    # -- lifecycle hooks (the loop itself is the core's) -----------------------------
 
-    def on_fit_start(self) -> None:
+    def on_fit_start(self, fit: FitContext) -> None:
         """Measure the latent scale on training data before the first step, if asked to."""
-        self._ema_step = self.trainer.global_step  # a resumed run starts past 0
         stage = self.first_stage
-        if stage is None:
+        if stage is None or bool(stage.measured):
             return
-        # the frozen autoencoder stays in eval mode on purpose; Lightning would warn
-        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
-        if bool(stage.measured):
-            return
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is None:
-            return
-        batches = []
-        for batch in datamodule.train_dataloader():
-            batches.append(batch)
-            if len(batches) == SCALE_BATCHES:
-                break
-        stage.fit_scale(batches)
+        stage.fit_scale(list(fit.train_batches(SCALE_BATCHES)))
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def after_optimizer_step(self, player: str | None) -> None:
         """Update the EMA weights once per optimizer step (not per accumulated batch)."""
-        if self.ema is not None and self.trainer.global_step != self._ema_step:
-            self._ema_step = self.trainer.global_step
+        if self.ema is not None:
             self.ema.update(self.denoiser)
 
 

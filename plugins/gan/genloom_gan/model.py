@@ -2,8 +2,8 @@
 
 The plugin states only the objective: ``losses(batch, player)`` returns the
 discriminator's or the generator's loss. Alternation, the d:g step ratio, optimizer
-toggling, clipping and DDP are the core's job (see ``GenerativeModel``), so this file
-holds no training loop.
+toggling, clipping and DDP are the core's job (its training adapter), so this file
+holds no training loop; ``after_optimizer_step`` keeps the generator's EMA.
 """
 
 from __future__ import annotations
@@ -76,7 +76,6 @@ class GAN(GenerativeModel):
         if cfg.spectral_norm:
             _with_spectral_norm(self.discriminator)
         self.ema = EMA(self.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
-        self._generator_stepped = False
 
     # -- players ----------------------------------------------------------------------
 
@@ -95,7 +94,6 @@ class GAN(GenerativeModel):
         cond = batch.get("y") if self.conditional else None
         critic = lambda x: self.discriminator(x, cond)  # noqa: E731
         if player == "generator":
-            self._generator_stepped = self.training
             loss = generator_loss(self.cfg.loss, critic(self._fake(len(real), cond, real.device)))
             return {"loss": loss}
         if player not in (None, "discriminator"):
@@ -129,7 +127,7 @@ class GAN(GenerativeModel):
             return self.ema.module
         return part
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.ema is not None and self._generator_stepped:
+    def after_optimizer_step(self, player: str | None) -> None:
+        """Average the generator after each of its optimizer steps."""
+        if player == "generator" and self.ema is not None:
             self.ema.update(self.generator)
-        self._generator_stepped = False
