@@ -92,7 +92,7 @@ class GenerativeModel(nn.Module):
     CLI read to decide what applies.
 
     ``model(*args)`` (:meth:`forward`) runs the network the model's default sampler
-    drives, so the model exports with ``torch.export`` and ONNX as that network:
+    drives, so ``torch.export`` exports the model as that network:
 
     * a model with a latent space (``has_latent_space``: a VAE, a GAN) runs its
       one-shot :class:`~genloom.Generator`: ``model(z, cond=None) -> data``;
