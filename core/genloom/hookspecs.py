@@ -71,7 +71,9 @@ def genloom_callbacks(config: Any) -> list[Any] | None:
         config: the resolved run configuration (an OmegaConf DictConfig, read-only).
 
     Returns a list of ``lightning.Callback`` instances, or None. Results from all
-    plugins are concatenated (not firstresult).
+    plugins are concatenated (not firstresult). The callbacks receive the core's
+    ``genloom.lightning_module.TrainingModule`` as ``pl_module``; the genloom model
+    is ``pl_module.model``.
     """
 
 
