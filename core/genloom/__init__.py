@@ -26,11 +26,24 @@ _LAZY = {
     "Encoder": "genloom.interfaces",
     "Generator": "genloom.interfaces",
     "AutoregressiveGenerator": "genloom.interfaces",
+    "InvertibleGenerator": "genloom.interfaces",
+    "DiscreteEncoder": "genloom.interfaces",
     "Denoiser": "genloom.interfaces",
     "Sampler": "genloom.interfaces",
     "PriorSampler": "genloom.samplers.prior",
     "Samples": "genloom.interfaces",
     "DiagonalGaussian": "genloom.interfaces",
+    "DiscreteLatent": "genloom.interfaces",
+    "FlowLatent": "genloom.interfaces",
+    "Latent": "genloom.interfaces",
+    "LatentPriorSampler": "genloom.samplers.latent_prior",
+    "SampleKind": "genloom.kinds",
+    "save_samples": "genloom.kinds",
+    "NoiseSchedule": "genloom.denoising.schedule",
+    "DiffusionSampler": "genloom.denoising.sampler",
+    "DenoisingModel": "genloom.denoising.sampler",
+    "FirstStage": "genloom.first_stage",
+    "FirstStageConfig": "genloom.first_stage",
     "IncompatibleSamplerError": "genloom.interfaces",
     "GenerativeModel": "genloom.model",
     "OptimizerGroup": "genloom.model",
@@ -65,15 +78,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.checkpoints import load_checkpoint
     from genloom.config import load_config
     from genloom.data.info import DataInfo
+    from genloom.denoising.sampler import DenoisingModel, DiffusionSampler
+    from genloom.denoising.schedule import NoiseSchedule
+    from genloom.first_stage import FirstStage, FirstStageConfig
+    from genloom.kinds import SampleKind, save_samples
+    from genloom.samplers.latent_prior import LatentPriorSampler
     from genloom.errors import ComponentError, ConfigError, GenloomError
     from genloom.language import LanguageModel
     from genloom.interfaces import (
         AutoregressiveGenerator,
         Denoiser,
         DiagonalGaussian,
+        DiscreteEncoder,
+        DiscreteLatent,
         Encoder,
+        FlowLatent,
         Generator,
         IncompatibleSamplerError,
+        InvertibleGenerator,
+        Latent,
         Sampler,
         Samples,
     )

@@ -19,13 +19,10 @@ from genloom.model import GenerativeModel
 
 def synthetic_batch(info: DataInfo, n: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
     """A random batch shaped like the data ``info`` describes (labels when it has classes)."""
+    from genloom.kinds import get_kind
+
     g = torch.Generator().manual_seed(seed)
-    if info.kind == "tokens":
-        x = torch.randint(0, max(1, info.vocab_size), (n, *info.shape), generator=g)
-    elif info.kind == "image":
-        x = torch.rand((n, *info.shape), generator=g) * 2 - 1
-    else:
-        x = torch.randn((n, *info.shape), generator=g)
+    x = get_kind(info.kind).random(info, n, g)
     batch = {"x": x}
     if info.num_classes:
         batch["y"] = torch.randint(0, info.num_classes, (n,), generator=g)

@@ -19,41 +19,26 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from genloom import ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+from genloom import (
+    ConfigError, DataInfo, Denoiser, FirstStage, FirstStageConfig, GenerativeModel, NoiseSchedule,
+    build_component,
+)
 
-from genloom_diffusion.latent import FirstStage
-from genloom_diffusion.noise_schedule import NoiseSchedule
 from genloom_diffusion.objective import WEIGHTINGS, loss_weight
 
 #: batches of training data used to measure the latent scale when training starts
 SCALE_BATCHES = 8
 
 
-@dataclass
-class LatentConfig:
-    """``model.latent``: diffuse in the latent space of another model's autoencoder."""
-
-    #: a checkpoint, run directory or export of a model with an Encoder and a Generator
-    checkpoint: str | None = None
-    #: latents are multiplied by this; 0 measures 1/std of the training latents at fit start
-    scale: float = 0.0
-    #: filled in when the model is first built: the autoencoder's model config and data
-    #: info, so a checkpoint of this model rebuilds it without the original file
-    model: dict[str, Any] | None = None
-    info: dict[str, Any] | None = None
-
-
 class Diffusion(GenerativeModel):
     """Denoising diffusion (Ho et al., 2020) with interchangeable parts.
 
-    What samplers read:
-
-    * ``noise_schedule``: the :class:`NoiseSchedule` (coefficients, conversions);
-    * ``component(Denoiser)``: the denoiser to drive (the EMA copy when ``ema`` is on);
-    * ``sample_shape``: the shape of one ``x_t`` (the data's, or the latent's);
-    * ``null_label``: the "no label" class for classifier-free guidance, or None;
-    * ``x0_range``: the default clipping range of predicted clean data, or None;
-    * ``to_data(x, cond)``: the final ``x_0`` as data (decoded, for latent diffusion).
+    It keeps the core's :class:`~genloom.DenoisingModel` contract, so every
+    :class:`~genloom.DiffusionSampler` (this plugin's or another's) drives it:
+    ``noise_schedule`` (a :class:`~genloom.NoiseSchedule`), ``component(Denoiser)`` (the
+    EMA copy when ``ema`` is on), ``sample_shape``, ``null_label``, ``x0_range`` and
+    ``to_data``. ``model.latent`` is a :class:`~genloom.FirstStageConfig`: the frozen
+    autoencoder of latent diffusion is the core's :class:`~genloom.FirstStage`.
     """
 
     likelihood = "none"
@@ -74,7 +59,7 @@ class Diffusion(GenerativeModel):
         min_snr_gamma: float = 5.0
         ema: bool = True
         ema_decay: float = 0.999
-        latent: LatentConfig = field(default_factory=LatentConfig)
+        latent: FirstStageConfig = field(default_factory=FirstStageConfig)
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
