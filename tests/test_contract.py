@@ -320,3 +320,14 @@ def test_flow_log_prob_matches_autograd_log_det():
     jac = torch.autograd.functional.jacobian(lambda v: flow.inverse(v)[0], x).reshape(2, 2)
     _, logdet = flow.inverse(x)
     assert float(logdet.detach()) == pytest.approx(math.log(abs(float(torch.linalg.det(jac)))), abs=1e-5)
+
+
+def test_a_model_without_a_default_sampler_is_a_one_line_error():
+    from genloom import ConfigError
+
+    class Stage(FlowModel):
+        default_sampler = None
+
+    with pytest.raises(ConfigError, match="has no default sampler"):
+        Stage().sample(2)
+    assert Stage().sample(2, sampler="prior").data.shape == (2, 2)

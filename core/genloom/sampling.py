@@ -56,7 +56,14 @@ def draw(
     **options: Any,
 ) -> Samples:
     """Sample ``n`` items from ``model`` with ``sampler`` (default: the model's own)."""
-    chosen = get_sampler(sampler or model.default_sampler)
+    name = sampler or getattr(model, "default_sampler", None)
+    if not name:
+        raise ConfigError(
+            f"model {type(model).__name__} has no default sampler (it does not generate on "
+            "its own, e.g. the first stage of a two-stage model); name one with --sampler "
+            "or sample the model built on it"
+        )
+    chosen = get_sampler(name)
     chosen.check(model)
     _check_options(chosen, options)
     if cond is not None and not model.conditional:
