@@ -81,7 +81,7 @@ def list_components(kind: str | None) -> None:
     """List registered components, optionally of one KIND.
 
     KIND is one of models, samplers, datasets, metrics, encoders, generators,
-    denoisers, tokenizers, or a kind a plugin adds (discriminators,
+    denoisers, tokenizers, sample_kinds, or a kind a plugin adds (discriminators,
     noise_schedules), singular or plural. Short names work in configs while they are unique;
     full names (plugin:name) always do.
     """
