@@ -38,6 +38,7 @@ _LAZY = {
     "Latent": "genloom.interfaces",
     "LatentPriorSampler": "genloom.samplers.latent_prior",
     "SampleKind": "genloom.kinds",
+    "get_kind": "genloom.kinds",
     "save_samples": "genloom.kinds",
     "NoiseSchedule": "genloom.denoising.schedule",
     "DiffusionSampler": "genloom.denoising.sampler",
@@ -81,7 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.denoising.sampler import DenoisingModel, DiffusionSampler
     from genloom.denoising.schedule import NoiseSchedule
     from genloom.first_stage import FirstStage, FirstStageConfig
-    from genloom.kinds import SampleKind, save_samples
+    from genloom.kinds import SampleKind, get_kind, save_samples
     from genloom.samplers.latent_prior import LatentPriorSampler
     from genloom.errors import ComponentError, ConfigError, GenloomError
     from genloom.language import LanguageModel

@@ -21,7 +21,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from genloom import (
     ConfigError, DataInfo, Denoiser, FirstStage, FirstStageConfig, GenerativeModel, NoiseSchedule,
-    build_component,
+    build_component, get_kind,
 )
 
 from genloom_diffusion.objective import WEIGHTINGS, loss_weight
@@ -104,9 +104,12 @@ class Diffusion(GenerativeModel):
 
     @property
     def x0_range(self) -> float | None:
-        """Images in pixel space lie in [-1, 1], so samplers clip predicted x0 there by
-        default; points and latents have no fixed range."""
-        return 1.0 if self.first_stage is None and self.info.kind == "image" else None
+        """Data whose kind has a value range (images: [-1, 1]) is clipped there by
+        samplers by default; points and latents have no fixed range."""
+        value_range = get_kind(self.info.kind).value_range
+        if self.first_stage is not None or value_range is None:
+            return None
+        return max(abs(v) for v in value_range)
 
     def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         """The sampler's final ``x_0`` as data: decoded when diffusing in a latent space."""
@@ -172,7 +175,7 @@ class Diffusion(GenerativeModel):
 
 def _check_config(cfg: Any, info: DataInfo) -> None:
     """One-line errors for option values the schema's types cannot rule out."""
-    if info.kind not in ("image", "points"):
+    if not get_kind(info.kind).continuous:
         raise ConfigError(f"diffusion models continuous data (images, points), not {info.kind!r} data")
     if cfg.timesteps < 2:
         raise ConfigError(f"model.timesteps must be at least 2, got {cfg.timesteps}")
