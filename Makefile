@@ -4,10 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.genloom-installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
+# Out-of-tree example plugins are installed as a user would install them (not editable),
+# so their tests run against the installed package; a change to their files reinstalls.
+EXAMPLES := $(patsubst %/pyproject.toml,%,$(wildcard examples/*-plugin/pyproject.toml))
+EXAMPLE_FILES := $(shell find examples -path '*-plugin/*' -type f \( -name '*.py' -o -name '*.toml' -o -name '*.yaml' \) 2>/dev/null)
+EXAMPLES_STAMP := $(VENV)/.genloom-examples-installed
 
 .PHONY: demo test bench bench-text install clean
 
-install: $(STAMP)
+install: $(STAMP) $(EXAMPLES_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml $(PLUGINS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,11 +20,15 @@ $(STAMP): requirements.txt pyproject.toml $(PLUGINS)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' $(foreach p,$(dir $(PLUGINS)),-e $(p))
 	touch $@
 
+$(EXAMPLES_STAMP): $(STAMP) $(EXAMPLE_FILES)
+	$(if $(EXAMPLES),$(PY) -m pip install -q --disable-pip-version-check --no-deps --force-reinstall $(addprefix ./,$(EXAMPLES)))
+	touch $@
+
 demo: $(STAMP)
 	$(VENV)/bin/genloom train examples/configs/vae-digits.yaml
 
-test: $(STAMP)
-	$(PY) -m pytest -q tests plugins
+test: $(STAMP) $(EXAMPLES_STAMP)
+	$(PY) -m pytest -q tests plugins $(addsuffix /tests,$(EXAMPLES))
 
 bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_loop_overhead.py

@@ -14,7 +14,7 @@ from genloom.data.tokenizers import ByteTokenizer, CharTokenizer, tokenizer_from
 from genloom.data.toy2d import SHAPES, Toy2D
 from genloom.errors import ConfigError, GenloomError
 from genloom.interfaces import Samples
-from genloom.render import save_samples
+from genloom.kinds import save_samples
 
 
 def cfg(name, **options):

@@ -12,7 +12,7 @@ from genloom.data.tokenizers import ByteTokenizer, CharTokenizer
 from genloom.decoding import processors
 from genloom.decoding.beam import beam_search
 from genloom.decoding.cache import select_cache
-from genloom.decoding.stream import TextStream, sample_text
+from genloom.kinds.tokens import TextStream, TokensKind
 from genloom.errors import ConfigError, GenloomError
 
 CHARS = list("abcde\n")
@@ -187,14 +187,14 @@ def test_text_stream_holds_back_unfinished_utf8():
 def test_sample_text_streams_token_by_token_and_matches_the_samples():
     model = toy()
     pieces = []
-    samples = sample_text(model, 2, sampler=None, seed=4, options={"prompt": "ab", "max_new_tokens": 12},
-                          write=pieces.append)
+    kind = TokensKind()
+    samples = kind.draw(model, 2, seed=4, options={"prompt": "ab", "max_new_tokens": 12},
+                        stream=pieces.append)
     streamed = "".join(pieces)
     texts = ["".join(CHARS[i] for i in row.tolist()) for row in samples.data]
     assert streamed == texts[0] + "\n" + "-" * 40 + "\n" + texts[1] + "\n"
     assert len(pieces) >= 2 * 12  # one write per token at least
-    again = sample_text(model, 2, sampler=None, seed=4, options={"prompt": "ab", "max_new_tokens": 12},
-                        write=lambda s: None)
+    again = kind.draw(model, 2, seed=4, options={"prompt": "ab", "max_new_tokens": 12})
     assert torch.equal(again.data, samples.data)
 
 

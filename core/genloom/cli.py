@@ -24,7 +24,7 @@ FALSY = ("", "0", "false", "no", "off")
 KIND_ALIASES = {
     "models": "model", "samplers": "sampler", "datasets": "dataset", "metrics": "metric",
     "encoders": "encoder", "generators": "generator", "denoisers": "denoiser",
-    "tokenizers": "tokenizer",
+    "tokenizers": "tokenizer", "sample_kinds": "sample_kind",
 }
 
 
@@ -81,7 +81,7 @@ def list_components(kind: str | None) -> None:
     """List registered components, optionally of one KIND.
 
     KIND is one of models, samplers, datasets, metrics, encoders, generators,
-    denoisers, tokenizers, or a kind a plugin adds (discriminators,
+    denoisers, tokenizers, sample_kinds, or a kind a plugin adds (discriminators,
     noise_schedules), singular or plural. Short names work in configs while they are unique;
     full names (plugin:name) always do.
     """
@@ -173,9 +173,11 @@ def train(config_file: str, overrides: tuple[str, ...], resume: bool) -> None:
 # -- sampling ---------------------------------------------------------------------------
 
 
-def _parse_cond(text: str | None, n: int) -> Any:
+def _parse_cond(text: str | None, n: int, model: Any = None) -> Any:
     if text is None:
         return None
+    if model is not None and not model.conditional:
+        raise GenloomError(f"model {type(model).__name__} is not conditional; drop --cond")
     import torch
 
     try:
@@ -221,38 +223,29 @@ def sample(
       genloom sample runs/gpt-pydoc --prompt "def " --max-new-tokens 200 top_p=0.9
     Text models stream to stdout (or write --out FILE).
     """
-    import torch
-
     from genloom.checkpoints import load_checkpoint
-    from genloom.decoding.stream import is_text_model, sample_text
-    from genloom.render import default_suffix, save_samples
+    from genloom.kinds import get_kind
 
     if n is not None and n <= 0:
         raise GenloomError("--n must be at least 1")
     model = load_checkpoint(checkpoint)
-    if is_text_model(model):
-        if cond is not None and not model.conditional:
-            raise GenloomError(f"model {type(model).__name__} is not conditional; drop --cond")
-        text_options = _parse_options(options)
-        if prompt is not None:
-            text_options["prompt"] = prompt
-        if max_new_tokens is not None:
-            text_options["max_new_tokens"] = max_new_tokens
-        write = (lambda s: click.echo(s, nl=False)) if out is None else (lambda s: None)
-        samples = sample_text(model, n or 1, sampler=sampler, seed=seed, options=text_options, write=write)
-        if out is not None:
-            click.echo(f"wrote {n or 1} samples to {save_samples(samples, out, model.info)}")
-        return
-    if prompt is not None or max_new_tokens is not None:
-        raise GenloomError("--prompt and --max-new-tokens are for text models; this checkpoint is not one")
-    n = 64 if n is None else n
-    generator = torch.Generator().manual_seed(seed)
-    samples = model.sample(
-        n, sampler=sampler, cond=_parse_cond(cond, n), generator=generator, **_parse_options(options)
+    kind = get_kind(model.info.kind)
+    n = kind.default_n if n is None else n
+    sampler_options = _parse_options(options)
+    if prompt is not None:
+        sampler_options["prompt"] = prompt
+    if max_new_tokens is not None:
+        sampler_options["max_new_tokens"] = max_new_tokens
+    stream = (lambda s: click.echo(s, nl=False)) if out is None and kind.streams else None
+    samples = kind.draw(
+        model, n, sampler=sampler, cond=_parse_cond(cond, n, model), seed=seed,
+        options=sampler_options, stream=stream,
     )
+    if stream is not None:
+        return
     if out is None:
-        out = str(_run_dir_of(checkpoint) / "samples" / f"sample-seed{seed}{default_suffix(samples.kind)}")
-    path = save_samples(samples, out, model.info)
+        out = str(_run_dir_of(checkpoint) / "samples" / f"sample-seed{seed}{kind.default_suffix}")
+    path = kind.write(samples, out, model.info)
     click.echo(f"wrote {n} samples to {path}")
 
 
@@ -327,7 +320,7 @@ def interpolate(
     """
     from genloom.checkpoints import load_checkpoint
     from genloom.interpolation import interpolate as walk
-    from genloom.render import save_samples
+    from genloom.kinds import save_samples
 
     try:
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]

@@ -4,9 +4,13 @@ They are plain ``torch.nn.Module`` subclasses (Sampler excepted), usable without
 Lightning, so a researcher can use them in a notebook and a plugin can compose with
 another plugin's parts knowing only these contracts:
 
-* :class:`Encoder` maps data to a latent (a distribution or a tensor).
+* :class:`Encoder` maps data to a latent: a distribution (:class:`DiagonalGaussian`),
+  discrete codes (:class:`DiscreteLatent`, from a :class:`DiscreteEncoder`), an exact
+  latent with its log-determinant (:class:`FlowLatent`), or a plain tensor.
 * :class:`Generator` maps a latent (or a context) to data in one shot;
-  :class:`AutoregressiveGenerator` produces one step at a time with an explicit cache.
+  :class:`AutoregressiveGenerator` produces one step at a time with an explicit cache;
+  :class:`InvertibleGenerator` is a bijection (a normalizing flow): it is both the
+  Generator (z -> x) and the Encoder (x -> z, with ``log|det dz/dx|``).
 * :class:`Denoiser` predicts noise, clean data or velocity from a noisy input.
 * :class:`Sampler` draws samples from a model through one of the above.
 """
@@ -56,15 +60,51 @@ class DiagonalGaussian:
         return lp.flatten(1).sum(dim=1)
 
 
-#: What an encoder returns: a distribution, a plain tensor, or discrete codes.
-Latent = DiagonalGaussian | Tensor
+@dataclass
+class FlowLatent:
+    """An exact latent and the log-determinant of the map that made it.
+
+    What an :class:`InvertibleGenerator` encodes to: ``z = f(x)`` and
+    ``logdet = log|det df/dx|`` per example, so that
+    ``log p(x) = log N(z; 0, I) + logdet`` (the change of variables).
+    """
+
+    z: Tensor
+    logdet: Tensor
+
+    def log_prob(self) -> Tensor:
+        """``log p(x)`` per example under a standard normal base distribution (nats)."""
+        base = -0.5 * (self.z.pow(2) + math.log(2 * math.pi))
+        return base.flatten(1).sum(dim=1) + self.logdet
+
+
+@dataclass
+class DiscreteLatent:
+    """Discrete codes: what a quantizing encoder (a VQ-VAE's) returns.
+
+    ``codes`` holds integer ids in ``[0, num_codes)`` with shape ``(n, *code_shape)``
+    (a grid for images). ``quantized`` is the batch of code vectors the decoder reads,
+    with the straight-through gradient in training; ``losses`` holds the terms the
+    quantizer adds to the objective (codebook, commitment), each a scalar.
+    """
+
+    codes: Tensor
+    num_codes: int
+    quantized: Tensor | None = None
+    losses: dict[str, Tensor] = field(default_factory=dict)
+
+
+#: What an encoder returns: a distribution, discrete codes, an exact latent with its
+#: log-determinant, or a plain tensor.
+Latent = DiagonalGaussian | DiscreteLatent | FlowLatent | Tensor
 
 
 class Encoder(nn.Module, abc.ABC):
     """Maps data (and an optional condition) to a latent.
 
-    Contract: ``encode(x, cond)`` returns a :class:`DiagonalGaussian` or a tensor whose
-    per-example shape is ``latent_shape``. ``cond`` is a tensor of class labels (or other
+    Contract: ``encode(x, cond)`` returns a :class:`Latent` (a :class:`DiagonalGaussian`,
+    :class:`DiscreteLatent`, :class:`FlowLatent` or a tensor) whose per-example shape is
+    ``latent_shape``. ``cond`` is a tensor of class labels (or other
     conditioning) with the same batch size as ``x``, or None.
     """
 
@@ -76,6 +116,27 @@ class Encoder(nn.Module, abc.ABC):
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Latent:
         return self.encode(x, cond)
+
+
+class DiscreteEncoder(Encoder):
+    """An encoder whose latent is discrete codes (vector quantization).
+
+    Contract: ``encode(x, cond)`` returns a :class:`DiscreteLatent` whose ``codes`` have
+    shape ``(n, *code_shape)`` with ids below ``num_codes``; ``embed(codes)`` maps codes
+    back to the vectors a decoder reads (shape ``(n, *latent_shape)``), so anything that
+    produces codes (an autoregressive prior, say) can be decoded without the data.
+    """
+
+    num_codes: int
+    code_shape: tuple[int, ...]
+
+    @abc.abstractmethod
+    def encode(self, x: Tensor, cond: Tensor | None = None) -> DiscreteLatent:
+        """Quantize a batch of data to codes."""
+
+    @abc.abstractmethod
+    def embed(self, codes: Tensor) -> Tensor:
+        """The code vectors for integer ``codes`` ``(n, *code_shape)``."""
 
 
 class Generator(nn.Module, abc.ABC):
@@ -117,6 +178,34 @@ class AutoregressiveGenerator(Generator):
         return logits
 
 
+class InvertibleGenerator(Generator, Encoder):
+    """A bijection between latent and data (a normalizing flow): Generator and Encoder at once.
+
+    Contract: ``forward(z, cond)`` maps latents to data, as every Generator does;
+    ``inverse(x, cond)`` maps data back and returns ``(z, logdet)`` with
+    ``logdet = log|det dz/dx|`` per example, so that ``forward(inverse(x)[0]) == x``
+    and the exact log-likelihood is :meth:`log_prob`. The latent is standard normal,
+    so the core's ``prior`` sampler and ``genloom interpolate`` work unchanged, and
+    ``encode`` (the Encoder side) returns a :class:`FlowLatent`.
+    """
+
+    @abc.abstractmethod
+    def forward(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Data from latents (the generating direction)."""
+
+    @abc.abstractmethod
+    def inverse(self, x: Tensor, cond: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Latents of ``x`` and ``log|det dz/dx|`` per example (the normalizing direction)."""
+
+    def encode(self, x: Tensor, cond: Tensor | None = None) -> FlowLatent:
+        z, logdet = self.inverse(x, cond)
+        return FlowLatent(z, logdet)
+
+    def log_prob(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Exact ``log p(x)`` per example, in nats, under the standard normal base."""
+        return self.encode(x, cond).log_prob()
+
+
 Prediction = Literal["eps", "x0", "v"]
 
 
@@ -141,8 +230,10 @@ class Denoiser(nn.Module, abc.ABC):
 class Samples:
     """What a sampler returns: a batch of data and what kind of data it is.
 
-    ``kind`` tells the core how to show it: ``image`` (``(n, c, h, w)`` in [-1, 1]),
-    ``points`` (``(n, d)``), or ``tokens`` (``(n, length)`` integer ids).
+    ``kind`` names a registered ``sample_kind`` component, which knows how to write
+    the data to files and how metrics read it. The core's kinds: ``image``
+    (``(n, c, h, w)`` in [-1, 1]), ``points`` (``(n, d)``), ``tokens`` (``(n, length)``
+    integer ids); plugins add their own (see :class:`genloom.SampleKind`).
     """
 
     data: Tensor
@@ -167,6 +258,11 @@ class Sampler(abc.ABC):
     drives: ClassVar[type[nn.Module]]
     #: extra capabilities the model must declare, e.g. ``("has_latent_space",)``
     requires: ClassVar[tuple[str, ...]] = ()
+    #: True for samplers that differentiate through the model while sampling (Langevin
+    #: dynamics follows the gradient of an energy): ``draw`` then runs ``sample`` with
+    #: autograd on instead of under ``torch.no_grad``. Parameters still get no gradient
+    #: the sampler does not ask for; return detached data.
+    needs_grad: ClassVar[bool] = False
 
     def check(self, model: Any) -> nn.Module:
         """Return the component this sampler drives, or raise IncompatibleSamplerError."""

@@ -17,6 +17,7 @@ from torch import Tensor
 
 from genloom.errors import ConfigError
 from genloom.interfaces import AutoregressiveGenerator, Generator, IncompatibleSamplerError, Samples
+from genloom.samplers.prior import PriorSampler
 
 Method = Literal["slerp", "lerp"]
 METHODS: tuple[str, ...] = ("slerp", "lerp")
@@ -81,17 +82,13 @@ def interpolate(
     walk = slerp if method == "slerp" else lerp
     t = torch.linspace(0, 1, steps)
     z = torch.cat([walk(a, b, t) for a, b in zip(anchors[:-1], anchors[1:])])
-    device = next(gen.parameters()).device
-    labels = None if cond is None else torch.full((len(z),), int(cond), device=device)
+    labels = None if cond is None else torch.full((len(z),), int(cond))
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            data = gen(z.to(device), labels)
+            samples = PriorSampler().decode(model, z, labels)
     finally:
         model.train(was_training)
-    kind = model.info.kind if getattr(model, "info", None) is not None else "image"
-    return Samples(
-        data=data.cpu(), kind=kind, cond=None if labels is None else labels.cpu(),
-        extras={"nrow": steps, "latents": z},
-    )
+    samples.extras.update(nrow=steps, latents=z)
+    return samples

@@ -42,7 +42,9 @@ class LanguageModel(GenerativeModel):
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
-        if info.kind != "tokens" or info.vocab_size <= 0:
+        from genloom.kinds import get_kind
+
+        if get_kind(info.kind).continuous or info.vocab_size <= 0:
             raise ValueError(
                 f"a language model needs token data with a vocabulary (data.name=text), "
                 f"not {info.kind} data"

@@ -184,7 +184,6 @@ class GenerativeModel(nn.Module):
 
     # -- sampling ---------------------------------------------------------------------
 
-    @torch.no_grad()
     def sample(
         self,
         n: int,
@@ -194,7 +193,9 @@ class GenerativeModel(nn.Module):
         generator: torch.Generator | None = None,
         **options: Any,
     ) -> Samples:
-        """Draw ``n`` samples with a registered sampler (the model's default if None)."""
+        """Draw ``n`` samples with a registered sampler (the model's default if None).
+
+        Runs under ``torch.no_grad`` unless the sampler declares ``needs_grad``."""
         from genloom.sampling import draw
 
         return draw(self, n, sampler=sampler, cond=cond, generator=generator, **options)

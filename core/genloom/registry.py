@@ -16,7 +16,10 @@ from typing import Any
 from genloom.errors import ComponentError, did_you_mean
 
 #: The kinds the core itself consumes. Plugins may register other kinds.
-KINDS = ("model", "encoder", "generator", "denoiser", "sampler", "dataset", "metric", "tokenizer")
+KINDS = (
+    "model", "encoder", "generator", "denoiser", "sampler", "dataset", "metric", "tokenizer",
+    "sample_kind",
+)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,11 @@
-"""Drawing samples from a model through a named, registered sampler."""
+"""Drawing samples from a model through a named, registered sampler.
+
+This is the one path every sample takes, from the CLI, training's sample grids, the
+metrics and the Python API: resolve the sampler (the model's ``default_sampler`` when
+none is named), check that it can drive the model and that its options exist, then
+call it in eval mode, under ``torch.no_grad`` unless the sampler ``needs_grad``.
+Writing the samples is their kind's job (:mod:`genloom.kinds`).
+"""
 
 from __future__ import annotations
 
@@ -49,7 +56,14 @@ def draw(
     **options: Any,
 ) -> Samples:
     """Sample ``n`` items from ``model`` with ``sampler`` (default: the model's own)."""
-    chosen = get_sampler(sampler or model.default_sampler)
+    name = sampler or getattr(model, "default_sampler", None)
+    if not name:
+        raise ConfigError(
+            f"model {type(model).__name__} has no default sampler (it does not generate on "
+            "its own, e.g. the first stage of a two-stage model); name one with --sampler "
+            "or sample the model built on it"
+        )
+    chosen = get_sampler(name)
     chosen.check(model)
     _check_options(chosen, options)
     if cond is not None and not model.conditional:
@@ -60,7 +74,11 @@ def draw(
     was_training = model.training
     model.eval()
     try:
-        with torch.no_grad():
-            return chosen.sample(model, n, cond=cond, generator=generator, **options)
+        # a sampler that follows gradients of the model (Langevin) declares it
+        with torch.set_grad_enabled(chosen.needs_grad):
+            samples = chosen.sample(model, n, cond=cond, generator=generator, **options)
     finally:
         model.train(was_training)
+    if samples.data.requires_grad:
+        samples.data = samples.data.detach()
+    return samples

@@ -33,7 +33,7 @@ from genloom.checkpoints import load_weights, read_weights
 from genloom.data.datamodule import GenDataModule
 from genloom.errors import CheckpointError, ConfigError, GenloomError
 from genloom.lightning_module import TrainingModule
-from genloom.render import default_suffix, save_samples
+from genloom.kinds import default_suffix, save_samples
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
 

@@ -103,7 +103,7 @@ def speed(steps: int, repeats: int) -> None:
 
 
 def grid(budget: float, out: Path) -> None:
-    from genloom.render import save_samples
+    from genloom.kinds import save_samples
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = load_config(str(ROOT / "examples" / "configs" / "cgan-digits.yaml"), [

@@ -7,7 +7,6 @@
 * :mod:`~genloom.decoding.loop` -- the token-by-token loop (sampling and greedy)
 * :mod:`~genloom.decoding.beam` -- beam search
 * :mod:`~genloom.decoding.samplers` -- the registered ``greedy``, ``multinomial`` and ``beam`` samplers
-* :mod:`~genloom.decoding.stream` -- printing text as it is generated (``genloom sample``)
 
 Nothing here knows a plugin: the samplers find the generator with
 ``model.component(AutoregressiveGenerator)``.

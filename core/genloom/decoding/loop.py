@@ -72,17 +72,22 @@ def generate(
 ) -> tuple[Tensor, Tensor]:
     """``n`` continuations of ``prompt`` ``(1, t)``: ids ``(n, t + new)`` and row lengths.
 
-    A row that produced a stop string stops there (its length says where; later
-    positions hold 0). ``on_token`` is called with each new ``(n,)`` token batch.
+    ``cond`` holds one condition for every row or one per row. A row that produced a
+    stop string stops there (its length says where; later positions hold 0). ``on_token`` is called with each new ``(n,)`` token batch.
     """
     device = next(gen.parameters()).device
     prompt = prompt.to(device)
-    ctx = Context(gen, cond)
-    last = ctx.start(prompt)
-    if n > 1:  # run the prompt once, then copy its cache
-        rows = torch.zeros(n, dtype=torch.long, device=device)
-        ctx.select(rows)
-        last = last.expand(n, -1)
+    if cond is not None and len(cond) == n and n > 1:
+        # one condition per row: the prompt runs once per row, each with its own label
+        ctx = Context(gen, cond)
+        last = ctx.start(prompt.expand(n, -1))
+    else:
+        ctx = Context(gen, None if cond is None else cond[:1])
+        last = ctx.start(prompt)
+        if n > 1:  # run the prompt once, then copy its cache (and condition)
+            rows = torch.zeros(n, dtype=torch.long, device=device)
+            ctx.select(rows)
+            last = last.expand(n, -1)
     t = prompt.shape[1]
     out = torch.zeros((n, t + max_new_tokens), dtype=torch.long, device=device)
     out[:, :t] = prompt

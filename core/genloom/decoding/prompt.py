@@ -36,11 +36,15 @@ def start_ids(tokenizer: Any) -> list[int]:
 
 def encode_prompt(model: Any, prompt: str, vocab_size: int) -> Tensor:
     """``(1, t)`` ids of ``prompt``; characters the vocabulary lacks are a one-line error
-    (raised by the tokenizer). An empty prompt gives :func:`start_ids`."""
+    (raised by the tokenizer). An empty prompt gives the model's ``start_tokens`` (a
+    list of ids, e.g. a BOS token, for models that declare one) or :func:`start_ids`."""
     if not isinstance(prompt, str):
         raise ConfigError(f"prompt={prompt!r} must be a string")
     tokenizer = tokenizer_of(model)
-    if not prompt:
+    start = getattr(model, "start_tokens", None)
+    if not prompt and start:  # the model's own start (a BOS token of a latent prior)
+        ids = [int(i) for i in start]
+    elif not prompt:
         ids = start_ids(tokenizer)
     elif tokenizer is None:
         raise ConfigError("this model has no tokenizer in its checkpoint, so it cannot take a prompt")

@@ -31,8 +31,13 @@ def _check_count(name: str, value: Any, minimum: int) -> int:
     return value
 
 
-def _expand_cond(cond: Tensor | None, rows: int, device: torch.device) -> Tensor | None:
-    return None if cond is None else cond.to(device)[:1].expand(rows, *cond.shape[1:])
+def _row_cond(cond: Tensor | None, n: int, device: torch.device) -> Tensor | None:
+    """``cond`` for ``n`` rows: one label for every row, or one per row (each honoured)."""
+    if cond is None:
+        return None
+    if len(cond) not in (1, n):
+        raise ConfigError(f"cond has {len(cond)} rows for {n} samples; give one label or one per sample")
+    return cond.to(device)
 
 
 class _Decoding(Sampler):
@@ -87,7 +92,7 @@ class MultinomialSampler(_Decoding):
         tokens, lengths = generate(
             gen, ids, n, max_new_tokens=max_new_tokens, greedy=greedy, temperature=temperature,
             top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty, stops=stops,
-            cond=_expand_cond(cond, 1, device), generator=generator, on_token=on_token,
+            cond=_row_cond(cond, n, device), generator=generator, on_token=on_token,
         )
         return Samples(
             data=tokens, kind="tokens", cond=None if cond is None else cond.cpu(),
@@ -152,9 +157,11 @@ class BeamSampler(_Decoding):
         if stops and tokenizer is None:
             raise ConfigError("stop strings need a model with a tokenizer to decode its text")
         device = next(gen.parameters()).device
+        if cond is not None and bool((cond != cond[:1]).any()):
+            raise ConfigError("beam search follows one condition; give one label, not one per sample")
         hyps = beam_search(
             gen, ids, beams=beams, max_new_tokens=max_new_tokens, length_penalty=length_penalty,
-            stops=stops, tokenizer=tokenizer, cond=_expand_cond(cond, 1, device),
+            stops=stops, tokenizer=tokenizer, cond=None if cond is None else cond.to(device)[:1],
         )[:n]
         width = max(len(h.ids) for h in hyps)
         data = torch.zeros((n, width), dtype=torch.long)

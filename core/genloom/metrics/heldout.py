@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom.errors import ConfigError
+from genloom.errors import ConfigError, GenloomError
 
 
 def all_examples(dataset: Any) -> dict[str, Tensor]:
@@ -24,14 +24,16 @@ def all_examples(dataset: Any) -> dict[str, Tensor]:
 
 
 def heldout_and_samples(model: Any, datamodule: Any, split: str = "test", metric: str = "") -> tuple[Tensor, Tensor]:
-    """``(real, fake)``, both flattened to ``(n, features)`` floats, ``n`` = split size."""
-    if model.info.kind not in ("image", "points"):
-        raise ConfigError(
-            f"metric {metric} compares images or points; this model makes {model.info.kind}"
-        )
+    """``(real, fake)`` as their kind's ``(n, features)`` float features, ``n`` = split size."""
+    from genloom.kinds import get_kind
+
+    kind = get_kind(model.info.kind)
     real = all_examples(datamodule.split(split))
     n = len(real["x"])
     cond = real.get("y") if model.conditional else None
     generator = torch.Generator().manual_seed(int(model.run_cfg.seed))
     fake = model.sample(n, cond=cond, generator=generator).data
-    return real["x"].flatten(1).double(), fake.flatten(1).double()
+    try:
+        return kind.features(real["x"], model.info), kind.features(fake, model.info)
+    except GenloomError as exc:
+        raise ConfigError(f"metric {metric}: {exc}") from None

@@ -10,6 +10,12 @@ from torch import Tensor
 from genloom.interfaces import Generator, Sampler, Samples
 
 
+def sample_kind_of(model: Any) -> str:
+    """The kind of the samples ``model`` makes: its data's kind (``image`` without info)."""
+    info = getattr(model, "info", None)
+    return info.kind if info is not None else "image"
+
+
 class PriorSampler(Sampler):
     """z ~ N(0, I) through any one-shot :class:`Generator` (VAE decoder, GAN generator).
 
@@ -39,5 +45,4 @@ class PriorSampler(Sampler):
         gen = self.check(model)
         device = next(gen.parameters()).device
         data = gen(z.to(device), None if cond is None else cond.to(device))
-        kind = model.info.kind if getattr(model, "info", None) is not None else "image"
-        return Samples(data=data.cpu(), kind=kind, cond=None if cond is None else cond.cpu())
+        return Samples(data=data.cpu(), kind=sample_kind_of(model), cond=None if cond is None else cond.cpu())

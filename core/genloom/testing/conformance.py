@@ -19,13 +19,10 @@ from genloom.model import GenerativeModel
 
 def synthetic_batch(info: DataInfo, n: int = 8, seed: int = 0) -> dict[str, torch.Tensor]:
     """A random batch shaped like the data ``info`` describes (labels when it has classes)."""
+    from genloom.kinds import get_kind
+
     g = torch.Generator().manual_seed(seed)
-    if info.kind == "tokens":
-        x = torch.randint(0, max(1, info.vocab_size), (n, *info.shape), generator=g)
-    elif info.kind == "image":
-        x = torch.rand((n, *info.shape), generator=g) * 2 - 1
-    else:
-        x = torch.randn((n, *info.shape), generator=g)
+    x = get_kind(info.kind).random(info, n, g)
     batch = {"x": x}
     if info.num_classes:
         batch["y"] = torch.randint(0, info.num_classes, (n,), generator=g)
@@ -81,7 +78,9 @@ def _check_sampling(model: Any, info: DataInfo, n: int) -> None:
         return
     a, b, c = (_draw(model, info, n, seed) for seed in (0, 0, 1))
     assert a.shape[0] == n, f"the default sampler returned {a.shape[0]} samples, not {n}"
-    if info.kind in ("image", "points"):
+    from genloom.kinds import get_kind
+
+    if get_kind(info.kind).continuous:
         assert tuple(a.shape[1:]) == tuple(info.shape), (
             f"samples have shape {tuple(a.shape[1:])}, the data {tuple(info.shape)}"
         )

@@ -17,41 +17,26 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genloom import EMA, ConfigError, DataInfo, Denoiser, FitContext, GenerativeModel, build_component
+from genloom import (
+    EMA, ConfigError, DataInfo, Denoiser, FirstStage, FirstStageConfig, FitContext, GenerativeModel,
+    NoiseSchedule, build_component, get_kind,
+)
 
-from genloom_diffusion.latent import FirstStage
-from genloom_diffusion.noise_schedule import NoiseSchedule
 from genloom_diffusion.objective import WEIGHTINGS, loss_weight
 
 #: batches of training data used to measure the latent scale when training starts
 SCALE_BATCHES = 8
 
 
-@dataclass
-class LatentConfig:
-    """``model.latent``: diffuse in the latent space of another model's autoencoder."""
-
-    #: a checkpoint, run directory or export of a model with an Encoder and a Generator
-    checkpoint: str | None = None
-    #: latents are multiplied by this; 0 measures 1/std of the training latents at fit start
-    scale: float = 0.0
-    #: filled in when the model is first built: the autoencoder's model config and data
-    #: info, so a checkpoint of this model rebuilds it without the original file
-    model: dict[str, Any] | None = None
-    info: dict[str, Any] | None = None
-
-
 class Diffusion(GenerativeModel):
     """Denoising diffusion (Ho et al., 2020) with interchangeable parts.
 
-    What samplers read:
-
-    * ``noise_schedule``: the :class:`NoiseSchedule` (coefficients, conversions);
-    * ``component(Denoiser)``: the denoiser to drive (the EMA copy when ``ema`` is on);
-    * ``sample_shape``: the shape of one ``x_t`` (the data's, or the latent's);
-    * ``null_label``: the "no label" class for classifier-free guidance, or None;
-    * ``x0_range``: the default clipping range of predicted clean data, or None;
-    * ``to_data(x, cond)``: the final ``x_0`` as data (decoded, for latent diffusion).
+    It keeps the core's :class:`~genloom.DenoisingModel` contract, so every
+    :class:`~genloom.DiffusionSampler` (this plugin's or another's) drives it:
+    ``noise_schedule`` (a :class:`~genloom.NoiseSchedule`), ``component(Denoiser)`` (the
+    EMA copy when ``ema`` is on), ``sample_shape``, ``null_label``, ``x0_range`` and
+    ``to_data``. ``model.latent`` is a :class:`~genloom.FirstStageConfig`: the frozen
+    autoencoder of latent diffusion is the core's :class:`~genloom.FirstStage`.
     """
 
     likelihood = "none"
@@ -72,7 +57,7 @@ class Diffusion(GenerativeModel):
         min_snr_gamma: float = 5.0
         ema: bool = True
         ema_decay: float = 0.999
-        latent: LatentConfig = field(default_factory=LatentConfig)
+        latent: FirstStageConfig = field(default_factory=FirstStageConfig)
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -111,9 +96,12 @@ class Diffusion(GenerativeModel):
 
     @property
     def x0_range(self) -> float | None:
-        """Images in pixel space lie in [-1, 1], so samplers clip predicted x0 there by
-        default; points and latents have no fixed range."""
-        return 1.0 if self.first_stage is None and self.info.kind == "image" else None
+        """Data whose kind has a value range (images: [-1, 1]) is clipped there by
+        samplers by default; points and latents have no fixed range."""
+        value_range = get_kind(self.info.kind).value_range
+        if self.first_stage is not None or value_range is None:
+            return None
+        return max(abs(v) for v in value_range)
 
     def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         """The sampler's final ``x_0`` as data: decoded when diffusing in a latent space."""
@@ -165,7 +153,7 @@ class Diffusion(GenerativeModel):
 
 def _check_config(cfg: Any, info: DataInfo) -> None:
     """One-line errors for option values the schema's types cannot rule out."""
-    if info.kind not in ("image", "points"):
+    if not get_kind(info.kind).continuous:
         raise ConfigError(f"diffusion models continuous data (images, points), not {info.kind!r} data")
     if cfg.timesteps < 2:
         raise ConfigError(f"model.timesteps must be at least 2, got {cfg.timesteps}")

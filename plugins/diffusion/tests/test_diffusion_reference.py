@@ -19,8 +19,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from genloom_diffusion.noise_schedule import NoiseSchedule
-from genloom_diffusion.samplers.base import estimates
+from genloom import NoiseSchedule
+from genloom.denoising import estimates
 from genloom_diffusion.samplers.ddim import ddim_step
 from genloom_diffusion.samplers.ddpm import ddpm_step
 from genloom_diffusion.samplers.dpm_solver import dpmpp_2m_step

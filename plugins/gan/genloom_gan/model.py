@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from genloom import EMA, ConfigError, DataInfo, GenerativeModel, OptimizerGroup, build_component
+from genloom import EMA, ConfigError, DataInfo, GenerativeModel, OptimizerGroup, build_component, get_kind
 from genloom_gan.losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 
@@ -67,7 +67,7 @@ class GAN(GenerativeModel):
             raise ConfigError(f"model.ema_decay must be in [0, 1), got {cfg.ema_decay}")
         if cfg.conditional and info.num_classes == 0:
             raise ConfigError("model.conditional=true needs a dataset with class labels (e.g. digits)")
-        if info.kind not in ("image", "points"):
+        if not get_kind(info.kind).continuous:
             raise ConfigError(f"the GAN generates images or points, not {info.kind}")
         classes = info.num_classes if cfg.conditional else 0
         context = dict(data_shape=info.shape, latent_dim=cfg.latent_dim, num_classes=classes)

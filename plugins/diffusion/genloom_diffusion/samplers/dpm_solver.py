@@ -19,8 +19,8 @@ from torch import Tensor
 
 from genloom import Samples
 
-from genloom_diffusion.noise_schedule import NoiseSchedule
-from genloom_diffusion.samplers.base import DiffusionSampler, pairs
+from genloom import DiffusionSampler, NoiseSchedule
+from genloom.denoising import pairs
 
 
 def dpmpp_2m_step(schedule: NoiseSchedule, x0: Tensor, x: Tensor, t: int, t_next: int,

@@ -1,25 +1,57 @@
-"""What every diffusion sampler shares: checking the model, the starting noise, the
-guided denoiser call, and the end (clean data, decoded when the model is latent).
+"""The base of every diffusion sampler, in-house or third-party: checking the model,
+the starting noise, the guided denoiser call, and the end (clean data, decoded when
+the model is latent).
 
-A sampler here is stateless: ``sample`` keeps its whole state in local variables,
-and every random number comes from the ``generator`` passed in (drawn on the CPU, so
-a seed gives the same samples on any device). It drives the model's
-:class:`~genloom.Denoiser`, whichever plugin that comes from, through the model's
-``noise_schedule``; see :class:`genloom_diffusion.model.Diffusion` for what it reads.
+A sampler subclasses :class:`DiffusionSampler` and writes only its update rule. It is
+stateless: ``sample`` keeps its whole state in local variables, and every random
+number comes from the ``generator`` passed in (drawn on the CPU, so a seed gives the
+same samples on any device). It drives any model that keeps the
+:class:`DenoisingModel` contract, whichever plugin the model and its
+:class:`~genloom.Denoiser` come from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-from genloom import ConfigError, Denoiser, Sampler, Samples, progress
+from genloom.denoising.schedule import NoiseSchedule
+from genloom.errors import ConfigError
+from genloom.interfaces import Denoiser, Sampler, Samples
+from genloom.progress import progress
 
-from genloom_diffusion.noise_schedule import NoiseSchedule
+
+@runtime_checkable
+class DenoisingModel(Protocol):
+    """What a diffusion sampler reads from the model it samples.
+
+    * ``noise_schedule``: the :class:`~genloom.NoiseSchedule` the denoiser was trained
+      against (coefficients and conversions between ``eps``, ``x0`` and ``v``);
+    * ``component(Denoiser)``: the denoiser to drive (an EMA copy, say);
+    * ``sample_shape``: the shape of one ``x_t`` (the data's, or the latent's);
+    * ``null_label``: the "no label" class for classifier-free guidance, or None;
+    * ``x0_range``: the default clipping range of predicted clean data, or None;
+    * ``to_data(x, cond)``: the final ``x_0`` as data (decoded for latent diffusion);
+    * ``conditional`` and ``info`` as every genloom model has them.
+    """
+
+    noise_schedule: NoiseSchedule
+    sample_shape: tuple[int, ...]
+    conditional: bool
+
+    @property
+    def null_label(self) -> int | None: ...
+
+    @property
+    def x0_range(self) -> float | None: ...
+
+    def component(self, interface: type) -> Any: ...
+
+    def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor: ...
 
 
 @dataclass
@@ -67,7 +99,18 @@ class Run:
 
 
 class DiffusionSampler(Sampler):
-    """Base of the diffusion samplers: see the module docstring."""
+    """Base of the diffusion samplers: drives the Denoiser of a :class:`DenoisingModel`.
+
+    A subclass implements ``sample`` with keyword-only options, typically::
+
+        run = self.start(model, n, cond, guidance, clip)
+        ts = self.timesteps(run.schedule, steps, default=50)
+        x = self.initial_noise(run, model, n, generator)
+        for t, t_next in self.steps_bar(pairs(ts)):
+            x0, eps = run.x0_and_eps(run.predict(x, t), x, t)
+            x = ...  # the update rule
+        return self.finish(run, x, cond)
+    """
 
     drives = Denoiser
     requires = ("noise_schedule",)

@@ -1,0 +1,135 @@
+"""Sample kinds: what a batch of samples *is*, how it is written to files, how metrics read it.
+
+A :class:`SampleKind` is a registered component (kind ``sample_kind``), so a plugin that
+generates a new kind of data (audio, piano rolls, meshes) registers one and every core
+path that touches samples works with it: ``genloom sample`` and training's sample files
+write through :meth:`SampleKind.write`, data-space metrics read
+:meth:`SampleKind.features`, and the conformance kit makes test data with
+:meth:`SampleKind.random`. ``DataInfo.kind`` and ``Samples.kind`` hold the kind's name.
+
+The core registers ``image``, ``points`` and ``tokens``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from genloom.errors import ConfigError, GenloomError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+    from torch import Tensor
+
+    from genloom.data.info import DataInfo
+    from genloom.interfaces import Samples
+
+
+class SampleKind:
+    """How samples of one kind of data are written, drawn for the CLI, and measured.
+
+    Subclass it, set ``name`` and ``suffixes`` and implement :meth:`write_file`;
+    override :meth:`features` when flattening the data is not a meaningful feature
+    vector, and :meth:`draw` when samples should be shown while they are made (text
+    streams token by token).
+    """
+
+    #: the kind's name, as in ``DataInfo.kind`` and ``Samples.kind``
+    name: ClassVar[str] = ""
+    #: file suffixes :meth:`write_file` understands; the first is the default
+    suffixes: ClassVar[tuple[str, ...]] = ()
+    #: how many samples ``genloom sample`` draws when ``--n`` is not given
+    default_n: ClassVar[int] = 64
+    #: whether ``genloom sample`` without ``--out`` shows the samples on stdout as they
+    #: are drawn (:meth:`draw` with ``stream``) instead of writing a file
+    streams: ClassVar[bool] = False
+    #: True for real-valued arrays that continuous models (VAE, GAN, diffusion, flow)
+    #: can learn; False for integer ids that token models (``LanguageModel``) learn.
+    #: Models check this instead of kind names, so they accept a plugin's kind too.
+    continuous: ClassVar[bool] = True
+    #: the range every value lies in, when there is one (images: ``(-1, 1)``); samplers
+    #: may clip to it
+    value_range: ClassVar[tuple[float, float] | None] = None
+
+    @property
+    def default_suffix(self) -> str:
+        return self.suffixes[0] if self.suffixes else ".npy"
+
+    def write(self, samples: Samples, path: str | Path, info: DataInfo | None = None) -> Path:
+        """Write ``samples`` to ``path``: ``.npy`` (the raw array) for every kind, else
+        one of :attr:`suffixes`. Returns the path written."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix != ".npy" and suffix not in self.suffixes:
+            *first, last = (*self.suffixes, ".npy")
+            choices = f"{', '.join(first)} or {last}" if first else last
+            raise GenloomError(f"cannot write {self.name} samples to '{path}'; use {choices}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".npy":
+            import numpy as np
+
+            np.save(path, samples.data.detach().cpu().numpy())
+        else:
+            self.write_file(samples, path, info)
+        return path
+
+    def write_file(self, samples: Samples, path: Path, info: DataInfo | None) -> None:
+        """Write ``samples`` to ``path``, whose suffix is one of :attr:`suffixes`."""
+        raise NotImplementedError(f"sample kind {self.name!r} writes no files but .npy")
+
+    def features(self, data: Tensor, info: DataInfo | None = None) -> Tensor:
+        """``(n, d)`` float features of a batch, for data-space metrics (Fréchet, novelty)."""
+        return data.flatten(1).double()
+
+    def random(self, info: DataInfo, n: int, generator: torch.Generator) -> Tensor:
+        """A batch of ``n`` random examples shaped as ``info`` says (for contract tests)."""
+        import torch
+
+        return torch.randn((n, *info.shape), generator=generator)
+
+    def draw(
+        self,
+        model: Any,
+        n: int,
+        *,
+        sampler: str | None = None,
+        cond: Tensor | None = None,
+        seed: int = 0,
+        options: dict[str, Any] | None = None,
+        stream: Callable[[str], None] | None = None,
+    ) -> Samples:
+        """``n`` samples from ``model``, seeded; kinds that stream show them through ``stream``."""
+        import torch
+
+        from genloom.sampling import draw
+
+        generator = torch.Generator().manual_seed(seed)
+        return draw(model, n, sampler=sampler, cond=cond, generator=generator, **(options or {}))
+
+
+_CACHE: dict[str, SampleKind] = {}
+
+
+def get_kind(name: str) -> SampleKind:
+    """The registered sample kind ``name`` (an instance; kinds are stateless)."""
+    from genloom.plugins import get_registry
+
+    registry = get_registry()
+    try:
+        component = registry.resolve("sample_kind", name)
+    except GenloomError as exc:
+        raise ConfigError(f"unknown sample kind '{name}': {exc}") from None
+    key = component.full_name
+    if key not in _CACHE or type(_CACHE[key]).__module__ != component.target.partition(":")[0]:
+        _CACHE[key] = component.load()()
+    return _CACHE[key]
+
+
+def save_samples(samples: Samples, path: str | Path, info: DataInfo | None = None) -> Path:
+    """Write ``samples`` to ``path`` with their kind's writer."""
+    return get_kind(samples.kind).write(samples, path, info)
+
+
+def default_suffix(kind: str) -> str:
+    """The file suffix samples of ``kind`` are written with by default."""
+    return get_kind(kind).default_suffix
