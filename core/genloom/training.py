@@ -99,9 +99,11 @@ class SampleGrids(Callback):
 
     def _write(self, trainer: L.Trainer, module: Any, epoch: int) -> None:
         """Write the grid named after ``epoch``, the number of completed epochs."""
+        model = module.model  # the GenerativeModel inside the TrainingModule
         if not trainer.is_global_zero or self.cfg.n <= 0:
             return
-        model = module.model  # the GenerativeModel inside the TrainingModule
+        if not (self.cfg.sampler or model.default_sampler):
+            return  # a model that does not generate on its own (a two-stage model's first stage)
         cond = None
         if model.conditional and model.info.num_classes:
             cond = torch.arange(self.cfg.n) % model.info.num_classes
