@@ -181,3 +181,23 @@ def test_validation_sums_give_exact_split_metrics_that_replace_batch_averages():
     assert float(logged["val/rmse"]) != pytest.approx(weighted, rel=1e-4)  # exact, not averaged
     assert float(logged["val/loss"]) == pytest.approx(float(sq.mean()), rel=1e-5)  # weighted by size
     assert float(logged["val/examples"]) == 20
+
+
+def test_lr_schedule_spans_the_whole_run_with_gradient_accumulation():
+    """Lightning's estimated_stepping_batches already counts optimizer steps after
+    accumulation; dividing by ``optim.accumulate`` again ended the schedule early."""
+    cfg = OmegaConf.structured(OptimConfig(lr=0.1, scheduler="cosine", accumulate=4))
+    seen = []
+
+    class Record(L.Callback):
+        def on_train_batch_end(self, trainer, *args, **kwargs):
+            seen.append((trainer.global_step, trainer.optimizers[0].param_groups[0]["lr"]))
+
+    trainer = L.Trainer(max_epochs=4, logger=False, enable_checkpointing=False, callbacks=[Record()],
+                        enable_progress_bar=False, enable_model_summary=False, accumulate_grad_batches=4)
+    trainer.fit(TrainingModule(OnePlayer(cfg)), train_dataloaders=loader())  # 8 batches an epoch
+    assert trainer.global_step == 8  # 32 batches / 4
+    by_step = dict(seen)  # the LR after each optimizer step
+    for step in range(1, 8):
+        assert by_step[step] == pytest.approx(0.1 * lr_factor(cfg, step, 8), abs=1e-9)
+    assert by_step[4] == pytest.approx(0.05, abs=1e-9)  # half-way down the cosine at half the run

@@ -143,11 +143,21 @@ class TrainingModule(L.LightningModule):
         return build_optimizers(self.model.optim_cfg, groups, self._total_steps())
 
     def _total_steps(self) -> int:
+        """Training batches in the whole run, which ``build_optimizers`` turns into each
+        player's optimizer steps (dividing by its ``every_n_steps`` and ``optim.accumulate``).
+
+        Lightning's ``estimated_stepping_batches`` counts optimizer steps: batches over
+        ``accumulate_grad_batches`` with automatic optimization, plain batches with
+        manual optimization (it does not know our players' rates)."""
         try:
             total = self.trainer.estimated_stepping_batches
         except Exception:
             return 1
-        return int(total) if total and math.isfinite(total) else 1
+        if not total or not math.isfinite(total):
+            return 1
+        if self.automatic_optimization:
+            total *= max(1, int(self.trainer.accumulate_grad_batches))
+        return int(total)
 
     # -- validation and test ------------------------------------------------------------
 
