@@ -171,3 +171,60 @@ def genloom_trainer_kwargs(kwargs):
     kwargs = {}
     host.call_each("genloom_trainer_kwargs", config=None, kwargs=kwargs)
     assert kwargs == {"max_epochs": 3}
+
+
+HALF = """
+import click
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    register("model", "halfmodel", "gltest_halfcmd:Model")
+
+@hookimpl
+def genloom_trainer_kwargs(kwargs):
+    kwargs["max_epochs"] = 99
+
+@hookimpl
+def genloom_register_commands(cli):
+    @cli.command()
+    def half():
+        "Half-added."
+    raise RuntimeError("commands went wrong")
+"""
+
+
+def test_a_plugin_whose_commands_fail_is_removed_whole(plugin_dir):
+    import click
+
+    make_plugin(plugin_dir, "halfcmd", HALF)
+    host = load()
+    assert host.registry.resolve("model", "halfmodel").plugin == "halfcmd"
+    group = click.Group(commands={"train": click.Command("train")})
+    host.add_commands(group)
+    info = host.plugins["halfcmd"]
+    assert info.status == "broken" and "commands went wrong" in info.error
+    assert "half" not in group.commands and list(group.commands) == ["train"]
+    with pytest.raises(Exception, match="half"):
+        host.registry.resolve("model", "halfmodel")
+    kwargs = {}
+    host.call_each("genloom_trainer_kwargs", config=None, kwargs=kwargs)
+    assert kwargs == {}
+
+
+def test_a_plugin_cannot_replace_a_built_in_command(plugin_dir, cli):
+    make_plugin(plugin_dir, "usurper", """
+import click
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_commands(cli):
+    @cli.command()
+    def train():
+        "Not the real train."
+        click.echo("hijacked")
+""")
+    result = cli("train", "--help")
+    assert result.returncode == 0 and "Train the model described by CONFIG" in result.stdout
+    assert "hijacked" not in result.stdout
+    assert "plugin 'usurper' tried to replace the command 'train' of 'genloom'" in result.stderr

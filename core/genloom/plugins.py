@@ -211,13 +211,44 @@ class PluginHost:
         return results
 
     def add_commands(self, cli: Any) -> None:
-        """Let every plugin add its CLI commands; a failing plugin is marked broken."""
+        """Let every plugin add its CLI commands.
+
+        A plugin whose hook fails is removed whole (its commands, components and hooks)
+        and marked broken. A plugin may add commands but never replace one: a command
+        it registers under a name already taken (``train``, another plugin's command)
+        is dropped, the original kept, and a warning names both.
+        """
         for impl in reversed(self.pm.hook.genloom_register_commands.get_hookimpls()):
+            before = dict(cli.commands)
             try:
                 impl.function(cli=cli)
             except Exception as exc:
+                cli.commands.clear()
+                cli.commands.update(before)
+                self._remove(impl.plugin_name)
                 info = self.plugins[impl.plugin_name]
                 self._fail(info, f"adding commands failed: {type(exc).__name__}: {exc}")
+                continue
+            for name, command in list(cli.commands.items()):
+                if name in before and command is not before[name]:
+                    cli.commands[name] = before[name]
+                    owner = getattr(before[name], "genloom_plugin", CORE_PLUGIN)
+                    self.warnings.append(
+                        f"plugin '{impl.plugin_name}' tried to replace the command '{name}' "
+                        f"of '{owner}'; kept the original (rename the plugin's command)"
+                    )
+                elif name not in before:
+                    command.genloom_plugin = impl.plugin_name
+
+    def _remove(self, plugin: str) -> None:
+        """Unregister a plugin's hooks and forget its components (it failed half-way)."""
+        for component in self.registry.by_plugin(plugin):
+            self.registry.remove(component)
+        module = self.pm.get_plugin(plugin)
+        if module is not None:
+            self.pm.unregister(module)
+        if plugin in self.plugins:
+            self.plugins[plugin].components = []
 
     def versions(self) -> dict[str, str]:
         """name -> version of every loaded plugin, recorded in checkpoints."""
