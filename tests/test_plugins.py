@@ -228,3 +228,43 @@ def genloom_register_commands(cli):
     assert result.returncode == 0 and "Train the model described by CONFIG" in result.stdout
     assert "hijacked" not in result.stdout
     assert "plugin 'usurper' tried to replace the command 'train' of 'genloom'" in result.stderr
+
+
+def test_sys_exit_and_keyboard_interrupt_from_a_plugin_are_isolated(plugin_dir, cli):
+    make_plugin(plugin_dir, "quitter", "import sys\nsys.exit(3)\n")
+    make_plugin(plugin_dir, "ctrlc", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    raise KeyboardInterrupt
+""")
+    result = cli("--help")
+    assert result.returncode == 0 and "Usage: genloom" in result.stdout
+    assert "plugin 'quitter' is broken: import failed: SystemExit: 3" in result.stderr
+    assert "plugin 'ctrlc' is broken: registering components failed: KeyboardInterrupt" in result.stderr
+    assert cli("list", "models").returncode == 0
+
+
+def test_a_slow_entry_module_is_reported(plugin_dir, cli):
+    make_plugin(plugin_dir, "sluggish", "import time\ntime.sleep(0.3)\n")
+    result = cli("plugins", env={"GENLOOM_PLUGIN_IMPORT_BUDGET": "0.1"})
+    assert result.returncode == 0
+    assert "plugin 'sluggish': slow import" in result.stderr
+    row = [line for line in result.stdout.splitlines() if line.startswith("sluggish")]
+    assert row and " ok " in row[0]
+    assert "note: slow import" in result.stdout
+
+
+def test_a_stray_distribution_cannot_displace_an_installed_plugin(plugin_dir):
+    module = plugin_dir / "gltest_stray.py"
+    module.write_text("")
+    info = plugin_dir / "aaa_stray-1.0.dist-info"  # found before genloom-vae
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aaa-stray\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[genloom]\nvae = gltest_stray\n")
+    host = load()
+    assert host.plugins["vae"].distribution == "genloom-vae" and host.plugins["vae"].status == "ok"
+    assert "aaa-stray" in host.plugins["vae"].note
+    assert host.plugins["vae (aaa-stray)"].status == "broken"
+    assert host.registry.resolve("model", "vae").plugin == "vae"

@@ -73,6 +73,8 @@ def plugins(as_json: bool) -> None:
         )
         if i.error:
             click.echo(f"{'':<16} error: {i.error}")
+        if i.note:
+            click.echo(f"{'':<16} note: {i.note}")
 
 
 @cli.command("list")
