@@ -1,6 +1,7 @@
 """Plugin discovery and isolation, with throwaway plugin distributions on sys.path."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -268,3 +269,27 @@ def test_a_stray_distribution_cannot_displace_an_installed_plugin(plugin_dir):
     assert "aaa-stray" in host.plugins["vae"].note
     assert host.plugins["vae (aaa-stray)"].status == "broken"
     assert host.registry.resolve("model", "vae").plugin == "vae"
+
+
+def test_a_failing_plugin_callback_is_named_in_one_line(plugin_dir, cli, tmp_path):
+    make_plugin(plugin_dir, "badcb", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_callbacks(config):
+    import lightning as L
+
+    class Boom(L.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            raise ValueError("bad callback")
+
+    return [Boom()]
+""")
+    result = cli("train", "examples/configs/vae-toy2d.yaml", "trainer.max_epochs=1", "data.n=64",
+                 "trainer.enable_progress_bar=false", f"output_dir={tmp_path / 'run'}",
+                 cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: plugin 'badcb' failed in its callback Boom.on_train_epoch_end: ValueError: bad callback"
+    )
+    assert "Traceback" not in result.stderr

@@ -31,7 +31,7 @@ from omegaconf import DictConfig, OmegaConf
 from genloom.build import build_dataset, build_model
 from genloom.checkpoints import load_weights, read_weights
 from genloom.data.datamodule import GenDataModule
-from genloom.errors import CheckpointError, ConfigError, GenloomError
+from genloom.errors import CheckpointError, ConfigError, GenloomError, PluginError
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
 
@@ -285,6 +285,16 @@ def load_initial_weights(model: Any, path: str) -> None:
     load_weights(model, state_dict, path, "init_from: checkpoint")
 
 
+def _plugin_callback_in(tb: Any, owners: dict[int, str]) -> tuple[str, str] | None:
+    """``(plugin, "Class.hook")`` when a plugin's callback is on the traceback ``tb``."""
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if obj is not None and id(obj) in owners:
+            return owners[id(obj)], f"{type(obj).__name__}.{tb.tb_frame.f_code.co_name}"
+        tb = tb.tb_next
+    return None
+
+
 def train(
     cfg: DictConfig,
     *,
@@ -312,8 +322,11 @@ def train(
     callbacks: list[Any] = checkpoint_callbacks(cfg.checkpoint, ckpt_dir)
     grids = SampleGrids(run_dir / "samples", cfg.sample)
     callbacks.append(grids)
-    for _plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
-        callbacks.extend(extra or [])
+    owners: dict[int, str] = {}  # id(callback) -> the plugin that gave it
+    for plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
+        for callback in extra or []:
+            owners[id(callback)] = plugin
+            callbacks.append(callback)
     module = TrainingModule(model)
     kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks)
     try:
@@ -332,7 +345,15 @@ def train(
         trainer.fit(
             module, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
         )
-    except RuntimeError as exc:
+    except Exception as exc:
+        culprit = _plugin_callback_in(exc.__traceback__, owners)
+        if culprit is not None:
+            plugin, where = culprit
+            raise PluginError(
+                f"plugin '{plugin}' failed in its callback {where}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if not isinstance(exc, RuntimeError):
+            raise
         if resume and "state_dict" in str(exc):
             first = str(exc).strip().splitlines()[0]
             raise CheckpointError(
