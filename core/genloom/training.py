@@ -25,7 +25,6 @@ from typing import Any, Callable
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from genloom.build import build_dataset, build_model
@@ -34,6 +33,7 @@ from genloom.data.datamodule import GenDataModule
 from genloom.errors import CheckpointError, ConfigError, GenloomError, PluginError
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
+from genloom.run_files import RunCSVLogger, write_atomic
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
 
@@ -87,6 +87,18 @@ class OneProgressBar(TQDMProgressBar):
     def on_validation_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self._train_progress_bar is not None and trainer.state.fn == "fit":
             self.train_progress_bar.set_postfix(self.get_metrics(trainer, pl_module))
+
+
+class WriteConfig(Callback):
+    """On ``--resume``, record the config the run continues with, once training starts
+    (a resume that Lightning refuses leaves the old ``config.yaml`` as it was)."""
+
+    def __init__(self, path: Path, cfg: DictConfig) -> None:
+        self.path, self.cfg = path, cfg
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if trainer.is_global_zero:
+            write_atomic(self.path, OmegaConf.to_yaml(self.cfg))
 
 
 class SampleGrids(Callback):
@@ -230,10 +242,12 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
     return [last, periodic]
 
 
-def _trainer_kwargs(cfg: DictConfig, module: TrainingModule, run_dir: Path, callbacks: list) -> dict[str, Any]:
+def _trainer_kwargs(
+    cfg: DictConfig, module: TrainingModule, run_dir: Path, callbacks: list, resume: bool = False
+) -> dict[str, Any]:
     from genloom.plugins import get_plugin_host
 
-    loggers: list[Any] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    loggers: list[Any] = [RunCSVLogger(run_dir, resume=resume)]
     if importlib.util.find_spec("tensorboard") is not None:
         from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -328,7 +342,9 @@ def train(
             owners[id(callback)] = plugin
             callbacks.append(callback)
     module = TrainingModule(model)
-    kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks)
+    if resume:  # config.yaml is rewritten only once Lightning has accepted the checkpoint
+        callbacks.append(WriteConfig(run_dir / "config.yaml", cfg))
+    kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks, resume=resume)
     try:
         trainer = L.Trainer(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -337,8 +353,8 @@ def train(
         raise ConfigError(f"trainer: {type(exc).__name__}: {exc}") from None
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
-        # on --resume too: config.yaml records what the run continues with
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg), encoding="utf-8")
+        if not resume:
+            write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
     last = ckpt_dir / "last.ckpt"
     os.environ[RUN_DIR_ENV] = str(run_dir)
     try:
@@ -352,6 +368,12 @@ def train(
             raise PluginError(
                 f"plugin '{plugin}' failed in its callback {where}: {type(exc).__name__}: {exc}"
             ) from exc
+        if resume and type(exc).__name__ == "MisconfigurationException":
+            first = str(exc).strip().splitlines()[0]
+            raise ConfigError(
+                f"cannot resume '{run_dir}': {first} Raise trainer.max_epochs (or "
+                "trainer.max_steps) above what the run has done; nothing was changed"
+            ) from None
         if not isinstance(exc, RuntimeError):
             raise
         if resume and "state_dict" in str(exc):
