@@ -52,6 +52,9 @@ _LAZY = {
     "DataInfo": "genloom.data.info",
     "GenloomError": "genloom.errors",
     "ConfigError": "genloom.errors",
+    "CheckpointError": "genloom.errors",
+    "PluginError": "genloom.errors",
+    "DivergenceError": "genloom.errors",
     "ComponentError": "genloom.errors",
     "load_config": "genloom.config",
     "build_model": "genloom.build",
@@ -87,7 +90,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.first_stage import FirstStage, FirstStageConfig
     from genloom.kinds import SampleKind, get_kind, save_samples
     from genloom.samplers.latent_prior import LatentPriorSampler
-    from genloom.errors import ComponentError, ConfigError, GenloomError
+    from genloom.errors import (
+        CheckpointError, ComponentError, ConfigError, DivergenceError, GenloomError, PluginError,
+    )
     from genloom.language import LanguageModel
     from genloom.interfaces import (
         AutoregressiveGenerator,

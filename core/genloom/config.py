@@ -51,6 +51,9 @@ class OptimConfig:
     min_lr_ratio: float = 0.0
     gradient_clip: float = 0.0
     accumulate: int = 1
+    #: a NaN or infinite loss: "stop" the run (one line; the last good checkpoint stays)
+    #: or "skip" the step
+    nonfinite: str = "stop"
     groups: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,6 +92,7 @@ class RunScalars:
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "linear", "step", "exponential")
+NONFINITE = ("stop", "skip")
 SECTIONS = ("data", "model", "optim", "trainer", "sample", "checkpoint")
 
 
@@ -337,6 +341,7 @@ def validate(
         out[key] = _merge([schema], section, key, sources)
     _check_choice(out.optim.name, OPTIMIZERS, "optim.name", "optimizer", sources)
     _check_choice(out.optim.scheduler, SCHEDULES, "optim.scheduler", "schedule", sources)
+    _check_choice(out.optim.nonfinite, NONFINITE, "optim.nonfinite", "policy", sources)
     if out.sample.sampler:
         out.sample.sampler = resolve_name("sampler", out.sample.sampler, "sample.sampler", sources, registry)
     trainer = raw.get("trainer") or OmegaConf.create({})

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from genloom.checkpoints import PREFIX, checkpoint_format, genloom_metadata
+from genloom.errors import DivergenceError
 from genloom.model import FitContext, GenerativeModel, OptimizerGroup
 
 
@@ -35,6 +36,8 @@ class TrainingModule(L.LightningModule):
         self.model = model
         self.automatic_optimization = model._groups() is None
         self._totals: dict[str, dict[str, Tensor]] = {}  # split totals of val/test runs
+        #: steps skipped for a non-finite loss (``optim.nonfinite=skip``)
+        self.skipped_steps = 0
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.model(*args, **kwargs)
@@ -90,11 +93,41 @@ class TrainingModule(L.LightningModule):
         log = self._logging_step()
         if groups is None:
             parts = self.model.losses(batch)
+            if not self._finite(parts, None):
+                return None  # optim.nonfinite=skip: Lightning skips this batch's step
             if log:
                 self._log_step("train", parts, size)
             return parts["loss"]
         self._manual_step(batch, groups, size, log)
         return None
+
+    def _finite(self, parts: dict[str, Tensor], player: str | None) -> bool:
+        """Whether this step's loss is finite on every process; if not, stop the run
+        with one line (``optim.nonfinite=stop``, the default) or skip the step (``skip``).
+
+        Checked before backward, so no NaN ever reaches the weights. Under DDP the
+        processes agree (one all-reduce of a flag), or one would wait for the others.
+        """
+        loss = parts["loss"].detach()
+        bad = (~torch.isfinite(loss)).any().float()
+        if self.trainer.world_size > 1:
+            bad = self.trainer.strategy.reduce(bad, reduce_op="sum")
+        if not bool(bad > 0):
+            return True
+        optim = self.model.optim_cfg
+        if getattr(optim, "nonfinite", "stop") == "skip":
+            self.skipped_steps += 1
+            return False
+        terms = [
+            f"{k}={float(v.detach().float().mean()):g}" for k, v in parts.items()
+            if isinstance(v, Tensor) and not bool(torch.isfinite(v.detach()).all())
+        ] or ["loss (on another process)"]
+        who = "" if player is None else f" of player '{player}'"
+        raise DivergenceError(
+            f"training diverged at step {self.trainer.global_step}{who}: non-finite "
+            f"{', '.join(terms)}; the run stopped and its last good checkpoint is kept (lower "
+            "optim.lr, set optim.gradient_clip, or optim.nonfinite=skip to skip such steps)"
+        )
 
     def _manual_step(self, batch: dict[str, Tensor], groups: list[OptimizerGroup], size: int,
                      log: bool) -> None:
@@ -114,6 +147,9 @@ class TrainingModule(L.LightningModule):
             opt = optimizers[i]
             self.toggle_optimizer(opt)
             parts = self.model.losses(batch, player=group.name)
+            if not self._finite(parts, group.name):
+                self.untoggle_optimizer(opt)
+                continue
             self.manual_backward(parts["loss"] / accumulate)
             if (step // group.every_n_steps + 1) % accumulate == 0:
                 if clip > 0:

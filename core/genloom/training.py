@@ -30,7 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 from genloom.build import build_dataset, build_model
 from genloom.checkpoints import load_weights, read_weights
 from genloom.data.datamodule import GenDataModule
-from genloom.errors import CheckpointError, ConfigError, GenloomError, PluginError
+from genloom.errors import CheckpointError, ConfigError, DivergenceError, GenloomError, PluginError
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
 from genloom.run_files import RunCSVLogger, write_atomic
@@ -44,6 +44,7 @@ QUIET_WARNINGS = (
     r".*exists and is not empty.*",  # checkpoint and log folders of our own run dir
     # frozen parts (latent diffusion's autoencoder) stay in eval mode on purpose
     r".*module\(s\) in eval mode at the start of training.*",
+    r".*`training_step` returned `None`.*",  # optim.nonfinite=skip skips a step on purpose
 )
 
 
@@ -205,18 +206,25 @@ class LastCheckpoint(Callback):
         self._saved_at: float | None = None
         self._saved_step = -1
 
-    def _save(self, trainer: L.Trainer) -> None:
+    def _save(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if not all(bool(torch.isfinite(p).all()) for p in pl_module.parameters()):
+            raise DivergenceError(
+                f"training diverged: the weights are not finite at step {trainer.global_step}; "
+                f"'{self.path}' keeps the last good ones (lower optim.lr or set optim.gradient_clip)"
+            )
         trainer.save_checkpoint(str(self.path))  # every rank calls it; rank 0 writes
         self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         due = self._saved_at is None or time.monotonic() - self._saved_at >= self.min_seconds
+        # every process must agree: save_checkpoint holds a barrier, and clocks differ
+        due = bool(trainer.strategy.broadcast(due, src=0))
         if due and not trainer.sanity_checking:
-            self._save(trainer)
+            self._save(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self._saved_step != trainer.global_step:
-            self._save(trainer)
+            self._save(trainer, pl_module)
 
 
 def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
