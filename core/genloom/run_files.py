@@ -102,3 +102,69 @@ class RunCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _KeepingWriter(self.log_dir, self._resume)
         return self._experiment
+
+
+class RunLock:
+    """``RUN/.genloom.lock``: one ``genloom train`` per run directory at a time.
+
+    The file holds the owner's PID and host. A second run into the same directory is
+    refused while that process lives; a lock left by a process that died (a SIGKILL,
+    a power cut) is stale and taken over. Creation is atomic (``O_EXCL``), so two runs
+    started together cannot both win.
+    """
+
+    NAME = ".genloom.lock"
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.path = Path(run_dir) / self.NAME
+        self.held = False
+
+    def acquire(self) -> None:
+        from genloom.errors import GenloomError
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                owner = self._live_owner()
+                if owner is not None:
+                    raise GenloomError(
+                        f"run directory '{self.path.parent}' is in use by another genloom train "
+                        f"(PID {owner}); wait for it to finish or choose another output_dir"
+                    ) from None
+                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{os.getpid()} {_host()}\n")
+            self.held = True
+            return
+        raise GenloomError(f"could not lock run directory '{self.path.parent}'; try again")
+
+    def _live_owner(self) -> int | None:
+        """The PID holding the lock, if that process still runs on this host."""
+        try:
+            pid_text, _, host = self.path.read_text().partition(" ")
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return None
+        if host.strip() and host.strip() != _host():
+            return pid  # another machine's run on a shared disk: cannot check, assume live
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid
+        return pid
+
+    def release(self) -> None:
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()

@@ -33,7 +33,7 @@ from genloom.data.datamodule import GenDataModule
 from genloom.errors import CheckpointError, ConfigError, DivergenceError, GenloomError, PluginError
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
-from genloom.run_files import RunCSVLogger, write_atomic
+from genloom.run_files import RunCSVLogger, RunLock, write_atomic
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
 
@@ -340,6 +340,25 @@ def train(
         load_initial_weights(model, cfg.init_from)
     default_name = name or f"{cfg.model.name.split(':')[-1]}-{cfg.data.name.split(':')[-1]}"
     run_dir = resolve_run_dir(cfg, resume, default_name)
+    created = not run_dir.exists()
+    lock = RunLock(run_dir)
+    if RUN_DIR_ENV not in os.environ:  # DDP workers run under rank 0's lock
+        lock.acquire()
+    try:
+        return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo)
+    finally:
+        lock.release()
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # nothing was written: leave no empty run behind
+
+
+def _fit(
+    cfg: DictConfig, model: Any, datamodule: Any, run_dir: Path, *, resume: bool,
+    echo: Callable[[str], None] | None,
+) -> TrainResult:
+    """Build the Trainer around ``model`` and fit it into ``run_dir`` (which is locked)."""
+    from genloom.plugins import get_plugin_host
+
     ckpt_dir = run_dir / "checkpoints"
     callbacks: list[Any] = checkpoint_callbacks(cfg.checkpoint, ckpt_dir)
     grids = SampleGrids(run_dir / "samples", cfg.sample)
