@@ -33,6 +33,7 @@ from genloom.data.datamodule import GenDataModule
 from genloom.errors import CheckpointError, ConfigError, DivergenceError, GenloomError, PluginError
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
+from genloom.objects import build_loggers, build_objects
 from genloom.run_files import RunCSVLogger, RunLock, write_atomic
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
@@ -272,10 +273,18 @@ def _trainer_kwargs(
         if cfg.optim.gradient_clip > 0:
             kwargs["gradient_clip_val"] = cfg.optim.gradient_clip
         kwargs["accumulate_grad_batches"] = cfg.optim.accumulate
-    kwargs.update(OmegaConf.to_container(cfg.trainer, resolve=True))
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    kwargs.update(trainer_cfg)
+    if "logger" in trainer_cfg:  # true: the defaults; false: none; names or specs: added
+        chosen = trainer_cfg["logger"]
+        kwargs["logger"] = chosen if chosen is False else loggers + build_loggers(chosen, str(run_dir))
+    if "profiler" in trainer_cfg:
+        kwargs["profiler"] = build_objects(trainer_cfg["profiler"], "trainer.profiler")
     if not module.automatic_optimization:
         kwargs["strategy"] = _find_unused_parameters(kwargs.get("strategy"))
-    kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
+    extra = trainer_cfg.get("callbacks") or []
+    extra = build_objects(extra if isinstance(extra, list) else [extra], "trainer.callbacks")
+    kwargs["callbacks"] = callbacks + extra
     get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
     if kwargs.get("enable_progress_bar", True) and not any(
         isinstance(c, TQDMProgressBar) for c in kwargs["callbacks"]
