@@ -49,8 +49,7 @@ def test_resume_appends_to_the_metrics_history(trained, tmp_path, cli):
 def test_a_refused_resume_changes_nothing(trained, tmp_path, cli):
     run = copy_run(trained, tmp_path / "run")
     files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    result = cli("train", CONFIG, "trainer.max_epochs=1", "optim.lr=0.5", f"output_dir={run}", "--resume",
-                 *TINY)
+    result = cli("train", CONFIG, "trainer.max_epochs=1", f"output_dir={run}", "--resume", *TINY)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1:] == [
@@ -69,3 +68,55 @@ def test_a_fresh_run_keeps_a_stray_metrics_file(tmp_path, cli):
     assert result.returncode == 0, result.stderr
     assert (run / "metrics-2.csv").read_text() == "epoch,step,x\n0,0,1.0\n"
     assert [r["epoch"] for r in rows(run)] == ["0"]
+
+
+def test_a_resume_that_changes_optim_is_refused_before_anything_changes(trained, tmp_path, cli):
+    run = copy_run(trained, tmp_path / "run")
+    files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = cli("train", CONFIG, "trainer.max_epochs=4", "optim.lr=0.5", f"output_dir={run}", "--resume",
+                 *TINY)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: optim.lr cannot change on --resume (was 0.002, now 0.5): the optimizer state comes back "
+        "from the checkpoint; resume with the run's optim settings, or start a new run from its "
+        f"weights with init_from={run}"
+    )
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 100, b"not a checkpoint at all"])
+def test_resume_from_an_unreadable_checkpoint_is_one_line(trained, tmp_path, cli, content):
+    run = copy_run(trained, tmp_path / "run")
+    (run / "checkpoints" / "last.ckpt").write_bytes(content)
+    files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    result = cli("train", CONFIG, "trainer.max_epochs=4", f"output_dir={run}", "--resume", *TINY)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: checkpoint '{run}/checkpoints/last.ckpt' cannot be read")
+    assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
+
+
+def test_without_periodic_checkpoints_only_last_ckpt_is_written(trained):
+    assert sorted(p.name for p in (trained / "checkpoints").iterdir()) == ["last.ckpt"]
+
+
+def test_checkpoints_are_replaced_atomically(tmp_path, monkeypatch):
+    import os
+
+    import torch
+
+    from genloom.run_files import AtomicCheckpointIO
+
+    path = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"step": 1}, path)
+    assert oct(path.stat().st_mode & 0o777) == "0o644"
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError):
+        io.save_checkpoint({"step": 2}, path)
+    assert torch.load(path, weights_only=True) == {"step": 1}  # the good one survives
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no partial temp file

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from lightning.fabric.plugins import TorchCheckpointIO
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
@@ -168,3 +169,19 @@ def _host() -> str:
     import socket
 
     return socket.gethostname()
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written as every run file is: a temp file beside the target, fsync,
+    rename. Lightning's own save stages the file in ``$TMPDIR`` and copies it across
+    filesystems, which on a full disk truncated a good ``last.ckpt`` and left partial
+    temp files behind."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+        import torch
+
+        if storage_options is not None:
+            super().save_checkpoint(checkpoint, path, storage_options)  # raises: unsupported
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomic(path, buffer.getvalue())

@@ -34,7 +34,7 @@ from genloom.errors import CheckpointError, ConfigError, DivergenceError, Genloo
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
 from genloom.objects import build_loggers, build_objects
-from genloom.run_files import RunCSVLogger, RunLock, write_atomic
+from genloom.run_files import AtomicCheckpointIO, RunCSVLogger, RunLock, write_atomic
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
 
@@ -285,12 +285,32 @@ def _trainer_kwargs(
     extra = trainer_cfg.get("callbacks") or []
     extra = build_objects(extra if isinstance(extra, list) else [extra], "trainer.callbacks")
     kwargs["callbacks"] = callbacks + extra
+    if not any(isinstance(c, ModelCheckpoint) for c in kwargs["callbacks"]):
+        # last.ckpt is our own callback's; without periodic checkpoints Lightning would add
+        # a default ModelCheckpoint that writes files nobody asked for
+        kwargs.setdefault("enable_checkpointing", False)
+    if _plain_strategy(kwargs.get("strategy")) and not _has_checkpoint_io(kwargs.get("plugins")):
+        plugins = kwargs.get("plugins") or []
+        kwargs["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
     get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
     if kwargs.get("enable_progress_bar", True) and not any(
         isinstance(c, TQDMProgressBar) for c in kwargs["callbacks"]
     ):
         kwargs["callbacks"].append(OneProgressBar())
     return kwargs
+
+
+def _plain_strategy(strategy: Any) -> bool:
+    """Strategies that save one ordinary checkpoint file (not FSDP/DeepSpeed shards)."""
+    return strategy is None or (isinstance(strategy, str) and (
+        strategy in ("auto", "single_device") or strategy.startswith("ddp")))
+
+
+def _has_checkpoint_io(plugins: Any) -> bool:
+    from lightning.fabric.plugins import CheckpointIO
+
+    items = plugins if isinstance(plugins, list) else [plugins]
+    return any(isinstance(p, CheckpointIO) for p in items)
 
 
 #: Lightning's DDP strategy names that have a ``_find_unused_parameters_true`` variant
@@ -314,6 +334,31 @@ def load_initial_weights(model: Any, path: str) -> None:
     a run directory or an export)."""
     _, state_dict = read_weights(path)
     load_weights(model, state_dict, path, "init_from: checkpoint")
+
+
+def check_resume(cfg: DictConfig, last: Path) -> None:
+    """Refuse, before anything is touched, a resume that cannot do what it says: an
+    unreadable ``last.ckpt`` (one line, not a crash mid-fit), or changed ``optim``
+    settings (the optimizer and its schedule come back from the checkpoint, so the new
+    values would be recorded in ``config.yaml`` but not used)."""
+    from genloom.checkpoints import read_checkpoint
+
+    saved = (read_checkpoint(last).get("genloom") or {}).get("config") or {}
+    before = saved.get("optim")
+    now = OmegaConf.to_container(cfg.optim, resolve=True)
+    if isinstance(before, dict):
+        # keys the checkpoint has: one written before an option existed has not changed it
+        changed = sorted(k for k in before if before[k] != now.get(k))
+    else:
+        changed = []
+    if changed:
+        key = changed[0]
+        raise ConfigError(
+            f"optim.{key} cannot change on --resume (was {before.get(key)!r}, now {now.get(key)!r}): "
+            "the optimizer state comes back from the checkpoint; resume with the run's optim "
+            "settings, or start a new run from its weights with init_from="
+            f"{last.parent.parent}"
+        )
 
 
 def _plugin_callback_in(tb: Any, owners: dict[int, str]) -> tuple[str, str] | None:
@@ -349,6 +394,8 @@ def train(
         load_initial_weights(model, cfg.init_from)
     default_name = name or f"{cfg.model.name.split(':')[-1]}-{cfg.data.name.split(':')[-1]}"
     run_dir = resolve_run_dir(cfg, resume, default_name)
+    if resume:
+        check_resume(cfg, run_dir / "checkpoints" / "last.ckpt")
     created = not run_dir.exists()
     lock = RunLock(run_dir)
     if RUN_DIR_ENV not in os.environ:  # DDP workers run under rank 0's lock
