@@ -106,6 +106,29 @@ def test_ema_moves_codes_to_the_means_of_what_they_quantize():
     assert torch.allclose(book.vectors.sort(dim=0).values, centres, atol=0.1)
 
 
+def test_ema_update_under_torch_distributed_sums_over_ranks(tmp_path):
+    """One gloo rank: the all_reduce path runs and gives what the local update gives."""
+    import torch.distributed as dist
+
+    from genloom_vqvae.codebook import Codebook
+
+    books = [Codebook(4, 3, decay=0.5), Codebook(4, 3, decay=0.5)]
+    z = torch.randn(32, 3, generator=torch.Generator().manual_seed(0))
+    for book in books:
+        torch.manual_seed(0)
+        book.update(z, torch.zeros(32, dtype=torch.long))  # initialises from the same rows
+    torch.manual_seed(1)
+    books[0].update(z, books[0].nearest(z))
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        torch.manual_seed(1)
+        books[1].update(z, books[1].nearest(z))
+    finally:
+        dist.destroy_process_group()
+    assert torch.equal(books[0].vectors, books[1].vectors)
+    assert torch.equal(books[0].counts, books[1].counts)
+
+
 @pytest.mark.parametrize("restart_below, expect_all_near", [(1.0, True), (0.0, False)])
 def test_dead_codes_are_restarted_on_the_batch(restart_below, expect_all_near):
     from genloom_vqvae.codebook import Codebook
