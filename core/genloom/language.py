@@ -59,14 +59,17 @@ class LanguageModel(GenerativeModel):
         """Tokens the network reads per training window."""
         return int(self.info.shape[0]) - 1
 
-    def token_nats(self, x: Tensor) -> Tensor:
-        """Negative log-likelihood in nats of each of ``x[:, 1:]`` given what precedes it."""
-        logits, _ = self.net.step(x[:, :-1])
+    def token_nats(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Negative log-likelihood in nats of each of ``x[:, 1:]`` given what precedes it.
+
+        ``cond`` (one class label per row) reaches the network only when the model is
+        conditional; an unconditional model ignores it."""
+        logits, _ = self.net.step(x[:, :-1], None, cond if self.conditional else None)
         nats = F.cross_entropy(logits.flatten(0, 1).float(), x[:, 1:].flatten(), reduction="none")
         return nats.view(x.shape[0], -1)
 
     def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
-        return {"loss": self.token_nats(batch["x"]).mean()}
+        return {"loss": self.token_nats(batch["x"], batch.get("y")).mean()}
 
     # -- characters, for bits per character ------------------------------------------
 
