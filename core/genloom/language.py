@@ -50,9 +50,9 @@ class LanguageModel(GenerativeModel):
                 f"not {info.kind} data"
             )
         self._counter: Any = None
-        #: (batch x, its token nats) from the last validation_losses without gradients,
-        #: so validation_sums of the same batch does not run the network again
-        self._last_nats: tuple[Tensor, Tensor] | None = None
+        #: (batch x, its labels, their token nats) from the last validation_losses without
+        #: gradients, so validation_sums of the same batch does not run the network again
+        self._last_nats: tuple[Tensor, Tensor | None, Tensor] | None = None
 
     @property
     def block_size(self) -> int:
@@ -87,9 +87,9 @@ class LanguageModel(GenerativeModel):
     def validation_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Loss and, where characters can be counted, bits per character of this batch."""
         x = batch["x"]
-        nats = self.token_nats(x)
+        nats = self.token_nats(x, batch.get("y"))
         if not torch.is_grad_enabled():
-            self._last_nats = (x, nats)
+            self._last_nats = (x, batch.get("y"), nats)
         parts = {"loss": nats.mean()}
         chars = self.count_chars(x[:, 1:])
         if chars is not None:
@@ -102,7 +102,8 @@ class LanguageModel(GenerativeModel):
         """This batch's total nats, tokens and (where countable) characters."""
         x = batch["x"]
         last, self._last_nats = self._last_nats, None
-        nats = last[1] if last is not None and last[0] is x else self.token_nats(x)
+        same = last is not None and last[0] is x and last[1] is batch.get("y")
+        nats = last[2] if same else self.token_nats(x, batch.get("y"))
         sums = {"nats": nats.sum(), "tokens": torch.tensor(float(nats.numel()), device=nats.device)}
         chars = self.count_chars(x[:, 1:])
         if chars is not None:

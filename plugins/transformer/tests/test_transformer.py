@@ -142,6 +142,12 @@ def test_conditional_transformer_learns_class_dependent_text():
     assert rows == [texts[int(c)][:9] for c in cond]
     with pytest.raises(Exception, match="class-conditional"):
         model.sample(2, prompt=" ", max_new_tokens=2)
+    with torch.no_grad():  # validation reads each row's label too: the trained texts are cheap
+        right = model.validation_losses({"x": x, "y": y})["loss"]
+        wrong = model.validation_losses({"x": x, "y": (y + 1) % 3})["loss"]
+        sums = model.validation_sums({"x": x, "y": y})
+    assert float(right) < 0.5 * float(wrong)
+    assert float(sums["nats"]) / float(sums["tokens"]) == pytest.approx(float(right), rel=1e-5)
 
 
 def test_conditional_conformance():
