@@ -355,3 +355,13 @@ def test_in_house_models_accept_a_plugins_continuous_kind_and_refuse_tokens():
         build_model(cfg, DataInfo(kind="tokens", shape=(8,), vocab_size=5))
     with pytest.raises(ValueError, match="token data"):
         EchoLM(DataInfo(kind="roll", shape=(8,), vocab_size=5))
+
+
+def test_component_finds_a_nested_part_after_direct_children():
+    class Nested(GenerativeModel):
+        def __init__(self) -> None:
+            super().__init__(None, DataInfo(kind="image", shape=(1, 2, 2)))
+            self.stage = FirstStage(Quantizer(), Identity(), conditional=False, scale=1.0)
+
+    model = Nested()
+    assert model.component(Generator) is model.stage.decoder

@@ -122,7 +122,7 @@ class GenerativeModel(nn.Module):
     #: True when samples come from a latent prior through a one-shot Generator
     has_latent_space: ClassVar[bool] = False
     #: the sampler ``genloom sample`` uses when none is named
-    default_sampler: ClassVar[str] = "prior"
+    default_sampler: ClassVar[str | None] = "prior"
     #: names of loss parts and validation metrics shown on the training progress bar
     progress_bar_keys: ClassVar[tuple[str, ...]] = ("loss",)
 
@@ -157,11 +157,18 @@ class GenerativeModel(nn.Module):
         return None
 
     def component(self, interface: type) -> nn.Module | None:
-        """The sub-module implementing ``interface`` (used by samplers), or None."""
+        """The sub-module implementing ``interface`` (used by samplers), or None.
+
+        The model itself, else its first direct child that implements it, else the
+        first nested one (a :class:`~genloom.FirstStage`'s decoder, say). Override it
+        to choose another (an EMA copy)."""
         if isinstance(self, interface):
             return self
         for module in self.children():
             if isinstance(module, interface):
+                return module
+        for module in self.modules():
+            if module is not self and isinstance(module, interface):
                 return module
         return None
 

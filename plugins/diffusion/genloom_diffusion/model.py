@@ -63,7 +63,7 @@ class Diffusion(GenerativeModel):
         super().__init__(cfg, info)
         _check_config(cfg, info)
         latent = cfg.latent.checkpoint or cfg.latent.model
-        self.first_stage = FirstStage.from_config(cfg.latent, info) if latent else None
+        self.first_stage = FirstStage.from_config(cfg.latent, info, key="model.latent") if latent else None
         self.sample_shape = self.first_stage.latent_shape if self.first_stage else tuple(info.shape)
         self.num_classes = info.num_classes if cfg.conditional else 0
         self.denoiser = build_component(
