@@ -264,10 +264,11 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: 
     """Evaluate CHECKPOINT on its dataset's held-out test split.
 
     \b
-    Without --metric, runs what applies to the model (docs/metrics.md): its own losses,
-    and for images of digits/mnist FID, KID, precision/recall/density/coverage, the
-    class balance (and accuracy per label for conditional models) and novelty. Each
-    sample-based metric X comes with X_floor: the same metric for held-out real data.
+    Without --metric, runs what applies (docs/metrics.md): the model's losses;
+    for digits/mnist images FID, KID, precision/recall/density/coverage, class
+    balance, accuracy per label (conditional models) and novelty; for points
+    MMD, energy, sliced Wasserstein, Frechet and novelty. A sample-based metric
+    X comes with X_floor: the same metric for held-out real data.
       genloom evaluate runs/vae-mnist
       genloom evaluate runs/gan-toy2d --metric mmd --n 500 --json
     """
