@@ -44,7 +44,9 @@ class Comparison:
         return len(self.samples)
 
 
-_CACHE: "weakref.WeakKeyDictionary[Any, dict[tuple, Comparison]]" = weakref.WeakKeyDictionary()
+#: per model: the last (datamodule, n, seed) asked for and its sets (one entry; the
+#: datamodule is held, not its id, so a new datamodule never finds stale sets)
+_CACHE: "weakref.WeakKeyDictionary[Any, tuple[Any, int, int, Comparison]]" = weakref.WeakKeyDictionary()
 
 
 def sample_size(datamodule: Any) -> int:
@@ -62,19 +64,19 @@ def comparison(model: Any, datamodule: Any) -> Comparison:
     """The three sets for ``model`` on ``datamodule``, sampled with the run's seed (cached)."""
     n = sample_size(datamodule)
     seed = int(model.run_cfg.seed)
-    per_model = _CACHE.setdefault(model, {})
-    key = (id(datamodule), n, seed)
-    if key not in per_model:
-        train = all_examples(datamodule.split("train"))
-        test = all_examples(datamodule.split("test"))
-        order = torch.randperm(len(test["x"]), generator=torch.Generator().manual_seed(seed))[:n]
-        held_x, held_y = test["x"][order], test["y"][order] if "y" in test else None
-        cond = held_y if model.conditional else None
-        with torch.no_grad():
-            fake = model.sample(n, cond=cond, generator=torch.Generator().manual_seed(seed)).data
-        per_model.clear()
-        per_model[key] = Comparison(train["x"], train.get("y"), held_x, held_y, fake.detach(), cond)
-    return per_model[key]
+    cached = _CACHE.get(model)
+    if cached is not None and cached[0] is datamodule and cached[1:3] == (n, seed):
+        return cached[3]
+    train = all_examples(datamodule.split("train"))
+    test = all_examples(datamodule.split("test"))
+    order = torch.randperm(len(test["x"]), generator=torch.Generator().manual_seed(seed))[:n]
+    held_x, held_y = test["x"][order], test["y"][order] if "y" in test else None
+    cond = held_y if model.conditional else None
+    with torch.no_grad():
+        fake = model.sample(n, cond=cond, generator=torch.Generator().manual_seed(seed)).data
+    sets = Comparison(train["x"], train.get("y"), held_x, held_y, fake.detach(), cond)
+    _CACHE[model] = (datamodule, n, seed, sets)
+    return sets
 
 
 def with_floor(name: str, fn: Callable[[Tensor, Tensor], float], fake: Tensor, real: Tensor,
