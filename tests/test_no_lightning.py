@@ -57,7 +57,11 @@ def test_cli_commands_on_a_trained_model_import_no_lightning(run, command, tmp_p
         "export": ["export", str(run), str(tmp_path / "export")],
     }[command]
     result = _python(CLI, *args)
-    assert result == {"code": 0, "heavy": []}
+    # evaluate computes FID/KID with torchmetrics (genloom[metrics]) on purpose; it needs
+    # no Lightning, so it may import torchmetrics and nothing else of HEAVY
+    allowed = ["torchmetrics"] if command == "evaluate" else []
+    assert result["code"] == 0
+    assert [m for m in result["heavy"] if m.split(".")[0] not in allowed] == []
 
 
 def test_load_checkpoint_and_sample_import_no_lightning(run):
