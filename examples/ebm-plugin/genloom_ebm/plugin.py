@@ -20,3 +20,9 @@ def genloom_register_components(register) -> None:
     register("sampler", "langevin", "genloom_ebm.samplers.langevin:Langevin",
              help="annealed Langevin dynamics on an energy (options: steps_per_level, "
                   "step_size, denoise, init)")
+    register("sampler", "euler_ancestral", "genloom_ebm.samplers.euler_ancestral:EulerAncestral",
+             help="Euler ancestral in sigma space for any diffusion model (options: steps, eta, "
+                  "guidance, clip)")
+    register("sampler", "heun", "genloom_ebm.samplers.heun:Heun",
+             help="Heun's second-order method in sigma space for any diffusion model (options: "
+                  "steps, guidance, clip)")
