@@ -103,6 +103,16 @@ def test_the_in_house_diffusion_model_samples_with_equal_seeds_equal(sampler):
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+@pytest.mark.parametrize("steps", [7, 50])
+def test_deterministic_euler_in_sigma_is_the_in_house_ddim(steps):
+    """DDIM at eta=0 is exactly Euler's method for the ODE in sigma (Karras et al. 2022,
+    sec. 3): two independent implementations, one result."""
+    model = tiny_diffusion(DataInfo(kind="points", shape=(2,)))
+    ddim = draw(model, "diffusion:ddim", n=64, steps=steps, eta=0.0)
+    euler = draw(model, "ebm:euler_ancestral", n=64, steps=steps, eta=0.0)
+    assert torch.allclose(euler, ddim, rtol=1e-4, atol=1e-4 * ddim.abs().max().item())
+
+
 @pytest.mark.parametrize("sampler", SAMPLERS)
 def test_images_are_clipped_and_guidance_reaches_the_denoiser(sampler):
     model = tiny_diffusion(DataInfo(kind="image", shape=(1, 8, 8), num_classes=10),
