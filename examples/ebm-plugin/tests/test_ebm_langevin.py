@@ -139,6 +139,14 @@ def test_bad_options_are_one_line_config_errors(option, value, message):
     assert "\n" not in str(info.value)
 
 
+def test_labels_are_refused_rather_than_ignored():
+    class Labelled(GaussianModel):
+        conditional = True  # says so, but E(x, sigma) has no label input
+
+    with pytest.raises(ConfigError, match="langevin sampler draws unconditional samples"):
+        Labelled(levels=3).sample(2, cond=torch.tensor([0, 1]))
+
+
 def test_a_model_without_an_energy_cannot_be_driven():
     from genloom import IncompatibleSamplerError
 

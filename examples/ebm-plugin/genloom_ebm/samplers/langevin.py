@@ -73,6 +73,8 @@ class Langevin(Sampler):
         step at the smallest level; ``init``: the starting noise's standard deviation in
         units of the largest level."""
         check_options(steps_per_level, step_size, denoise, init)
+        if cond is not None:  # an energy E(x, sigma) has no label input to honour it with
+            raise ConfigError("the langevin sampler draws unconditional samples; drop --cond")
         net = self.check(model)
         levels = [float(s) for s in model.noise_levels]
         param = next(net.parameters(), None)
