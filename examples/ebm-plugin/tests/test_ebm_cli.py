@@ -30,8 +30,8 @@ def ok(result: subprocess.CompletedProcess) -> str:
     return result.stdout
 
 
-def in_process(capsys, *args: str) -> tuple[int, str]:
-    """``genloom ARGS`` through the CLI's own entry point; (exit status, stderr)."""
+def in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """``genloom ARGS`` through the CLI's own entry point: (exit status, stdout, stderr)."""
     from genloom.cli import main
 
     capsys.readouterr()
@@ -40,11 +40,18 @@ def in_process(capsys, *args: str) -> tuple[int, str]:
         code = 0
     except SystemExit as exc:
         code = exc.code
-    return code, capsys.readouterr().err.strip()
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip()
 
 
-def evaluated(run: Path) -> dict:
-    values = json.loads(ok(genloom("evaluate", str(run), "--json")))
+def evaluated(run: Path, capsys=None) -> dict:
+    """``genloom evaluate RUN --json`` (in this process when given ``capsys``), checked."""
+    if capsys is None:
+        values = json.loads(ok(genloom("evaluate", str(run), "--json")))
+    else:
+        code, out, err = in_process(capsys, "evaluate", str(run), "--json")
+        assert code == 0, err
+        values = json.loads(out)
     assert set(values) == {"test/loss"} and np.isfinite(values["test/loss"]) and values["test/loss"] > 0
     return values
 
@@ -62,25 +69,30 @@ def test_ebm_toy2d_trains_samples_and_evaluates(tmp_path, capsys):
     # user errors are one line and exit 2 (in-process: the same click command, no
     # second interpreter start)
     png = tmp_path / "points.png"
-    assert in_process(capsys, "sample", str(run), "--sampler", "ebm:heun", "--out", str(png)) == (
-        2, "error: sampler Heun drives a Denoiser, but model EBM has none; pick a sampler "
-           "listed by 'genloom list samplers'")
-    assert in_process(capsys, "sample", str(run), "--out", str(png), "step_size=-1") == (
-        2, "error: step_size must be a positive number, got -1")
-    assert in_process(capsys, "sample", str(run), "--n", "4", "--out", str(png), "steps_per_level=3") == (0, "")
+    code, _, err = in_process(capsys, "sample", str(run), "--sampler", "ebm:heun", "--out", str(png))
+    assert (code, err) == (2, "error: sampler Heun drives a Denoiser, but model EBM has none; pick "
+                              "a sampler listed by 'genloom list samplers'")
+    code, _, err = in_process(capsys, "sample", str(run), "--out", str(png), "step_size=-1")
+    assert (code, err) == (2, "error: step_size must be a positive number, got -1")
+    code, _, err = in_process(capsys, "sample", str(run), "--n", "4", "--out", str(png), "steps_per_level=3")
+    assert code == 0, err
     assert Image.open(png).size == (512, 512)  # the points kind's scatter plot
 
 
-def test_ebm_digits_trains_samples_and_evaluates(tmp_path):
+def test_ebm_digits_trains_samples_and_evaluates(tmp_path, capsys):
     run = tmp_path / "digits"
     ok(genloom("train", str(CONFIGS / "ebm-digits.yaml"), *QUICK, "model.energy.channels=8",
                "sample.options={steps_per_level: 2}", f"output_dir={run}"))
+    # sample and evaluate through the CLI's entry point in this process: the same
+    # commands, reading the run from disk, without two more ~4 s interpreter starts
     png = tmp_path / "digits.png"
-    ok(genloom("sample", str(run), "--n", "4", "--out", str(png), "steps_per_level=2"))
+    code, _, err = in_process(capsys, "sample", str(run), "--n", "4", "--out", str(png),
+                              "steps_per_level=2")
+    assert code == 0, err
     image = np.asarray(Image.open(png))
     assert image.shape == (70, 70)  # 2 x 2 cells of 8x8 digits upscaled to 32 px, 2 px gaps
     assert image[2:34, 2:34].std() > 0  # not a blank cell
-    evaluated(run)
+    evaluated(run, capsys)
 
 
 def test_euler_ancestral_and_heun_sample_a_diffusion_run(tmp_path, capsys):
@@ -95,8 +107,9 @@ def test_euler_ancestral_and_heun_sample_a_diffusion_run(tmp_path, capsys):
     out = tmp_path / "euler.npy"
     # genloom sample RUN --sampler ebm:euler_ancestral steps=30, through the CLI's entry
     # point in this process (the interpreter start is what costs time here)
-    assert in_process(capsys, "sample", str(run), "--sampler", "ebm:euler_ancestral", "steps=30",
-                      "--n", "4", "--out", str(out)) == (0, "")
+    code, _, err = in_process(capsys, "sample", str(run), "--sampler", "ebm:euler_ancestral",
+                              "steps=30", "--n", "4", "--out", str(out))
+    assert code == 0, err
     points = np.load(out)
     assert points.shape == (4, 2) and np.isfinite(points).all()
     model = load_checkpoint(run)  # the seed the CLI used (0) gives the same samples here
