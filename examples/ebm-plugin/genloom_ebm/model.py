@@ -63,9 +63,13 @@ class EBM(GenerativeModel):
         return 1.0 if self.info.kind == "image" else None
 
     def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
-        # The score is a gradient, so even the validation loss needs autograd on x. The
-        # caller may run under no_grad (evaluate) or inference mode (Lightning's
-        # validation); then the loss is computed without a graph to the parameters.
+        """The sigma^2-weighted DSM loss on one batch (see the module docstring).
+
+        The score is a gradient, so even the validation loss needs autograd on ``x``. The
+        caller may run under ``no_grad`` (``genloom evaluate``) or inference mode
+        (Lightning's validation); autograd is switched back on here, and the loss then
+        comes without a graph to the parameters.
+        """
         create_graph = torch.is_grad_enabled()
         inference = torch.is_inference_mode_enabled()
         with torch.inference_mode(False) if inference else contextlib.nullcontext():
@@ -77,7 +81,7 @@ class EBM(GenerativeModel):
             z = torch.randn_like(x)
             scale = sigma.view(-1, *([1] * (x.ndim - 1)))
             grad = energy_grad(self.energy_net, x + scale * z, sigma, create_graph=create_graph)
-            # sigma * score + z = z - sigma * grad_x E; zero for the perfect score
+            # sigma * score + z = z - sigma * grad_x E; its mean square is least for the true score
             residual = z - scale * grad
             loss = 0.5 * residual.pow(2).flatten(1).sum(1).mean()
         return {"loss": loss}
