@@ -365,3 +365,26 @@ def test_component_finds_a_nested_part_after_direct_children():
 
     model = Nested()
     assert model.component(Generator) is model.stage.decoder
+
+
+def test_plugin_kinds_are_listed_in_their_plural():
+    from click.testing import CliRunner
+
+    from genloom.cli import cli
+
+    register("energy", "quadratic", Energy, help="a test energy")
+    for name in ("energies", "energy"):
+        result = CliRunner().invoke(cli, ["list", name])
+        assert result.exit_code == 0 and result.output.startswith("energies:\n  local:quadratic")
+
+
+def test_a_tensor_capability_satisfies_a_samplers_requirement():
+    class Ladder(Energy):
+        noise_levels = torch.tensor([1.0, 0.5])  # truthiness of this would raise
+
+    class NeedsLadder(GradientDescentSampler):
+        requires = ("noise_levels",)
+
+    assert NeedsLadder().check(Ladder()) is not None
+    with pytest.raises(Exception, match="needs a model with noise_levels"):
+        NeedsLadder().check(Energy())

@@ -92,21 +92,25 @@ def list_components(kind: str | None) -> None:
         kinds = registry.kinds()
     else:
         k = KIND_ALIASES.get(kind, kind)
-        if k not in registry.kinds() and k.endswith("s"):  # plugin kinds: noise_schedules
-            k = k[:-1]
+        if k not in registry.kinds():  # plugin kinds in the plural: noise_schedules, energies
+            k = next((c for c in registry.kinds() if _plural(c) == k), k)
         if k not in registry.kinds():
             raise GenloomError(
                 f"unknown kind '{kind}'; choose one of "
-                f"{', '.join(sorted({f'{k}s' for k in registry.kinds()}))}"
+                f"{', '.join(sorted(_plural(k) for k in registry.kinds()))}"
             )
         kinds = [k]
     for k in kinds:
         comps = registry.components(k)
-        click.echo(f"{k}s:")
+        click.echo(f"{_plural(k)}:")
         if not comps:
             click.echo("  (none)")
         for c in comps:
             click.echo(f"  {c.full_name:<24} {c.help}")
+
+
+def _plural(kind: str) -> str:
+    return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
 
 
 # -- config -----------------------------------------------------------------------------
