@@ -25,6 +25,7 @@ cleaned tune says exactly what the original melody says.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
@@ -88,6 +89,7 @@ def join_tokens(tokens: list[str]) -> str:
 # -- durations, pitches, keys -------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_duration(text: str) -> Fraction:
     """An ABC length multiplier: ``""`` 1, ``3`` 3, ``/`` 1/2, ``//`` 1/4, ``3/`` 3/2, ``3/4``."""
     if not text:

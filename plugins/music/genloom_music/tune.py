@@ -23,6 +23,7 @@ unplayable skipped), so an invalid sample can still be listened to.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -80,8 +81,17 @@ class Tune:
         return key_scale(self.key)
 
 
-def read_tune(tokens: list[str]) -> Tune:
-    """Read one tune's tokens (see the module docstring); never raises."""
+def read_tune(tokens: list[str] | tuple[str, ...]) -> Tune:
+    """Read one tune's tokens (see the module docstring); never raises.
+
+    Results are cached by token sequence (metrics read the same training tunes again),
+    so treat the returned :class:`Tune` as read-only.
+    """
+    return _read(tuple(tokens))
+
+
+@functools.lru_cache(maxsize=16384)
+def _read(tokens: tuple[str, ...]) -> Tune:
     tune = Tune()
     errors = tune.errors
     heads = [t for t in tokens[:3]]
