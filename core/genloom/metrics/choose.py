@@ -24,8 +24,8 @@ def default_metrics(model: Any) -> list[str]:
     """The metric names that apply to ``model`` (``losses`` first: it may drop out)."""
     kind = get_kind(model.info.kind)
     names = ["losses"]
-    if not kind.continuous:
-        return names
+    if not kind.continuous or not getattr(model, "default_sampler", None):
+        return names  # text, or a model that does not generate alone (a first stage)
     if model.info.kind == "image" and dataset_name(model) in SHIPPED:
         names += ["fid", "kid", "prdc", "classes"]
         if model.conditional:

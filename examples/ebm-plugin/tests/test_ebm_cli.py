@@ -47,9 +47,9 @@ def in_process(capsys, *args: str) -> tuple[int, str, str]:
 def evaluated(run: Path, capsys=None) -> dict:
     """``genloom evaluate RUN --json`` (in this process when given ``capsys``), checked."""
     if capsys is None:
-        values = json.loads(ok(genloom("evaluate", str(run), "--json")))
+        values = json.loads(ok(genloom("evaluate", str(run), "--metric", "losses", "--json")))
     else:
-        code, out, err = in_process(capsys, "evaluate", str(run), "--json")
+        code, out, err = in_process(capsys, "evaluate", str(run), "--metric", "losses", "--json")
         assert code == 0, err
         values = json.loads(out)
     assert set(values) == {"test/loss"} and np.isfinite(values["test/loss"]) and values["test/loss"] > 0

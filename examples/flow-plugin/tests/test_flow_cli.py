@@ -50,7 +50,7 @@ def test_example_config_through_the_cli(tmp_path, config, extra, sample_size, st
     genloom("sample", str(run), "--n", "4", "--out", str(tmp_path / "x.png"))
     assert png_size(tmp_path / "x.png") == sample_size
 
-    result = json.loads(genloom("evaluate", str(run), "--json").stdout)
+    result = json.loads(genloom("evaluate", str(run), "--metric", "losses", "--json").stdout)
     assert set(result) == metrics
     assert all(math.isfinite(v) for v in result.values())
     if "test/bits_per_dim" in result:  # 17 levels: log2(17) = 4.09 is a uniform guess

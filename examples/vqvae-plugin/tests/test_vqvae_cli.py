@@ -31,7 +31,7 @@ def genloom_cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def evaluate(run: Path) -> dict[str, float]:
-    result = genloom_cli("evaluate", str(run), "--json")
+    result = genloom_cli("evaluate", str(run), "--metric", "losses", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
