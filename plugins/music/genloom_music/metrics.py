@@ -1,7 +1,8 @@
 """Music metrics for ``abc`` and ``pianoroll`` samples, each with its real-data floor.
 
 Every metric draws as many seeded samples as the test split has examples (tunes for
-``folk``, two-bar windows for ``chorales``; a conditional model gets the test labels)
+``folk``, two-bar windows for ``chorales``; a conditional model gets the test labels),
+with the run's ``sample.sampler`` and ``sample.options`` (a diffusion model's ``steps``)
 and reports ``test/<name>`` for them and ``test/<name>_floor`` for real data measured
 the same way: the held-out tunes against the training tunes. A floor is what a perfect
 model of this data could be expected to score, which is not always the ideal value.
@@ -70,12 +71,14 @@ def sampled_pieces(model: Any, datamodule: Any, n: int) -> list[Piece]:
         return cached[1]
     generator = torch.Generator().manual_seed(int(model.run_cfg.seed))
     cond = _labels(datamodule) if model.conditional else None
-    options: dict[str, Any] = {}
+    sample_cfg = model.run_cfg.get("sample") or {}
+    sampler = sample_cfg.get("sampler") or None
+    options: dict[str, Any] = dict(sample_cfg.get("options") or {})  # e.g. a diffusion's steps
     if isinstance(kind, AbcKind):
         from genloom.sampling import get_sampler
 
-        options = kind.tune_options(get_sampler(model.default_sampler), {})
-    samples = model.sample(n, cond=cond, generator=generator, **options)
+        options = kind.tune_options(get_sampler(sampler or model.default_sampler), options)
+    samples = model.sample(n, sampler=sampler, cond=cond, generator=generator, **options)
     pieces = kind.pieces(samples.data, model.info, samples.extras.get("lengths"))
     _SAMPLES[model] = (version, pieces)
     return pieces

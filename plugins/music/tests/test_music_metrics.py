@@ -81,12 +81,12 @@ class CopyingModel:
 
     def __init__(self, data):
         self.info, self.data = data.info, data
-        self.run_cfg = OmegaConf.create({"seed": 0})
+        self.run_cfg = OmegaConf.create({"seed": 0, "sample": {"sampler": None, "options": {}}})
 
     def parameters(self):
         return iter(())
 
-    def sample(self, n, cond=None, generator=None, **options):
+    def sample(self, n, sampler=None, cond=None, generator=None, **options):
         assert options == {"stop": "\n", "max_new_tokens": 600}
         tok = self.data.tokenizer
         rows = [tok.encode("\n" + join_tokens(t) + "\n") for t in self.data.tunes("train")[:n]]
