@@ -1,6 +1,7 @@
 """Music metrics for ``abc`` and ``pianoroll`` samples, each with its real-data floor.
 
-Every metric draws as many seeded samples as the test split has examples (tunes for
+Every metric draws as many seeded samples as the test split has examples, or
+``genloom evaluate --n N`` of them against as many held-out ones (tunes for
 ``folk``, two-bar windows for ``chorales``; a conditional model gets the test labels),
 with the run's ``sample.sampler`` and ``sample.options`` (a diffusion model's ``steps``)
 and reports ``test/<name>`` for them and ``test/<name>_floor`` for real data measured
@@ -90,12 +91,17 @@ def _sets(model: Any, datamodule: Any, metric: str) -> tuple[list[Piece], list[P
     test = real_pieces(model, datamodule, "test")
     if not test:
         raise ConfigError(f"metric {metric}: the test split is empty (data.test_fraction)")
+    n = getattr(datamodule, "eval_n", None)  # genloom evaluate --n
+    if n is not None:
+        if not 2 <= n <= len(test):
+            raise ConfigError(f"--n {n}: give 2 to {len(test)} (the held-out pieces, for the real-data floor)")
+        test = _train_draw(test, n, int(model.run_cfg.seed))
     train = real_pieces(model, datamodule, "train")
     return sampled_pieces(model, datamodule, len(test)), test, train
 
 
 def _train_draw(train: list[Piece], n: int, seed: int) -> list[Piece]:
-    """``n`` training pieces drawn without replacement (all of them if fewer)."""
+    """``n`` pieces of ``train`` drawn without replacement (all of them if fewer)."""
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
     return [train[i] for i in order[:n]]
 
