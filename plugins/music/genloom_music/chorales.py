@@ -76,11 +76,18 @@ def voices_to_roll(voices: np.ndarray) -> np.ndarray | None:
 
 
 def roll_to_voices(roll: np.ndarray | Tensor) -> np.ndarray:
-    """A ``(4, steps, 32)`` roll as ``(4, steps)`` MIDI pitches: in each voice and step
-    the highest-valued pitch if it is above 0 (the midpoint of [-1, 1]), else a rest."""
-    roll = np.asarray(roll.detach().cpu() if isinstance(roll, Tensor) else roll, dtype=np.float32)
-    best = roll.argmax(axis=2)
-    on = roll.max(axis=2) > 0
+    """A ``(4, steps, 32)`` roll as ``(4, steps)`` MIDI pitches (0 = rest).
+
+    A value ``x`` in [-1, 1] is read as the probability ``(x + 1) / 2`` that the pitch
+    sounds (what a model trained with squared error on {-1, 1} predicts), and the rest
+    gets what is left, ``1 - sum``; each voice and step takes the most probable of its
+    32 pitches and the rest. A clean roll reads back exactly; a blurry one (a VAE's
+    mean) gives its most likely pitch instead of silence.
+    """
+    roll = np.asarray(roll.detach().cpu() if isinstance(roll, Tensor) else roll, dtype=np.float64)
+    prob = (np.clip(roll, -1, 1) + 1) / 2
+    best = prob.argmax(axis=2)
+    on = prob.max(axis=2) > 1 - prob.sum(axis=2)
     bases = np.asarray(BASES[: roll.shape[0]])[:, None]
     return np.where(on, best + bases, 0).astype(np.int64)
 

@@ -88,7 +88,7 @@ class TokenWindows(Dataset):
         return {"x": self.tokens[starts[:, None] + torch.arange(self.length + 1)]}
 
 
-class Folk(object):
+class Folk:
     """Folk tunes as ABC tokens; ``tunes(split)`` gives the tunes themselves."""
 
     @dataclass

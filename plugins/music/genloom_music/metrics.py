@@ -1,7 +1,9 @@
 """Music metrics for ``abc`` and ``pianoroll`` samples, each with its real-data floor.
 
-Every metric draws as many seeded samples as the test split has examples (tunes for
-``folk``, two-bar windows for ``chorales``; a conditional model gets the test labels)
+Every metric draws as many seeded samples as the test split has examples, or
+``genloom evaluate --n N`` of them against as many held-out ones (tunes for
+``folk``, two-bar windows for ``chorales``; a conditional model gets the test labels),
+with the run's ``sample.sampler`` and ``sample.options`` (a diffusion model's ``steps``)
 and reports ``test/<name>`` for them and ``test/<name>_floor`` for real data measured
 the same way: the held-out tunes against the training tunes. A floor is what a perfect
 model of this data could be expected to score, which is not always the ideal value.
@@ -70,12 +72,14 @@ def sampled_pieces(model: Any, datamodule: Any, n: int) -> list[Piece]:
         return cached[1]
     generator = torch.Generator().manual_seed(int(model.run_cfg.seed))
     cond = _labels(datamodule) if model.conditional else None
-    options: dict[str, Any] = {}
+    sample_cfg = model.run_cfg.get("sample") or {}
+    sampler = sample_cfg.get("sampler") or None
+    options: dict[str, Any] = dict(sample_cfg.get("options") or {})  # e.g. a diffusion's steps
     if isinstance(kind, AbcKind):
         from genloom.sampling import get_sampler
 
-        options = kind.tune_options(get_sampler(model.default_sampler), {})
-    samples = model.sample(n, cond=cond, generator=generator, **options)
+        options = kind.tune_options(get_sampler(sampler or model.default_sampler), options)
+    samples = model.sample(n, sampler=sampler, cond=cond, generator=generator, **options)
     pieces = kind.pieces(samples.data, model.info, samples.extras.get("lengths"))
     _SAMPLES[model] = (version, pieces)
     return pieces
@@ -87,12 +91,17 @@ def _sets(model: Any, datamodule: Any, metric: str) -> tuple[list[Piece], list[P
     test = real_pieces(model, datamodule, "test")
     if not test:
         raise ConfigError(f"metric {metric}: the test split is empty (data.test_fraction)")
+    n = getattr(datamodule, "eval_n", None)  # genloom evaluate --n
+    if n is not None:
+        if not 2 <= n <= len(test):
+            raise ConfigError(f"--n {n}: give 2 to {len(test)} (the held-out pieces, for the real-data floor)")
+        test = _train_draw(test, n, int(model.run_cfg.seed))
     train = real_pieces(model, datamodule, "train")
     return sampled_pieces(model, datamodule, len(test)), test, train
 
 
 def _train_draw(train: list[Piece], n: int, seed: int) -> list[Piece]:
-    """``n`` training pieces drawn without replacement (all of them if fewer)."""
+    """``n`` pieces of ``train`` drawn without replacement (all of them if fewer)."""
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
     return [train[i] for i in order[:n]]
 

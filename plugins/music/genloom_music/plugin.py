@@ -22,7 +22,7 @@ def genloom_register_components(register) -> None:
     register("sample_kind", "abc", "genloom_music.kinds:AbcKind",
              help="ABC token lines; streamed as text; .abc, .mid, .wav, .png, .txt")
     register("sample_kind", "pianoroll", "genloom_music.kinds:PianoRollKind",
-             help="(n, 4, steps, 32) four-voice piano rolls in [-1, 1]; .mid, .wav, .png")
+             help="(n, 4, steps, 32) four-voice piano rolls in [-1, 1]; .png, .mid, .wav")
     metrics = {
         "valid_abc": "share of samples that are valid ABC tunes",
         "valid_midi": "share of samples whose MIDI file reads back with their notes",

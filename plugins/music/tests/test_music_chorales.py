@@ -57,10 +57,13 @@ def test_rolls_out_of_a_voice_window_are_refused_and_silence_is_a_rest():
     assert voices_to_roll(voices) is not None
     voices[3, 0] = BASES[3] - 1
     assert voices_to_roll(voices) is None
-    noisy = np.full((4, 8, 32), -0.5, dtype=np.float32)
-    noisy[1, 2, 5] = 0.3
-    out = roll_to_voices(noisy)
-    assert out[1, 2] == BASES[1] + 5 and (out.sum() == out[1, 2])
+    blurry = np.full((4, 8, 32), -1.0, dtype=np.float32)
+    blurry[1, 2, 5] = 0.3  # sounds with probability 0.65: a note
+    blurry[2, 3, 7] = -0.2  # 0.4 against a rest's 0.6: a rest
+    blurry[0, 0, :] = -0.9  # 0.05 each, 1.6 in all: the voice sounds, its first pitch wins
+    out = roll_to_voices(blurry)
+    assert out[1, 2] == BASES[1] + 5 and out[0, 0] == BASES[0]
+    assert out.sum() == out[1, 2] + out[0, 0]
 
 
 def test_windows_labels_and_splits_by_chorale(shipped):

@@ -101,3 +101,10 @@ def test_without_music21_folk_and_midi_are_a_one_line_install_hint(runs, tmp_pat
         assert result.returncode == 2
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
         assert "needs the 'music21' package: pip install 'genloom-music[music21]'" in result.stderr
+
+
+def test_the_plugin_module_is_import_light():
+    code = ("import sys, genloom_music.plugin; "
+            "print(sorted(m for m in ('torch', 'numpy', 'music21') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

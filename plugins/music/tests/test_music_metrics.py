@@ -81,12 +81,12 @@ class CopyingModel:
 
     def __init__(self, data):
         self.info, self.data = data.info, data
-        self.run_cfg = OmegaConf.create({"seed": 0})
+        self.run_cfg = OmegaConf.create({"seed": 0, "sample": {"sampler": None, "options": {}}})
 
     def parameters(self):
         return iter(())
 
-    def sample(self, n, cond=None, generator=None, **options):
+    def sample(self, n, sampler=None, cond=None, generator=None, **options):
         assert options == {"stop": "\n", "max_new_tokens": 600}
         tok = self.data.tokenizer
         rows = [tok.encode("\n" + join_tokens(t) + "\n") for t in self.data.tunes("train")[:n]]
@@ -121,3 +121,14 @@ def test_music_reports_every_measure_with_its_floor_and_refuses_other_kinds(folk
     with pytest.raises(ConfigError, match="measures abc or pianoroll samples, not 'image'"):
         Music()(digits, folk_module)
     assert np.isfinite(list(out.values())).all()
+
+
+def test_evaluate_n_sets_how_many_samples_and_held_out_tunes(folk_module):
+    sized = SimpleNamespace(**vars(folk_module), eval_n=5)
+    model = CopyingModel(folk_module.dataset)
+    drawn = []
+    sample = model.sample
+    model.sample = lambda n, **kw: drawn.append(n) or sample(n, **kw)
+    assert TuneNovelty()(model, sized)["test/tune_novelty"] == 0.0 and drawn == [5]
+    with pytest.raises(ConfigError, match="--n 500: give 2 to 37"):
+        TuneNovelty()(model, SimpleNamespace(**vars(folk_module), eval_n=500))
