@@ -70,11 +70,15 @@ def _check(cfg: Any, data_shape: tuple[int, ...]) -> str:
     if len(data_shape) != 3:
         raise ConfigError(f"realnvp supports vectors (d,) and images (c, h, w), got shape {data_shape}")
     if cfg.mask in VECTOR_MASKS:
-        raise ConfigError(f"realnvp mask={cfg.mask!r} is for vectors; images use one of {', '.join(IMAGE_MASKS)}")
+        raise ConfigError(
+            f"realnvp mask={cfg.mask!r} is for vectors; images use one of {', '.join(IMAGE_MASKS)}"
+        )
     mask = "checkerboard" if cfg.mask == "auto" else cfg.mask
     _, h, w = data_shape
     if mask != "checkerboard" and (h % 2 or w % 2):
-        raise ConfigError(f"realnvp mask={mask} squeezes 2x2 blocks and needs even height and width, got {h}x{w}")
+        raise ConfigError(
+            f"realnvp mask={mask} squeezes 2x2 blocks and needs even height and width, got {h}x{w}"
+        )
     return mask
 
 
