@@ -13,7 +13,6 @@ sampler and ``genloom interpolate`` drive it like any other Generator.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,11 +141,6 @@ class RealNVP(InvertibleGenerator):
         for step in reversed(self.steps):
             h = step(h, cond)
         return h
-
-    @property
-    def dims(self) -> int:
-        """Values per example (the D of bits per dimension)."""
-        return math.prod(self.data_shape)
 
 
 __all__ = ["RealNVP", "RealNVPConfig"]
