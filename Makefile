@@ -10,7 +10,7 @@ EXAMPLES := $(patsubst %/pyproject.toml,%,$(wildcard examples/*-plugin/pyproject
 EXAMPLE_FILES := $(shell find examples -path '*-plugin/*' -type f \( -name '*.py' -o -name '*.toml' -o -name '*.yaml' \) 2>/dev/null)
 EXAMPLES_STAMP := $(VENV)/.genloom-examples-installed
 
-.PHONY: demo test bench bench-text install clean
+.PHONY: demo test test-slow bench bench-text install clean
 
 install: $(STAMP) $(EXAMPLES_STAMP)
 
@@ -28,7 +28,10 @@ demo: $(STAMP)
 	$(VENV)/bin/genloom train examples/configs/vae-digits.yaml
 
 test: $(STAMP) $(EXAMPLES_STAMP)
-	$(PY) -m pytest -q tests plugins $(addsuffix /tests,$(EXAMPLES))
+	$(PY) -m pytest -q -m "not slow" tests plugins $(addsuffix /tests,$(EXAMPLES))
+
+test-slow: $(STAMP) $(EXAMPLES_STAMP)  # long end-to-end runs (kills, fuzzing, long training)
+	$(PY) -m pytest -q -m slow tests plugins $(addsuffix /tests,$(EXAMPLES))
 
 bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_loop_overhead.py

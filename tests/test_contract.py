@@ -331,3 +331,62 @@ def test_a_model_without_a_default_sampler_is_a_one_line_error():
     with pytest.raises(ConfigError, match="has no default sampler"):
         Stage().sample(2)
     assert Stage().sample(2, sampler="prior").data.shape == (2, 2)
+
+
+class Roll(SampleKind):
+    """A plugin's continuous kind: (n, 1, time, pitch) piano rolls in [-1, 1]."""
+
+    name = "roll"
+    suffixes = (".npy",)
+    value_range = (-1.0, 1.0)
+
+
+def test_in_house_models_accept_a_plugins_continuous_kind_and_refuse_tokens():
+    from genloom import ConfigError, build_model, load_config
+
+    register("sample_kind", "roll", Roll)
+    info = DataInfo(kind="roll", shape=(1, 8, 8))
+    cfg = load_config(None, ["model.name=diffusion", "model.denoiser.name=mlp", "model.timesteps=10"],
+                      check_trainer=False)
+    model = build_model(cfg, info)
+    assert model.x0_range == 1.0
+    assert model.sample(2, steps=2).data.shape == (2, 1, 8, 8)
+    with pytest.raises(ConfigError, match="continuous data"):
+        build_model(cfg, DataInfo(kind="tokens", shape=(8,), vocab_size=5))
+    with pytest.raises(ValueError, match="token data"):
+        EchoLM(DataInfo(kind="roll", shape=(8,), vocab_size=5))
+
+
+def test_component_finds_a_nested_part_after_direct_children():
+    class Nested(GenerativeModel):
+        def __init__(self) -> None:
+            super().__init__(None, DataInfo(kind="image", shape=(1, 2, 2)))
+            self.stage = FirstStage(Quantizer(), Identity(), conditional=False, scale=1.0)
+
+    model = Nested()
+    assert model.component(Generator) is model.stage.decoder
+
+
+def test_plugin_kinds_are_listed_in_their_plural():
+    from click.testing import CliRunner
+
+    from genloom.cli import cli
+
+    register("energy", "quadratic", Energy, help="a test energy")
+    for name in ("energies", "energy"):
+        result = CliRunner().invoke(cli, ["list", name])
+        lines = result.output.splitlines()
+        assert result.exit_code == 0 and lines[0] == "energies:"
+        assert any(line.split()[0] == "local:quadratic" for line in lines[1:])
+
+
+def test_a_tensor_capability_satisfies_a_samplers_requirement():
+    class Ladder(Energy):
+        noise_levels = torch.tensor([1.0, 0.5])  # truthiness of this would raise
+
+    class NeedsLadder(GradientDescentSampler):
+        requires = ("noise_levels",)
+
+    assert NeedsLadder().check(Ladder()) is not None
+    with pytest.raises(Exception, match="needs a model with noise_levels"):
+        NeedsLadder().check(Energy())

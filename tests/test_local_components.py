@@ -59,3 +59,20 @@ def test_classes_defined_inside_functions_are_refused():
 
     with pytest.raises(PluginError, match="top level"):
         register("model", "inner", Inner)
+
+
+class FirstStageOnly(MeanMatcher):
+    """A model that does not generate on its own (like a VQ-VAE before its prior)."""
+
+    default_sampler = None
+
+
+def test_a_model_without_a_default_sampler_trains_without_sample_files(tmp_path):
+    register("model", "first-stage-only", FirstStageOnly)
+    cfg = load_config(None, [
+        "model.name=first-stage-only", "data.name=toy2d", "data.n=64", f"output_dir={tmp_path}",
+        "trainer.max_epochs=1", "trainer.enable_progress_bar=false",
+    ])
+    result = train(cfg, echo=None)
+    assert result.samples is None and result.checkpoint.is_file()
+    assert list(tmp_path.glob("samples/*")) == []

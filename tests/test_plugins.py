@@ -1,6 +1,7 @@
 """Plugin discovery and isolation, with throwaway plugin distributions on sys.path."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -171,3 +172,124 @@ def genloom_trainer_kwargs(kwargs):
     kwargs = {}
     host.call_each("genloom_trainer_kwargs", config=None, kwargs=kwargs)
     assert kwargs == {"max_epochs": 3}
+
+
+HALF = """
+import click
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    register("model", "halfmodel", "gltest_halfcmd:Model")
+
+@hookimpl
+def genloom_trainer_kwargs(kwargs):
+    kwargs["max_epochs"] = 99
+
+@hookimpl
+def genloom_register_commands(cli):
+    @cli.command()
+    def half():
+        "Half-added."
+    raise RuntimeError("commands went wrong")
+"""
+
+
+def test_a_plugin_whose_commands_fail_is_removed_whole(plugin_dir):
+    import click
+
+    make_plugin(plugin_dir, "halfcmd", HALF)
+    host = load()
+    assert host.registry.resolve("model", "halfmodel").plugin == "halfcmd"
+    group = click.Group(commands={"train": click.Command("train")})
+    host.add_commands(group)
+    info = host.plugins["halfcmd"]
+    assert info.status == "broken" and "commands went wrong" in info.error
+    assert "half" not in group.commands and list(group.commands) == ["train"]
+    with pytest.raises(Exception, match="half"):
+        host.registry.resolve("model", "halfmodel")
+    kwargs = {}
+    host.call_each("genloom_trainer_kwargs", config=None, kwargs=kwargs)
+    assert kwargs == {}
+
+
+def test_a_plugin_cannot_replace_a_built_in_command(plugin_dir, cli):
+    make_plugin(plugin_dir, "usurper", """
+import click
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_commands(cli):
+    @cli.command()
+    def train():
+        "Not the real train."
+        click.echo("hijacked")
+""")
+    result = cli("train", "--help")
+    assert result.returncode == 0 and "Train the model described by CONFIG" in result.stdout
+    assert "hijacked" not in result.stdout
+    assert "plugin 'usurper' tried to replace the command 'train' of 'genloom'" in result.stderr
+
+
+def test_sys_exit_and_keyboard_interrupt_from_a_plugin_are_isolated(plugin_dir, cli):
+    make_plugin(plugin_dir, "quitter", "import sys\nsys.exit(3)\n")
+    make_plugin(plugin_dir, "ctrlc", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    raise KeyboardInterrupt
+""")
+    result = cli("--help")
+    assert result.returncode == 0 and "Usage: genloom" in result.stdout
+    assert "plugin 'quitter' is broken: import failed: SystemExit: 3" in result.stderr
+    assert "plugin 'ctrlc' is broken: registering components failed: KeyboardInterrupt" in result.stderr
+    assert cli("list", "models").returncode == 0
+
+
+def test_a_slow_entry_module_is_reported(plugin_dir, cli):
+    make_plugin(plugin_dir, "sluggish", "import time\ntime.sleep(0.3)\n")
+    result = cli("plugins", env={"GENLOOM_PLUGIN_IMPORT_BUDGET": "0.1"})
+    assert result.returncode == 0
+    assert "plugin 'sluggish': slow import" in result.stderr
+    row = [line for line in result.stdout.splitlines() if line.startswith("sluggish")]
+    assert row and " ok " in row[0]
+    assert "note: slow import" in result.stdout
+
+
+def test_a_stray_distribution_cannot_displace_an_installed_plugin(plugin_dir):
+    module = plugin_dir / "gltest_stray.py"
+    module.write_text("")
+    info = plugin_dir / "aaa_stray-1.0.dist-info"  # found before genloom-vae
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: aaa-stray\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[genloom]\nvae = gltest_stray\n")
+    host = load()
+    assert host.plugins["vae"].distribution == "genloom-vae" and host.plugins["vae"].status == "ok"
+    assert "aaa-stray" in host.plugins["vae"].note
+    assert host.plugins["vae (aaa-stray)"].status == "broken"
+    assert host.registry.resolve("model", "vae").plugin == "vae"
+
+
+def test_a_failing_plugin_callback_is_named_in_one_line(plugin_dir, cli, tmp_path):
+    make_plugin(plugin_dir, "badcb", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_callbacks(config):
+    import lightning as L
+
+    class Boom(L.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            raise ValueError("bad callback")
+
+    return [Boom()]
+""")
+    result = cli("train", "examples/configs/vae-toy2d.yaml", "trainer.max_epochs=1", "data.n=64",
+                 "trainer.enable_progress_bar=false", f"output_dir={tmp_path / 'run'}",
+                 cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: plugin 'badcb' failed in its callback Boom.on_train_epoch_end: ValueError: bad callback"
+    )
+    assert "Traceback" not in result.stderr

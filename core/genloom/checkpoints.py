@@ -3,6 +3,17 @@
 A genloom checkpoint is a Lightning checkpoint plus a ``genloom`` entry holding the
 resolved run config, the data info and the versions of the plugins that were loaded.
 Loading uses ``torch.load(weights_only=True)``, so a checkpoint cannot run code.
+
+Formats (``genloom["format"]``):
+
+* 1: the model was the LightningModule; state dict keys are the model's own.
+* 2: the model is a plain module inside the training adapter
+  (:class:`~genloom.lightning_module.TrainingModule`), so every key has the prefix
+  ``model.``.
+
+:func:`read_weights` (and so :func:`load_checkpoint`, ``init_from`` and
+:func:`export`) returns the model's own keys for both; an export always holds them
+unprefixed, whatever its format number.
 """
 
 from __future__ import annotations
@@ -19,7 +30,9 @@ from genloom import __version__
 from genloom.data.info import DataInfo
 from genloom.errors import CheckpointError
 
-FORMAT = 1
+FORMAT = 2
+#: what format 2 puts before every state dict key: the adapter's attribute ``model``
+PREFIX = "model."
 
 
 def genloom_metadata(model: Any) -> dict[str, Any]:
@@ -57,7 +70,27 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"checkpoint '{p}' was not written by genloom (no 'genloom' metadata); "
             "train with 'genloom train' to get one"
         )
+    if checkpoint_format(ckpt) > FORMAT:
+        raise CheckpointError(
+            f"checkpoint '{p}' has format {checkpoint_format(ckpt)}, newer than this genloom "
+            f"{__version__} reads ({FORMAT}); upgrade genloom"
+        )
     return ckpt
+
+
+def checkpoint_format(ckpt: dict[str, Any]) -> int:
+    """The format number of a checkpoint dict (1 when it records none)."""
+    meta = ckpt.get("genloom") if isinstance(ckpt, dict) else None
+    return int(meta.get("format", 1)) if isinstance(meta, dict) else 1
+
+
+def model_state_dict(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The model's own state dict from a checkpoint dict of any format (prefix removed)."""
+    state = ckpt["state_dict"]
+    if checkpoint_format(ckpt) < 2:
+        return state
+    n = len(PREFIX)
+    return {k[n:] if k.startswith(PREFIX) else k: v for k, v in state.items()}
 
 
 WEIGHTS, METADATA = "model.safetensors", "genloom.json"
@@ -82,7 +115,7 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False) -> Pat
         raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
     out.mkdir(parents=True, exist_ok=True)
     # clone: tied weights share storage, which safetensors refuses to write twice
-    tensors = {k: v.detach().clone().contiguous() for k, v in ckpt["state_dict"].items()}
+    tensors = {k: v.detach().clone().contiguous() for k, v in model_state_dict(ckpt).items()}
     save_file(tensors, str(out / WEIGHTS), metadata={"format": "genloom"})
     (out / METADATA).write_text(json.dumps(ckpt["genloom"], indent=2), encoding="utf-8")
     return out
@@ -101,11 +134,12 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def read_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(genloom metadata, state_dict)`` from a ``.ckpt`` file, a run directory or an export."""
+    """``(genloom metadata, the model's own state_dict)`` from a ``.ckpt`` file (format 1
+    or 2), a run directory or an export."""
     if is_export(path):
         return _read_export(Path(path))
     ckpt = read_checkpoint(path)
-    return ckpt["genloom"], ckpt["state_dict"]
+    return ckpt["genloom"], model_state_dict(ckpt)
 
 
 def load_weights(model: Any, state_dict: dict[str, Any], path: str | Path, what: str) -> None:

@@ -51,6 +51,11 @@ class OptimConfig:
     min_lr_ratio: float = 0.0
     gradient_clip: float = 0.0
     accumulate: int = 1
+    #: extra keyword arguments for the optimizer (any optimizer, e.g. a class path's)
+    init_args: dict[str, Any] = field(default_factory=dict)
+    #: a NaN or infinite loss: "stop" the run (one line; the last good checkpoint stays)
+    #: or "skip" the step
+    nonfinite: str = "stop"
     groups: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,6 +94,7 @@ class RunScalars:
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "linear", "step", "exponential")
+NONFINITE = ("stop", "skip")
 SECTIONS = ("data", "model", "optim", "trainer", "sample", "checkpoint")
 
 
@@ -256,8 +262,15 @@ def _check_trainer(node: DictConfig, sources: Sources) -> None:
 
     import lightning
 
+    from genloom.objects import check_trainer_objects
+
     params = [p for p in inspect.signature(lightning.Trainer.__init__).parameters if p != "self"]
     _check_keys(node, params, "trainer", sources)
+    try:
+        check_trainer_objects(OmegaConf.to_container(node, resolve=True))
+    except ConfigError as exc:
+        key = str(exc).split(":", 1)[0]
+        raise ConfigError(f"{exc} (from {sources.of(key)})") from None
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -335,8 +348,14 @@ def validate(
             raise _fail(key, "must be a mapping", sources)
         _check_keys(section, _field_names(schema), key, sources)
         out[key] = _merge([schema], section, key, sources)
-    _check_choice(out.optim.name, OPTIMIZERS, "optim.name", "optimizer", sources)
+    if "." in out.optim.name:  # a class path: torch.optim.NAdam
+        from genloom.objects import optimizer_class
+
+        optimizer_class(out.optim.name)
+    else:
+        _check_choice(out.optim.name, OPTIMIZERS, "optim.name", "optimizer", sources)
     _check_choice(out.optim.scheduler, SCHEDULES, "optim.scheduler", "schedule", sources)
+    _check_choice(out.optim.nonfinite, NONFINITE, "optim.nonfinite", "policy", sources)
     if out.sample.sampler:
         out.sample.sampler = resolve_name("sampler", out.sample.sampler, "sample.sampler", sources, registry)
     trainer = raw.get("trainer") or OmegaConf.create({})

@@ -28,6 +28,10 @@ class PluginError(GenloomError):
     """A plugin failed to load or violated the hook contract."""
 
 
+class DivergenceError(GenloomError):
+    """Training produced a NaN or infinite loss or weights; the run stopped."""
+
+
 class CheckpointError(GenloomError):
     """A checkpoint is missing, unreadable or was not written by genloom."""
 

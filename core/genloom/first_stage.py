@@ -27,6 +27,7 @@ from genloom.build import build_model
 from genloom.checkpoints import load_checkpoint
 from genloom.config import load_config
 from genloom.data.info import DataInfo
+from genloom.errors import ConfigError
 from genloom.interfaces import DiscreteLatent, Encoder, FlowLatent, Generator
 
 
@@ -74,14 +75,15 @@ class FirstStage(nn.Module):
         self.register_buffer("measured", torch.tensor(scale > 0))
 
     @classmethod
-    def from_config(cls, cfg: Any, info: DataInfo) -> FirstStage:
+    def from_config(cls, cfg: Any, info: DataInfo, key: str = "model.first_stage") -> FirstStage:
         """Build from a :class:`FirstStageConfig` section, filling in ``model``/``info`` on first use.
 
         ``info`` is the owner's data: the autoencoder must have been trained on data of
-        the same shape."""
+        the same shape. ``key`` is where the section sits in the owner's config (the
+        diffusion model's is ``model.latent``), for one-line errors that name it."""
         if cfg.model is None:
             if not cfg.checkpoint:
-                raise ValueError("a first stage needs its checkpoint: an autoencoder's run")
+                raise ConfigError(f"{key}.checkpoint is not set: name an autoencoder's run")
             autoencoder = load_checkpoint(cfg.checkpoint)
             cfg.model = _plain(autoencoder.run_cfg.model)
             cfg.info = autoencoder.info.to_dict()
@@ -90,14 +92,14 @@ class FirstStage(nn.Module):
             autoencoder = build_model(run_cfg, DataInfo.from_dict(_plain(cfg.info)))
         ae_info = DataInfo.from_dict(_plain(cfg.info))
         if tuple(ae_info.shape) != tuple(info.shape):
-            raise ValueError(
-                f"latent.checkpoint was trained on data of shape {tuple(ae_info.shape)}, but this "
+            raise ConfigError(
+                f"{key}.checkpoint was trained on data of shape {tuple(ae_info.shape)}, but this "
                 f"run's data has shape {tuple(info.shape)}"
             )
         encoder, decoder = autoencoder.component(Encoder), autoencoder.component(Generator)
         if encoder is None or decoder is None:
-            raise ValueError(
-                f"latent.checkpoint holds a {type(autoencoder).__name__}, which lacks an Encoder "
+            raise ConfigError(
+                f"{key}.checkpoint holds a {type(autoencoder).__name__}, which lacks an Encoder "
                 "and Generator pair; use an autoencoder's run (a VAE, say)"
             )
         return cls(encoder, decoder, conditional=bool(autoencoder.conditional), scale=cfg.scale)

@@ -51,7 +51,10 @@ def genloom_register_commands(cli: click.Group) -> None:
 
     Called when the CLI starts, after components are registered. Use
     ``@cli.command()`` to add a click command. Keep imports inside the command body so
-    ``genloom --help`` stays fast.
+    ``genloom --help`` stays fast. A command may not replace an existing one (a
+    built-in such as ``train``, or another plugin's): it is dropped with a warning.
+    If this hook raises, the whole plugin is removed (its commands, components and
+    hooks) and shown as broken.
 
     Args:
         cli: the top-level click group.
@@ -71,7 +74,9 @@ def genloom_callbacks(config: Any) -> list[Any] | None:
         config: the resolved run configuration (an OmegaConf DictConfig, read-only).
 
     Returns a list of ``lightning.Callback`` instances, or None. Results from all
-    plugins are concatenated (not firstresult).
+    plugins are concatenated (not firstresult). The callbacks receive the core's
+    ``genloom.lightning_module.TrainingModule`` as ``pl_module``; the genloom model
+    is ``pl_module.model``.
     """
 
 

@@ -274,7 +274,8 @@ class Sampler(abc.ABC):
                 f"{type(model).__name__} has none; pick a sampler listed by 'genloom list samplers'"
             )
         for cap in self.requires:
-            if not getattr(model, cap, False):
+            value = getattr(model, cap, None)
+            if value is None or value is False:  # not truthiness: a tensor is a capability too
                 raise IncompatibleSamplerError(
                     f"sampler {name} needs a model with {cap}, and {type(model).__name__} "
                     "does not declare it"

@@ -6,6 +6,10 @@ logs ``val/loss``, ``val/ppl`` (perplexity, ``exp`` of the split's mean loss) an
 ``val/bpc``: bits per *character* of the validation text, for every tokenizer that
 can count the characters its ids stand for (``count_chars``: char, byte and BPE
 can). A tokenizer that cannot gets ``val/bits_per_token`` instead, named honestly.
+``val/ppl`` and ``val/bpc`` are exact split totals, not averages of batch values: the
+model returns each batch's nats, tokens and characters from ``validation_sums``, the
+training adapter adds them up over the split and across DDP processes, and
+``validation_metrics`` turns the totals into the two numbers.
 """
 
 from __future__ import annotations
@@ -33,31 +37,39 @@ class LanguageModel(GenerativeModel):
 
     likelihood = "exact"
     default_sampler = "multinomial"
+    progress_bar_keys = ("loss", "bpc")
     net: AutoregressiveGenerator
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
-        if info.kind != "tokens" or info.vocab_size <= 0:
+        from genloom.kinds import get_kind
+
+        if get_kind(info.kind).continuous or info.vocab_size <= 0:
             raise ValueError(
                 f"a language model needs token data with a vocabulary (data.name=text), "
                 f"not {info.kind} data"
             )
         self._counter: Any = None
-        self._val_sums: Tensor | None = None
+        #: (batch x, its labels, their token nats) from the last validation_losses without
+        #: gradients, so validation_sums of the same batch does not run the network again
+        self._last_nats: tuple[Tensor, Tensor | None, Tensor] | None = None
 
     @property
     def block_size(self) -> int:
         """Tokens the network reads per training window."""
         return int(self.info.shape[0]) - 1
 
-    def token_nats(self, x: Tensor) -> Tensor:
-        """Negative log-likelihood in nats of each of ``x[:, 1:]`` given what precedes it."""
-        logits, _ = self.net.step(x[:, :-1])
+    def token_nats(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Negative log-likelihood in nats of each of ``x[:, 1:]`` given what precedes it.
+
+        ``cond`` (one class label per row) reaches the network only when the model is
+        conditional; an unconditional model ignores it."""
+        logits, _ = self.net.step(x[:, :-1], None, cond if self.conditional else None)
         nats = F.cross_entropy(logits.flatten(0, 1).float(), x[:, 1:].flatten(), reduction="none")
         return nats.view(x.shape[0], -1)
 
     def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
-        return {"loss": self.token_nats(batch["x"]).mean()}
+        return {"loss": self.token_nats(batch["x"], batch.get("y")).mean()}
 
     # -- characters, for bits per character ------------------------------------------
 
@@ -75,7 +87,9 @@ class LanguageModel(GenerativeModel):
     def validation_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """Loss and, where characters can be counted, bits per character of this batch."""
         x = batch["x"]
-        nats = self.token_nats(x)
+        nats = self.token_nats(x, batch.get("y"))
+        if not torch.is_grad_enabled():
+            self._last_nats = (x, batch.get("y"), nats)
         parts = {"loss": nats.mean()}
         chars = self.count_chars(x[:, 1:])
         if chars is not None:
@@ -84,31 +98,27 @@ class LanguageModel(GenerativeModel):
 
     # -- exact split totals during validation ------------------------------------------
 
-    def on_validation_epoch_start(self) -> None:
-        self._val_sums = torch.zeros(3, dtype=torch.float64, device=self.device)
-
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+    def validation_sums(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """This batch's total nats, tokens and (where countable) characters."""
         x = batch["x"]
-        nats = self.token_nats(x)
-        self._log_parts("val", {"loss": nats.mean()}, len(x))
+        last, self._last_nats = self._last_nats, None
+        same = last is not None and last[0] is x and last[1] is batch.get("y")
+        nats = last[2] if same else self.token_nats(x, batch.get("y"))
+        sums = {"nats": nats.sum(), "tokens": torch.tensor(float(nats.numel()), device=nats.device)}
         chars = self.count_chars(x[:, 1:])
-        step = torch.stack([
-            nats.sum().double(),
-            torch.tensor(float(nats.numel()), dtype=torch.float64, device=nats.device),
-            (chars if chars is not None else torch.tensor(-1.0, device=nats.device)).double(),
-        ])
-        if self._val_sums is None:
-            self.on_validation_epoch_start()
-        self._val_sums += step.to(self._val_sums.device)
+        if chars is not None:
+            sums["chars"] = chars.sum()
+        return sums
 
-    def on_validation_epoch_end(self) -> None:
-        if self._val_sums is None or self._val_sums[1] == 0:
-            return
-        sums = self.trainer.strategy.reduce(self._val_sums, reduce_op="sum")
-        nats, tokens, chars = (float(v) for v in sums)
-        self.log("val/ppl", math.exp(min(nats / tokens, 50.0)))
+    def validation_metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        """``ppl`` and ``bpc`` (``bits_per_token`` without characters) of the whole split."""
+        nats, tokens = sums["nats"], sums["tokens"]
+        if tokens <= 0:
+            return {}
+        metrics = {"ppl": math.exp(min(nats / tokens, 50.0))}
+        chars = sums.get("chars", 0.0)
         if chars > 0:
-            self.log("val/bpc", nats / chars / LN2, prog_bar=True)
+            metrics["bpc"] = nats / chars / LN2
         else:
-            self.log("val/bits_per_token", nats / tokens / LN2)
-        self._val_sums = None
+            metrics["bits_per_token"] = nats / tokens / LN2
+        return metrics

@@ -1,25 +1,31 @@
-"""``GenerativeModel``: the LightningModule every genloom model extends.
+"""``GenerativeModel``: the plain ``torch.nn.Module`` every genloom model extends.
 
 A model owns its components (``Encoder``, ``Generator``, ``Denoiser`` ...) and states
-its objective as ``losses(batch) -> {"loss": ..., **parts}``. The core owns the loop:
-one optimizer with automatic optimization, or several "players" (a GAN's generator
-and discriminator) with manual optimization, per-player step ratios, gradient clipping
-and accumulation, and optimizer toggling that is safe under DDP. No plugin writes a
-training loop, so none breaks when Lightning changes.
+its objective as ``losses(batch) -> {"loss": ..., **parts}``. It knows nothing of
+Lightning: sampling, evaluation and export use it as an ordinary module, without
+Lightning's import cost. Training wraps it in the core's adapter,
+:class:`genloom.lightning_module.TrainingModule`, which owns the loop: one optimizer
+with automatic optimization, or several "players" (a GAN's generator and
+discriminator) with manual optimization, per-player step ratios, gradient clipping
+and accumulation, optimizer toggling that is safe under DDP, logging and checkpoint
+metadata. A model that needs to act during training overrides the few lifecycle
+hooks below (:meth:`GenerativeModel.on_fit_start`,
+:meth:`~GenerativeModel.after_optimizer_step`, :meth:`~GenerativeModel.validation_sums`
+and :meth:`~GenerativeModel.validation_metrics`), never Lightning's, so no plugin
+breaks when Lightning changes.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-import lightning as L
 import torch
 from torch import Tensor, nn
 
 from genloom.data.info import DataInfo
+from genloom.errors import GenloomError
 from genloom.interfaces import Samples
 
 
@@ -41,13 +47,74 @@ class OptimizerGroup:
         return [p for p in ps if p.requires_grad]
 
 
-class GenerativeModel(L.LightningModule):
+def _to_device(batch: Any, device: torch.device) -> Any:
+    """``batch`` (a tensor, or dicts, lists and tuples of them) on ``device``."""
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+@dataclass
+class FitContext:
+    """What a model sees of a training run when it starts: see
+    :meth:`GenerativeModel.on_fit_start`.
+
+    ``global_step`` is the number of optimizer steps already taken (0 for a fresh run,
+    more when resuming), ``device`` where the model's parameters are. ``loader``
+    returns a fresh iterable of training batches on the CPU; use
+    :meth:`train_batches` rather than calling it directly.
+    """
+
+    global_step: int
+    device: torch.device
+    loader: Callable[[], Iterable[Any]] = field(repr=False)
+
+    def train_batches(self, limit: int | None = None) -> Iterator[dict[str, Tensor]]:
+        """Up to ``limit`` training batches (all of one epoch if None), on ``device``."""
+        if limit is not None and limit <= 0:
+            return
+        for i, batch in enumerate(self.loader()):
+            yield _to_device(batch, self.device)
+            if limit is not None and i + 1 >= limit:
+                return
+
+
+class GenerativeModel(nn.Module):
     """Base class of every model: components, an objective, capabilities, a sampler.
 
     Subclasses build their components in ``__init__(cfg, info)`` (``cfg`` is the
     resolved ``model`` config section, ``info`` the :class:`DataInfo`) and implement
     :meth:`losses`. Capabilities are class attributes that samplers, metrics and the
     CLI read to decide what applies.
+
+    ``model(*args)`` (:meth:`forward`) runs the network the model's default sampler
+    drives, so ``torch.export`` exports the model as that network:
+
+    * a model with a latent space (``has_latent_space``: a VAE, a GAN) runs its
+      one-shot :class:`~genloom.Generator`: ``model(z, cond=None) -> data``;
+    * otherwise a :class:`~genloom.Denoiser` (diffusion):
+      ``model(x_t, t, cond=None) -> prediction``;
+    * otherwise an :class:`~genloom.AutoregressiveGenerator` (text):
+      ``model(tokens, cond=None) -> logits`` of shape ``(n, t, vocab_size)``.
+
+    The network is the one :meth:`component` returns, so a model that samples from
+    an EMA copy exports the EMA copy. A model without such a network overrides
+    :meth:`forward`.
+
+    Training is the core's (:class:`genloom.lightning_module.TrainingModule`). A
+    model takes part through these hooks, which the adapter calls and which have no
+    Lightning types in their signatures:
+
+    * :meth:`on_fit_start` once before the first training step (measure data
+      statistics, say);
+    * :meth:`after_optimizer_step` after every real optimizer step (EMA updates);
+    * :meth:`validation_losses` per validation batch: averaged over the split;
+    * :meth:`validation_sums` per validation batch and :meth:`validation_metrics`
+      once per validation run: exact split-level metrics such as perplexity.
     """
 
     #: "exact" (flows, autoregressive), "bound" (VAE ELBO), or "none" (GAN)
@@ -55,7 +122,9 @@ class GenerativeModel(L.LightningModule):
     #: True when samples come from a latent prior through a one-shot Generator
     has_latent_space: ClassVar[bool] = False
     #: the sampler ``genloom sample`` uses when none is named
-    default_sampler: ClassVar[str] = "prior"
+    default_sampler: ClassVar[str | None] = "prior"
+    #: names of loss parts and validation metrics shown on the training progress bar
+    progress_bar_keys: ClassVar[tuple[str, ...]] = ("loss",)
 
     def __init__(self, cfg: Any = None, info: DataInfo | None = None) -> None:
         super().__init__()
@@ -63,6 +132,9 @@ class GenerativeModel(L.LightningModule):
         self.info = info
         #: the run's ``optim`` section, set by the training code; None uses Adam(1e-3)
         self.optim_cfg: Any = None
+        #: the whole resolved run config, set by ``build_model`` (and so by
+        #: ``load_checkpoint``); None for a model built by hand
+        self.run_cfg: Any = None
         self._groups_cache: list[OptimizerGroup] | None = None
 
     # -- what subclasses provide ------------------------------------------------------
@@ -85,13 +157,37 @@ class GenerativeModel(L.LightningModule):
         return None
 
     def component(self, interface: type) -> nn.Module | None:
-        """The sub-module implementing ``interface`` (used by samplers), or None."""
+        """The sub-module implementing ``interface`` (used by samplers), or None.
+
+        The model itself, else its first direct child that implements it, else the
+        first nested one (a :class:`~genloom.FirstStage`'s decoder, say). Override it
+        to choose another (an EMA copy)."""
         if isinstance(self, interface):
             return self
         for module in self.children():
             if isinstance(module, interface):
                 return module
+        for module in self.modules():
+            if module is not self and isinstance(module, interface):
+                return module
         return None
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the network the default sampler drives (see the class docstring)."""
+        return self._forward_network()(*args, **kwargs)
+
+    def _forward_network(self) -> nn.Module:
+        from genloom.interfaces import AutoregressiveGenerator, Denoiser, Generator
+
+        order = (Generator,) if self.has_latent_space else ()
+        for interface in (*order, Denoiser, AutoregressiveGenerator):
+            part = self.component(interface)
+            if part is not None and part is not self:
+                return part
+        raise GenloomError(
+            f"model {type(self).__name__} has no Generator, Denoiser or AutoregressiveGenerator "
+            "for forward(); override forward() to say what the model computes"
+        )
 
     # -- sampling ---------------------------------------------------------------------
 
@@ -111,117 +207,51 @@ class GenerativeModel(L.LightningModule):
 
         return draw(self, n, sampler=sampler, cond=cond, generator=generator, **options)
 
-    # -- the loop (owned by the core) -------------------------------------------------
+    # -- lifecycle hooks (called by the training adapter) ------------------------------
+
+    def on_fit_start(self, fit: FitContext) -> None:
+        """Called once per training run, before the first training step.
+
+        ``fit`` tells the step count and the device and yields training batches
+        (``fit.train_batches(limit)``). The weights of a resumed run are already
+        restored. Latent diffusion measures its latent scale here. Does nothing by
+        default.
+        """
+
+    def after_optimizer_step(self, player: str | None) -> None:
+        """Called after every optimizer step: once per real step, not per accumulated
+        micro-batch, and for a multi-player model once per step of ``player`` (an
+        :class:`OptimizerGroup` name); ``None`` for single-optimizer models. Update an
+        :class:`~genloom.EMA` here. Does nothing by default.
+        """
 
     def _groups(self) -> list[OptimizerGroup] | None:
         if self._groups_cache is None:
             self._groups_cache = self.optimizer_groups() or []
         return self._groups_cache or None
 
-    @property
-    def automatic_optimization(self) -> bool:  # type: ignore[override]
-        return self._groups() is None
-
-    @automatic_optimization.setter
-    def automatic_optimization(self, value: bool) -> None:  # Lightning may assign it
-        pass
-
-    def _log_parts(self, prefix: str, parts: dict[str, Tensor], batch_size: int) -> None:
-        on_step = prefix.startswith("train")
-        for key, value in parts.items():
-            self.log(
-                f"{prefix}/{key}",
-                value.detach() if isinstance(value, Tensor) else value,
-                on_step=on_step,
-                on_epoch=not on_step,
-                prog_bar=key == "loss",
-                batch_size=batch_size,
-            )
-
-    def _logging_step(self) -> bool:
-        """Whether this batch's values reach the loggers.
-
-        Lightning writes training values only every ``log_every_n_steps``; calling
-        ``self.log`` on the other steps costs time (a noticeable share of a small model's
-        step on CPU) for values nobody sees.
-        """
-        trainer = self._trainer
-        if trainer is None:
-            return True
-        loop = getattr(trainer.fit_loop, "epoch_loop", None)
-        stepped = getattr(loop, "_batches_that_stepped", None)
-        if stepped is None:
-            return True
-        return stepped == 0 or (stepped + 1) % max(1, trainer.log_every_n_steps) == 0
-
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
-        groups = self._groups()
-        size = len(batch["x"])
-        log = self._logging_step()
-        if groups is None:
-            parts = self.losses(batch)
-            if log:
-                self._log_parts("train", parts, size)
-            return parts["loss"]
-        optimizers = self.optimizers()
-        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
-        schedulers = self.lr_schedulers()
-        schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
-        optim = self.optim_cfg
-        accumulate = max(1, int(getattr(optim, "accumulate", 1) or 1))
-        clip = float(getattr(optim, "gradient_clip", 0.0) or 0.0)
-        step = self.trainer.fit_loop.total_batch_idx
-        for i, group in enumerate(groups):
-            if step % group.every_n_steps:
-                continue
-            opt = optimizers[i]
-            self.toggle_optimizer(opt)
-            parts = self.losses(batch, player=group.name)
-            self.manual_backward(parts["loss"] / accumulate)
-            if (step // group.every_n_steps + 1) % accumulate == 0:
-                if clip > 0:
-                    self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                if schedulers and schedulers[0] is not None:
-                    schedulers[i].step()
-            self.untoggle_optimizer(opt)
-            if log:
-                self._log_parts(f"train/{group.name}", parts, size)
-        return None
-
     def validation_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Losses logged on the validation split; multi-player models may override."""
+        """Losses of one validation batch, logged as ``val/<key>`` averaged over the
+        split (weighted by batch size, across all DDP processes) and reported by
+        ``genloom evaluate`` as ``test/<key>``. Multi-player models may override it;
+        by default they log none.
+        """
         if self._groups() is None:
             return self.losses(batch)
         return {}
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        parts = self.validation_losses(batch)
-        if parts:
-            self._log_parts("val", parts, len(batch["x"]))
+    def validation_sums(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Additive totals of one validation batch (scalars), for exact split metrics.
 
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        parts = self.validation_losses(batch)
-        if parts:
-            self._log_parts("test", parts, len(batch["x"]))
+        The training adapter adds them up over the whole validation split and across
+        DDP processes and passes the totals to :meth:`validation_metrics`. Return the
+        same keys for every batch. None by default.
+        """
+        return {}
 
-    def configure_optimizers(self) -> Any:
-        from genloom.optim import build_optimizers
-
-        groups = self._groups()
-        if groups is None:
-            groups = [OptimizerGroup("model", self)]
-        return build_optimizers(self.optim_cfg, groups, self._total_steps())
-
-    def _total_steps(self) -> int:
-        try:
-            total = self.trainer.estimated_stepping_batches
-        except Exception:
-            return 1
-        return int(total) if total and math.isfinite(total) else 1
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from genloom.checkpoints import genloom_metadata
-
-        checkpoint["genloom"] = genloom_metadata(self)
+    def validation_metrics(self, sums: dict[str, float]) -> dict[str, float]:
+        """Metrics from the split totals of :meth:`validation_sums`, logged as
+        ``val/<key>``. A key also returned by :meth:`validation_losses` replaces that
+        batch average (``LanguageModel``'s exact ``val/bpc``, say). None by default.
+        """
+        return {}

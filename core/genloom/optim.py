@@ -41,11 +41,17 @@ def lr_factor(cfg: Any, step: int, total: int) -> float:
 def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
     """One optimizer (and LambdaLR schedule) per group, in Lightning's return format."""
     cfg = cfg if cfg is not None else OmegaConf.structured(OptimConfig)
-    if cfg.name not in OPTIMIZERS:
+    if "." in cfg.name:
+        from genloom.objects import optimizer_class
+
+        optimizer_cls = optimizer_class(cfg.name)
+    elif cfg.name not in OPTIMIZERS:
         raise ConfigError(
             f"optim.name: unknown optimizer '{cfg.name}'{did_you_mean(cfg.name, OPTIMIZERS)}; "
-            f"valid choices: {', '.join(OPTIMIZERS)}"
+            f"valid choices: {', '.join(OPTIMIZERS)} or a class path (torch.optim.NAdam)"
         )
+    else:
+        optimizer_cls = OPTIMIZERS[cfg.name]
     if cfg.scheduler not in SCHEDULES:
         raise ConfigError(
             f"optim.scheduler: unknown schedule '{cfg.scheduler}'"
@@ -67,7 +73,11 @@ def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
             kwargs["betas"] = tuple(override.get("betas", cfg.betas))
         elif cfg.name in ("sgd", "rmsprop"):
             kwargs["momentum"] = float(override.get("momentum", cfg.momentum))
-        optimizer = OPTIMIZERS[cfg.name](group.parameters(), **kwargs)
+        kwargs.update(dict(getattr(cfg, "init_args", None) or {}))
+        try:
+            optimizer = optimizer_cls(group.parameters(), **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"optim: cannot build {optimizer_cls.__name__}: {exc}") from None
         entry: dict[str, Any] = {"optimizer": optimizer}
         if cfg.scheduler != "constant" or cfg.warmup_steps > 0:
             steps = max(1, total_steps // max(1, group.every_n_steps) // max(1, cfg.accumulate))

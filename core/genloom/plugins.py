@@ -28,6 +28,12 @@ from genloom.registry import Component, Registry
 
 CORE_PLUGIN = "genloom"
 HOOK_NAMES = sorted(n for n in dir(hookspecs) if n.startswith("genloom_"))
+#: what a plugin may raise that must not take every command down with it: ``sys.exit``
+#: and ``KeyboardInterrupt`` from a plugin's import or hook are its failure, not the user's
+PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+#: seconds an entry module may take to import before ``genloom plugins`` and every
+#: command warn about it (``GENLOOM_PLUGIN_IMPORT_BUDGET`` overrides)
+IMPORT_BUDGET_SECONDS = 0.5
 
 
 @dataclass
@@ -42,6 +48,8 @@ class PluginInfo:
     error: str | None = None
     import_seconds: float = 0.0
     components: list[str] = field(default_factory=list)
+    #: a warning that does not make the plugin unusable (a slow import)
+    note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +61,7 @@ class PluginInfo:
             "error": self.error,
             "import_seconds": round(self.import_seconds, 4),
             "components": self.components,
+            "note": self.note,
         }
 
 
@@ -82,6 +91,16 @@ def _incompatibility(dist: metadata.Distribution | None) -> str | None:
     return None
 
 
+def _load_order(ep: metadata.EntryPoint) -> tuple[str, bool, str]:
+    """Entry points by plugin name; of two distributions that claim one name, the one
+    named ``genloom-<name>`` (its canonical owner) first, then by distribution name, so
+    a stray distribution cannot displace an installed plugin by being found earlier."""
+    dist = getattr(ep, "dist", None)
+    dist_name = (dist.metadata["Name"] or "") if dist else ""
+    canonical = dist_name.lower().replace("_", "-") == f"genloom-{ep.name}".lower()
+    return ep.name, not canonical, dist_name.lower()
+
+
 class PluginHost:
     """A pluggy PluginManager plus the registry and status of every plugin."""
 
@@ -90,6 +109,10 @@ class PluginHost:
         self.strict = self.env.get("GENLOOM_STRICT_PLUGINS", "").lower() not in (
             "", "0", "false", "no", "off"
         )
+        try:
+            self.import_budget = float(self.env.get("GENLOOM_PLUGIN_IMPORT_BUDGET", IMPORT_BUDGET_SECONDS))
+        except ValueError:
+            self.import_budget = IMPORT_BUDGET_SECONDS
         self.pm = pluggy.PluginManager("genloom")
         self.pm.add_hookspecs(hookspecs)
         self.registry = Registry()
@@ -107,7 +130,7 @@ class PluginHost:
         self._add(core, builtins)
         allow = _env_list(self.env, "GENLOOM_PLUGINS")
         block = _env_list(self.env, "GENLOOM_DISABLE_PLUGINS") or set()
-        for ep in sorted(metadata.entry_points(group="genloom"), key=lambda e: e.name):
+        for ep in sorted(metadata.entry_points(group="genloom"), key=_load_order):
             dist = getattr(ep, "dist", None)
             info = PluginInfo(
                 name=ep.name,
@@ -120,7 +143,11 @@ class PluginHost:
                 self._fail(
                     PluginInfo(**{**info.__dict__, "name": f"{ep.name} ({info.distribution})"}),
                     f"plugin name '{ep.name}' is already used by distribution "
-                    f"'{other.distribution}'; uninstall one of them",
+                    f"'{other.distribution}', which keeps it; uninstall one of them",
+                )
+                other.note = (
+                    f"distribution '{info.distribution}' also declares a plugin named "
+                    f"'{ep.name}'; it was not loaded"
                 )
                 continue
             if (allow is not None and ep.name not in allow) or ep.name in block:
@@ -134,11 +161,17 @@ class PluginHost:
             start = time.perf_counter()
             try:
                 module = ep.load()
-            except Exception as exc:
+            except PLUGIN_FAILURES as exc:
                 info.import_seconds = time.perf_counter() - start
                 self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
                 continue
             info.import_seconds = time.perf_counter() - start
+            if info.import_seconds > self.import_budget:
+                info.note = (
+                    f"slow import: {info.import_seconds:.2f} s (budget {self.import_budget:g} s); "
+                    "keep the entry module import-light (no torch, register import paths)"
+                )
+                self.warnings.append(f"plugin '{info.name}': {info.note}")
             self._add(info, module)
         return self
 
@@ -169,7 +202,7 @@ class PluginHost:
                     impl.function(register=register)
             for component in staged:
                 self.registry.add(component)
-        except Exception as exc:
+        except PLUGIN_FAILURES as exc:
             for component in staged:  # no half-registered plugin
                 self.registry.remove(component)
             self.pm.unregister(module)
@@ -204,20 +237,51 @@ class PluginHost:
                 results.append((impl.plugin_name, impl.function(**args)))
             except PluginError:
                 raise
-            except Exception as exc:
+            except PLUGIN_FAILURES as exc:
                 raise PluginError(
                     f"plugin '{impl.plugin_name}' failed in {hook}: {type(exc).__name__}: {exc}"
                 ) from exc
         return results
 
     def add_commands(self, cli: Any) -> None:
-        """Let every plugin add its CLI commands; a failing plugin is marked broken."""
+        """Let every plugin add its CLI commands.
+
+        A plugin whose hook fails is removed whole (its commands, components and hooks)
+        and marked broken. A plugin may add commands but never replace one: a command
+        it registers under a name already taken (``train``, another plugin's command)
+        is dropped, the original kept, and a warning names both.
+        """
         for impl in reversed(self.pm.hook.genloom_register_commands.get_hookimpls()):
+            before = dict(cli.commands)
             try:
                 impl.function(cli=cli)
-            except Exception as exc:
+            except PLUGIN_FAILURES as exc:
+                cli.commands.clear()
+                cli.commands.update(before)
+                self._remove(impl.plugin_name)
                 info = self.plugins[impl.plugin_name]
                 self._fail(info, f"adding commands failed: {type(exc).__name__}: {exc}")
+                continue
+            for name, command in list(cli.commands.items()):
+                if name in before and command is not before[name]:
+                    cli.commands[name] = before[name]
+                    owner = getattr(before[name], "genloom_plugin", CORE_PLUGIN)
+                    self.warnings.append(
+                        f"plugin '{impl.plugin_name}' tried to replace the command '{name}' "
+                        f"of '{owner}'; kept the original (rename the plugin's command)"
+                    )
+                elif name not in before:
+                    command.genloom_plugin = impl.plugin_name
+
+    def _remove(self, plugin: str) -> None:
+        """Unregister a plugin's hooks and forget its components (it failed half-way)."""
+        for component in self.registry.by_plugin(plugin):
+            self.registry.remove(component)
+        module = self.pm.get_plugin(plugin)
+        if module is not None:
+            self.pm.unregister(module)
+        if plugin in self.plugins:
+            self.plugins[plugin].components = []
 
     def versions(self) -> dict[str, str]:
         """name -> version of every loaded plugin, recorded in checkpoints."""

@@ -1,5 +1,8 @@
 """Build a Lightning Trainer from a run config and fit: the loop every model shares.
 
+The model is a plain :class:`~genloom.GenerativeModel`; :func:`train` wraps it in the
+core's :class:`~genloom.lightning_module.TrainingModule`, the only LightningModule.
+
 One run writes one directory::
 
     runs/<name>/config.yaml          the resolved config
@@ -22,14 +25,16 @@ from typing import Any, Callable
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.loggers import CSVLogger
 from omegaconf import DictConfig, OmegaConf
 
 from genloom.build import build_dataset, build_model
 from genloom.checkpoints import load_weights, read_weights
 from genloom.data.datamodule import GenDataModule
-from genloom.errors import CheckpointError, ConfigError, GenloomError
+from genloom.errors import CheckpointError, ConfigError, DivergenceError, GenloomError, PluginError
+from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
+from genloom.objects import build_loggers, build_objects
+from genloom.run_files import AtomicCheckpointIO, RunCSVLogger, RunLock, write_atomic
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
 
@@ -38,6 +43,9 @@ QUIET_WARNINGS = (
     r".*does not have many workers.*",  # in-memory batches need none
     r".*log_every_n_steps.*",  # small datasets have fewer batches than that
     r".*exists and is not empty.*",  # checkpoint and log folders of our own run dir
+    # frozen parts (latent diffusion's autoencoder) stay in eval mode on purpose
+    r".*module\(s\) in eval mode at the start of training.*",
+    r".*`training_step` returned `None`.*",  # optim.nonfinite=skip skips a step on purpose
 )
 
 
@@ -83,6 +91,18 @@ class OneProgressBar(TQDMProgressBar):
             self.train_progress_bar.set_postfix(self.get_metrics(trainer, pl_module))
 
 
+class WriteConfig(Callback):
+    """On ``--resume``, record the config the run continues with, once training starts
+    (a resume that Lightning refuses leaves the old ``config.yaml`` as it was)."""
+
+    def __init__(self, path: Path, cfg: DictConfig) -> None:
+        self.path, self.cfg = path, cfg
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if trainer.is_global_zero:
+            write_atomic(self.path, OmegaConf.to_yaml(self.cfg))
+
+
 class SampleGrids(Callback):
     """Write ``samples/epoch-NNN.png`` every N epochs, from the same seed each time."""
 
@@ -91,10 +111,13 @@ class SampleGrids(Callback):
         self.last: Path | None = None
         self._last_epoch = -1
 
-    def _write(self, trainer: L.Trainer, model: Any, epoch: int) -> None:
+    def _write(self, trainer: L.Trainer, module: Any, epoch: int) -> None:
         """Write the grid named after ``epoch``, the number of completed epochs."""
+        model = module.model  # the GenerativeModel inside the TrainingModule
         if not trainer.is_global_zero or self.cfg.n <= 0:
             return
+        if not (self.cfg.sampler or model.default_sampler):
+            return  # a model that does not generate on its own (a two-stage model's first stage)
         cond = None
         if model.conditional and model.info.num_classes:
             cond = torch.arange(self.cfg.n) % model.info.num_classes
@@ -131,6 +154,7 @@ class TrainResult:
     run_dir: Path
     checkpoint: Path
     samples: Path | None
+    #: the trained GenerativeModel (a plain module; ``trainer.lightning_module.model``)
     model: Any
     trainer: L.Trainer
 
@@ -183,18 +207,25 @@ class LastCheckpoint(Callback):
         self._saved_at: float | None = None
         self._saved_step = -1
 
-    def _save(self, trainer: L.Trainer) -> None:
+    def _save(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if not all(bool(torch.isfinite(p).all()) for p in pl_module.parameters()):
+            raise DivergenceError(
+                f"training diverged: the weights are not finite at step {trainer.global_step}; "
+                f"'{self.path}' keeps the last good ones (lower optim.lr or set optim.gradient_clip)"
+            )
         trainer.save_checkpoint(str(self.path))  # every rank calls it; rank 0 writes
         self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         due = self._saved_at is None or time.monotonic() - self._saved_at >= self.min_seconds
+        # every process must agree: save_checkpoint holds a barrier, and clocks differ
+        due = bool(trainer.strategy.broadcast(due, src=0))
         if due and not trainer.sanity_checking:
-            self._save(trainer)
+            self._save(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self._saved_step != trainer.global_step:
-            self._save(trainer)
+            self._save(trainer, pl_module)
 
 
 def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
@@ -220,10 +251,12 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
     return [last, periodic]
 
 
-def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list) -> dict[str, Any]:
+def _trainer_kwargs(
+    cfg: DictConfig, module: TrainingModule, run_dir: Path, callbacks: list, resume: bool = False
+) -> dict[str, Any]:
     from genloom.plugins import get_plugin_host
 
-    loggers: list[Any] = [CSVLogger(save_dir=str(run_dir), name="", version="")]
+    loggers: list[Any] = [RunCSVLogger(run_dir, resume=resume)]
     if importlib.util.find_spec("tensorboard") is not None:
         from lightning.pytorch.loggers import TensorBoardLogger
 
@@ -236,20 +269,48 @@ def _trainer_kwargs(cfg: DictConfig, model: Any, run_dir: Path, callbacks: list)
         "num_sanity_val_steps": 0,
         "log_every_n_steps": 10,
     }
-    if model.automatic_optimization:
+    if module.automatic_optimization:
         if cfg.optim.gradient_clip > 0:
             kwargs["gradient_clip_val"] = cfg.optim.gradient_clip
         kwargs["accumulate_grad_batches"] = cfg.optim.accumulate
-    kwargs.update(OmegaConf.to_container(cfg.trainer, resolve=True))
-    if not model.automatic_optimization:
+    trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    kwargs.update(trainer_cfg)
+    if "logger" in trainer_cfg:  # true: the defaults; false: none; names or specs: added
+        chosen = trainer_cfg["logger"]
+        kwargs["logger"] = chosen if chosen is False else loggers + build_loggers(chosen, str(run_dir))
+    if "profiler" in trainer_cfg:
+        kwargs["profiler"] = build_objects(trainer_cfg["profiler"], "trainer.profiler")
+    if not module.automatic_optimization:
         kwargs["strategy"] = _find_unused_parameters(kwargs.get("strategy"))
-    kwargs["callbacks"] = callbacks + list(kwargs.get("callbacks") or [])
+    extra = trainer_cfg.get("callbacks") or []
+    extra = build_objects(extra if isinstance(extra, list) else [extra], "trainer.callbacks")
+    kwargs["callbacks"] = callbacks + extra
+    if not any(isinstance(c, ModelCheckpoint) for c in kwargs["callbacks"]):
+        # last.ckpt is our own callback's; without periodic checkpoints Lightning would add
+        # a default ModelCheckpoint that writes files nobody asked for
+        kwargs.setdefault("enable_checkpointing", False)
+    if _plain_strategy(kwargs.get("strategy")) and not _has_checkpoint_io(kwargs.get("plugins")):
+        plugins = kwargs.get("plugins") or []
+        kwargs["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
     get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
     if kwargs.get("enable_progress_bar", True) and not any(
         isinstance(c, TQDMProgressBar) for c in kwargs["callbacks"]
     ):
         kwargs["callbacks"].append(OneProgressBar())
     return kwargs
+
+
+def _plain_strategy(strategy: Any) -> bool:
+    """Strategies that save one ordinary checkpoint file (not FSDP/DeepSpeed shards)."""
+    return strategy is None or (isinstance(strategy, str) and (
+        strategy in ("auto", "single_device") or strategy.startswith("ddp")))
+
+
+def _has_checkpoint_io(plugins: Any) -> bool:
+    from lightning.fabric.plugins import CheckpointIO
+
+    items = plugins if isinstance(plugins, list) else [plugins]
+    return any(isinstance(p, CheckpointIO) for p in items)
 
 
 #: Lightning's DDP strategy names that have a ``_find_unused_parameters_true`` variant
@@ -275,6 +336,41 @@ def load_initial_weights(model: Any, path: str) -> None:
     load_weights(model, state_dict, path, "init_from: checkpoint")
 
 
+def check_resume(cfg: DictConfig, last: Path) -> None:
+    """Refuse, before anything is touched, a resume that cannot do what it says: an
+    unreadable ``last.ckpt`` (one line, not a crash mid-fit), or changed ``optim``
+    settings (the optimizer and its schedule come back from the checkpoint, so the new
+    values would be recorded in ``config.yaml`` but not used)."""
+    from genloom.checkpoints import read_checkpoint
+
+    saved = (read_checkpoint(last).get("genloom") or {}).get("config") or {}
+    before = saved.get("optim")
+    now = OmegaConf.to_container(cfg.optim, resolve=True)
+    if isinstance(before, dict):
+        # keys the checkpoint has: one written before an option existed has not changed it
+        changed = sorted(k for k in before if before[k] != now.get(k))
+    else:
+        changed = []
+    if changed:
+        key = changed[0]
+        raise ConfigError(
+            f"optim.{key} cannot change on --resume (was {before.get(key)!r}, now {now.get(key)!r}): "
+            "the optimizer state comes back from the checkpoint; resume with the run's optim "
+            "settings, or start a new run from its weights with init_from="
+            f"{last.parent.parent}"
+        )
+
+
+def _plugin_callback_in(tb: Any, owners: dict[int, str]) -> tuple[str, str] | None:
+    """``(plugin, "Class.hook")`` when a plugin's callback is on the traceback ``tb``."""
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if obj is not None and id(obj) in owners:
+            return owners[id(obj)], f"{type(obj).__name__}.{tb.tb_frame.f_code.co_name}"
+        tb = tb.tb_next
+    return None
+
+
 def train(
     cfg: DictConfig,
     *,
@@ -298,13 +394,40 @@ def train(
         load_initial_weights(model, cfg.init_from)
     default_name = name or f"{cfg.model.name.split(':')[-1]}-{cfg.data.name.split(':')[-1]}"
     run_dir = resolve_run_dir(cfg, resume, default_name)
+    if resume:
+        check_resume(cfg, run_dir / "checkpoints" / "last.ckpt")
+    created = not run_dir.exists()
+    lock = RunLock(run_dir)
+    if RUN_DIR_ENV not in os.environ:  # DDP workers run under rank 0's lock
+        lock.acquire()
+    try:
+        return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo)
+    finally:
+        lock.release()
+        if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()  # nothing was written: leave no empty run behind
+
+
+def _fit(
+    cfg: DictConfig, model: Any, datamodule: Any, run_dir: Path, *, resume: bool,
+    echo: Callable[[str], None] | None,
+) -> TrainResult:
+    """Build the Trainer around ``model`` and fit it into ``run_dir`` (which is locked)."""
+    from genloom.plugins import get_plugin_host
+
     ckpt_dir = run_dir / "checkpoints"
     callbacks: list[Any] = checkpoint_callbacks(cfg.checkpoint, ckpt_dir)
     grids = SampleGrids(run_dir / "samples", cfg.sample)
     callbacks.append(grids)
-    for _plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
-        callbacks.extend(extra or [])
-    kwargs = _trainer_kwargs(cfg, model, run_dir, callbacks)
+    owners: dict[int, str] = {}  # id(callback) -> the plugin that gave it
+    for plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
+        for callback in extra or []:
+            owners[id(callback)] = plugin
+            callbacks.append(callback)
+    module = TrainingModule(model)
+    if resume:  # config.yaml is rewritten only once Lightning has accepted the checkpoint
+        callbacks.append(WriteConfig(run_dir / "config.yaml", cfg))
+    kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks, resume=resume)
     try:
         trainer = L.Trainer(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -313,15 +436,29 @@ def train(
         raise ConfigError(f"trainer: {type(exc).__name__}: {exc}") from None
     if trainer.is_global_zero:
         run_dir.mkdir(parents=True, exist_ok=True)
-        # on --resume too: config.yaml records what the run continues with
-        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg), encoding="utf-8")
+        if not resume:
+            write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
     last = ckpt_dir / "last.ckpt"
     os.environ[RUN_DIR_ENV] = str(run_dir)
     try:
         trainer.fit(
-            model, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
+            module, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
         )
-    except RuntimeError as exc:
+    except Exception as exc:
+        culprit = _plugin_callback_in(exc.__traceback__, owners)
+        if culprit is not None:
+            plugin, where = culprit
+            raise PluginError(
+                f"plugin '{plugin}' failed in its callback {where}: {type(exc).__name__}: {exc}"
+            ) from exc
+        if resume and type(exc).__name__ == "MisconfigurationException":
+            first = str(exc).strip().splitlines()[0]
+            raise ConfigError(
+                f"cannot resume '{run_dir}': {first} Raise trainer.max_epochs (or "
+                "trainer.max_steps) above what the run has done; nothing was changed"
+            ) from None
+        if not isinstance(exc, RuntimeError):
+            raise
         if resume and "state_dict" in str(exc):
             first = str(exc).strip().splitlines()[0]
             raise CheckpointError(

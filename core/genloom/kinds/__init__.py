@@ -43,6 +43,13 @@ class SampleKind:
     #: whether ``genloom sample`` without ``--out`` shows the samples on stdout as they
     #: are drawn (:meth:`draw` with ``stream``) instead of writing a file
     streams: ClassVar[bool] = False
+    #: True for real-valued arrays that continuous models (VAE, GAN, diffusion, flow)
+    #: can learn; False for integer ids that token models (``LanguageModel``) learn.
+    #: Models check this instead of kind names, so they accept a plugin's kind too.
+    continuous: ClassVar[bool] = True
+    #: the range every value lies in, when there is one (images: ``(-1, 1)``); samplers
+    #: may clip to it
+    value_range: ClassVar[tuple[float, float] | None] = None
 
     @property
     def default_suffix(self) -> str:

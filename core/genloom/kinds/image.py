@@ -35,6 +35,7 @@ class ImageKind(SampleKind):
 
     name = "image"
     suffixes = (".png",)
+    value_range = (-1.0, 1.0)
 
     def write_file(self, samples: Any, path: Path, info: Any) -> None:
         from PIL import Image

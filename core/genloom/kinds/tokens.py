@@ -76,6 +76,7 @@ class TokensKind(SampleKind):
     suffixes = (".txt",)
     default_n = 1
     streams = True
+    continuous = False
 
     def write_file(self, samples: Any, path: Path, info: Any) -> None:
         if info is None or not info.tokenizer:

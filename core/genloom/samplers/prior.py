@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genloom.errors import ConfigError
 from genloom.interfaces import Generator, Sampler, Samples
 
 
@@ -43,6 +44,11 @@ class PriorSampler(Sampler):
         """Samples from latents ``z`` through the model's Generator (for subclasses that
         draw ``z`` another way, e.g. truncated)."""
         gen = self.check(model)
+        if cond is None and getattr(model, "conditional", False):
+            raise ConfigError(
+                f"model {type(model).__name__} is conditional: pass class labels, e.g. --cond 7 "
+                "or --cond 0,1,2"
+            )
         device = next(gen.parameters()).device
         data = gen(z.to(device), None if cond is None else cond.to(device))
         return Samples(data=data.cpu(), kind=sample_kind_of(model), cond=None if cond is None else cond.cpu())

@@ -78,7 +78,9 @@ def _check_sampling(model: Any, info: DataInfo, n: int) -> None:
         return
     a, b, c = (_draw(model, info, n, seed) for seed in (0, 0, 1))
     assert a.shape[0] == n, f"the default sampler returned {a.shape[0]} samples, not {n}"
-    if info.kind in ("image", "points"):
+    from genloom.kinds import get_kind
+
+    if get_kind(info.kind).continuous:
         assert tuple(a.shape[1:]) == tuple(info.shape), (
             f"samples have shape {tuple(a.shape[1:])}, the data {tuple(info.shape)}"
         )

@@ -11,17 +11,15 @@ the attributes listed under "What samplers read" below.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from genloom import (
-    ConfigError, DataInfo, Denoiser, FirstStage, FirstStageConfig, GenerativeModel, NoiseSchedule,
-    build_component,
+    EMA, ConfigError, DataInfo, Denoiser, FirstStage, FirstStageConfig, FitContext, GenerativeModel,
+    NoiseSchedule, build_component, get_kind,
 )
 
 from genloom_diffusion.objective import WEIGHTINGS, loss_weight
@@ -65,7 +63,7 @@ class Diffusion(GenerativeModel):
         super().__init__(cfg, info)
         _check_config(cfg, info)
         latent = cfg.latent.checkpoint or cfg.latent.model
-        self.first_stage = FirstStage.from_config(cfg.latent, info) if latent else None
+        self.first_stage = FirstStage.from_config(cfg.latent, info, key="model.latent") if latent else None
         self.sample_shape = self.first_stage.latent_shape if self.first_stage else tuple(info.shape)
         self.num_classes = info.num_classes if cfg.conditional else 0
         self.denoiser = build_component(
@@ -82,13 +80,7 @@ class Diffusion(GenerativeModel):
         if len(self.noise_schedule.alphas_cumprod) != cfg.timesteps:
             raise ValueError(f"noise schedule '{cfg.schedule.name}' returned "
                              f"{len(self.noise_schedule.alphas_cumprod)} values for {cfg.timesteps} timesteps")
-        self.ema: AveragedModel | None = None
-        if cfg.ema:
-            # torch's own EMA; the copy takes no gradients, so DDP does not wait for them
-            self.ema = AveragedModel(self.denoiser, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay),
-                                     use_buffers=True)
-            self.ema.requires_grad_(False)
-        self._ema_step = 0  # the optimizer step the EMA weights last saw
+        self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
 
     # -- what samplers read -----------------------------------------------------------
 
@@ -104,9 +96,12 @@ class Diffusion(GenerativeModel):
 
     @property
     def x0_range(self) -> float | None:
-        """Images in pixel space lie in [-1, 1], so samplers clip predicted x0 there by
-        default; points and latents have no fixed range."""
-        return 1.0 if self.first_stage is None and self.info.kind == "image" else None
+        """Data whose kind has a value range (images: [-1, 1]) is clipped there by
+        samplers by default; points and latents have no fixed range."""
+        value_range = get_kind(self.info.kind).value_range
+        if self.first_stage is not None or value_range is None:
+            return None
+        return max(abs(v) for v in value_range)
 
     def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         """The sampler's final ``x_0`` as data: decoded when diffusing in a latent space."""
@@ -141,38 +136,24 @@ class Diffusion(GenerativeModel):
             y = torch.where(drop, torch.full_like(y, self.num_classes), y)
         return y
 
-    # -- Lightning hooks (the loop itself is the core's) ------------------------------
+    # -- lifecycle hooks (the loop itself is the core's) -----------------------------
 
-    def on_fit_start(self) -> None:
+    def on_fit_start(self, fit: FitContext) -> None:
         """Measure the latent scale on training data before the first step, if asked to."""
-        self._ema_step = self.trainer.global_step  # a resumed run starts past 0
         stage = self.first_stage
-        if stage is None:
+        if stage is None or bool(stage.measured):
             return
-        # the frozen autoencoder stays in eval mode on purpose; Lightning would warn
-        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training.*")
-        if bool(stage.measured):
-            return
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is None:
-            return
-        batches = []
-        for batch in datamodule.train_dataloader():
-            batches.append(batch)
-            if len(batches) == SCALE_BATCHES:
-                break
-        stage.fit_scale(batches)
+        stage.fit_scale(list(fit.train_batches(SCALE_BATCHES)))
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def after_optimizer_step(self, player: str | None) -> None:
         """Update the EMA weights once per optimizer step (not per accumulated batch)."""
-        if self.ema is not None and self.trainer.global_step != self._ema_step:
-            self._ema_step = self.trainer.global_step
-            self.ema.update_parameters(self.denoiser)
+        if self.ema is not None:
+            self.ema.update(self.denoiser)
 
 
 def _check_config(cfg: Any, info: DataInfo) -> None:
     """One-line errors for option values the schema's types cannot rule out."""
-    if info.kind not in ("image", "points"):
+    if not get_kind(info.kind).continuous:
         raise ConfigError(f"diffusion models continuous data (images, points), not {info.kind!r} data")
     if cfg.timesteps < 2:
         raise ConfigError(f"model.timesteps must be at least 2, got {cfg.timesteps}")

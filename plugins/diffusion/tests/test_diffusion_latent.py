@@ -14,7 +14,7 @@ from torch import nn
 import genloom
 from genloom import DataInfo, Encoder, GenerativeModel, Generator, load_checkpoint, load_config, train
 from genloom.checkpoints import export, read_weights
-from genloom.errors import CheckpointError, ComponentError
+from genloom.errors import CheckpointError, ComponentError, ConfigError
 
 QUIET = ["trainer.enable_progress_bar=false", "sample.every_n_epochs=0"]
 
@@ -101,6 +101,6 @@ def test_latent_needs_an_autoencoder_checkpoint(autoencoder, tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         genloom.build_model(load_config(None, [*base, f"model.latent.checkpoint={tmp_path / 'no.ckpt'}"],
                                         check_trainer=False), DataInfo(kind="image", shape=(1, 8, 8)))
-    with pytest.raises(ComponentError, match="trained on data of shape"):
+    with pytest.raises(ConfigError, match="model.latent.checkpoint was trained on data of shape"):
         genloom.build_model(load_config(None, [*base, f"model.latent.checkpoint={autoencoder}"],
                                         check_trainer=False), DataInfo(kind="image", shape=(1, 16, 16)))

@@ -2,8 +2,8 @@
 
 The plugin states only the objective: ``losses(batch, player)`` returns the
 discriminator's or the generator's loss. Alternation, the d:g step ratio, optimizer
-toggling, clipping and DDP are the core's job (see ``GenerativeModel``), so this file
-holds no training loop.
+toggling, clipping and DDP are the core's job (its training adapter), so this file
+holds no training loop; ``after_optimizer_step`` keeps the generator's EMA.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-from genloom import ConfigError, DataInfo, GenerativeModel, OptimizerGroup, build_component
+from genloom import EMA, ConfigError, DataInfo, GenerativeModel, OptimizerGroup, build_component, get_kind
 from genloom_gan.losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 
@@ -68,7 +67,7 @@ class GAN(GenerativeModel):
             raise ConfigError(f"model.ema_decay must be in [0, 1), got {cfg.ema_decay}")
         if cfg.conditional and info.num_classes == 0:
             raise ConfigError("model.conditional=true needs a dataset with class labels (e.g. digits)")
-        if info.kind not in ("image", "points"):
+        if not get_kind(info.kind).continuous:
             raise ConfigError(f"the GAN generates images or points, not {info.kind}")
         classes = info.num_classes if cfg.conditional else 0
         context = dict(data_shape=info.shape, latent_dim=cfg.latent_dim, num_classes=classes)
@@ -76,12 +75,7 @@ class GAN(GenerativeModel):
         self.discriminator = build_component("discriminator", cfg.discriminator, **context)
         if cfg.spectral_norm:
             _with_spectral_norm(self.discriminator)
-        self.ema: AveragedModel | None = None
-        if cfg.ema_decay > 0:
-            self.ema = AveragedModel(
-                self.generator, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True
-            ).requires_grad_(False)
-        self._generator_stepped = False
+        self.ema = EMA(self.generator, cfg.ema_decay) if cfg.ema_decay > 0 else None
 
     # -- players ----------------------------------------------------------------------
 
@@ -100,7 +94,6 @@ class GAN(GenerativeModel):
         cond = batch.get("y") if self.conditional else None
         critic = lambda x: self.discriminator(x, cond)  # noqa: E731
         if player == "generator":
-            self._generator_stepped = self.training
             loss = generator_loss(self.cfg.loss, critic(self._fake(len(real), cond, real.device)))
             return {"loss": loss}
         if player not in (None, "discriminator"):
@@ -134,7 +127,7 @@ class GAN(GenerativeModel):
             return self.ema.module
         return part
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.ema is not None and self._generator_stepped:
-            self.ema.update_parameters(self.generator)
-        self._generator_stepped = False
+    def after_optimizer_step(self, player: str | None) -> None:
+        """Average the generator after each of its optimizer steps."""
+        if player == "generator" and self.ema is not None:
+            self.ema.update(self.generator)

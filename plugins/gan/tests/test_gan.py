@@ -153,17 +153,15 @@ def test_ema_generator_is_averaged_and_used_for_sampling():
     model = gan(DIGITS, *SMALL, "model.ema_decay=0.5")
     assert model.component(Generator) is model.ema.module
     assert not any(p.requires_grad for p in model.ema.parameters())
-    model._generator_stepped = True
-    model.on_train_batch_end(None, None, 0)  # first update copies the weights
+    model.after_optimizer_step("generator")  # first update copies the weights
     first = [p.clone() for p in model.generator.parameters()]
     with torch.no_grad():
         for p in model.generator.parameters():
             p.add_(1.0)
-    model._generator_stepped = True
-    model.on_train_batch_end(None, None, 1)
+    model.after_optimizer_step("generator")
     for old, new, avg in zip(first, model.generator.parameters(), model.ema.module.parameters()):
         assert torch.allclose(avg, 0.5 * old + 0.5 * new)
-    model.on_train_batch_end(None, None, 2)  # no generator step, no update
+    model.after_optimizer_step("discriminator")  # no generator step, no update
     assert torch.allclose(next(model.ema.module.parameters()), 0.5 * first[0] + 0.5 * next(model.generator.parameters()))
     assert gan(DIGITS, *SMALL).component(Generator) is not None
     assert gan(DIGITS, *SMALL).ema is None

@@ -31,6 +31,15 @@ def cgan(tmp_path_factory):
     return run
 
 
+def test_sampling_a_conditional_gan_without_cond_is_one_line_exit_2(cgan, tmp_path):
+    result = genloom("sample", str(cgan), "--n", "2", "--out", str(tmp_path / "x.png"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: model GAN is conditional: pass class labels, e.g. --cond 7 or --cond 0,1,2"
+    ]
+    assert not (tmp_path / "x.png").exists()
+
+
 def test_training_writes_checkpoint_and_grids(cgan):
     assert (cgan / "checkpoints" / "last.ckpt").is_file()
     assert (cgan / "samples" / "epoch-002.png").is_file()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from genloom import DataInfo, LanguageModel
+from genloom import ConfigError, DataInfo, LanguageModel
 from genloom_transformer.network import Transformer
 
 
@@ -22,9 +22,16 @@ class TransformerLM(LanguageModel):
         positions: str = "learned"
         #: longest sequence the model attends over; 0: the data's block_size
         context_length: int = 0
+        #: condition on the data's class labels (``batch["y"]``, ``--cond``): a learned
+        #: class embedding is added to the token embedding at every position
+        conditional: bool = False
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
+        if cfg.conditional and info.num_classes <= 0:
+            raise ConfigError(
+                "model.conditional=true needs token data with class labels (num_classes > 0)"
+            )
         context = cfg.context_length or self.block_size
         if context < self.block_size:
             raise ValueError(
@@ -33,4 +40,5 @@ class TransformerLM(LanguageModel):
         self.net = Transformer(
             info.vocab_size, context, width=cfg.width, layers=cfg.layers, heads=cfg.heads,
             dropout=cfg.dropout, positions=cfg.positions,
+            num_classes=info.num_classes if cfg.conditional else 0,
         )

@@ -3,6 +3,9 @@
 Pre-norm blocks (LayerNorm -> causal self-attention through
 ``torch.nn.functional.scaled_dot_product_attention`` -> residual, LayerNorm -> MLP ->
 residual), learned or rotary positions, token embedding tied to the output layer.
+With ``num_classes > 0`` a class embedding of each row's label (``cond``) is added to
+the token embedding at every position; without, ``cond`` is ignored and the network
+(its parameters and their initialisation included) is exactly the unconditional one.
 
 The cache is a tuple with one ``(keys, values)`` pair per layer, each
 ``(batch, heads, positions, head_dim)``: batch first, so the core's decoding can pick
@@ -19,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from genloom import AutoregressiveGenerator
+from genloom import AutoregressiveGenerator, ConfigError
 
 Cache = tuple[tuple[Tensor, Tensor], ...]
 
@@ -102,6 +105,7 @@ class Transformer(AutoregressiveGenerator):
         heads: int = 4,
         dropout: float = 0.0,
         positions: str = "learned",
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
         if width % heads:
@@ -114,6 +118,10 @@ class Transformer(AutoregressiveGenerator):
         self.latent_shape, self.data_shape = (), (context_length,)
         self.positions = positions
         self.tok_emb = nn.Embedding(vocab_size, width)
+        self.num_classes = num_classes
+        # created only when conditional, so the unconditional network draws the same
+        # initial weights from the same seed as before the option existed
+        self.cls_emb = nn.Embedding(num_classes, width) if num_classes > 0 else None
         self.pos_emb = nn.Embedding(context_length, width) if positions == "learned" else None
         if positions == "rotary":
             cos, sin = rotary_tables(context_length, width // heads)
@@ -140,7 +148,10 @@ class Transformer(AutoregressiveGenerator):
     def step(
         self, tokens: Tensor, cache: Cache | None = None, cond: Tensor | None = None
     ) -> tuple[Tensor, Cache]:
-        """Logits ``(n, t, vocab)`` for ``tokens`` ``(n, t)`` after the cached positions."""
+        """Logits ``(n, t, vocab)`` for ``tokens`` ``(n, t)`` after the cached positions.
+
+        ``cond`` holds one class label per row (or one for all rows) when the network
+        is conditional; an unconditional network ignores it."""
         past = 0 if cache is None else cache[0][0].shape[2]
         t = tokens.shape[1]
         if past + t > self.context_length:
@@ -148,6 +159,13 @@ class Transformer(AutoregressiveGenerator):
                 f"{past} cached + {t} new positions exceed the context length {self.context_length}"
             )
         x = self.tok_emb(tokens)
+        if self.cls_emb is not None:
+            if cond is None:
+                raise ConfigError(
+                    "this transformer is class-conditional: give one label per row "
+                    "(batch 'y', or --cond when sampling)"
+                )
+            x = x + self.cls_emb(cond.to(tokens.device).long())[:, None, :]
         rope = None
         if self.pos_emb is not None:
             x = x + self.pos_emb(torch.arange(past, past + t, device=tokens.device))

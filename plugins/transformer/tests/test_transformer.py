@@ -102,6 +102,65 @@ def test_a_few_steps_reduce_the_loss():
     assert model.losses({"x": x})["loss"].item() < 0.8 * first
 
 
+# -- class-conditional ---------------------------------------------------------------
+
+LABELLED = DataInfo(kind="tokens", shape=(17,), vocab_size=TOK.vocab_size, tokenizer=TOK.state(),
+                    num_classes=3)
+
+
+def test_unconditional_transformer_ignores_labels_and_keeps_its_weights():
+    torch.manual_seed(0)
+    model = lm(info=LABELLED).train()  # labelled data, but conditional=false
+    torch.manual_seed(0)
+    plain = Transformer(TOK.vocab_size, 16, width=32, layers=2, heads=4)
+    assert model.net.cls_emb is None
+    assert {k: v.shape for k, v in model.net.state_dict().items()} == {
+        k: v.shape for k, v in plain.state_dict().items()}
+    assert all(torch.equal(v, plain.state_dict()[k]) for k, v in model.net.state_dict().items())
+    x = torch.randint(0, 10, (4, 17))
+    with_labels = model.losses({"x": x, "y": torch.tensor([0, 1, 2, 0])})["loss"]
+    assert torch.equal(with_labels, model.losses({"x": x})["loss"])
+
+
+def test_conditional_transformer_learns_class_dependent_text():
+    torch.manual_seed(0)
+    model = lm("model.conditional=true", "model.layers=1", info=LABELLED).train()
+    assert model.conditional and model.net.cls_emb.num_embeddings == 3
+    texts = [" " + "a" * 16, " " + "bc" * 8, " " + "fh" * 8]  # one text per class
+    x = torch.tensor([TOK.encode(t) for t in texts]).repeat(4, 1)
+    y = torch.arange(3).repeat(4)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    for _ in range(80):
+        opt.zero_grad()
+        model.losses({"x": x, "y": y})["loss"].backward()
+        opt.step()
+    model.eval()
+    cond = torch.tensor([2, 0, 1, 1, 0, 2])
+    out = model.sample(6, prompt=" ", max_new_tokens=8, cond=cond,
+                       generator=torch.Generator().manual_seed(0), temperature=0.5)
+    rows = [TOK.decode(r.tolist()) for r in out.data]
+    assert rows == [texts[int(c)][:9] for c in cond]
+    with pytest.raises(Exception, match="class-conditional"):
+        model.sample(2, prompt=" ", max_new_tokens=2)
+    with torch.no_grad():  # validation reads each row's label too: the trained texts are cheap
+        right = model.validation_losses({"x": x, "y": y})["loss"]
+        wrong = model.validation_losses({"x": x, "y": (y + 1) % 3})["loss"]
+        sums = model.validation_sums({"x": x, "y": y})
+    assert float(right) < 0.5 * float(wrong)
+    assert float(sums["nats"]) / float(sums["tokens"]) == pytest.approx(float(right), rel=1e-5)
+
+
+def test_conditional_conformance():
+    check_model("transformer", LABELLED, [*SMALL, "model.conditional=true"])
+
+
+def test_conditional_needs_labelled_data():
+    from genloom.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="needs token data with class labels"):
+        lm("model.conditional=true")
+
+
 # -- end to end through the CLI ------------------------------------------------------
 
 TINY = ["model.width=32", "model.layers=1", "model.heads=2", "data.block_size=32", "data.batch_size=16",

@@ -85,6 +85,13 @@ def test_conditional_needs_labels_and_unconditional_refuses_cond():
         vae().sample(2, cond=torch.zeros(2, dtype=torch.long))
 
 
+def test_sampling_a_conditional_vae_without_labels_is_a_config_error():
+    from genloom.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="is conditional: pass class labels"):
+        vae(DIGITS, "model.conditional=true").sample(2)
+
+
 @pytest.mark.parametrize("data", [["data.name=digits"], ["data.name=toy2d", "data.n=512"]])
 def test_trains_through_the_core_loop(tmp_path, data):
     from genloom import train

@@ -1,0 +1,65 @@
+"""``DataSplits``: the deterministic train/val/test splits of a dataset, and their loaders.
+
+Plain torch, no Lightning: ``genloom evaluate`` and the metrics read held-out data
+through it without paying Lightning's import. Training wraps the same class in
+:class:`~genloom.data.datamodule.GenDataModule`, so a run and its evaluation see the
+same split of the same examples.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch.utils.data import DataLoader, Dataset
+
+from genloom.data.base import GenDataset, identity_collate
+from genloom.data.info import DataInfo
+
+
+class DataSplits:
+    """Deterministic train/val/test splits of one dataset component, batched.
+
+    ``cfg`` is the run's ``data`` section: ``val_fraction``, ``test_fraction`` and
+    ``split_seed`` fix the split; ``batch_size`` and ``num_workers`` the loaders.
+    """
+
+    def __init__(self, dataset: GenDataset, cfg: Any) -> None:
+        self.dataset = dataset
+        self.cfg = cfg
+        self._splits: dict[str, Dataset] | None = None
+
+    @property
+    def info(self) -> DataInfo:
+        return self.dataset.info
+
+    def split(self, name: str) -> Dataset:
+        """The ``train``, ``val`` or ``test`` split (computed once, then cached)."""
+        if self._splits is None:
+            self._splits = self.dataset.splits(
+                self.cfg.val_fraction, self.cfg.test_fraction, self.cfg.split_seed
+            )
+        return self._splits[name]
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        ds = self.split(name)
+        return DataLoader(
+            ds,
+            batch_size=self.cfg.batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle and len(ds) > self.cfg.batch_size,
+            collate_fn=identity_collate,
+            num_workers=self.cfg.num_workers,
+            persistent_workers=self.cfg.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled training batches (the last partial batch dropped)."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        """Validation batches in a fixed order."""
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """Test batches in a fixed order."""
+        return self._loader("test", shuffle=False)

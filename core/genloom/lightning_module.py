@@ -1,0 +1,284 @@
+"""``TrainingModule``: the one LightningModule, wrapped around a plain GenerativeModel.
+
+Everything Lightning-specific about training a genloom model lives here: the
+training step for one optimizer (automatic optimization) or several players (manual
+optimization with per-player step ratios, accumulation, clipping, toggling and LR
+schedules), validation and test logging, ``configure_optimizers`` from the run's
+``optim`` section, and the ``genloom`` metadata of every checkpoint. The model takes
+part only through its documented hooks (``on_fit_start``, ``after_optimizer_step``,
+``validation_losses``, ``validation_sums``, ``validation_metrics``), so models and
+plugins never see a Trainer.
+
+The model is the attribute ``model``, so a checkpoint's state dict keys carry the
+prefix ``model.`` (checkpoint format 2); :meth:`TrainingModule.on_load_checkpoint`
+adds it to format-1 checkpoints, which had none, so ``--resume`` reads both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from genloom.checkpoints import PREFIX, checkpoint_format, genloom_metadata
+from genloom.errors import DivergenceError
+from genloom.model import FitContext, GenerativeModel, OptimizerGroup
+
+
+class TrainingModule(L.LightningModule):
+    """Trains ``model`` (a :class:`GenerativeModel`) with Lightning; see the module doc."""
+
+    def __init__(self, model: GenerativeModel) -> None:
+        super().__init__()
+        self.model = model
+        self.automatic_optimization = model._groups() is None
+        self._totals: dict[str, dict[str, Tensor]] = {}  # split totals of val/test runs
+        #: steps skipped for a non-finite loss (``optim.nonfinite=skip``)
+        self.skipped_steps = 0
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self.model(*args, **kwargs)
+
+    # -- logging ----------------------------------------------------------------------
+
+    def _log_step(self, prefix: str, parts: dict[str, Tensor], batch_size: int) -> None:
+        shown = self.model.progress_bar_keys
+        for key, value in parts.items():
+            self.log(
+                f"{prefix}/{key}",
+                value.detach() if isinstance(value, Tensor) else value,
+                on_step=True,
+                on_epoch=False,
+                prog_bar=key in shown,
+                batch_size=batch_size,
+            )
+
+    def _logging_step(self) -> bool:
+        """Whether this batch's values reach the loggers.
+
+        Lightning writes training values only every ``log_every_n_steps``; calling
+        ``self.log`` on the other steps costs time (a noticeable share of a small model's
+        step on CPU) for values nobody sees.
+        """
+        trainer = self._trainer
+        if trainer is None:
+            return True
+        loop = getattr(trainer.fit_loop, "epoch_loop", None)
+        stepped = getattr(loop, "_batches_that_stepped", None)
+        if stepped is None:
+            return True
+        return stepped == 0 or (stepped + 1) % max(1, trainer.log_every_n_steps) == 0
+
+    # -- training ---------------------------------------------------------------------
+
+    def on_train_start(self) -> None:
+        # here rather than in on_fit_start: Lightning restores a resumed run's step
+        # count between the two, and the training loader exists by now
+        fit = FitContext(self.trainer.global_step, self.device, self._train_loader)
+        self.model.on_fit_start(fit)
+
+    def _train_loader(self) -> Any:
+        trainer = self.trainer
+        datamodule = getattr(trainer, "datamodule", None)
+        if datamodule is not None:
+            return datamodule.train_dataloader()
+        return trainer.train_dataloader if trainer.train_dataloader is not None else []
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        groups = self.model._groups()
+        size = len(batch["x"])
+        log = self._logging_step()
+        if groups is None:
+            parts = self.model.losses(batch)
+            if not self._finite(parts, None):
+                return None  # optim.nonfinite=skip: Lightning skips this batch's step
+            if log:
+                self._log_step("train", parts, size)
+            return parts["loss"]
+        self._manual_step(batch, groups, size, log)
+        return None
+
+    def _finite(self, parts: dict[str, Tensor], player: str | None) -> bool:
+        """Whether this step's loss is finite on every process; if not, stop the run
+        with one line (``optim.nonfinite=stop``, the default) or skip the step (``skip``).
+
+        Checked before backward, so no NaN ever reaches the weights. Under DDP the
+        processes agree (one all-reduce of a flag), or one would wait for the others.
+        """
+        loss = parts["loss"].detach()
+        bad = (~torch.isfinite(loss)).any().float()
+        if self.trainer.world_size > 1:
+            bad = self.trainer.strategy.reduce(bad, reduce_op="sum")
+        if not bool(bad > 0):
+            return True
+        optim = self.model.optim_cfg
+        if getattr(optim, "nonfinite", "stop") == "skip":
+            self.skipped_steps += 1
+            return False
+        terms = [
+            f"{k}={float(v.detach().float().mean()):g}" for k, v in parts.items()
+            if isinstance(v, Tensor) and not bool(torch.isfinite(v.detach()).all())
+        ] or ["loss (on another process)"]
+        who = "" if player is None else f" of player '{player}'"
+        raise DivergenceError(
+            f"training diverged at step {self.trainer.global_step}{who}: non-finite "
+            f"{', '.join(terms)}; the run stopped and its last good checkpoint is kept (lower "
+            "optim.lr, set optim.gradient_clip, or optim.nonfinite=skip to skip such steps)"
+        )
+
+    def _manual_step(self, batch: dict[str, Tensor], groups: list[OptimizerGroup], size: int,
+                     log: bool) -> None:
+        """One batch of multi-player training: each due player backpropagates its own
+        loss with the others' parameters frozen, and steps every ``accumulate`` times."""
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        schedulers = self.lr_schedulers()
+        schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
+        optim = self.model.optim_cfg
+        accumulate = max(1, int(getattr(optim, "accumulate", 1) or 1))
+        clip = float(getattr(optim, "gradient_clip", 0.0) or 0.0)
+        step = self.trainer.fit_loop.total_batch_idx
+        for i, group in enumerate(groups):
+            if step % group.every_n_steps:
+                continue
+            opt = optimizers[i]
+            self.toggle_optimizer(opt)
+            parts = self.model.losses(batch, player=group.name)
+            if not self._finite(parts, group.name):
+                self.untoggle_optimizer(opt)
+                continue
+            self.manual_backward(parts["loss"] / accumulate)
+            if (step // group.every_n_steps + 1) % accumulate == 0:
+                if clip > 0:
+                    self.clip_gradients(opt, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+                if schedulers and schedulers[0] is not None:
+                    schedulers[i].step()
+                self.model.after_optimizer_step(group.name)
+            self.untoggle_optimizer(opt)
+            if log:
+                self._log_step(f"train/{group.name}", parts, size)
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any,
+                       optimizer_closure: Any = None) -> None:
+        """Lightning's step (automatic optimization only: it is called once per real
+        step, after ``accumulate`` batches), then the model's ``after_optimizer_step``."""
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        self.model.after_optimizer_step(None)
+
+    def configure_optimizers(self) -> Any:
+        from genloom.optim import build_optimizers
+
+        groups = self.model._groups()
+        if groups is None:
+            groups = [OptimizerGroup("model", self.model)]
+        return build_optimizers(self.model.optim_cfg, groups, self._total_steps())
+
+    def _total_steps(self) -> int:
+        """Training batches in the whole run, which ``build_optimizers`` turns into each
+        player's optimizer steps (dividing by its ``every_n_steps`` and ``optim.accumulate``).
+
+        Lightning's ``estimated_stepping_batches`` counts optimizer steps: batches over
+        ``accumulate_grad_batches`` with automatic optimization, plain batches with
+        manual optimization (it does not know our players' rates)."""
+        try:
+            total = self.trainer.estimated_stepping_batches
+        except Exception:
+            return 1
+        if not total or not math.isfinite(total):
+            return 1
+        if self.automatic_optimization:
+            total *= max(1, int(self.trainer.accumulate_grad_batches))
+        return int(total)
+
+    # -- validation and test ------------------------------------------------------------
+
+    def _start(self, prefix: str) -> None:
+        self._totals[prefix] = {}
+
+    def _accumulate(self, prefix: str, batch: dict[str, Tensor]) -> None:
+        """Add this batch's ``validation_losses`` (times the batch size, with the count)
+        and ``validation_sums`` to the split totals, on the device: no sync per batch."""
+        totals = self._totals.setdefault(prefix, {})
+        size = len(batch["x"])
+        for key, value in self.model.validation_losses(batch).items():
+            value = _scalar(value)
+            pair = torch.stack([value * size, torch.full_like(value, float(size))])
+            name = f"mean:{key}"
+            totals[name] = totals[name] + pair if name in totals else pair
+        for key, value in self.model.validation_sums(batch).items():
+            value = _scalar(value)
+            name = f"sum:{key}"
+            totals[name] = totals[name] + value if name in totals else value
+
+    def _finish(self, prefix: str) -> None:
+        """Log the split's averages and exact metrics as ``<prefix>/<key>``.
+
+        One all-reduce (sum) across DDP processes carries every total, so each average
+        is the batch-size-weighted mean over the whole split on all processes (what
+        Lightning's ``sync_dist=True`` epoch logging computes), and the sums are exact.
+        """
+        totals = self._totals.pop(prefix, {})
+        if not totals:
+            return
+        names = sorted(totals)  # the same order on every process
+        flat = torch.cat([totals[n].reshape(-1).to(self.device) for n in names])
+        reduced = self.trainer.strategy.reduce(flat, reduce_op="sum").tolist()
+        values: dict[str, float] = {}
+        sums: dict[str, float] = {}
+        for name in names:
+            kind, key = name.split(":", 1)
+            if kind == "mean":
+                total, count = reduced.pop(0), reduced.pop(0)
+                if count > 0:
+                    values[key] = total / count
+            else:
+                sums[key] = reduced.pop(0)
+        if sums:
+            values.update(self.model.validation_metrics(sums))
+        shown = self.model.progress_bar_keys
+        for key, value in values.items():
+            # equal on every process already; sync_dist only keeps Lightning's DDP
+            # advice quiet (a mean of equal values)
+            self.log(f"{prefix}/{key}", float(value), on_step=False, on_epoch=True,
+                     prog_bar=key in shown, sync_dist=True)
+
+    def on_validation_epoch_start(self) -> None:
+        self._start("val")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._accumulate("val", batch)
+
+    def on_validation_epoch_end(self) -> None:
+        self._finish("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._start("test")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._accumulate("test", batch)
+
+    def on_test_epoch_end(self) -> None:
+        self._finish("test")
+
+    # -- checkpoints --------------------------------------------------------------------
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["genloom"] = genloom_metadata(self.model)
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Resume from a format-1 checkpoint: its keys are the model's own, unprefixed."""
+        if checkpoint_format(checkpoint) < 2:
+            checkpoint["state_dict"] = {PREFIX + k: v for k, v in checkpoint["state_dict"].items()}
+
+
+def _scalar(value: Tensor | float) -> Tensor:
+    """A logged value as a detached 0-d tensor for summing: float64 where the device has
+    it (totals over a large split stay exact), float32 on Apple's MPS, which has none."""
+    t = value.detach() if isinstance(value, Tensor) else torch.as_tensor(float(value))
+    dtype = torch.float32 if t.device.type == "mps" else torch.float64
+    return t.to(dtype).reshape(())

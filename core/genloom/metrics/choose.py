@@ -1,0 +1,37 @@
+"""Which metrics ``genloom evaluate`` runs when none are named.
+
+Chosen from what the model declares and what its data is, never by model name, so a
+plugin's model gets the same treatment:
+
+* ``losses`` for every model whose ``validation_losses`` report something (likelihood
+  bounds, cross-entropies, denoising losses); a model with none (a GAN) skips it;
+* ``image`` data with a shipped feature network (``digits``, ``mnist``): ``fid``, ``kid``,
+  ``prdc``, ``classes``, ``cond_accuracy`` for conditional models, and ``novelty``;
+* other continuous data (``points``, image folders, a plugin's kinds): ``frechet`` and
+  ``novelty``, plus ``mmd``, ``energy`` and ``sliced_wasserstein`` for ``points``;
+* token data (text): ``losses`` only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genloom.kinds import get_kind
+from genloom.metrics.classifier import SHIPPED, dataset_name
+
+
+def default_metrics(model: Any) -> list[str]:
+    """The metric names that apply to ``model`` (``losses`` first: it may drop out)."""
+    kind = get_kind(model.info.kind)
+    names = ["losses"]
+    if not kind.continuous:
+        return names
+    if model.info.kind == "image" and dataset_name(model) in SHIPPED:
+        names += ["fid", "kid", "prdc", "classes"]
+        if model.conditional:
+            names.append("cond_accuracy")
+        return names + ["novelty"]
+    names += ["frechet", "novelty"]
+    if model.info.kind == "points":
+        names += ["mmd", "energy", "sliced_wasserstein"]
+    return names

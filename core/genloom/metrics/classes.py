@@ -1,0 +1,77 @@
+"""``classes`` and ``cond_accuracy``: are all classes generated, and the asked-for ones?
+
+``classes`` labels every sample with the shipped classifier and compares the histogram
+with the training split's labels: ``class_kl`` is KL(train || samples) in nats (the
+sample histogram add-one smoothed, so a missing class costs a large but finite
+amount), ``class_min_share`` and ``class_max_share`` the rarest and commonest class's
+share (0.1 each for ten balanced classes), ``class_share_<c>`` each class's share.
+``cond_accuracy`` draws samples for the held-out labels from a conditional model and
+reports how often the classifier agrees with the label asked for. Floors: the same
+for held-out real images (the classifier's own errors set them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genloom.errors import ConfigError
+from genloom.metrics.classifier import batched, classifier_for
+from genloom.metrics.comparison import comparison
+
+
+def class_histogram(labels: Tensor, num_classes: int) -> Tensor:
+    """Share of each class among ``labels``."""
+    return torch.bincount(labels, minlength=num_classes).double() / max(len(labels), 1)
+
+
+def class_kl(reference: Tensor, labels: Tensor, num_classes: int) -> float:
+    """KL(reference histogram || add-one smoothed histogram of ``labels``), nats."""
+    p = torch.bincount(reference, minlength=num_classes).double()
+    p = p / p.sum()
+    q = (torch.bincount(labels, minlength=num_classes).double() + 1) / (len(labels) + num_classes)
+    keep = p > 0
+    return float((p[keep] * (p[keep] / q[keep]).log()).sum())
+
+
+def balance(reference: Tensor, labels: Tensor, num_classes: int, suffix: str = "") -> dict[str, float]:
+    shares = class_histogram(labels, num_classes)
+    out = {
+        f"test/class_kl{suffix}": class_kl(reference, labels, num_classes),
+        f"test/class_min_share{suffix}": float(shares.min()),
+        f"test/class_max_share{suffix}": float(shares.max()),
+    }
+    if not suffix:
+        out.update({f"test/class_share_{c}": float(s) for c, s in enumerate(shares)})
+    return out
+
+
+class ClassBalance:
+    """The class histogram of samples under the shipped classifier, vs the training labels."""
+
+    def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
+        cmp = comparison(model, datamodule)
+        net = classifier_for(model, "classes")
+        if cmp.train_y is None:
+            raise ConfigError("metric classes needs a labelled dataset")
+        predict = lambda x: batched(net, x).argmax(1)  # noqa: E731
+        out = balance(cmp.train_y, predict(cmp.samples), net.num_classes)
+        out.update(balance(cmp.train_y, predict(cmp.heldout), net.num_classes, "_floor"))
+        return out
+
+
+class ConditionalAccuracy:
+    """The shipped classifier's accuracy on samples drawn for the held-out labels."""
+
+    def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
+        if not model.conditional:
+            raise ConfigError(f"metric cond_accuracy needs a conditional model; {type(model).__name__} is not")
+        cmp = comparison(model, datamodule)
+        net = classifier_for(model, "cond_accuracy")
+        assert cmp.samples_y is not None and cmp.heldout_y is not None
+        return {
+            "test/cond_accuracy": float((batched(net, cmp.samples).argmax(1) == cmp.samples_y).double().mean()),
+            "test/cond_accuracy_floor": float((batched(net, cmp.heldout).argmax(1) == cmp.heldout_y).double().mean()),
+        }

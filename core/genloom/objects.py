@@ -1,0 +1,175 @@
+"""Objects chosen in config by class path: loggers, callbacks, profilers, optimizers.
+
+The shape is LightningCLI's, so a Lightning user already knows it::
+
+    trainer:
+      logger: {class_path: lightning.pytorch.loggers.CSVLogger, init_args: {name: extra}}
+      callbacks:
+        - {class_path: lightning.pytorch.callbacks.EarlyStopping, init_args: {monitor: val/loss}}
+      profiler: simple
+
+Loggers also go by name (``csv``, ``tensorboard``, ``wandb``, ``mlflow``). Every class
+path is checked when the config loads (it imports, and is the right kind of class),
+so a typo is a one-line error before anything runs; a logger whose package is not
+installed is a one-line install hint when the run starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from genloom.errors import ConfigError, did_you_mean
+
+#: loggers by name -> (class path, the package it needs)
+LOGGERS = {
+    "csv": ("lightning.pytorch.loggers.CSVLogger", None),
+    "tensorboard": ("lightning.pytorch.loggers.TensorBoardLogger", "tensorboard"),
+    "wandb": ("lightning.pytorch.loggers.WandbLogger", "wandb"),
+    "mlflow": ("lightning.pytorch.loggers.MLFlowLogger", "mlflow"),
+}
+
+#: trainer keys that take objects -> (the base class they must extend, what to call it)
+BASES = {
+    "logger": ("lightning.pytorch.loggers.Logger", "logger"),
+    "callbacks": ("lightning.pytorch.callbacks.Callback", "callback"),
+    "profiler": ("lightning.pytorch.profilers.Profiler", "profiler"),
+}
+PROFILER_NAMES = ("simple", "advanced", "pytorch", "xla")
+
+
+def import_class(path: str, key: str) -> type:
+    """The class at ``path`` (``pkg.module.Class`` or ``pkg.module:Class``), or a ConfigError."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ConfigError(f"{key}: class_path '{path}' must look like 'package.module.Class'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except Exception as exc:
+        raise ConfigError(f"{key}: cannot import '{path}' ({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, type):
+        raise ConfigError(f"{key}: '{path}' is not a class")
+    return obj
+
+
+def _spec(value: Any, key: str) -> tuple[str, dict[str, Any]]:
+    """``(class_path, init_args)`` of one ``{class_path, init_args}`` mapping."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("class_path"), str):
+        raise ConfigError(
+            f"{key}: {value!r} is not an object spec; use {{class_path: package.module.Class, "
+            "init_args: {...}}"
+        )
+    extra = set(value) - {"class_path", "init_args"}
+    if extra:
+        raise ConfigError(f"{key}: unknown key '{sorted(extra)[0]}' in an object spec; use class_path, init_args")
+    args = value.get("init_args") or {}
+    if not isinstance(args, Mapping):
+        raise ConfigError(f"{key}.init_args must be a mapping, got {args!r}")
+    return value["class_path"], dict(args)
+
+
+def _check_class(path: str, key: str, base_path: str, what: str) -> type:
+    cls = import_class(path, key)
+    base = import_class(base_path, key)
+    if not issubclass(cls, base):
+        raise ConfigError(f"{key}: '{path}' is not a {what} (a subclass of {base_path})")
+    return cls
+
+
+def check_trainer_objects(trainer: Mapping[str, Any]) -> None:
+    """Validate ``trainer.logger``, ``trainer.callbacks`` and ``trainer.profiler`` at load time."""
+    if "logger" in trainer:
+        for i, item in enumerate(_as_list(trainer["logger"], "trainer.logger")):
+            key = "trainer.logger" if not isinstance(trainer["logger"], list) else f"trainer.logger.{i}"
+            if isinstance(item, str):
+                if item not in LOGGERS:
+                    raise ConfigError(
+                        f"{key}: unknown logger '{item}'{did_you_mean(item, LOGGERS)}; choose one of "
+                        f"{', '.join(LOGGERS)} or give {{class_path: ..., init_args: ...}}"
+                    )
+            else:
+                _check_class(_spec(item, key)[0], key, *BASES["logger"])
+    if "callbacks" in trainer and trainer["callbacks"] is not None:
+        callbacks = trainer["callbacks"]
+        if not isinstance(callbacks, list):
+            callbacks = [callbacks]
+        for i, item in enumerate(callbacks):
+            key = f"trainer.callbacks.{i}"
+            _check_class(_spec(item, key)[0], key, *BASES["callbacks"])
+    profiler = trainer.get("profiler")
+    if profiler is not None and not (isinstance(profiler, str) and profiler in PROFILER_NAMES):
+        if isinstance(profiler, str):
+            raise ConfigError(
+                f"trainer.profiler: unknown profiler '{profiler}'{did_you_mean(profiler, PROFILER_NAMES)}; "
+                f"choose one of {', '.join(PROFILER_NAMES)} or give {{class_path: ..., init_args: ...}}"
+            )
+        _check_class(_spec(profiler, "trainer.profiler")[0], "trainer.profiler", *BASES["profiler"])
+
+
+def _as_list(value: Any, key: str) -> list[Any]:
+    if value is None or isinstance(value, bool):
+        return []
+    if isinstance(value, (str, Mapping)):
+        return [value]
+    if isinstance(value, list):
+        return value
+    raise ConfigError(
+        f"{key}: {value!r} is not a logger; use true or false, a name ({', '.join(LOGGERS)}), "
+        "{class_path: ..., init_args: {...}}, or a list of these"
+    )
+
+
+def _instantiate(cls: type, args: dict[str, Any], key: str, needs: str | None = None) -> Any:
+    try:
+        return cls(**args)
+    except ModuleNotFoundError as exc:
+        package = needs or exc.name or "its package"
+        raise ConfigError(f"{key}: {cls.__name__} needs '{package}': pip install {package}") from None
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key}: cannot build {cls.__name__}: {exc}") from None
+
+
+def build_loggers(value: Any, run_dir: str) -> list[Any]:
+    """The extra loggers ``trainer.logger`` asks for (names get ``save_dir`` in the run)."""
+    out = []
+    for item in _as_list(value, "trainer.logger"):
+        if isinstance(item, str):
+            path, needs = LOGGERS[item]
+            if needs and importlib.util.find_spec(needs) is None:
+                raise ConfigError(f"trainer.logger: the {item} logger needs '{needs}': pip install {needs}")
+            if item == "csv":
+                continue  # metrics.csv is always written
+            args = {"save_dir": run_dir}
+            if item == "tensorboard":
+                args.update(name="tensorboard", version="")
+            cls = import_class(path, "trainer.logger")
+            out.append(_instantiate(cls, args, "trainer.logger", needs))
+        else:
+            path, args = _spec(item, "trainer.logger")
+            out.append(_instantiate(import_class(path, "trainer.logger"), args, "trainer.logger"))
+    return out
+
+
+def build_objects(value: Any, key: str) -> Any:
+    """Instances for ``{class_path, init_args}`` specs (a list stays a list); other values pass."""
+    if isinstance(value, list):
+        return [build_objects(v, f"{key}.{i}") for i, v in enumerate(value)]
+    if isinstance(value, Mapping) and "class_path" in value:
+        path, args = _spec(value, key)
+        return _instantiate(import_class(path, key), args, key)
+    return value
+
+
+def optimizer_class(name: str) -> type:
+    """A ``torch.optim.Optimizer`` subclass named by class path (``torch.optim.NAdam``)."""
+    import torch
+
+    cls = import_class(name, "optim.name")
+    if not issubclass(cls, torch.optim.Optimizer):
+        raise ConfigError(f"optim.name: '{name}' is not a torch.optim.Optimizer")
+    return cls

@@ -1,0 +1,28 @@
+"""Entry point of the EBM plugin: registers its components by import path only.
+
+genloom imports this module for every command (``genloom --help`` included), so it
+imports nothing heavy: no torch, and none of this plugin's own modules.
+"""
+
+from __future__ import annotations
+
+from genloom import hookimpl
+
+
+@hookimpl
+def genloom_register_components(register) -> None:
+    register("model", "ebm", "genloom_ebm.model:EBM",
+             help="energy-based model E(x, sigma), multi-level denoising score matching")
+    register("energy", "mlp", "genloom_ebm.mlp:MLPEnergy",
+             help="residual MLP energy for any data shape (points, flattened images)")
+    register("energy", "conv", "genloom_ebm.conv:ConvEnergy",
+             help="small conv energy for square power-of-two images (8x8 and up)")
+    register("sampler", "langevin", "genloom_ebm.samplers.langevin:Langevin",
+             help="annealed Langevin dynamics on an energy (options: steps_per_level, "
+                  "step_size, denoise, init)")
+    register("sampler", "euler_ancestral", "genloom_ebm.samplers.euler_ancestral:EulerAncestral",
+             help="Euler ancestral in sigma space for any diffusion model (options: steps, eta, "
+                  "guidance, clip)")
+    register("sampler", "heun", "genloom_ebm.samplers.heun:Heun",
+             help="Heun's second-order method in sigma space for any diffusion model (options: "
+                  "steps, guidance, clip)")
