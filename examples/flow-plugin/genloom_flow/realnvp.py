@@ -100,7 +100,7 @@ class RealNVP(InvertibleGenerator):
         shape = data_shape
         self.squeezes = 0
         for i in range(cfg.layers):
-            if mask == "channel" and i == 0 or mask == "mixed" and i == cfg.layers // 2:
+            if (mask == "channel" and i == 0) or (mask == "mixed" and i == cfg.layers // 2):
                 steps.append(Squeeze())
                 shape = (shape[0] * 4, shape[1] // 2, shape[2] // 2)
                 self.squeezes += 1
