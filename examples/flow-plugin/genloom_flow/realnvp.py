@@ -13,7 +13,6 @@ sampler and ``genloom interpolate`` drive it like any other Generator.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,11 +69,15 @@ def _check(cfg: Any, data_shape: tuple[int, ...]) -> str:
     if len(data_shape) != 3:
         raise ConfigError(f"realnvp supports vectors (d,) and images (c, h, w), got shape {data_shape}")
     if cfg.mask in VECTOR_MASKS:
-        raise ConfigError(f"realnvp mask={cfg.mask!r} is for vectors; images use one of {', '.join(IMAGE_MASKS)}")
+        raise ConfigError(
+            f"realnvp mask={cfg.mask!r} is for vectors; images use one of {', '.join(IMAGE_MASKS)}"
+        )
     mask = "checkerboard" if cfg.mask == "auto" else cfg.mask
     _, h, w = data_shape
     if mask != "checkerboard" and (h % 2 or w % 2):
-        raise ConfigError(f"realnvp mask={mask} squeezes 2x2 blocks and needs even height and width, got {h}x{w}")
+        raise ConfigError(
+            f"realnvp mask={mask} squeezes 2x2 blocks and needs even height and width, got {h}x{w}"
+        )
     return mask
 
 
@@ -97,7 +100,7 @@ class RealNVP(InvertibleGenerator):
         shape = data_shape
         self.squeezes = 0
         for i in range(cfg.layers):
-            if mask == "channel" and i == 0 or mask == "mixed" and i == cfg.layers // 2:
+            if (mask == "channel" and i == 0) or (mask == "mixed" and i == cfg.layers // 2):
                 steps.append(Squeeze())
                 shape = (shape[0] * 4, shape[1] // 2, shape[2] // 2)
                 self.squeezes += 1
@@ -138,11 +141,6 @@ class RealNVP(InvertibleGenerator):
         for step in reversed(self.steps):
             h = step(h, cond)
         return h
-
-    @property
-    def dims(self) -> int:
-        """Values per example (the D of bits per dimension)."""
-        return math.prod(self.data_shape)
 
 
 __all__ = ["RealNVP", "RealNVPConfig"]

@@ -50,8 +50,8 @@ def test_example_config_through_the_cli(tmp_path, config, extra, sample_size, st
     genloom("sample", str(run), "--n", "4", "--out", str(tmp_path / "x.png"))
     assert png_size(tmp_path / "x.png") == sample_size
 
-    result = json.loads(genloom("evaluate", str(run), "--metric", "losses", "--json").stdout)
-    assert set(result) == metrics
+    result = json.loads(genloom("evaluate", str(run), "--json").stdout)
+    assert metrics <= set(result)  # the flow's own parts, next to the core's sample metrics
     assert all(math.isfinite(v) for v in result.values())
     if "test/bits_per_dim" in result:  # 17 levels: log2(17) = 4.09 is a uniform guess
         assert 0.0 < result["test/bits_per_dim"] < 8.0

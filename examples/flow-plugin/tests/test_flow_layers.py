@@ -98,7 +98,8 @@ def test_actnorm_initialises_from_the_first_training_batch_only():
     std = x.transpose(0, 1).reshape(3, -1).std(1, unbiased=False)
     assert float(logdet[0].detach()) == pytest.approx(-16 * float(std.log().sum()), abs=1e-3)
     again, _ = layer.inverse(x * 3.0)  # a second batch does not re-initialise
-    assert torch.allclose(again, (x * 3.0 + layer.bias.view(1, 3, 1, 1)) * layer.log_scale.exp().view(1, 3, 1, 1))
+    bias, scale = layer.bias.view(1, 3, 1, 1), layer.log_scale.exp().view(1, 3, 1, 1)
+    assert torch.allclose(again, (x * 3.0 + bias) * scale)
 
 
 def test_a_reloaded_flow_keeps_its_actnorm_values():

@@ -99,7 +99,8 @@ def test_a_conditional_flow_learns_and_samples_per_label():
     g = torch.Generator().manual_seed(0)
     y = torch.arange(64) % 2  # label 0: top half dark, bottom bright; label 1: the reverse
     rows = torch.where(torch.arange(8) < 4, -1.0, 1.0).view(1, 1, 8, 1)
-    x = (rows * (1 - 2 * y.view(-1, 1, 1, 1)) * 0.5 + 0.25 * torch.randn(64, 1, 8, 8, generator=g)).clamp(-1, 1)
+    noise = 0.25 * torch.randn(64, 1, 8, 8, generator=g)
+    x = (rows * (1 - 2 * y.view(-1, 1, 1, 1)) * 0.5 + noise).clamp(-1, 1)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(60):
         loss = model.losses({"x": x, "y": y})["loss"]
