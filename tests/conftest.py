@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -66,3 +67,23 @@ def fresh_plugins():
     reset_plugins()
     yield
     reset_plugins()
+
+
+def train_two_ranks(tmp_path, config, *overrides, env: dict | None = None):
+    """``genloom train CONFIG`` on two CPU processes; returns (returncode, stdout, stderr)."""
+    genloom = os.path.join(os.path.dirname(sys.executable), "genloom")
+    env = {**{k: v for k, v in os.environ.items() if k != "GENLOOM_RUN_DIR"}, **(env or {})}
+    proc = subprocess.Popen(
+        [genloom, "train", str(ROOT / "examples/configs" / config),
+         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp", *overrides],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=240)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # any rank left behind goes too
+        except ProcessLookupError:
+            pass
+    return proc.returncode, out, err

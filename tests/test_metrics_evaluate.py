@@ -50,7 +50,8 @@ def test_evaluate_picks_metrics_that_fit_the_model(runs, name, capsys):
         assert f"test/{key}" in out and f"test/{key}_floor" in out
     if name.endswith("-text"):
         assert set(out) == {"test/loss", "test/bpc"}
-    if name == "gan-digits":  # no losses of its own and not conditional
+    if name == "gan-digits":  # adversarial diagnostics, no likelihood; not conditional
+        assert {"test/d_loss", "test/g_loss", "test/real_score"} <= set(out)
         assert "test/loss" not in out and "test/cond_accuracy" not in out
         assert "test/novelty_ratio" in out
     if name == "cvae-digits":

@@ -4,7 +4,8 @@ Chosen from what the model declares and what its data is, never by model name, s
 plugin's model gets the same treatment:
 
 * ``losses`` for every model whose ``validation_losses`` report something (likelihood
-  bounds, cross-entropies, denoising losses); a model with none (a GAN) skips it;
+  bounds, cross-entropies, denoising losses, a GAN's adversarial diagnostics); a
+  model with none skips it;
 * ``image`` data with a shipped feature network (``digits``, ``mnist``): ``fid``, ``kid``,
   ``prdc``, ``classes``, ``cond_accuracy`` for conditional models, and ``novelty``;
 * other continuous data (``points``, image folders, a plugin's kinds): ``frechet`` and

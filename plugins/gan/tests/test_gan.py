@@ -167,6 +167,27 @@ def test_ema_generator_is_averaged_and_used_for_sampling():
     assert gan(DIGITS, *SMALL).ema is None
 
 
+def test_validation_scores_held_out_data_against_the_sampling_generator():
+    model = gan(DIGITS, *SMALL, "model.ema_decay=0.5").eval()
+    model.after_optimizer_step("generator")
+    with torch.no_grad():
+        for p in model.generator.parameters():  # the trained copy drifts from the EMA one
+            p.add_(1.0)
+    batch = synthetic_batch(DIGITS, n=6)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        parts = model.validation_losses(batch)
+        torch.manual_seed(0)
+        z = torch.randn(6, model.cfg.latent_dim)
+        fake_logits = model.discriminator(model.ema.module(z))
+        real_logits = model.discriminator(batch["x"])
+    assert set(parts) == {"d_loss", "g_loss", "real_score", "fake_score"}
+    assert torch.allclose(parts["real_score"], real_logits.mean())
+    assert torch.allclose(parts["fake_score"], fake_logits.mean())  # the EMA generator's fakes
+    assert torch.allclose(parts["d_loss"], discriminator_loss("ns", real_logits, fake_logits))
+    assert torch.allclose(parts["g_loss"], generator_loss("ns", fake_logits))
+
+
 def test_truncated_normal_stays_inside_and_is_seeded():
     a = truncated_normal((500, 8), 0.5, torch.Generator().manual_seed(1))
     b = truncated_normal((500, 8), 0.5, torch.Generator().manual_seed(1))
