@@ -165,7 +165,10 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
     from genloom.config import load_config
 
     meta, state_dict = read_weights(path)
-    cfg = load_config(base=meta["config"], overrides=overrides or [], check_trainer=False)
+    cfg = load_config(
+        base=meta["config"], base_label=f"the config saved in '{path}'", overrides=overrides or [],
+        check_trainer=False,
+    )
     info = DataInfo.from_dict(meta["info"])
     model = build_model(cfg, info)
     load_weights(model, state_dict, path, "checkpoint")
