@@ -159,15 +159,39 @@ class TrainResult:
     trainer: L.Trainer
 
 
+def launcher_rank() -> int | None:
+    """This process's global rank when an outside launcher started every process
+    (``torchrun``, a SLURM ``srun`` job of several tasks); None when genloom runs alone
+    or Lightning starts the other processes itself (they inherit the run directory).
+    """
+    if os.environ.get(RUN_DIR_ENV):
+        return None
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and "RANK" in os.environ:
+        return int(os.environ["RANK"])  # torchrun / torch.distributed.run
+    if int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1 and "SLURM_PROCID" in os.environ:
+        return int(os.environ["SLURM_PROCID"])
+    return None
+
+
 def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
     """The run directory: explicit, resumed, or a fresh ``runs/<name>[-N]``.
 
     Never reuses a directory that holds a run unless ``resume`` is set, so nothing
-    already on disk is overwritten.
+    already on disk is overwritten. Under an outside launcher every process starts on
+    its own, so they can agree on a directory only when the config names it; the
+    checks are rank 0's (the others would see its files appear).
     """
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited:
         return Path(inherited)
+    rank = launcher_rank()
+    if rank is not None and not cfg.output_dir:
+        raise ConfigError(
+            "this process was started by torchrun or SLURM with the others: set "
+            "output_dir=... so every process writes the same run directory"
+        )
+    if rank:  # not rank 0: rank 0 checks and locks the directory
+        return Path(cfg.output_dir)
     if cfg.output_dir:
         run_dir = Path(cfg.output_dir)
         has_run = (run_dir / "checkpoints" / "last.ckpt").exists()
@@ -398,7 +422,7 @@ def train(
         check_resume(cfg, run_dir / "checkpoints" / "last.ckpt")
     created = not run_dir.exists()
     lock = RunLock(run_dir)
-    if RUN_DIR_ENV not in os.environ:  # DDP workers run under rank 0's lock
+    if RUN_DIR_ENV not in os.environ and not launcher_rank():  # other ranks run under rank 0's lock
         lock.acquire()
     try:
         return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo)
