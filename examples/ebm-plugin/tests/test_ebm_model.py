@@ -39,7 +39,8 @@ def test_plugin_module_is_import_light():
 
 
 @pytest.mark.parametrize("info,overrides", [
-    (POINTS, SMALL_MLP), (DIGITS, SMALL_MLP), (DIGITS, SMALL_CONV),
+    (POINTS, SMALL_MLP), (DIGITS, SMALL_MLP),
+    pytest.param(DIGITS, SMALL_CONV, marks=pytest.mark.slow),  # about 40 s quiet: Langevin through a conv net
 ])
 def test_conformance_kit(info, overrides):
     # three steps per level keep it fast; the kit checks seeding and rebuilds
