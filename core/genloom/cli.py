@@ -52,15 +52,18 @@ def cli(debug: bool) -> None:
 # -- plugins and components -------------------------------------------------------------
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
     """List installed plugins: version, status, components and import time.
 
     Status is ok, broken (failed to import or register: the error is shown),
     incompatible (its genloom requirement excludes this core) or disabled
-    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS).
+    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS). 'genloom plugins check' looks deeper.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     infos = list(_host().plugins.values())
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
@@ -75,6 +78,23 @@ def plugins(as_json: bool) -> None:
             click.echo(f"{'':<16} error: {i.error}")
         if i.note:
             click.echo(f"{'':<16} note: {i.note}")
+
+
+@plugins.command("check")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+def plugins_check(names: tuple[str, ...]) -> None:
+    """Check installed plugins (all, or each NAME) for defects users would hit.
+
+    \b
+    Imports every registered target; rejects kinds neither the core nor a plugin
+    declares (a misspelled 'modle'); checks hook names, that the entry module
+    imports without torch and within the import budget, the plugin's genloom
+    requirement, and that each model's default_sampler resolves. Prints one line
+    per problem with its fix and exits 2 on any; exits 0 with a summary otherwise.
+    """
+    from genloom.cli_plugins_check import run_check
+
+    run_check(list(names))
 
 
 @cli.command("list")
