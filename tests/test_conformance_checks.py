@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from genloom import GenerativeModel, InvertibleGenerator, register
+from genloom import DataInfo, GenerativeModel, InvertibleGenerator, register
 from genloom.testing import Case, parametrize_with_checks
 from genloom.testing.checks import (
     check_checkpoint_round_trip, check_likelihood, check_overfit, check_seeded_determinism,
@@ -21,12 +21,11 @@ from genloom.testing.checks import (
 class Affine(InvertibleGenerator):
     """x = exp(s) * z + b: a one-layer flow whose density is exactly known."""
 
-    latent_shape = data_shape = (2,)
-
-    def __init__(self, logdet_scale: float = 1.0):
+    def __init__(self, logdet_scale: float = 1.0, dims: int = 2):
         super().__init__()
-        self.s = nn.Parameter(torch.full((2,), 0.5))
-        self.b = nn.Parameter(torch.zeros(2))
+        self.latent_shape = self.data_shape = (dims,)
+        self.s = nn.Parameter(torch.linspace(0.3, 0.6, dims))
+        self.b = nn.Parameter(torch.zeros(dims))
         self.logdet_scale = logdet_scale  # 0: forgets the Jacobian, a wrong density
 
     def forward(self, z, cond=None):
@@ -45,7 +44,7 @@ class TinyFlow(GenerativeModel):
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
-        self.flow = Affine(self.logdet_scale)
+        self.flow = Affine(self.logdet_scale, dims=info.shape[0])
 
     def losses(self, batch, player=None):
         return {"loss": -self.flow.log_prob(batch["x"]).mean()}
@@ -81,7 +80,7 @@ class Unsaved(TinyFlow):
 
     def __init__(self, cfg, info):
         super().__init__(cfg, info)
-        self.register_buffer("shift", torch.randn(2), persistent=False)
+        self.register_buffer("shift", torch.randn(info.shape[0]), persistent=False)
 
     def sample(self, *args, **kwargs):
         samples = super().sample(*args, **kwargs)
@@ -106,13 +105,16 @@ def _models(fresh_plugins):
     _register_all()  # every test starts from a fresh plugin host
 
 
-@parametrize_with_checks([Case("tinyflow", "points", overfit_steps=20, lr=0.05)])
+@parametrize_with_checks([
+    Case("tinyflow", "points", overfit_steps=20, lr=0.05, id="tinyflow"),
+    Case("tinyflow", DataInfo(kind="points", shape=(3,)), id="tinyflow-3d"),
+])
 def test_a_sound_model_passes_every_check(case, check):
     check(case)
 
 
 def test_the_suite_yields_one_test_per_check():
-    mark = parametrize_with_checks(["tinyflow"])
+    mark = parametrize_with_checks(["tinyflow"])  # a string: the model on tiny 2-D points
     ids = [p.id for p in mark.args[1]]
     assert ids == [  # no entry-module check: a local component has no entry module
         "tinyflow-check_targets_import", "tinyflow-check_contract",
@@ -123,13 +125,16 @@ def test_the_suite_yields_one_test_per_check():
 
 @pytest.mark.parametrize("model, check, message", [
     ("nojacobian", check_likelihood, "density integrates to"),
+    ("nojacobian-3d", check_likelihood, "its Jacobian has"),
     ("resetting", check_overfit, "did not lower the loss"),
     ("unseeded_flow", check_seeded_determinism, "equal seeds gave different samples"),
     ("unsaved", check_checkpoint_round_trip, "samples differently"),
 ])
 def test_each_check_catches_its_breakage(model, check, message):
+    name, _, dims = model.partition("-")
+    info = DataInfo(kind="points", shape=(3,)) if dims else "points"
     with pytest.raises(AssertionError, match=message):
-        check(Case(model, "points", overfit_steps=20, lr=0.05))
+        check(Case(name, info, overfit_steps=20, lr=0.05))
 
 
 FIXTURES_TEST = '''

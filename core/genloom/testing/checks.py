@@ -38,16 +38,29 @@ class Case:
     ``overfit_steps`` and ``lr`` set the tiny overfit; ``id`` names the case in test ids.
     """
 
-    model: str
+    model: str | None
     info: Any = "points"
     overrides: Sequence[str] = ()
     overfit_steps: int = 30
     lr: float = 3e-3
     id: str | None = None
     n: int = 4
+    #: the plugin of a case without a model (only the plugin checks run)
+    plugin: str | None = None
+    #: pytest marks for every check of this case (e.g. ``(pytest.mark.slow,)``)
+    marks: Sequence[Any] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "overrides", tuple(self.overrides))
+        object.__setattr__(self, "marks", tuple(self.marks))
+        if self.model is None and self.plugin is None:
+            raise ValueError("a Case names a model, or a plugin (Case.of_plugin)")
+
+    @classmethod
+    def of_plugin(cls, plugin: str) -> Case:
+        """A case for a plugin that registers no model (datasets, samplers, kinds): only
+        the plugin checks apply."""
+        return cls(None, plugin=plugin, id=plugin)
 
     @property
     def data(self) -> Any:
@@ -70,7 +83,7 @@ class Case:
         return build_model(self.config(), self.data)
 
     def __str__(self) -> str:
-        return self.id or self.model
+        return self.id or self.model or str(self.plugin)
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -80,6 +93,19 @@ def _component(case: Case) -> Any:
     from genloom.plugins import get_registry
 
     return get_registry().resolve("model", case.model)
+
+
+def _plugin(case: Case) -> str:
+    """The plugin a case is about: named, or the one providing its model."""
+    if case.plugin is not None:
+        from genloom.plugins import get_plugin_host
+
+        host = get_plugin_host()
+        assert host.plugins.get(case.plugin) is not None, f"plugin '{case.plugin}' is not installed"
+        status = host.plugins[case.plugin].status
+        assert status == "ok", f"plugin '{case.plugin}' is {status}: {host.plugins[case.plugin].error}"
+        return case.plugin
+    return _component(case).plugin
 
 
 def _draw(model: Any, case: Case, seed: int) -> Any:
@@ -111,7 +137,7 @@ def check_targets_import(case: Case) -> None:
     """Every component the model's plugin registers imports (no misspelled path)."""
     from genloom.plugins import get_registry
 
-    plugin = _component(case).plugin
+    plugin = _plugin(case)
     failures = []
     for component in get_registry().by_plugin(plugin):
         try:
@@ -127,7 +153,7 @@ def check_entry_module_light(case: Case) -> None:
     from genloom.plugins import get_plugin_host
 
     host = get_plugin_host()
-    info = host.plugins[_component(case).plugin]
+    info = host.plugins[_plugin(case)]
     problems = [p for p in _import_problems(info, budget=math.inf)]
     assert not problems, "; ".join(problems)
 
@@ -214,20 +240,25 @@ def check_checkpoint_round_trip(case: Case) -> None:
         torch.save({"state_dict": state, "genloom": genloom_metadata(model)}, ckpt)
         out = export(ckpt, Path(tmp) / "export")
         assert sorted(p.name for p in out.iterdir()) == ["genloom.json", "model.safetensors"]
+        weights = model.state_dict()
+        expected = _draw(model, case, 3) if model.default_sampler else None
         for source in (ckpt, out):
             loaded = load_checkpoint(source)
-            for k, v in model.state_dict().items():
-                assert torch.equal(v, loaded.state_dict()[k]), f"{source.name}: weight {k} differs"
-            if model.default_sampler:
-                assert torch.equal(_draw(model, case, 3), _draw(loaded, case, 3)), (
+            got = loaded.state_dict()
+            for k, v in weights.items():
+                assert torch.equal(v, got[k]), f"{source.name}: weight {k} differs"
+            if expected is not None:
+                assert torch.equal(expected, _draw(loaded, case, 3)), (
                     f"the model loaded from {source.name} samples differently"
                 )
 
 
 def check_overfit(case: Case) -> None:
-    """A few dozen Adam steps on one batch lower each player's loss (measured under one
-    seed before and after), each player stepping only its own parameters: what the model
-    learns sticks (no re-initialisation, no detached path, the right parameter groups)."""
+    """A few dozen Adam steps on one batch lower each player's loss, each player stepping
+    only its own parameters: what the model learns sticks (no re-initialisation, no
+    detached path, the right parameter groups). The global RNG is reseeded before every
+    loss, so a stochastic objective (noise levels, latents) becomes one fixed function
+    of the weights and overfitting it must succeed."""
     import torch
 
     from genloom.testing.conformance import synthetic_batch
@@ -243,9 +274,9 @@ def check_overfit(case: Case) -> None:
         params = own.parameters() if own is not None else [p for p in model.parameters() if p.requires_grad]
         before = _loss(model, batch, player)["loss"].item()
         opt = torch.optim.Adam(params, lr=case.lr)
-        for step in range(case.overfit_steps):
+        for _ in range(case.overfit_steps):
             opt.zero_grad(set_to_none=True)
-            _loss(model, batch, player, seed=step + 1)["loss"].backward()
+            _loss(model, batch, player)["loss"].backward()  # the same noise every step
             opt.step()
         after = _loss(model, batch, player)["loss"].item()
         who = "the loss" if player is None else f"player {player!r}'s loss"
@@ -255,55 +286,86 @@ def check_overfit(case: Case) -> None:
 
 
 def check_likelihood(case: Case) -> None:
-    """``likelihood = "exact"`` is checked where it can be: an invertible generator's
-    density integrates to 1 over a 2-D grid; a language model's probabilities of every
-    continuation of a tiny vocabulary sum to 1."""
+    """``likelihood = "exact"`` is checked where it can be. An invertible generator on
+    2-D points: its density integrates to 1 over a grid; on other data: the ``logdet``
+    it reports equals ``log|det dz/dx|`` of its own Jacobian (autograd). A language
+    model: the probabilities of every continuation over a tiny vocabulary sum to 1."""
     import torch
 
     from genloom.interfaces import InvertibleGenerator
     from genloom.testing.helpers import tiny_info
 
-    from genloom.build import build_model
-
     model_cls = _component(case).load()
     assert getattr(model_cls, "likelihood", None) == "exact", "only exact likelihoods are checked"
-    points = tiny_info("points")
-    if case.data.kind == "points" and tuple(case.data.shape) == (2,):
-        points = case.data
-    try:  # a model of images may not build on points: then it is not a flow case
-        torch.manual_seed(0)
-        model = build_model(case.config(), points).eval()  # eval: no data-dependent init
-        flows = [m for m in model.modules() if isinstance(m, InvertibleGenerator)]
-    except Exception:
-        model, flows = None, []
-    if model is not None and flows:
-        flow, k = flows[0], 601
-        with torch.no_grad():  # a box around where the flow puts its mass: 1.5x its samples' reach
-            reach = flow(torch.randn(4096, 2, generator=torch.Generator().manual_seed(0)))
-            lim = 1.5 * reach.abs().max().item()
-            axis = torch.linspace(-lim, lim, k)
-            total = flow.log_prob(torch.cartesian_prod(axis, axis)).exp().sum().item()
-        total *= (2 * lim / (k - 1)) ** 2
-        assert abs(total - 1.0) < 0.02, (
-            f"an 'exact' density integrates to {total:.4f} over [-{lim:.3g}, {lim:.3g}]^2, not 1"
-        )
+    torch.manual_seed(0)
+    model = case.build().eval()  # eval: no data-dependent initialisation on first use
+    flows = [m for m in model.modules() if isinstance(m, InvertibleGenerator)]
+    if flows:
+        flow = flows[0]
+        info = case.data
+        cond = torch.zeros(2, dtype=torch.long) if model.conditional and info.num_classes else None
+        if info.kind == "points" and tuple(info.shape) == (2,) and cond is None:
+            _check_density_normalises(flow)
+        else:
+            _check_logdet_is_the_jacobian(flow, info, cond)
         return
     if hasattr(model_cls, "token_nats"):
+        from genloom.build import build_model
+
         vocab, length = 3, 4
-        torch.manual_seed(0)
-        lm = build_model(case.config(), tiny_info("tokens", shape=(length,), vocab_size=vocab)).eval()
+        classes = case.data.num_classes
+        info = tiny_info("tokens", shape=(length,), vocab_size=vocab, num_classes=classes)
+        lm = build_model(case.config(), info).eval()
         tails = torch.tensor(list(itertools.product(range(vocab), repeat=length - 1)))
         x = torch.cat([torch.zeros(len(tails), 1, dtype=torch.long), tails], dim=1)
+        cond = torch.full((len(x),), classes - 1) if classes else None
         with torch.no_grad():
-            total = lm.token_nats(x).sum(dim=1).neg().exp().sum().item()
+            total = lm.token_nats(x, cond).sum(dim=1).neg().exp().sum().item()
         assert abs(total - 1.0) < 1e-4, (
             f"an 'exact' language model's {len(x)} continuations have total probability {total:.6f}, not 1"
         )
         return
     raise AssertionError(
-        f"{case.model} claims likelihood='exact' but has neither an InvertibleGenerator for "
-        "points nor token_nats; declare 'bound' or 'none', or add a check for it"
+        f"{case.model} claims likelihood='exact' but has neither an InvertibleGenerator nor "
+        "token_nats; declare 'bound' or 'none', or test its likelihood yourself"
     )
+
+
+def _check_density_normalises(flow: Any) -> None:
+    import torch
+
+    k = 601
+    with torch.no_grad():  # a box around where the flow puts its mass: 1.5x its samples' reach
+        reach = flow(torch.randn(4096, 2, generator=torch.Generator().manual_seed(0)))
+        lim = 1.5 * reach.abs().max().item()
+        axis = torch.linspace(-lim, lim, k)
+        total = flow.log_prob(torch.cartesian_prod(axis, axis)).exp().sum().item()
+    total *= (2 * lim / (k - 1)) ** 2
+    assert abs(total - 1.0) < 0.02, (
+        f"an 'exact' density integrates to {total:.4f} over [-{lim:.3g}, {lim:.3g}]^2, not 1"
+    )
+
+
+def _check_logdet_is_the_jacobian(flow: Any, info: Any, cond: Any) -> None:
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(2, *flow.latent_shape, generator=g)
+    with torch.no_grad():
+        x = flow(z, cond)
+    for i in range(2):
+        c = None if cond is None else cond[i : i + 1]
+
+        def to_z(v: Any, c: Any = c) -> Any:
+            return flow.inverse(v.view(1, *x.shape[1:]), c)[0].flatten()
+
+        jac = torch.autograd.functional.jacobian(to_z, x[i].flatten())
+        _, logabsdet = torch.linalg.slogdet(jac.double())
+        reported = flow.inverse(x[i : i + 1], c)[1].item()
+        assert abs(reported - logabsdet.item()) < 1e-2 * max(1.0, abs(logabsdet.item())), (
+            f"an 'exact' flow reports log|det dz/dx| = {reported:.4f}, its Jacobian has "
+            f"{logabsdet.item():.4f}"
+        )
 
 
 #: every check, in the order tests run them
@@ -319,12 +381,18 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+#: checks of the plugin as a whole, run for its first case only
+PLUGIN_CHECKS = (check_targets_import, check_entry_module_light)
+
+
 def checks_for(case: Case) -> list[Check]:
     """The checks that apply to ``case`` (imports the model's class): all, but the
     likelihood check only for models that claim an exact likelihood, and the entry-module
     check only for installed plugins (not ``genloom.register``'s local components)."""
     from genloom.plugins import LOCAL_PLUGIN
 
+    if case.model is None:
+        return list(PLUGIN_CHECKS)
     component = _component(case)
     model_cls = component.load()
     skip = set()
@@ -339,14 +407,19 @@ def parametrize_with_checks(cases: Iterable[Case | str]) -> Any:
     """A ``pytest.mark.parametrize("case, check", ...)`` over every applicable check of
     every case, with ids like ``vae-check_overfit``.
 
-    A string is ``Case(name)`` on tiny 2-D points. Resolves the models when the test
+    A string is ``Case(name)`` on tiny 2-D points. The checks about the plugin rather
+    than the model (``PLUGIN_CHECKS``) run once per plugin. Resolves the models when the test
     module is collected, so their plugins must be installed.
     """
     import pytest
 
-    params = []
+    params, plugins_seen = [], set()
     for raw in cases:
         case = Case(raw) if isinstance(raw, str) else raw
+        plugin = _plugin(case)
         for check in checks_for(case):
-            params.append(pytest.param(case, check, id=f"{case}-{check.__name__}"))
+            if check in PLUGIN_CHECKS and plugin in plugins_seen:
+                continue  # about the plugin, not the case: once is enough
+            params.append(pytest.param(case, check, id=f"{case}-{check.__name__}", marks=case.marks))
+        plugins_seen.add(plugin)
     return pytest.mark.parametrize("case, check", params)
