@@ -133,6 +133,41 @@ def _plural(kind: str) -> str:
     return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
 
 
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder to write genloom-NAME/ into.")
+@click.option("--kind", default="model", show_default=True,
+              type=click.Choice(["model", "denoiser", "encoder", "generator", "sampler", "dataset", "metric"]),
+              help="What the plugin provides.")
+def new_plugin(name: str, directory: str, kind: str) -> None:
+    """Write a new plugin distribution genloom-NAME providing one component of KIND.
+
+    \b
+    It holds a pyproject with the entry point and a compatible genloom range, an
+    import-light plugin module, a working component, an example config, tests that
+    use genloom's pytest plugin, and a README. Then:
+      cd genloom-NAME && pip install -e . && genloom plugins check NAME && pytest tests
+    """
+    from genloom.scaffold import new_plugin as write
+
+    root = write(name, kind, directory)
+    click.echo(f"wrote {root}/ ({kind} '{name}:{name}'); next:")
+    click.echo(f"  cd {root} && pip install -e . && genloom plugins check {name} && pytest tests")
+    click.echo(f"  genloom train configs/{name}.yaml")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def env(as_json: bool) -> None:
+    """Print versions and devices for a bug report: Python, torch, Lightning, genloom,
+    every plugin (name, version, status), OS, CPUs, CUDA and MPS."""
+    from genloom.environment import collect, format_report
+
+    report = collect()
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
 # -- config -----------------------------------------------------------------------------
 
 
