@@ -26,7 +26,7 @@ def test_light_commands_import_neither_torch_nor_lightning(args):
 
 
 def test_every_command_has_help(cli):
-    for command in ["plugins", "plugins check", "list", "config", "train", "sample", "evaluate", "export"]:
+    for command in ["plugins", "plugins check", "new-plugin", "env", "list", "config", "train", "sample", "evaluate", "export"]:
         result = cli(*command.split(), "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout
 
