@@ -4,6 +4,7 @@ a bare pytest run and load without torch."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from genloom import DataInfo, GenerativeModel, InvertibleGenerator, register
+from genloom import DataInfo, GenerativeModel, Generator, InvertibleGenerator, register
 from genloom.testing import Case, parametrize_with_checks
 from genloom.testing.checks import (
     check_checkpoint_round_trip, check_likelihood, check_overfit, check_seeded_determinism,
@@ -88,7 +89,46 @@ class Unsaved(TinyFlow):
         return samples
 
 
-MODELS = {"tinyflow": TinyFlow, "nojacobian": NoJacobian, "resetting": Resetting,
+class ScaleShift(Generator):
+    """A plain (not invertible) generator: x = exp(s) * z + b."""
+
+    latent_shape = data_shape = (2,)
+
+    def __init__(self):
+        super().__init__()
+        self.s = nn.Parameter(torch.tensor([0.2, -0.3]))
+        self.b = nn.Parameter(torch.zeros(2))
+
+    def forward(self, z, cond=None):
+        return z * self.s.exp() + self.b
+
+
+class OwnDensity(GenerativeModel):
+    """Exact likelihood through its own ``log_prob``, no flow; ``offset`` breaks it."""
+
+    likelihood = "exact"
+    has_latent_space = True
+    default_sampler = "prior"
+    offset = 0.0
+
+    def __init__(self, cfg, info):
+        super().__init__(cfg, info)
+        self.gen = ScaleShift()
+
+    def log_prob(self, x):
+        z = (x - self.gen.b) * (-self.gen.s).exp()
+        normal = -0.5 * z.pow(2).sum(1) - math.log(2 * math.pi)
+        return normal - self.gen.s.sum() + self.offset
+
+    def losses(self, batch, player=None):
+        return {"loss": -self.log_prob(batch["x"]).mean()}
+
+
+class OffDensity(OwnDensity):
+    offset = 0.1
+
+
+MODELS = {"owndensity": OwnDensity, "offdensity": OffDensity, "tinyflow": TinyFlow, "nojacobian": NoJacobian, "resetting": Resetting,
           "unseeded_flow": Unseeded, "unsaved": Unsaved}
 
 
@@ -108,6 +148,7 @@ def _models(fresh_plugins):
 @parametrize_with_checks([
     Case("tinyflow", "points", overfit_steps=20, lr=0.05, id="tinyflow"),
     Case("tinyflow", DataInfo(kind="points", shape=(3,)), id="tinyflow-3d"),
+    Case("owndensity", "points", overfit_steps=20, lr=0.05, id="owndensity"),
 ])
 def test_a_sound_model_passes_every_check(case, check):
     check(case)
@@ -126,6 +167,7 @@ def test_the_suite_yields_one_test_per_check():
 @pytest.mark.parametrize("model, check, message", [
     ("nojacobian", check_likelihood, "density integrates to"),
     ("nojacobian-3d", check_likelihood, "its Jacobian has"),
+    ("offdensity", check_likelihood, "density integrates to 1.1"),
     ("resetting", check_overfit, "did not lower the loss"),
     ("unseeded_flow", check_seeded_determinism, "equal seeds gave different samples"),
     ("unsaved", check_checkpoint_round_trip, "samples differently"),

@@ -288,7 +288,8 @@ def check_overfit(case: Case) -> None:
 def check_likelihood(case: Case) -> None:
     """``likelihood = "exact"`` is checked where it can be. An invertible generator on
     2-D points: its density integrates to 1 over a grid; on other data: the ``logdet``
-    it reports equals ``log|det dz/dx|`` of its own Jacobian (autograd). A language
+    it reports equals ``log|det dz/dx|`` of its own Jacobian (autograd). A model with
+    its own ``log_prob(x)`` on 2-D points: that density integrates to 1. A language
     model: the probabilities of every continuation over a tiny vocabulary sum to 1."""
     import torch
 
@@ -309,6 +310,10 @@ def check_likelihood(case: Case) -> None:
         else:
             _check_logdet_is_the_jacobian(flow, info, cond)
         return
+    info = case.data
+    if hasattr(model, "log_prob") and info.kind == "points" and tuple(info.shape) == (2,):
+        _check_density_normalises(model)  # a model with its own per-example log_prob(x)
+        return
     if hasattr(model_cls, "token_nats"):
         from genloom.build import build_model
 
@@ -326,20 +331,27 @@ def check_likelihood(case: Case) -> None:
         )
         return
     raise AssertionError(
-        f"{case.model} claims likelihood='exact' but has neither an InvertibleGenerator nor "
-        "token_nats; declare 'bound' or 'none', or test its likelihood yourself"
+        f"{case.model} claims likelihood='exact' but has no InvertibleGenerator, no "
+        "log_prob(x) checkable on 2-D points (use a 'points' Case) and no token_nats; "
+        "declare 'bound' or 'none', or test its likelihood yourself"
     )
 
 
-def _check_density_normalises(flow: Any) -> None:
+def _check_density_normalises(density: Any) -> None:
+    """``density`` (a flow, or a model with ``log_prob(x)`` and a default sampler)
+    integrates to 1 over a box around where its samples fall."""
     import torch
 
     k = 601
-    with torch.no_grad():  # a box around where the flow puts its mass: 1.5x its samples' reach
-        reach = flow(torch.randn(4096, 2, generator=torch.Generator().manual_seed(0)))
+    with torch.no_grad():  # the box: 1.5x the reach of 4096 of its own samples
+        g = torch.Generator().manual_seed(0)
+        if isinstance(density, torch.nn.Module) and hasattr(density, "inverse"):
+            reach = density(torch.randn(4096, 2, generator=g))
+        else:
+            reach = density.sample(4096, generator=g).data
         lim = 1.5 * reach.abs().max().item()
         axis = torch.linspace(-lim, lim, k)
-        total = flow.log_prob(torch.cartesian_prod(axis, axis)).exp().sum().item()
+        total = density.log_prob(torch.cartesian_prod(axis, axis)).exp().sum().item()
     total *= (2 * lim / (k - 1)) ** 2
     assert abs(total - 1.0) < 0.02, (
         f"an 'exact' density integrates to {total:.4f} over [-{lim:.3g}, {lim:.3g}]^2, not 1"
