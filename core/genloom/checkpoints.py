@@ -154,6 +154,26 @@ def load_weights(model: Any, state_dict: dict[str, Any], path: str | Path, what:
         ) from None
 
 
+def _config_and_info(meta: Any, path: str | Path) -> tuple[Any, DataInfo]:
+    """The saved run config and data description, or a one-line CheckpointError when
+    the metadata was edited or damaged (its JSON in an export is easy to edit)."""
+    from omegaconf import OmegaConf
+
+    fix = "re-export it from the run's last.ckpt (genloom export RUN OUT_DIR --force)"
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"'{path}': its genloom metadata is not a JSON object; {fix}")
+    for key in ("config", "info"):
+        if not isinstance(meta.get(key), dict):
+            raise CheckpointError(f"'{path}': its genloom metadata has no '{key}' object; {fix}")
+    try:
+        config = OmegaConf.create(meta["config"])
+        info = DataInfo.from_dict(meta["info"])
+    except Exception as exc:  # omegaconf's validation errors, or fields of the wrong type
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"'{path}': its genloom metadata is damaged ({first}); {fix}") from None
+    return config, info
+
+
 def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any:
     """Rebuild the model saved in ``path`` through the registry and load its weights.
 
@@ -165,8 +185,8 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
     from genloom.config import load_config
 
     meta, state_dict = read_weights(path)
-    cfg = load_config(base=meta["config"], overrides=overrides or [], check_trainer=False)
-    info = DataInfo.from_dict(meta["info"])
+    saved_config, info = _config_and_info(meta, path)
+    cfg = load_config(base=saved_config, overrides=overrides or [], check_trainer=False)
     model = build_model(cfg, info)
     load_weights(model, state_dict, path, "checkpoint")
     model.eval()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ from genloom.errors import CheckpointError, ConfigError, DivergenceError, Genloo
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
 from genloom.objects import build_loggers, build_objects
-from genloom.run_files import AtomicCheckpointIO, RunCSVLogger, RunLock, write_atomic
+from genloom.run_files import (
+    AtomicCheckpointIO, RunCSVLogger, RunLock, remove_stale_temp_files, write_atomic,
+)
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
 
@@ -252,6 +255,32 @@ class LastCheckpoint(Callback):
             self._save(trainer, pl_module)
 
 
+class ForgetLostWork(Callback):
+    """On ``--resume``, once Lightning has restored ``last.ckpt`` at step S: drop the
+    ``metrics.csv`` rows and the periodic checkpoints from after S. They come from
+    work a kill interrupted before ``last.ckpt`` caught up with it; the resumed run
+    does that work again, and would otherwise log its rows twice and leave periodic
+    checkpoints that ``checkpoint.keep`` never prunes (they are not in the restored
+    checkpoint callback's list)."""
+
+    STEP = re.compile(r"step=(\d+)")
+
+    def __init__(self, ckpt_dir: Path) -> None:
+        self.ckpt_dir = ckpt_dir
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        if not trainer.is_global_zero:
+            return
+        step = trainer.global_step
+        for logger in trainer.loggers:
+            if isinstance(logger, RunCSVLogger):
+                logger.forget_after(step)
+        for path in self.ckpt_dir.glob("*.ckpt"):
+            found = self.STEP.search(path.stem)
+            if path.name != "last.ckpt" and found and int(found.group(1)) > step:
+                path.unlink(missing_ok=True)
+
+
 def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
     """``last.ckpt`` after every epoch (what --resume needs), plus periodic checkpoints.
 
@@ -424,6 +453,8 @@ def train(
     lock = RunLock(run_dir)
     if RUN_DIR_ENV not in os.environ and not launcher_rank():  # other ranks run under rank 0's lock
         lock.acquire()
+        for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+            remove_stale_temp_files(folder)  # left by a process killed mid-write
     try:
         return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo)
     finally:
@@ -451,6 +482,7 @@ def _fit(
     module = TrainingModule(model)
     if resume:  # config.yaml is rewritten only once Lightning has accepted the checkpoint
         callbacks.append(WriteConfig(run_dir / "config.yaml", cfg))
+        callbacks.append(ForgetLostWork(ckpt_dir))
     kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks, resume=resume)
     try:
         trainer = L.Trainer(**kwargs)

@@ -35,7 +35,8 @@ def test_the_installed_package_is_tested_and_registers_everything():
 @parametrize_with_checks([
     Case("ebm", POINTS, [*SMALL_MLP, "model.sigma_max=2.0"], id="ebm-points"),
     Case("ebm", DIGITS, [*SMALL_MLP, "model.sigma_max=2.0"], id="ebm-mlp"),
-    Case("ebm", DIGITS, [*SMALL_CONV, "model.sigma_max=2.0"], id="ebm-conv"),
+    # about 40 s quiet: Langevin through a conv net
+    Case("ebm", DIGITS, [*SMALL_CONV, "model.sigma_max=2.0"], id="ebm-conv", marks=(pytest.mark.slow,)),
 ])
 def test_ebm_conformance(case, check):
     check(case)
