@@ -144,3 +144,14 @@ def test_a_resume_forgets_what_a_kill_lost(trained, tmp_path, cli):
     assert [r["epoch"] for r in after] == ["0", "1", "2"]  # epoch 2 once: the resumed run's
     assert [r["step"] for r in after][:2] == [r["step"] for r in history]
     assert sorted(p.name for p in ckpts.iterdir()) == ["epoch=000-step=1.ckpt", "last.ckpt"]
+
+
+def test_enable_checkpointing_false_writes_no_checkpoint_and_says_so(tmp_path):
+    from genloom import load_config, train
+
+    said = []
+    cfg = load_config(CONFIG, [*TINY, "trainer.max_epochs=1", "trainer.enable_checkpointing=false",
+                               f"output_dir={tmp_path / 'run'}"])
+    train(cfg, echo=said.append)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert said == [f"run: {tmp_path / 'run'}  (no checkpoint)"]

@@ -137,11 +137,12 @@ class RunCSVLogger(CSVLogger):
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
-    """Delete the temporary files :func:`write_atomic` leaves when its process is killed
-    mid-write (``.NAME.*.tmp``). Call it only while holding the run's lock: then no
+    """Delete the temporary files :func:`write_atomic` (``.NAME.*.tmp``) and sample
+    writers (``.NAME.*.tmp.SUFFIX``) leave when their process is killed mid-write. Call it only while holding the run's lock: then no
     live writer owns them."""
     removed = []
-    for path in Path(folder).glob(".*.tmp"):
+    folder = Path(folder)
+    for path in [*folder.glob(".*.tmp"), *folder.glob(".*.tmp.*")]:  # the second: sample files
         if path.is_file():
             path.unlink(missing_ok=True)
             removed.append(path)

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, Checkpoint, ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from genloom.build import build_dataset, build_model
@@ -221,12 +221,17 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
     return run_dir
 
 
-class LastCheckpoint(Callback):
+class LastCheckpoint(Checkpoint):
     """``last.ckpt``: written at the end of an epoch when ``min_seconds`` have passed
     since the previous one (the first epoch always), and when training ends.
 
     Tiny epochs (a few hundred milliseconds on CPU) would otherwise spend a noticeable share of
     their time writing checkpoints; a kill loses at most ``min_seconds`` of work.
+
+    A ``Checkpoint`` so that Lightning runs it with the checkpoint callbacks, after the
+    periodic ``ModelCheckpoint`` of the same epoch: ``last.ckpt`` then records that
+    periodic file, and a resume prunes it under ``checkpoint.keep`` (saved first, it
+    did not, and kills left more periodic checkpoints than ``keep``).
     """
 
     def __init__(self, path: Path, min_seconds: float) -> None:
@@ -301,7 +306,7 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
         every_n_epochs=cfg.every_n_epochs or None,
         every_n_train_steps=cfg.every_n_steps or None,
     )
-    return [last, periodic]
+    return [periodic, last]  # in this order: see LastCheckpoint
 
 
 def _trainer_kwargs(
@@ -338,10 +343,8 @@ def _trainer_kwargs(
     extra = trainer_cfg.get("callbacks") or []
     extra = build_objects(extra if isinstance(extra, list) else [extra], "trainer.callbacks")
     kwargs["callbacks"] = callbacks + extra
-    if not any(isinstance(c, ModelCheckpoint) for c in kwargs["callbacks"]):
-        # last.ckpt is our own callback's; without periodic checkpoints Lightning would add
-        # a default ModelCheckpoint that writes files nobody asked for
-        kwargs.setdefault("enable_checkpointing", False)
+    if trainer_cfg.get("enable_checkpointing") is False:  # no checkpoints at all, so no --resume
+        kwargs["callbacks"] = [c for c in kwargs["callbacks"] if not isinstance(c, Checkpoint)]
     if _plain_strategy(kwargs.get("strategy")) and not _has_checkpoint_io(kwargs.get("plugins")):
         plugins = kwargs.get("plugins") or []
         kwargs["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
@@ -532,7 +535,7 @@ def _fit(
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
     if echo and trainer.is_global_zero:
-        where = f"run: {run_dir}  checkpoint: {last}"
+        where = f"run: {run_dir}" + (f"  checkpoint: {last}" if last.is_file() else "  (no checkpoint)")
         if grids.last is not None:
             where += f"  samples: {grids.last}"
         echo(where)
