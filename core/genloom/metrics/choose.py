@@ -3,6 +3,7 @@
 Chosen from what the model declares and what its data is, never by model name, so a
 plugin's model gets the same treatment:
 
+* ``nll`` for a model with ``importance_log_weights`` (the IWAE bound);
 * ``losses`` for every model whose ``validation_losses`` report something (likelihood
   bounds, cross-entropies, denoising losses, a GAN's adversarial diagnostics); a
   model with none skips it;
@@ -26,6 +27,8 @@ def default_metrics(model: Any) -> list[str]:
     """The metric names that apply to ``model`` (``losses`` first: it may drop out)."""
     kind = get_kind(model.info.kind)
     names = ["losses"]
+    if hasattr(model, "importance_log_weights"):
+        names.append("nll")  # an importance-weighted bound, tighter than the ELBO in losses
     if not getattr(model, "default_sampler", None):
         return names  # a model that does not generate alone (a first stage)
     if not kind.continuous:
