@@ -104,7 +104,8 @@ VALUES = st.one_of(
     st.sampled_from(["true", "false", "null", "~", "", "[]", "{}", "[1, 2", "{a: 1}", "{class_path: os.system}",
                      "${oops}", "${oc.env:HOME}", "???", "nan", "-inf", "1e400", "'quoted'", "[0.5, 0.999]",
                      "cosine", "adam", "vae", "mlp", "moons", "bf16-mixed", "csv", "wandb", "simple",
-                     "{name: mlp}", "__import__('os')", "!!python/object/apply:os.system ['true']"]),
+                     "{name: mlp}", "__import__('os')", "!!python/object/apply:os.system ['true']",
+                     "=", "[[[[[[[[[[]]]]]]]]]]", str(2**70), "-1", "'", ": x", "{a: [1, {b: }"]),
     WORDS,
 )
 OVERRIDE = st.one_of(
@@ -125,6 +126,56 @@ def check_overrides(case: tuple[Path, list[str]]) -> None:
 
 
 OVERRIDES = st.tuples(st.sampled_from(CONFIGS), st.lists(OVERRIDE, max_size=4))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` x ``height`` pixels (its data is 10 bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+            + chunk(b"IEND", b""))
+
+
+#: cases that exited 1 with a traceback, or printed hundreds of lines, before they were
+#: fixed: each must now be one line with exit 2
+KNOWN = {
+    "yaml-tag": ["seed=="],
+    "unclosed-list": ["seed=[1,2"],
+    "nested-400-deep": ["seed=" + "[" * 400 + "]" * 400],
+    "one-item-of-a-list": ["optim.betas.0=1"],
+    "seed-above-int64": [f"seed={2**70}"],
+}
+
+
+@pytest.mark.parametrize("overrides", list(KNOWN.values()), ids=list(KNOWN))
+def test_known_hostile_overrides_are_one_line(overrides, tmp_path):
+    code, _, err = cli("train", str(CONFIGS[0]), *overrides, f"output_dir={tmp_path / 'run'}")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert not (tmp_path / "run").exists()
+
+
+def test_known_hostile_files_are_one_line(run_dir, tmp_path):
+    (tmp_path / "one-char.txt").write_text("é")  # shorter than one training window
+    code, _, err = cli("train", str(ROOT / "examples" / "configs" / "lstm-pydoc.yaml"),
+                       f"data.path={tmp_path / 'one-char.txt'}", f"output_dir={tmp_path / 'a'}")
+    assert code == 2 and "split of 'genloom:text' is empty" in err
+    (tmp_path / "bomb" / "x").mkdir(parents=True)
+    (tmp_path / "bomb" / "x" / "huge.png").write_bytes(png_claiming(30000, 30000))
+    code, _, err = cli("train", str(ROOT / "examples" / "configs" / "vae-digits.yaml"), "data.name=images",
+                       f"data.path={tmp_path / 'bomb'}", f"output_dir={tmp_path / 'b'}")
+    assert code == 2 and "decompression bomb" in err
+    code, _, err = cli("export", str(run_dir), "/dev/null")
+    assert code == 2 and "is not a folder" in err
+    export = tmp_path / "export"
+    assert cli("export", str(run_dir), str(export))[0] == 0
+    (export / "genloom.json").write_text("[" * 100_000 + "]" * 100_000)
+    code, _, err = cli("sample", str(export), "--out", str(tmp_path / "x.npy"))
+    assert code == 2 and "cannot be read" in err and len(err.strip().splitlines()) == 1
 
 
 # -- 2. CLI arguments --------------------------------------------------------------------

@@ -107,17 +107,25 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False) -> Pat
     The result loads with no pickle at all (``load_checkpoint(out_dir)``), which is
     what should be published. Existing files are kept unless ``force`` is set.
     """
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from genloom.atomic import write_atomic
 
     ckpt = read_checkpoint(path)
+    _config_and_info(ckpt["genloom"], path)  # an export that would not load is refused now
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
     if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
         raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
-    out.mkdir(parents=True, exist_ok=True)
     # clone: tied weights share storage, which safetensors refuses to write twice
     tensors = {k: v.detach().clone().contiguous() for k, v in model_state_dict(ckpt).items()}
-    save_file(tensors, str(out / WEIGHTS), metadata={"format": "genloom"})
-    (out / METADATA).write_text(json.dumps(ckpt["genloom"], indent=2), encoding="utf-8")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / WEIGHTS, save(tensors, metadata={"format": "genloom"}))
+        write_atomic(out / METADATA, json.dumps(ckpt["genloom"], indent=2))
+    except OSError as exc:
+        raise CheckpointError(f"cannot write the export to '{out}': {exc.strerror or exc}") from None
     return out
 
 
@@ -128,8 +136,9 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
         state = load_file(str(path / WEIGHTS))
-    except (OSError, ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"export '{path}' cannot be read: {exc}") from None
+    except (OSError, ValueError, RecursionError, SafetensorError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"export '{path}' cannot be read: {first}") from None
     return meta, state
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from genloom import __version__
-from genloom.errors import GenloomError
+from genloom.errors import ConfigError, GenloomError
 
 FALSY = ("", "0", "false", "no", "off")
 KIND_ALIASES = {
@@ -52,15 +52,18 @@ def cli(debug: bool) -> None:
 # -- plugins and components -------------------------------------------------------------
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
     """List installed plugins: version, status, components and import time.
 
     Status is ok, broken (failed to import or register: the error is shown),
     incompatible (its genloom requirement excludes this core) or disabled
-    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS).
+    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS). 'genloom plugins check' looks deeper.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     infos = list(_host().plugins.values())
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
@@ -75,6 +78,23 @@ def plugins(as_json: bool) -> None:
             click.echo(f"{'':<16} error: {i.error}")
         if i.note:
             click.echo(f"{'':<16} note: {i.note}")
+
+
+@plugins.command("check")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+def plugins_check(names: tuple[str, ...]) -> None:
+    """Check installed plugins (all, or each NAME) for defects users would hit.
+
+    \b
+    Imports every registered target; rejects kinds neither the core nor a plugin
+    declares (a misspelled 'modle'); checks hook names, that the entry module
+    imports without torch and within the import budget, the plugin's genloom
+    requirement, and that each model's default_sampler resolves. Prints one line
+    per problem with its fix and exits 2 on any; exits 0 with a summary otherwise.
+    """
+    from genloom.cli_plugins_check import run_check
+
+    run_check(list(names))
 
 
 @cli.command("list")
@@ -111,6 +131,41 @@ def list_components(kind: str | None) -> None:
 
 def _plural(kind: str) -> str:
     return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder to write genloom-NAME/ into.")
+@click.option("--kind", default="model", show_default=True,
+              type=click.Choice(["model", "denoiser", "encoder", "generator", "sampler", "dataset", "metric"]),
+              help="What the plugin provides.")
+def new_plugin(name: str, directory: str, kind: str) -> None:
+    """Write a new plugin distribution genloom-NAME providing one component of KIND.
+
+    \b
+    It holds a pyproject with the entry point and a compatible genloom range, an
+    import-light plugin module, a working component, an example config, tests that
+    use genloom's pytest plugin, and a README. Then:
+      cd genloom-NAME && pip install -e . && genloom plugins check NAME && pytest tests
+    """
+    from genloom.scaffold import new_plugin as write
+
+    root = write(name, kind, directory)
+    click.echo(f"wrote {root}/ ({kind} '{name}:{name}'); next:")
+    click.echo(f"  cd {root} && pip install -e . && genloom plugins check {name} && pytest tests")
+    click.echo(f"  genloom train configs/{name}.yaml")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def env(as_json: bool) -> None:
+    """Print versions and devices for a bug report: Python, torch, Lightning, genloom,
+    every plugin (name, version, status), OS, CPUs, CUDA and MPS."""
+    from genloom.environment import collect, format_report
+
+    report = collect()
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
 # -- config -----------------------------------------------------------------------------
@@ -285,6 +340,37 @@ def sample(
     click.echo(f"wrote {n} samples to {path}")
 
 
+def _metric_options(settings: tuple[str, ...], chosen: list[str]) -> dict[str, dict[str, Any]]:
+    """``("nll.k=512",)`` as ``{"nll": {"k": 512}}`` (values parsed as YAML)."""
+    import yaml
+
+    options: dict[str, dict[str, Any]] = {}
+    for item in settings:
+        key, eq, value = item.partition("=")
+        name, dot, option = key.partition(".")
+        if not (eq and dot and name and option):
+            raise ConfigError(f"--set {item}: give METRIC.KEY=VALUE, e.g. --set nll.k=512")
+        if name not in chosen:
+            raise ConfigError(f"--set {item}: metric '{name}' is not being run; add --metric {name}")
+        try:
+            options.setdefault(name, {})[option] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: '{value}' is not a value") from None
+    return options
+
+
+def _build_metric(name: str, cls: Any, options: dict[str, Any]) -> Any:
+    """The metric ``cls`` with ``options``; an option it does not take is a one-line error."""
+    import inspect
+
+    accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "args", "kwargs")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        valid = ", ".join(accepted) or "none"
+        raise ConfigError(f"--set {name}.{unknown[0]}: metric '{name}' has no such option (options: {valid})")
+    return cls(**options)
+
+
 @cli.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("--metric", "metrics", multiple=True,
@@ -293,8 +379,12 @@ def sample(
 @click.option("--n", "n", type=int, default=None,
               help="Samples (and held-out examples, for the floor) per sample-based metric.  "
                    "[default: the test split's size]")
+@click.option("--set", "settings", multiple=True, metavar="METRIC.KEY=VALUE",
+              help="An option of one metric (repeatable), e.g. --set nll.k=512.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: bool) -> None:
+def evaluate(
+    checkpoint: str, metrics: tuple[str, ...], n: int | None, settings: tuple[str, ...], as_json: bool
+) -> None:
     """Evaluate CHECKPOINT on its dataset's held-out test split.
 
     \b
@@ -305,6 +395,7 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: 
     X comes with X_floor: the same metric for held-out real data.
       genloom evaluate runs/vae-mnist
       genloom evaluate runs/gan-toy2d --metric mmd --n 500 --json
+      genloom evaluate runs/vae-digits --metric nll --set nll.k=512
     """
     from genloom.build import build_dataset
     from genloom.checkpoints import load_checkpoint
@@ -322,9 +413,10 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: 
     datamodule = DataSplits(dataset, model.run_cfg.data)  # plain: evaluating needs no Lightning
     datamodule.eval_n = n  # read by genloom.metrics.comparison.sample_size
     chosen = list(metrics) or default_metrics(model)
+    options = _metric_options(settings, chosen)
     results: dict[str, float] = {}
     for name in chosen:
-        metric = get_registry().load("metric", name)()
+        metric = _build_metric(name, get_registry().load("metric", name), options.get(name, {}))
         try:
             results.update(metric(model, datamodule))
         except GenloomError:

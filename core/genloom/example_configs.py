@@ -24,11 +24,33 @@ KIND = "config"
 SUFFIXES = (".yaml", ".yml")
 
 
+def packaged_file(component: Any) -> Path:
+    """The file a ``config`` component names (``"package:relative/path.yaml"``).
+
+    Raises ComponentError when the package does not import or lacks the file, which
+    is what ``Component.load()`` (and so ``genloom plugins check``) reports.
+    """
+    package, _, relative = component.target.partition(":")
+    try:
+        path = Path(str(importlib.resources.files(package).joinpath(relative)))
+    except (ImportError, TypeError) as exc:
+        raise ComponentError(
+            f"config '{component.full_name}' points into package '{package}', which does not "
+            f"import ({type(exc).__name__}: {exc}); reinstall plugin '{component.plugin}'"
+        ) from None
+    if not path.is_file():
+        raise ComponentError(
+            f"config '{component.full_name}' names {component.target}, which is not a file of the "
+            f"installed package ({path}); fix the path or ship the file as package data"
+        )
+    return path
+
+
 def config_file(name: str, registry: Any = None) -> Path:
     """The packaged YAML file of example config ``name`` (short or full name).
 
-    Raises ConfigError naming the known examples when there is no such config or its
-    file is missing from the installed package.
+    Raises ConfigError naming the known examples when there is no such config, or
+    saying what is wrong with the installed plugin when its file is missing.
     """
     if registry is None:
         from genloom.plugins import get_registry
@@ -41,20 +63,10 @@ def config_file(name: str, registry: Any = None) -> Path:
             f"{exc}; a config is a YAML file path or the name of an example "
             "('genloom list configs')"
         ) from None
-    package, _, relative = component.target.partition(":")
     try:
-        path = Path(str(importlib.resources.files(package).joinpath(relative)))
-    except (ImportError, TypeError) as exc:
-        raise ConfigError(
-            f"example config '{component.full_name}' points into package '{package}', which "
-            f"does not import ({type(exc).__name__}: {exc}); reinstall plugin '{component.plugin}'"
-        ) from None
-    if not path.is_file():
-        raise ConfigError(
-            f"example config '{component.full_name}' is missing from the installed package "
-            f"({path}); reinstall plugin '{component.plugin}'"
-        )
-    return path
+        return packaged_file(component)
+    except ComponentError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def resolve_config_argument(arg: str, registry: Any = None) -> str:

@@ -445,6 +445,7 @@ def train(
 
         adopt_checkpoint_tokenizer(dataset, cfg.init_from)
     datamodule = GenDataModule(dataset, cfg.data)
+    datamodule.require_examples("train")  # before a run folder exists, not mid-fit
     model = build_model(cfg, dataset.info)
     if cfg.init_from and not resume:
         load_initial_weights(model, cfg.init_from)

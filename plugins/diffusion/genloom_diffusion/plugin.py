@@ -38,3 +38,8 @@ def genloom_register_components(register) -> None:
              help="class-conditional diffusion on the 8x8 digits with classifier-free guidance")
     register("config", "diffusion-latent-vae", "genloom_diffusion:configs/diffusion-latent-vae.yaml",
              help="latent diffusion in the latent space of runs/vae-digits (train vae-digits first)")
+
+
+@hookimpl
+def genloom_component_kinds() -> dict[str, str]:
+    return {"noise_schedule": "forward-process noise schedules; model diffusion reads model.schedule"}

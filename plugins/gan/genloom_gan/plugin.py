@@ -33,3 +33,8 @@ def genloom_register_components(register) -> None:
              help="a class-conditional DCGAN on the 8x8 digits (projection discriminator, hinge loss)")
     register("config", "cgan-mnist", "genloom_gan:configs/cgan-mnist.yaml",
              help="a class-conditional DCGAN on MNIST padded to 32x32 (needs pip install 'genloom[mnist]')")
+
+
+@hookimpl
+def genloom_component_kinds() -> dict[str, str]:
+    return {"discriminator": "GAN discriminators D(x, y); model gan reads model.discriminator"}

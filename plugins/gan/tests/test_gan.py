@@ -7,7 +7,7 @@ from torch import nn
 from genloom import DataInfo, Generator, load_config
 from genloom.build import build_model
 from genloom.errors import ComponentError, ConfigError
-from genloom.testing import check_model, synthetic_batch
+from genloom.testing import Case, parametrize_with_checks, synthetic_batch
 from genloom_gan.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from genloom_gan.truncation import truncated_normal
 
@@ -22,17 +22,16 @@ def gan(info=DIGITS, *overrides):
     return build_model(cfg, info)
 
 
-@pytest.mark.parametrize("overrides", [
-    SMALL,
-    SMALL + ["model.conditional=true", "model.loss=hinge", "model.spectral_norm=true"],
-    SMALL + ["model.loss=wgan-gp", "model.r1_weight=1.0", "model.ema_decay=0.9"],
+@parametrize_with_checks([
+    Case("gan", DIGITS, SMALL, id="gan-dcgan"),
+    Case("gan", DIGITS, SMALL + ["model.conditional=true", "model.loss=hinge", "model.spectral_norm=true"],
+         id="gan-hinge-conditional"),
+    Case("gan", DIGITS, SMALL + ["model.loss=wgan-gp", "model.r1_weight=1.0", "model.ema_decay=0.9"],
+         id="gan-wgan-gp"),
+    Case("gan", POINTS, MLP + ["model.latent_dim=4"], id="gan-points"),
 ])
-def test_conformance_on_digits(overrides):
-    check_model("gan", DIGITS, overrides)
-
-
-def test_conformance_on_points():
-    check_model("gan", POINTS, MLP + ["model.latent_dim=4"])
+def test_gan_conformance(case, check):
+    check(case)
 
 
 @pytest.mark.parametrize("size", [8, 16, 32])
