@@ -252,14 +252,15 @@ def steps(path: Path) -> list[Block]:
 
 # -- shown output -----------------------------------------------------------------------
 
-_TIMES = re.compile(r"\d+(?:\.\d+)?(?=\s?(?:ms|s)\b)")
+# a timing and the padding before it (a right-aligned column widens with the number)
+_TIMES = re.compile(r"\s*\d+(?:\.\d+)?(?=\s?(?:ms|s)\b)")
 
 
 def normalize(text: str, tmp: Path | None = None) -> str:
     """Output with what changes between runs masked: scratch paths, timings, trailing blanks."""
     if tmp is not None:
         text = text.replace(str(tmp), ".")
-    text = _TIMES.sub("N", text)
+    text = _TIMES.sub(" N", text)
     return "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
 
 

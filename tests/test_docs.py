@@ -112,7 +112,8 @@ def test_doc_blocks_run_and_shown_output_matches(doc, tmp_path):
 
 def test_normalize_masks_timings_and_scratch_paths(tmp_path):
     text = f"vae  0.1.0  ok   12.5ms  model:vae\nwrote {tmp_path}/runs/x in 3.2 s  \n"
-    assert normalize(text, tmp_path) == "vae  0.1.0  ok   Nms  model:vae\nwrote ./runs/x in N s"
+    assert normalize(text, tmp_path) == "vae  0.1.0  ok Nms  model:vae\nwrote ./runs/x in N s"
+    assert normalize("ok    0.8ms  x") == normalize("ok   12.4ms  x")  # column padding
 
 
 def test_regen_rewrites_a_stale_output_block_and_nothing_else(tmp_path):
