@@ -121,6 +121,33 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False) -> Pat
     return out
 
 
+def save_model(model: Any, out_dir: str | Path, *, force: bool = False,
+               note: dict[str, Any] | None = None) -> Path:
+    """Write an in-memory model as an export (``model.safetensors`` + ``genloom.json``).
+
+    For code that changes a loaded model outside ``genloom train`` (alignment,
+    adapters merged into the weights): the result loads with :func:`load_checkpoint`
+    like any export. ``model`` must carry ``run_cfg`` and ``info`` (a model from
+    :func:`load_checkpoint` or ``build_model`` does). ``note`` is stored under
+    ``genloom.json``'s ``note`` key (what produced the weights)."""
+    from safetensors.torch import save_file
+
+    if getattr(model, "run_cfg", None) is None or getattr(model, "info", None) is None:
+        raise CheckpointError("save_model needs a model with run_cfg and info "
+                              "(one from load_checkpoint or build_model)")
+    out = Path(out_dir)
+    if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
+        raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
+    meta = genloom_metadata(model)
+    if note:
+        meta["note"] = note
+    out.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().clone().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(tensors, str(out / WEIGHTS), metadata={"format": "genloom"})
+    (out / METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return out
+
+
 def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
