@@ -101,23 +101,37 @@ def is_export(path: str | Path) -> bool:
     return p.is_dir() and (p / WEIGHTS).is_file() and (p / METADATA).is_file()
 
 
-def export(path: str | Path, out_dir: str | Path, *, force: bool = False) -> Path:
+def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
+           quantize: str | None = None) -> Path:
     """Write a checkpoint's weights as safetensors plus its metadata as JSON.
 
     The result loads with no pickle at all (``load_checkpoint(out_dir)``), which is
     what should be published. Existing files are kept unless ``force`` is set.
+    ``quantize="int8"`` stores the untied linear weights in int8 (see
+    :mod:`genloom.quantize`); such an export samples with int8 matrix products on CPU.
     """
     from safetensors.torch import save_file
 
-    ckpt = read_checkpoint(path)
     out = Path(out_dir)
     if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
         raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
+    if quantize is not None:
+        from genloom.quantize import quantized_state
+
+        model = load_checkpoint(path)
+        if getattr(model, "quantized_layers", None):
+            raise CheckpointError(f"'{path}' is already quantised; export the float checkpoint")
+        tensors, layers = quantized_state(model, quantize)
+        meta = read_weights(path)[0]
+        meta = {**meta, "quantized": {"scheme": quantize, "layers": layers}}
+    else:
+        ckpt = read_checkpoint(path)
+        # clone: tied weights share storage, which safetensors refuses to write twice
+        tensors = {k: v.detach().clone().contiguous() for k, v in model_state_dict(ckpt).items()}
+        meta = ckpt["genloom"]
     out.mkdir(parents=True, exist_ok=True)
-    # clone: tied weights share storage, which safetensors refuses to write twice
-    tensors = {k: v.detach().clone().contiguous() for k, v in model_state_dict(ckpt).items()}
     save_file(tensors, str(out / WEIGHTS), metadata={"format": "genloom"})
-    (out / METADATA).write_text(json.dumps(ckpt["genloom"], indent=2), encoding="utf-8")
+    (out / METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return out
 
 
@@ -164,7 +178,12 @@ def read_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(genloom metadata, the model's own state_dict)`` from a ``.ckpt`` file (format 1
     or 2), a run directory or an export."""
     if is_export(path):
-        return _read_export(Path(path))
+        meta, state = _read_export(Path(path))
+        if meta.get("quantized"):
+            from genloom.quantize import dequantize_state
+
+            state = dequantize_state(meta, state)
+        return meta, state
     ckpt = read_checkpoint(path)
     return ckpt["genloom"], model_state_dict(ckpt)
 
@@ -197,4 +216,9 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
     model = build_model(cfg, info)
     load_weights(model, state_dict, path, "checkpoint")
     model.eval()
+    if meta.get("quantized"):  # int8 layers with exactly the stored weights
+        from genloom.quantize import requantize
+
+        requantize(model, meta, _read_export(Path(path))[1])
+        model.quantized_layers = list(meta["quantized"]["layers"])
     return model
