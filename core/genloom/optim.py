@@ -4,8 +4,8 @@ Weight decay goes to weight matrices only (``optim.decay: weights``, the default
 every parameter of two or more dimensions except embedding tables. Biases, norm
 gains and embeddings are left undecayed, because shrinking them toward zero pulls
 a LayerNorm's scale or a token's vector toward nothing instead of regularising a
-mapping (the grouping of GPT-2 and nanoGPT/minGPT). ``optim.decay: all`` decays
-every parameter, as genloom did before.
+mapping (minGPT's grouping; nanoGPT decays embeddings as well). ``optim.decay: all``
+decays every parameter, as genloom did before.
 """
 
 from __future__ import annotations
