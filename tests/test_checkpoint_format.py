@@ -69,3 +69,21 @@ def test_a_newer_format_is_a_one_line_error(runs, tmp_path):
     torch.save(newer, tmp_path / "newer.ckpt")
     with pytest.raises(CheckpointError, match="newer than this genloom"):
         load_checkpoint(tmp_path / "newer.ckpt")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda meta: meta.update(config=5),
+    lambda meta: meta.pop("info"),
+    lambda meta: meta["info"].update(shape=None),
+    lambda meta: meta["info"].update(colour="blue"),
+], ids=["config-not-an-object", "no-info", "shape-null", "unknown-info-field"])
+def test_an_export_with_damaged_metadata_is_a_one_line_error(runs, tmp_path, edit):
+    import json
+
+    root, _, _ = runs
+    out = export(root / "new", tmp_path / "export")
+    meta = json.loads((out / "genloom.json").read_text())
+    edit(meta)
+    (out / "genloom.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="genloom export RUN OUT_DIR --force"):
+        load_checkpoint(out)

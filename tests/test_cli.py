@@ -18,7 +18,7 @@ def imported_modules(*args):
     return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["list"], ["list", "models"]])
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["list"], ["list", "models"], ["plugins", "check", "--help"]])
 def test_light_commands_import_neither_torch_nor_lightning(args):
     modules = imported_modules(*args)
     assert "click" in modules  # the check itself works
@@ -26,8 +26,8 @@ def test_light_commands_import_neither_torch_nor_lightning(args):
 
 
 def test_every_command_has_help(cli):
-    for command in ["plugins", "list", "config", "train", "sample", "evaluate", "export"]:
-        result = cli(command, "--help")
+    for command in ["plugins", "plugins check", "new-plugin", "env", "list", "config", "train", "sample", "evaluate", "export"]:
+        result = cli(*command.split(), "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout
 
 

@@ -390,3 +390,20 @@ def test_a_tensor_capability_satisfies_a_samplers_requirement():
     assert NeedsLadder().check(Ladder()) is not None
     with pytest.raises(Exception, match="needs a model with noise_levels"):
         NeedsLadder().check(Energy())
+
+
+def test_a_sample_file_is_replaced_whole_or_not_at_all(tmp_path):
+    class Flaky(SampleKind):
+        name = "flaky"
+        suffixes = (".txt",)
+
+        def write_file(self, samples, path, info):
+            path.write_text("half of the new sa")
+            raise OSError("disk full")
+
+    target = tmp_path / "grid.txt"
+    target.write_text("the previous epoch's samples")
+    with pytest.raises(OSError, match="disk full"):
+        Flaky().write(Samples(torch.zeros(2, 3), kind="flaky"), target)
+    assert target.read_text() == "the previous epoch's samples"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.txt"]  # no temporary file left

@@ -6,6 +6,7 @@ import torch
 from omegaconf import OmegaConf
 from PIL import Image
 
+from genloom import load_config
 from genloom.config import Sources, resolve_component
 from genloom.data.digits import Digits
 from genloom.data.images import ImageFolder
@@ -130,3 +131,14 @@ def test_text_takes_its_tokenizer_from_the_registry():
     assert ds.info.vocab_size == 256 and tokenizer_from_state(ds.info.tokenizer).vocab_size == 256
     with pytest.raises(ConfigError, match=r"data.tokenizer: unknown tokenizer 'chr' \(did you mean 'char'"):
         Text(cfg("text", tokenizer="chr"))
+
+
+def test_a_text_file_that_is_not_utf8_is_a_one_line_error(tmp_path):
+    from genloom.build import build_dataset
+    from genloom.errors import ConfigError
+
+    path = tmp_path / "latin1.txt"
+    path.write_bytes("café au lait\n".encode("latin-1"))
+    cfg = load_config(None, ["data.name=text", f"data.path={path}", "model.name=rnn"], check_trainer=False)
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0xe9 at offset 3\)"):
+        build_dataset(cfg).info

@@ -2,11 +2,7 @@
 
 import csv
 import math
-import os
 import random
-import signal
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -17,27 +13,7 @@ from genloom.build import build_dataset
 from genloom.data.inherit import adopt_tokenizer
 from genloom.data.splits import DataSplits
 
-from conftest import ROOT
-
-
-def train_two_ranks(tmp_path, config, *overrides):
-    """``genloom train CONFIG`` on two CPU processes; returns (returncode, stdout, stderr)."""
-    genloom = os.path.join(os.path.dirname(sys.executable), "genloom")
-    env = {k: v for k, v in os.environ.items() if k != "GENLOOM_RUN_DIR"}
-    proc = subprocess.Popen(
-        [genloom, "train", str(ROOT / "examples/configs" / config),
-         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp", *overrides],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=240)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # any rank left behind goes too
-        except ProcessLookupError:
-            pass
-    return proc.returncode, out, err
+from conftest import train_two_ranks
 
 
 def test_ddp_two_processes_on_cpu(tmp_path):

@@ -120,3 +120,38 @@ def test_checkpoints_are_replaced_atomically(tmp_path, monkeypatch):
         io.save_checkpoint({"step": 2}, path)
     assert torch.load(path, weights_only=True) == {"step": 1}  # the good one survives
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no partial temp file
+
+
+def test_a_resume_forgets_what_a_kill_lost(trained, tmp_path, cli):
+    """What a killed run wrote after its last ``last.ckpt`` (rows, a periodic
+    checkpoint, a half-written temp file) is redone by the resume: it must not stay
+    twice in the history, nor outside ``checkpoint.keep``."""
+    import torch
+
+    run = copy_run(trained, tmp_path / "run")
+    step = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
+    history = rows(run)
+    lost = {**history[-1], "epoch": "2", "step": str(step + 3)}
+    with (run / "metrics.csv").open("a", newline="") as f:
+        csv.DictWriter(f, fieldnames=list(history[0])).writerow(lost)
+    ckpts = run / "checkpoints"
+    (ckpts / f"epoch=002-step={step + 3}.ckpt").write_bytes(b"from the lost epoch")
+    (ckpts / "epoch=000-step=1.ckpt").write_bytes(b"from before the last save")
+    (ckpts / ".last.ckpt.k1ll3d.tmp").write_bytes(b"half a checkpoint")
+    result = cli("train", CONFIG, "trainer.max_epochs=3", f"output_dir={run}", "--resume", *TINY)
+    assert result.returncode == 0, result.stderr
+    after = rows(run)
+    assert [r["epoch"] for r in after] == ["0", "1", "2"]  # epoch 2 once: the resumed run's
+    assert [r["step"] for r in after][:2] == [r["step"] for r in history]
+    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch=000-step=1.ckpt", "last.ckpt"]
+
+
+def test_enable_checkpointing_false_writes_no_checkpoint_and_says_so(tmp_path):
+    from genloom import load_config, train
+
+    said = []
+    cfg = load_config(CONFIG, [*TINY, "trainer.max_epochs=1", "trainer.enable_checkpointing=false",
+                               f"output_dir={tmp_path / 'run'}"])
+    train(cfg, echo=said.append)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+    assert said == [f"run: {tmp_path / 'run'}  (no checkpoint)"]

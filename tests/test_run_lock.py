@@ -59,3 +59,29 @@ def test_train_into_a_directory_in_use_is_one_line_exit_2(tmp_path, cli):
     result = cli("train", str(ROOT / "examples/configs/vae-toy2d.yaml"), f"output_dir={run}", *TINY)
     assert result.returncode == 0, result.stderr  # the dead holder's lock is stale
     assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / RunLock.NAME).exists()
+
+
+@pytest.mark.parametrize("launcher", [
+    {"WORLD_SIZE": "2", "RANK": "{rank}"},  # torchrun
+    {"SLURM_NTASKS": "2", "SLURM_PROCID": "{rank}"},  # srun with two tasks
+])
+def test_processes_started_by_a_launcher_agree_on_the_run_directory(launcher, tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    from genloom.errors import ConfigError
+    from genloom.training import RUN_DIR_ENV, resolve_run_dir
+
+    monkeypatch.delenv(RUN_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "last.ckpt").write_bytes(b"rank 0 got here first")
+    for rank in (0, 1):
+        for key, value in launcher.items():
+            monkeypatch.setenv(key, value.format(rank=rank))
+        with pytest.raises(ConfigError, match="output_dir"):  # each would pick its own runs/NAME-N
+            resolve_run_dir(OmegaConf.create({"output_dir": None}), False, "vae-digits")
+    cfg = OmegaConf.create({"output_dir": "run"})
+    assert resolve_run_dir(cfg, False, "x") == Path("run")  # rank 1 takes it as it is
+    monkeypatch.setenv(next(k for k in launcher if "RANK" in k or "PROCID" in k), "0")
+    with pytest.raises(GenloomError, match="already holds a run"):  # rank 0 still checks
+        resolve_run_dir(cfg, False, "x")

@@ -86,3 +86,35 @@ def test_losses_metric_refuses_a_model_without_losses(vae_and_data):
             TestLosses()(model, data)
     finally:
         model.validation_losses = original
+
+
+class _TextModel:
+    """Stands in for a language model: 'samples' are whatever ``rows`` gives."""
+
+    def __init__(self, info, rows):
+        from types import SimpleNamespace
+
+        self.info, self.rows, self.run_cfg = info, rows, SimpleNamespace(seed=0)
+
+    def sample(self, n, generator=None, max_new_tokens=0, **options):
+        from genloom import Samples
+
+        return Samples(self.rows(n, max_new_tokens, generator), kind="tokens")
+
+
+def test_copying_tells_a_reciter_from_a_babbler():
+    from genloom.metrics.copying import Copying, copy_rates
+
+    assert copy_rates(["abcdefghij"], ["xxabcdefghxx"], (8, 9)) == {8: 1 / 3, 9: 0.0}
+    cfg = load_config(None, ["data.name=text", "data.block_size=40", "model.name=rnn"], check_trainer=False)
+    data = GenDataModule(build_dataset(cfg), cfg.data)
+    info = data.dataset.info
+    train_ids = data.split("train").tokens
+    reciter = _TextModel(info, lambda n, length, g: torch.stack(
+        [train_ids[1000 * i : 1000 * i + length] for i in range(n)]))
+    babbler = _TextModel(info, lambda n, length, g: torch.randint(info.vocab_size, (n, length), generator=g))
+    recited, babbled = Copying()(reciter, data), Copying()(babbler, data)
+    assert recited["test/copy_32"] == 1.0 > recited["test/copy_32_floor"]  # verbatim training text
+    assert babbled["test/copy_16"] == 0.0 < babbled["test/copy_16_floor"]  # nothing real at all
+    assert recited["test/copy_8_floor"] == babbled["test/copy_8_floor"]  # the floor is the data's
+    assert 0.0 < recited["test/copy_32_floor"] < recited["test/copy_16_floor"] < recited["test/copy_8_floor"] < 1.0

@@ -103,12 +103,14 @@ def test_ctrl_c_stops_cleanly_with_a_resume_hint(tmp_path):
         deadline = time.time() + 120
         while time.time() < deadline and not (run / "checkpoints" / "last.ckpt").exists():
             time.sleep(0.05)
+        training = (run / "checkpoints" / "last.ckpt").exists()  # Ctrl-C mid-training, not at start-up
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
+    assert training
     assert proc.returncode == 130, err[-2000:]
     assert f"output_dir={run} --resume" in err and "Traceback" not in err
 

@@ -31,6 +31,9 @@ def genloom_register_components(register) -> None:
              help="Frechet distance in data space between the test split and samples")
     register("metric", "novelty", "genloom.metrics.novelty:Novelty",
              help="nearest-training-example distance of samples vs of held-out data")
+    register("metric", "copying", "genloom.metrics.copying:Copying",
+             help="text: share of sampled 8/16/32-character n-grams found verbatim in the "
+                  "training text, next to the same for held-out text")
     register("sampler", "multinomial", "genloom.decoding.samplers:MultinomialSampler",
              help="token-by-token sampling for autoregressive models (temperature, top_k, "
                   "top_p, repetition_penalty, stop, max_new_tokens, prompt)")

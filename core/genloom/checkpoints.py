@@ -110,9 +110,9 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
     ``quantize="int8"`` stores the untied linear weights in int8 (see
     :mod:`genloom.quantize`); such an export samples with int8 matrix products on CPU.
     """
-    from safetensors.torch import save_file
-
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
     if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
         raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
     if quantize is not None:
@@ -126,12 +126,25 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
         meta = {**meta, "quantized": {"scheme": quantize, "layers": layers}}
     else:
         ckpt = read_checkpoint(path)
+        _config_and_info(ckpt["genloom"], path)  # an export that would not load is refused now
         # clone: tied weights share storage, which safetensors refuses to write twice
         tensors = {k: v.detach().clone().contiguous() for k, v in model_state_dict(ckpt).items()}
         meta = ckpt["genloom"]
-    out.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out / WEIGHTS), metadata={"format": "genloom"})
-    (out / METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return _write_export(out, tensors, meta)
+
+
+def _write_export(out: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> Path:
+    """Write weights and metadata atomically (a crash leaves the old files or none)."""
+    from safetensors.torch import save
+
+    from genloom.atomic import write_atomic
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / WEIGHTS, save(tensors, metadata={"format": "genloom"}))
+        write_atomic(out / METADATA, json.dumps(meta, indent=2))
+    except OSError as exc:
+        raise CheckpointError(f"cannot write the export to '{out}': {exc.strerror or exc}") from None
     return out
 
 
@@ -144,22 +157,19 @@ def save_model(model: Any, out_dir: str | Path, *, force: bool = False,
     like any export. ``model`` must carry ``run_cfg`` and ``info`` (a model from
     :func:`load_checkpoint` or ``build_model`` does). ``note`` is stored under
     ``genloom.json``'s ``note`` key (what produced the weights)."""
-    from safetensors.torch import save_file
-
     if getattr(model, "run_cfg", None) is None or getattr(model, "info", None) is None:
         raise CheckpointError("save_model needs a model with run_cfg and info "
                               "(one from load_checkpoint or build_model)")
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
     if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
         raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
     meta = genloom_metadata(model)
     if note:
         meta["note"] = note
-    out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().clone().contiguous().cpu() for k, v in model.state_dict().items()}
-    save_file(tensors, str(out / WEIGHTS), metadata={"format": "genloom"})
-    (out / METADATA).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    return out
+    return _write_export(out, tensors, meta)
 
 
 def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -169,8 +179,9 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
         state = load_file(str(path / WEIGHTS))
-    except (OSError, ValueError, SafetensorError) as exc:
-        raise CheckpointError(f"export '{path}' cannot be read: {exc}") from None
+    except (OSError, ValueError, RecursionError, SafetensorError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"export '{path}' cannot be read: {first}") from None
     return meta, state
 
 
@@ -200,6 +211,26 @@ def load_weights(model: Any, state_dict: dict[str, Any], path: str | Path, what:
         ) from None
 
 
+def _config_and_info(meta: Any, path: str | Path) -> tuple[Any, DataInfo]:
+    """The saved run config and data description, or a one-line CheckpointError when
+    the metadata was edited or damaged (its JSON in an export is easy to edit)."""
+    from omegaconf import OmegaConf
+
+    fix = "re-export it from the run's last.ckpt (genloom export RUN OUT_DIR --force)"
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"'{path}': its genloom metadata is not a JSON object; {fix}")
+    for key in ("config", "info"):
+        if not isinstance(meta.get(key), dict):
+            raise CheckpointError(f"'{path}': its genloom metadata has no '{key}' object; {fix}")
+    try:
+        config = OmegaConf.create(meta["config"])
+        info = DataInfo.from_dict(meta["info"])
+    except Exception as exc:  # omegaconf's validation errors, or fields of the wrong type
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"'{path}': its genloom metadata is damaged ({first}); {fix}") from None
+    return config, info
+
+
 def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any:
     """Rebuild the model saved in ``path`` through the registry and load its weights.
 
@@ -211,8 +242,8 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
     from genloom.config import load_config
 
     meta, state_dict = read_weights(path)
-    cfg = load_config(base=meta["config"], overrides=overrides or [], check_trainer=False)
-    info = DataInfo.from_dict(meta["info"])
+    saved_config, info = _config_and_info(meta, path)
+    cfg = load_config(base=saved_config, overrides=overrides or [], check_trainer=False)
     model = build_model(cfg, info)
     load_weights(model, state_dict, path, "checkpoint")
     model.eval()

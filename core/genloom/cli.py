@@ -52,15 +52,18 @@ def cli(debug: bool) -> None:
 # -- plugins and components -------------------------------------------------------------
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins(as_json: bool) -> None:
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
     """List installed plugins: version, status, components and import time.
 
     Status is ok, broken (failed to import or register: the error is shown),
     incompatible (its genloom requirement excludes this core) or disabled
-    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS).
+    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS). 'genloom plugins check' looks deeper.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     infos = list(_host().plugins.values())
     if as_json:
         click.echo(json.dumps([i.as_dict() for i in infos], indent=2))
@@ -75,6 +78,23 @@ def plugins(as_json: bool) -> None:
             click.echo(f"{'':<16} error: {i.error}")
         if i.note:
             click.echo(f"{'':<16} note: {i.note}")
+
+
+@plugins.command("check")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+def plugins_check(names: tuple[str, ...]) -> None:
+    """Check installed plugins (all, or each NAME) for defects users would hit.
+
+    \b
+    Imports every registered target; rejects kinds neither the core nor a plugin
+    declares (a misspelled 'modle'); checks hook names, that the entry module
+    imports without torch and within the import budget, the plugin's genloom
+    requirement, and that each model's default_sampler resolves. Prints one line
+    per problem with its fix and exits 2 on any; exits 0 with a summary otherwise.
+    """
+    from genloom.cli_plugins_check import run_check
+
+    run_check(list(names))
 
 
 @cli.command("list")
@@ -111,6 +131,41 @@ def list_components(kind: str | None) -> None:
 
 def _plural(kind: str) -> str:
     return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+
+
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder to write genloom-NAME/ into.")
+@click.option("--kind", default="model", show_default=True,
+              type=click.Choice(["model", "denoiser", "encoder", "generator", "sampler", "dataset", "metric"]),
+              help="What the plugin provides.")
+def new_plugin(name: str, directory: str, kind: str) -> None:
+    """Write a new plugin distribution genloom-NAME providing one component of KIND.
+
+    \b
+    It holds a pyproject with the entry point and a compatible genloom range, an
+    import-light plugin module, a working component, an example config, tests that
+    use genloom's pytest plugin, and a README. Then:
+      cd genloom-NAME && pip install -e . && genloom plugins check NAME && pytest tests
+    """
+    from genloom.scaffold import new_plugin as write
+
+    root = write(name, kind, directory)
+    click.echo(f"wrote {root}/ ({kind} '{name}:{name}'); next:")
+    click.echo(f"  cd {root} && pip install -e . && genloom plugins check {name} && pytest tests")
+    click.echo(f"  genloom train configs/{name}.yaml")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def env(as_json: bool) -> None:
+    """Print versions and devices for a bug report: Python, torch, Lightning, genloom,
+    every plugin (name, version, status), OS, CPUs, CUDA and MPS."""
+    from genloom.environment import collect, format_report
+
+    report = collect()
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
 # -- config -----------------------------------------------------------------------------

@@ -169,6 +169,9 @@ def _merge(schemas: Sequence[type], values: DictConfig, path: str, sources: Sour
         sub = getattr(exc, "full_key", None)
         key = ".".join(p for p in (path, sub) if p) or "config"
         raise _fail(key, _first_line(exc), sources) from None
+    except (TypeError, ValueError) as exc:  # optim.betas.0=1: one item of a list the schema has
+        raise _fail(path or "config", f"{_first_line(exc)}; set a list or mapping whole "
+                    "(optim.betas=[0.9, 0.99]), not one item of it", sources) from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
         key = ".".join(p for p in (path, missing[0]) if p)
@@ -301,10 +304,19 @@ def parse_overrides(overrides: Sequence[str]) -> DictConfig:
     for item in overrides:
         if "=" not in item or not item.split("=", 1)[0].strip():
             raise ConfigError(f"override '{item}' must look like key=value (e.g. optim.lr=3e-4)")
-    try:
-        return OmegaConf.from_dotlist(list(overrides))
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"cannot parse overrides {list(overrides)}: {_first_line(exc)}") from None
+    merged = OmegaConf.create({})
+    for item in overrides:
+        key, value = item.split("=", 1)
+        try:
+            merged.merge_with_dotlist([item])  # what OmegaConf.from_dotlist does, one at a time
+        except RecursionError:
+            raise ConfigError(f"override '{key}': the value is nested too deeply to read") from None
+        except Exception as exc:  # YAML syntax (yaml.YAMLError), omegaconf, clashing types
+            raise ConfigError(
+                f"override '{item[:80]}' cannot be read ({_first_line(exc)}); a value that is "
+                f"not plain YAML needs quotes: {key}='...'"
+            ) from None
+    return merged
 
 
 def load_config(
@@ -321,9 +333,15 @@ def load_config(
     saved config; ``path`` is a YAML file; ``overrides`` are ``key=value`` strings.
     """
     file_cfg = read_yaml(path) if path is not None else OmegaConf.create({})
-    raw = OmegaConf.merge(
-        OmegaConf.create(base if base is not None else {}), file_cfg, parse_overrides(overrides)
-    )
+    command_line = parse_overrides(overrides)
+    try:
+        raw = OmegaConf.merge(OmegaConf.create(base if base is not None else {}), file_cfg, command_line)
+    except (OmegaConfBaseException, TypeError, ValueError) as exc:
+        # e.g. optim.betas.0=1: an index into a list the file gives whole
+        raise ConfigError(
+            f"overrides {list(overrides)} do not fit the config ({_first_line(exc)}); set a list or "
+            "mapping whole (optim.betas=[0.9, 0.99]) rather than one item of it"
+        ) from None
     sources = Sources(str(path) if path is not None else None, file_cfg, overrides)
     return validate(raw, sources, check_trainer=check_trainer, registry=registry)
 
@@ -336,6 +354,8 @@ def validate(
     _check_keys(raw, [*scalar_keys, *SECTIONS], "", sources)
     scalars = OmegaConf.create({k: raw[k] for k in scalar_keys if k in raw})
     out = OmegaConf.create(OmegaConf.to_container(_merge([RunScalars], scalars, "", sources)))
+    if not 0 <= out.seed < 2**32:  # what numpy's and Lightning's seeding accept
+        raise _fail("seed", f"must be between 0 and {2**32 - 1}, got {out.seed}", sources)
     try:  # interpolations may cross sections (sample.seed: ${seed}), so resolve the whole tree
         OmegaConf.resolve(raw)
     except OmegaConfBaseException as exc:

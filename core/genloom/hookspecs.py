@@ -94,3 +94,17 @@ def genloom_trainer_kwargs(config: Any, kwargs: dict[str, Any]) -> None:
 
     Returns nothing (not firstresult).
     """
+
+
+@hookspec
+def genloom_component_kinds() -> dict[str, str] | None:
+    """Declare the new component kinds this plugin consumes (beyond the core's).
+
+    A plugin that reads components of a kind of its own (a GAN's ``discriminator``,
+    diffusion's ``noise_schedule``) declares it here, so that ``genloom plugins check``
+    can tell a new kind from a misspelled one (``modle``): a component of a kind that
+    neither the core nor any plugin declares is reported.
+
+    Returns a mapping ``{kind: one-line description}``, or None. Results from all
+    plugins are merged (not firstresult).
+    """

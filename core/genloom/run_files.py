@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
 
-
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Replace ``path`` with ``data`` in one step (temp file, fsync, rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+from genloom.atomic import write_atomic
 
 
 def free_name(path: Path) -> Path:
@@ -89,12 +72,43 @@ class _KeepingWriter(ExperimentWriter):
         self.metrics = []
 
 
+    def forget_after(self, step: int) -> int:
+        """Drop rows logged after ``step`` (work a kill lost and a resume redoes); returns
+        how many went. Rows without a step are kept."""
+        path = Path(self.metrics_file_path)
+        if not path.is_file():
+            return 0
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = list(reader.fieldnames or [])
+            rows = list(reader)
+        kept = [r for r in rows if not _after(r.get("step"), step)]
+        if len(kept) < len(rows):
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(kept)
+            write_atomic(path, out.getvalue())
+        return len(rows) - len(kept)
+
+
+def _after(value: str | None, step: int) -> bool:
+    try:
+        return value not in (None, "") and float(value) > step
+    except ValueError:
+        return False
+
+
 class RunCSVLogger(CSVLogger):
     """``metrics.csv`` in the run folder, appended to on ``--resume``, never deleted."""
 
     def __init__(self, run_dir: str | Path, *, resume: bool) -> None:
         super().__init__(save_dir=str(run_dir), name="", version="")
         self._resume = resume
+
+    def forget_after(self, step: int) -> int:
+        """Drop the rows logged after ``step`` (on rank 0; elsewhere nothing)."""
+        return self.experiment.forget_after(step) or 0
 
     @property
     @rank_zero_experiment
@@ -103,6 +117,19 @@ class RunCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _KeepingWriter(self.log_dir, self._resume)
         return self._experiment
+
+
+def remove_stale_temp_files(folder: str | Path) -> list[Path]:
+    """Delete the temporary files :func:`write_atomic` (``.NAME.*.tmp``) and sample
+    writers (``.NAME.*.tmp.SUFFIX``) leave when their process is killed mid-write. Call it only while holding the run's lock: then no
+    live writer owns them."""
+    removed = []
+    folder = Path(folder)
+    for path in [*folder.glob(".*.tmp"), *folder.glob(".*.tmp.*")]:  # the second: sample files
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
 
 
 class RunLock:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any, Callable
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, Checkpoint, ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from genloom.build import build_dataset, build_model
@@ -34,7 +35,9 @@ from genloom.errors import CheckpointError, ConfigError, DivergenceError, Genloo
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
 from genloom.objects import build_loggers, build_objects
-from genloom.run_files import AtomicCheckpointIO, RunCSVLogger, RunLock, write_atomic
+from genloom.run_files import (
+    AtomicCheckpointIO, RunCSVLogger, RunLock, remove_stale_temp_files, write_atomic,
+)
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
 
@@ -159,15 +162,39 @@ class TrainResult:
     trainer: L.Trainer
 
 
+def launcher_rank() -> int | None:
+    """This process's global rank when an outside launcher started every process
+    (``torchrun``, a SLURM ``srun`` job of several tasks); None when genloom runs alone
+    or Lightning starts the other processes itself (they inherit the run directory).
+    """
+    if os.environ.get(RUN_DIR_ENV):
+        return None
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and "RANK" in os.environ:
+        return int(os.environ["RANK"])  # torchrun / torch.distributed.run
+    if int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1 and "SLURM_PROCID" in os.environ:
+        return int(os.environ["SLURM_PROCID"])
+    return None
+
+
 def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
     """The run directory: explicit, resumed, or a fresh ``runs/<name>[-N]``.
 
     Never reuses a directory that holds a run unless ``resume`` is set, so nothing
-    already on disk is overwritten.
+    already on disk is overwritten. Under an outside launcher every process starts on
+    its own, so they can agree on a directory only when the config names it; the
+    checks are rank 0's (the others would see its files appear).
     """
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited:
         return Path(inherited)
+    rank = launcher_rank()
+    if rank is not None and not cfg.output_dir:
+        raise ConfigError(
+            "this process was started by torchrun or SLURM with the others: set "
+            "output_dir=... so every process writes the same run directory"
+        )
+    if rank:  # not rank 0: rank 0 checks and locks the directory
+        return Path(cfg.output_dir)
     if cfg.output_dir:
         run_dir = Path(cfg.output_dir)
         has_run = (run_dir / "checkpoints" / "last.ckpt").exists()
@@ -194,12 +221,17 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
     return run_dir
 
 
-class LastCheckpoint(Callback):
+class LastCheckpoint(Checkpoint):
     """``last.ckpt``: written at the end of an epoch when ``min_seconds`` have passed
     since the previous one (the first epoch always), and when training ends.
 
     Tiny epochs (a few hundred milliseconds on CPU) would otherwise spend a noticeable share of
     their time writing checkpoints; a kill loses at most ``min_seconds`` of work.
+
+    A ``Checkpoint`` so that Lightning runs it with the checkpoint callbacks, after the
+    periodic ``ModelCheckpoint`` of the same epoch: ``last.ckpt`` then records that
+    periodic file, and a resume prunes it under ``checkpoint.keep`` (saved first, it
+    did not, and kills left more periodic checkpoints than ``keep``).
     """
 
     def __init__(self, path: Path, min_seconds: float) -> None:
@@ -228,6 +260,32 @@ class LastCheckpoint(Callback):
             self._save(trainer, pl_module)
 
 
+class ForgetLostWork(Callback):
+    """On ``--resume``, once Lightning has restored ``last.ckpt`` at step S: drop the
+    ``metrics.csv`` rows and the periodic checkpoints from after S. They come from
+    work a kill interrupted before ``last.ckpt`` caught up with it; the resumed run
+    does that work again, and would otherwise log its rows twice and leave periodic
+    checkpoints that ``checkpoint.keep`` never prunes (they are not in the restored
+    checkpoint callback's list)."""
+
+    STEP = re.compile(r"step=(\d+)")
+
+    def __init__(self, ckpt_dir: Path) -> None:
+        self.ckpt_dir = ckpt_dir
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        if not trainer.is_global_zero:
+            return
+        step = trainer.global_step
+        for logger in trainer.loggers:
+            if isinstance(logger, RunCSVLogger):
+                logger.forget_after(step)
+        for path in self.ckpt_dir.glob("*.ckpt"):
+            found = self.STEP.search(path.stem)
+            if path.name != "last.ckpt" and found and int(found.group(1)) > step:
+                path.unlink(missing_ok=True)
+
+
 def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
     """``last.ckpt`` after every epoch (what --resume needs), plus periodic checkpoints.
 
@@ -248,7 +306,7 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
         every_n_epochs=cfg.every_n_epochs or None,
         every_n_train_steps=cfg.every_n_steps or None,
     )
-    return [last, periodic]
+    return [periodic, last]  # in this order: see LastCheckpoint
 
 
 def _trainer_kwargs(
@@ -285,10 +343,8 @@ def _trainer_kwargs(
     extra = trainer_cfg.get("callbacks") or []
     extra = build_objects(extra if isinstance(extra, list) else [extra], "trainer.callbacks")
     kwargs["callbacks"] = callbacks + extra
-    if not any(isinstance(c, ModelCheckpoint) for c in kwargs["callbacks"]):
-        # last.ckpt is our own callback's; without periodic checkpoints Lightning would add
-        # a default ModelCheckpoint that writes files nobody asked for
-        kwargs.setdefault("enable_checkpointing", False)
+    if trainer_cfg.get("enable_checkpointing") is False:  # no checkpoints at all, so no --resume
+        kwargs["callbacks"] = [c for c in kwargs["callbacks"] if not isinstance(c, Checkpoint)]
     if _plain_strategy(kwargs.get("strategy")) and not _has_checkpoint_io(kwargs.get("plugins")):
         plugins = kwargs.get("plugins") or []
         kwargs["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
@@ -389,6 +445,7 @@ def train(
 
         adopt_checkpoint_tokenizer(dataset, cfg.init_from)
     datamodule = GenDataModule(dataset, cfg.data)
+    datamodule.require_examples("train")  # before a run folder exists, not mid-fit
     model = build_model(cfg, dataset.info)
     if cfg.init_from and not resume:
         load_initial_weights(model, cfg.init_from)
@@ -398,8 +455,10 @@ def train(
         check_resume(cfg, run_dir / "checkpoints" / "last.ckpt")
     created = not run_dir.exists()
     lock = RunLock(run_dir)
-    if RUN_DIR_ENV not in os.environ:  # DDP workers run under rank 0's lock
+    if RUN_DIR_ENV not in os.environ and not launcher_rank():  # other ranks run under rank 0's lock
         lock.acquire()
+        for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+            remove_stale_temp_files(folder)  # left by a process killed mid-write
     try:
         return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo)
     finally:
@@ -427,6 +486,7 @@ def _fit(
     module = TrainingModule(model)
     if resume:  # config.yaml is rewritten only once Lightning has accepted the checkpoint
         callbacks.append(WriteConfig(run_dir / "config.yaml", cfg))
+        callbacks.append(ForgetLostWork(ckpt_dir))
     kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks, resume=resume)
     try:
         trainer = L.Trainer(**kwargs)
@@ -476,7 +536,7 @@ def _fit(
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
     if echo and trainer.is_global_zero:
-        where = f"run: {run_dir}  checkpoint: {last}"
+        where = f"run: {run_dir}" + (f"  checkpoint: {last}" if last.is_file() else "  (no checkpoint)")
         if grids.last is not None:
             where += f"  samples: {grids.last}"
         echo(where)

@@ -68,8 +68,15 @@ class ImageFolder(InMemoryDataset):
                         (size, size), Image.BICUBIC
                     )
                     images.append(np.asarray(im, dtype=np.float32).reshape(size, size, -1))
-            except OSError as exc:
-                raise ConfigError(f"data.path: cannot read image '{path}': {exc}") from exc
+            except Image.DecompressionBombError:
+                raise ConfigError(
+                    f"data.path: image '{path}' claims more than {Image.MAX_IMAGE_PIXELS:,} pixels "
+                    "(a decompression bomb, or a huge image); remove it or shrink it first"
+                ) from None
+            except Exception as exc:  # PIL raises OSError, ValueError, SyntaxError... on bad files
+                raise ConfigError(
+                    f"data.path: cannot read image '{path}' ({type(exc).__name__}: {exc})"
+                ) from None
         x = torch.tensor(np.stack(images)).permute(0, 3, 1, 2) / 127.5 - 1.0
         y = None
         if self.class_names:

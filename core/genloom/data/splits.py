@@ -40,7 +40,21 @@ class DataSplits:
             )
         return self._splits[name]
 
+    def require_examples(self, name: str = "train") -> None:
+        """A one-line ConfigError when split ``name`` is empty: the data is too small for
+        one example (a text shorter than a window), or the fractions leave nothing."""
+        if len(self.split(name)) == 0:
+            from genloom.errors import ConfigError
+
+            hint = " or a smaller data.block_size" if "block_size" in self.cfg else ""
+            raise ConfigError(
+                f"data: the {name} split of '{self.cfg.get('name', 'the dataset')}' is empty; "
+                f"use more data{hint}, or smaller data.val_fraction/test_fraction"
+            )
+
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        if shuffle:
+            self.require_examples(name)
         ds = self.split(name)
         return DataLoader(
             ds,

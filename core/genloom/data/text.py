@@ -109,7 +109,15 @@ class Text(GenDataset):
                 path = Path(self.cfg.path)
                 if not path.is_file():
                     raise ConfigError(f"data.path: text file '{path}' does not exist")
-                self._text = path.read_text(encoding="utf-8")
+                try:
+                    self._text = path.read_text(encoding="utf-8")
+                except UnicodeDecodeError as exc:
+                    raise ConfigError(
+                        f"data.path: '{path}' is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+                        f"offset {exc.start}); convert it first, e.g. iconv -f latin1 -t utf-8"
+                    ) from None
+                except OSError as exc:
+                    raise ConfigError(f"data.path: cannot read '{path}': {exc.strerror or exc}") from None
         return self._text
 
     @property

@@ -12,10 +12,14 @@ The core registers ``image``, ``points`` and ``tokens``.
 
 from __future__ import annotations
 
+import itertools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from genloom.errors import ConfigError, GenloomError
+
+_tmp_ids = itertools.count()  # temporary names unique within a process, too
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -65,12 +69,20 @@ class SampleKind:
             choices = f"{', '.join(first)} or {last}" if first else last
             raise GenloomError(f"cannot write {self.name} samples to '{path}'; use {choices}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if suffix == ".npy":
-            import numpy as np
+        # written beside the target under a temporary name with the same suffix (writers
+        # pick the format from it), then renamed: a kill mid-write leaves the old file
+        tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_tmp_ids)}.tmp{path.suffix}")
+        try:
+            if suffix == ".npy":
+                import numpy as np
 
-            np.save(path, samples.data.detach().cpu().numpy())
-        else:
-            self.write_file(samples, path, info)
+                with open(tmp, "wb") as f:
+                    np.save(f, samples.data.detach().cpu().numpy())
+            else:
+                self.write_file(samples, tmp, info)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
     def write_file(self, samples: Samples, path: Path, info: DataInfo | None) -> None:

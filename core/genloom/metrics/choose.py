@@ -4,12 +4,14 @@ Chosen from what the model declares and what its data is, never by model name, s
 plugin's model gets the same treatment:
 
 * ``losses`` for every model whose ``validation_losses`` report something (likelihood
-  bounds, cross-entropies, denoising losses); a model with none (a GAN) skips it;
+  bounds, cross-entropies, denoising losses, a GAN's adversarial diagnostics); a
+  model with none skips it;
 * ``image`` data with a shipped feature network (``digits``, ``mnist``): ``fid``, ``kid``,
   ``prdc``, ``classes``, ``cond_accuracy`` for conditional models, and ``novelty``;
 * other continuous data (``points``, image folders, a plugin's kinds): ``frechet`` and
   ``novelty``, plus ``mmd``, ``energy`` and ``sliced_wasserstein`` for ``points``;
-* token data (text): ``losses`` only.
+* token data (text): ``losses`` and ``copying`` (verbatim n-gram overlap with the
+  training text, against held-out text).
 """
 
 from __future__ import annotations
@@ -24,8 +26,10 @@ def default_metrics(model: Any) -> list[str]:
     """The metric names that apply to ``model`` (``losses`` first: it may drop out)."""
     kind = get_kind(model.info.kind)
     names = ["losses"]
-    if not kind.continuous or not getattr(model, "default_sampler", None):
-        return names  # text, or a model that does not generate alone (a first stage)
+    if not getattr(model, "default_sampler", None):
+        return names  # a model that does not generate alone (a first stage)
+    if not kind.continuous:
+        return names + ["copying"] if model.info.tokenizer else names  # text
     if model.info.kind == "image" and dataset_name(model) in SHIPPED:
         names += ["fid", "kid", "prdc", "classes"]
         if model.conditional:

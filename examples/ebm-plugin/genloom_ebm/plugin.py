@@ -26,3 +26,8 @@ def genloom_register_components(register) -> None:
     register("sampler", "heun", "genloom_ebm.samplers.heun:Heun",
              help="Heun's second-order method in sigma space for any diffusion model (options: "
                   "steps, guidance, clip)")
+
+
+@hookimpl
+def genloom_component_kinds() -> dict[str, str]:
+    return {"energy": "energy networks E(x, sigma); model ebm reads model.energy"}

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 HERE = Path(__file__).resolve().parents[1]
@@ -56,6 +57,7 @@ def evaluated(run: Path, capsys=None) -> dict:
     return values
 
 
+@pytest.mark.slow  # the digits run below keeps the CLI path in make test
 def test_ebm_toy2d_trains_samples_and_evaluates(tmp_path, capsys):
     run = tmp_path / "toy"
     ok(genloom("train", str(CONFIGS / "ebm-toy2d.yaml"), *QUICK, "data.n=1024",

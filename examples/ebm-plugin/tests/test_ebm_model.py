@@ -1,15 +1,13 @@
 """The ebm model and its energy networks: registration, the conformance kit, the
 denoising score matching objective, and one-line errors for bad options."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from genloom import ConfigError, DataInfo, build_model, load_config
-from genloom.testing import check_model
+from genloom.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 POINTS = DataInfo(kind="points", shape=(2,))
@@ -33,17 +31,15 @@ def test_the_installed_package_is_tested_and_registers_everything():
             "sampler:euler_ancestral", "sampler:heun"} <= set(info.components)
 
 
-def test_plugin_module_is_import_light():
-    code = "import sys, genloom_ebm.plugin; assert 'torch' not in sys.modules, 'torch imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-@pytest.mark.parametrize("info,overrides", [
-    (POINTS, SMALL_MLP), (DIGITS, SMALL_MLP), (DIGITS, SMALL_CONV),
+# three steps per level keep it fast; the suite also checks the entry module's weight
+@parametrize_with_checks([
+    Case("ebm", POINTS, [*SMALL_MLP, "model.sigma_max=2.0"], id="ebm-points"),
+    Case("ebm", DIGITS, [*SMALL_MLP, "model.sigma_max=2.0"], id="ebm-mlp"),
+    # about 40 s quiet: Langevin through a conv net
+    Case("ebm", DIGITS, [*SMALL_CONV, "model.sigma_max=2.0"], id="ebm-conv", marks=(pytest.mark.slow,)),
 ])
-def test_conformance_kit(info, overrides):
-    # three steps per level keep it fast; the kit checks seeding and rebuilds
-    check_model("ebm", info, [*overrides, "model.sigma_max=2.0"], n=4)
+def test_ebm_conformance(case, check):
+    check(case)
 
 
 @pytest.mark.parametrize("info,overrides", [(POINTS, SMALL_MLP), (DIGITS, SMALL_CONV)])

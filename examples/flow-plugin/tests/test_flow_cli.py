@@ -38,7 +38,8 @@ def png_size(path: Path) -> tuple[int, int]:
 @pytest.mark.parametrize("config,extra,sample_size,strip_size,metrics", [
     # digits: 2x2 grid of 8x8 images upscaled to 32x32 with 2-pixel gaps; the strip is
     # 3 rows (seeds 0-1, 1-2, 2-3) of 8 steps
-    ("flow-digits.yaml", [], (70, 70), (274, 104), {"test/loss", "test/bits_per_dim"}),
+    pytest.param("flow-digits.yaml", [], (70, 70), (274, 104), {"test/loss", "test/bits_per_dim"},
+                 marks=pytest.mark.slow),  # the 12-layer digits flow; toy2d keeps the CLI path in make test
     # points: a 512x512 scatter plot either way
     ("flow-toy2d.yaml", ["data.n=512"], (512, 512), (512, 512), {"test/loss"}),
 ])

@@ -67,6 +67,7 @@ def test_a_randomly_initialised_flow_integrates_to_one():
     assert abs(integral(base_only) - 1.0) > 0.1
 
 
+@pytest.mark.slow  # the untrained flow's integral above keeps the check in make test
 def test_a_briefly_trained_flow_integrates_to_one_and_fits_the_data():
     model = flow_2d()
     data = moons(2000)

@@ -3,15 +3,13 @@ seeded prior sampling, temperature, class conditioning, and the loss parts."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from genloom import DataInfo, build_model, load_config
-from genloom.testing import check_model, synthetic_batch
+from genloom.testing import Case, parametrize_with_checks, synthetic_batch
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 POINTS = DataInfo(kind="points", shape=(2,))
@@ -38,22 +36,21 @@ def test_plugin_loads_and_registers_its_components():
     assert {"model:flow", "generator:realnvp"} <= set(info.components)
 
 
-def test_plugin_module_is_import_light():
-    code = "import sys, genloom_flow.plugin; assert 'torch' not in sys.modules, 'torch imported'"
-    subprocess.run([sys.executable, "-c", code], check=True)
-
-
-@pytest.mark.parametrize("info,overrides", [
-    (POINTS, []),
-    (POINTS, ["model.flow.conv1x1=true", "model.flow.actnorm=false"]),
-    (DataInfo(kind="points", shape=(3,)), []),
-    (DIGITS, ["model.levels=17"]),
-    (DIGITS, ["model.levels=17", "model.flow.mask=channel", "model.flow.conv1x1=true"]),
-    (DIGITS, ["model.levels=17", "model.flow.mask=mixed", "model.conditional=true"]),
-    (DataInfo(kind="image", shape=(3, 4, 4)), ["model.levels=0"]),
+# the entry module's import weight is checked by the suite (check_entry_module_light)
+@parametrize_with_checks([
+    Case("flow", info, [*SMALL, *overrides], id=f"flow-{i}")
+    for i, (info, overrides) in enumerate([
+        (POINTS, []),
+        (POINTS, ["model.flow.conv1x1=true", "model.flow.actnorm=false"]),
+        (DataInfo(kind="points", shape=(3,)), []),
+        (DIGITS, ["model.levels=17"]),
+        (DIGITS, ["model.levels=17", "model.flow.mask=channel", "model.flow.conv1x1=true"]),
+        (DIGITS, ["model.levels=17", "model.flow.mask=mixed", "model.conditional=true"]),
+        (DataInfo(kind="image", shape=(3, 4, 4)), ["model.levels=0"]),
+    ])
 ])
-def test_conformance_kit(info, overrides):
-    check_model("flow", info, [*SMALL, *overrides])
+def test_flow_conformance(case, check):
+    check(case)
 
 
 def test_capabilities_and_the_generator_samplers_find():

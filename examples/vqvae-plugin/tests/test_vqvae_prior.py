@@ -17,7 +17,7 @@ from torch import nn
 import genloom
 from genloom import ConfigError, DataInfo, Encoder, GenerativeModel, Generator, load_config
 from genloom.build import build_model
-from genloom.testing import check_model
+from genloom.testing import Case, check_model, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 K, GRID = 8, 2  # 8 codes, a 2x2 grid: 4 codes per image
@@ -100,9 +100,12 @@ def test_a_conditional_prior_honours_every_rows_label():
         model.sample(2)
 
 
-@pytest.mark.parametrize("extra", [[], ["model.conditional=true"]])
-def test_conformance(extra):
-    check_model("vq-prior", DIGITS, overrides(*extra))
+@parametrize_with_checks([
+    Case("vq-prior", DIGITS, overrides(), id="vq-prior"),
+    Case("vq-prior", DIGITS, overrides("model.conditional=true"), id="vq-prior-conditional"),
+])
+def test_vq_prior_conformance(case, check):
+    check(case)
 
 
 def test_any_registered_language_model_is_a_prior_by_name():

@@ -27,3 +27,8 @@ def genloom_register_components(register) -> None:
              help="DDIM, deterministic at eta=0 (options: steps, eta, guidance, clip)")
     register("sampler", "dpmpp_2m", "genloom_diffusion.samplers.dpm_solver:DPMSolverPP2M",
              help="DPM-Solver++ 2M, second-order multistep (options: steps, guidance, clip)")
+
+
+@hookimpl
+def genloom_component_kinds() -> dict[str, str]:
+    return {"noise_schedule": "forward-process noise schedules; model diffusion reads model.schedule"}

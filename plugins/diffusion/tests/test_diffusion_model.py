@@ -9,14 +9,14 @@ import genloom
 from genloom import DataInfo, Denoiser, load_config, train
 from genloom.build import build_model
 from genloom.errors import ComponentError, ConfigError
-from genloom.testing import check_model
+from genloom.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 POINTS = DataInfo(kind="points", shape=(2,))
 #: a UNet small enough for tests on a CPU
 TINY = ["model.denoiser.channels=8", "model.denoiser.blocks=1", "model.denoiser.groups=4",
         "model.denoiser.heads=2"]
-#: the conformance kit samples five times with the default sampler (ddim, at most 50 steps)
+#: the conformance checks sample several times with the default sampler (ddim, at most 50 steps)
 FEW_STEPS = ["model.timesteps=20"]
 
 
@@ -74,17 +74,17 @@ def test_model_options_are_checked():
         diffusion(DIGITS, *TINY, "model.conditional=true", "model.cond_dropout=1.0")
 
 
-@pytest.mark.parametrize("overrides", [
-    TINY,
-    [*TINY, "model.conditional=true", "model.denoiser.prediction=v", "model.loss_weighting=min_snr"],
-    [*TINY, "model.schedule.name=cosine", "model.denoiser.prediction=x0", "model.ema=false"],
+@parametrize_with_checks([
+    Case("diffusion", DIGITS, [*TINY, *FEW_STEPS], id="diffusion-unet"),
+    Case("diffusion", DIGITS, [*TINY, "model.conditional=true", "model.denoiser.prediction=v",
+                               "model.loss_weighting=min_snr", *FEW_STEPS], id="diffusion-v-conditional"),
+    Case("diffusion", DIGITS, [*TINY, "model.schedule.name=cosine", "model.denoiser.prediction=x0",
+                               "model.ema=false", *FEW_STEPS], id="diffusion-x0-cosine"),
+    Case("diffusion", POINTS, ["model.denoiser.name=mlp", "model.denoiser.hidden=32", *FEW_STEPS],
+         id="diffusion-points"),
 ])
-def test_conformance_kit_on_digits(overrides):
-    check_model("diffusion", DIGITS, [*overrides, *FEW_STEPS])
-
-
-def test_conformance_kit_on_points():
-    check_model("diffusion", POINTS, ["model.denoiser.name=mlp", "model.denoiser.hidden=32", *FEW_STEPS])
+def test_diffusion_conformance(case, check):
+    check(case)
 
 
 def test_loss_targets_the_prediction_kind():

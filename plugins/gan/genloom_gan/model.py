@@ -15,7 +15,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from genloom import EMA, ConfigError, DataInfo, GenerativeModel, OptimizerGroup, build_component, get_kind
+from genloom import (
+    EMA, ConfigError, DataInfo, GenerativeModel, Generator, OptimizerGroup, build_component, get_kind,
+)
 from genloom_gan.losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 
@@ -117,6 +119,28 @@ class GAN(GenerativeModel):
         parts["real_score"] = real_logits.detach().mean()
         parts["fake_score"] = fake_logits.detach().mean()
         return {"loss": loss, **parts}
+
+    def validation_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The adversarial losses on held-out real data against the sampling generator
+        (the EMA copy when EMA is on), and the discriminator's mean scores on each.
+
+        A GAN has no likelihood to validate; what held-out data can show is the
+        discriminator memorising its training set: its score on held-out real images
+        falling towards its score on fakes while the training ``real_score`` stays high.
+        Penalties that need gradients (R1, gradient penalty) are left out.
+        """
+        real = batch["x"]
+        cond = batch.get("y") if self.conditional else None
+        z = torch.randn(len(real), self.cfg.latent_dim, device=real.device)
+        fake = self.component(Generator)(z, cond)
+        real_logits = self.discriminator(real, cond)
+        fake_logits = self.discriminator(fake, cond)
+        return {
+            "d_loss": discriminator_loss(self.cfg.loss, real_logits, fake_logits),
+            "g_loss": generator_loss(self.cfg.loss, fake_logits),
+            "real_score": real_logits.mean(),
+            "fake_score": fake_logits.mean(),
+        }
 
     # -- sampling with the moving average -----------------------------------------------
 

@@ -22,3 +22,8 @@ def genloom_register_components(register) -> None:
              help="MLP discriminator with a projection head for labels")
     register("sampler", "truncation", "genloom_gan.truncation:TruncationSampler",
              help="z from a normal truncated at +-threshold, decoded by a one-shot Generator")
+
+
+@hookimpl
+def genloom_component_kinds() -> dict[str, str]:
+    return {"discriminator": "GAN discriminators D(x, y); model gan reads model.discriminator"}

@@ -7,7 +7,7 @@ from torch import nn
 from genloom import DataInfo, Generator, load_config
 from genloom.build import build_model
 from genloom.errors import ComponentError, ConfigError
-from genloom.testing import check_model, synthetic_batch
+from genloom.testing import Case, parametrize_with_checks, synthetic_batch
 from genloom_gan.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from genloom_gan.truncation import truncated_normal
 
@@ -22,17 +22,16 @@ def gan(info=DIGITS, *overrides):
     return build_model(cfg, info)
 
 
-@pytest.mark.parametrize("overrides", [
-    SMALL,
-    SMALL + ["model.conditional=true", "model.loss=hinge", "model.spectral_norm=true"],
-    SMALL + ["model.loss=wgan-gp", "model.r1_weight=1.0", "model.ema_decay=0.9"],
+@parametrize_with_checks([
+    Case("gan", DIGITS, SMALL, id="gan-dcgan"),
+    Case("gan", DIGITS, SMALL + ["model.conditional=true", "model.loss=hinge", "model.spectral_norm=true"],
+         id="gan-hinge-conditional"),
+    Case("gan", DIGITS, SMALL + ["model.loss=wgan-gp", "model.r1_weight=1.0", "model.ema_decay=0.9"],
+         id="gan-wgan-gp"),
+    Case("gan", POINTS, MLP + ["model.latent_dim=4"], id="gan-points"),
 ])
-def test_conformance_on_digits(overrides):
-    check_model("gan", DIGITS, overrides)
-
-
-def test_conformance_on_points():
-    check_model("gan", POINTS, MLP + ["model.latent_dim=4"])
+def test_gan_conformance(case, check):
+    check(case)
 
 
 @pytest.mark.parametrize("size", [8, 16, 32])
@@ -165,6 +164,27 @@ def test_ema_generator_is_averaged_and_used_for_sampling():
     assert torch.allclose(next(model.ema.module.parameters()), 0.5 * first[0] + 0.5 * next(model.generator.parameters()))
     assert gan(DIGITS, *SMALL).component(Generator) is not None
     assert gan(DIGITS, *SMALL).ema is None
+
+
+def test_validation_scores_held_out_data_against_the_sampling_generator():
+    model = gan(DIGITS, *SMALL, "model.ema_decay=0.5").eval()
+    model.after_optimizer_step("generator")
+    with torch.no_grad():
+        for p in model.generator.parameters():  # the trained copy drifts from the EMA one
+            p.add_(1.0)
+    batch = synthetic_batch(DIGITS, n=6)
+    with torch.no_grad():
+        torch.manual_seed(0)
+        parts = model.validation_losses(batch)
+        torch.manual_seed(0)
+        z = torch.randn(6, model.cfg.latent_dim)
+        fake_logits = model.discriminator(model.ema.module(z))
+        real_logits = model.discriminator(batch["x"])
+    assert set(parts) == {"d_loss", "g_loss", "real_score", "fake_score"}
+    assert torch.allclose(parts["real_score"], real_logits.mean())
+    assert torch.allclose(parts["fake_score"], fake_logits.mean())  # the EMA generator's fakes
+    assert torch.allclose(parts["d_loss"], discriminator_loss("ns", real_logits, fake_logits))
+    assert torch.allclose(parts["g_loss"], generator_loss("ns", fake_logits))
 
 
 def test_truncated_normal_stays_inside_and_is_seeded():

@@ -6,7 +6,7 @@ import torch
 from genloom import DataInfo, load_config
 from genloom.build import build_model
 from genloom.data.tokenizers import ByteTokenizer
-from genloom.testing import check_model
+from genloom.testing import Case, check_model, parametrize_with_checks
 from genloom_rnn.network import RNN
 
 BYTES = DataInfo(kind="tokens", shape=(17,), vocab_size=256, tokenizer=ByteTokenizer().state())
@@ -33,9 +33,11 @@ def test_stepwise_state_equals_a_full_sequence_run(cell):
     assert len(cache) == (2 if cell == "lstm" else 1) and cache[0].shape == (3, 2, 24)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_conformance(cell):
-    check_model("rnn", BYTES, [*SMALL, f"model.cell={cell}"])
+@parametrize_with_checks([
+    Case("rnn", BYTES, [*SMALL, f"model.cell={cell}"], id=f"rnn-{cell}") for cell in ("lstm", "gru")
+])
+def test_rnn_conformance(case, check):
+    check(case)
 
 
 def test_bad_options_are_clear():

@@ -11,7 +11,7 @@ import torch
 from genloom import DataInfo, load_config
 from genloom.build import build_model
 from genloom.data.tokenizers import CharTokenizer
-from genloom.testing import check_model
+from genloom.testing import Case, parametrize_with_checks
 from genloom_transformer.network import Transformer
 
 TOK = CharTokenizer(list("abcdefgh \n"))
@@ -66,9 +66,15 @@ def test_rotary_has_no_position_weights_and_dropout_is_applied_in_training():
     assert not torch.equal(model.losses({"x": x})["loss"], model.losses({"x": x})["loss"])
 
 
-@pytest.mark.parametrize("positions", ["learned", "rotary"])
-def test_conformance(positions):
-    check_model("transformer", INFO, [*SMALL, f"model.positions={positions}"])
+@parametrize_with_checks([
+    *(Case("transformer", INFO, [*SMALL, f"model.positions={p}"], id=f"transformer-{p}")
+      for p in ("learned", "rotary")),
+    Case("transformer", DataInfo(kind="tokens", shape=(17,), vocab_size=TOK.vocab_size, num_classes=3,
+                                 tokenizer=TOK.state()),
+         [*SMALL, "model.conditional=true"], id="transformer-conditional"),
+])
+def test_transformer_conformance(case, check):
+    check(case)
 
 
 def test_greedy_equals_beam_1_and_top_k_1():
@@ -149,9 +155,6 @@ def test_conditional_transformer_learns_class_dependent_text():
     assert float(right) < 0.5 * float(wrong)
     assert float(sums["nats"]) / float(sums["tokens"]) == pytest.approx(float(right), rel=1e-5)
 
-
-def test_conditional_conformance():
-    check_model("transformer", LABELLED, [*SMALL, "model.conditional=true"])
 
 
 def test_conditional_needs_labelled_data():

@@ -6,6 +6,7 @@ import torch
 from genloom import DataInfo, Encoder, Generator, load_config
 from genloom.build import build_model
 from genloom.errors import ComponentError
+from genloom.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 
@@ -135,11 +136,11 @@ def test_init_from_starts_with_the_trained_weights(tmp_path):
                                  f"init_from={first.checkpoint}"]), echo=None)
 
 
-@pytest.mark.parametrize("overrides", [
-    [], ["model.encoder.name=conv", "model.decoder.name=conv"], ["model.conditional=true"],
+@parametrize_with_checks([
+    Case("vae", DIGITS, id="vae-mlp"),
+    Case("vae", DIGITS, ["model.encoder.name=conv", "model.decoder.name=conv"], id="vae-conv"),
+    Case("vae", DIGITS, ["model.conditional=true"], id="vae-conditional"),
+    Case("vae", "points", id="vae-points"),
 ])
-def test_conformance_kit(overrides):
-    from genloom.testing import check_model
-
-    check_model("vae", DIGITS, overrides)
-    check_model("vae", DataInfo(kind="points", shape=(2,)))
+def test_vae_conformance(case, check):
+    check(case)
