@@ -15,6 +15,12 @@ from genloom import hookimpl
 
 
 @hookimpl
+def genloom_component_kinds() -> dict[str, str]:
+    return {"judge": "a programmatic preference: score(text) -> float, higher preferred "
+                     "(genloom align pairs/rlhf --judge)"}
+
+
+@hookimpl
 def genloom_register_components(register) -> None:
     register("judge", "keyword", "genloom_align.judges:Keyword",
              help="prefers texts with more occurrences of word= (default 'the')")
