@@ -32,3 +32,8 @@ def make_lm(tmp: Path, family: str = "transformer", seed: int = 0, block: int = 
 @pytest.fixture(scope="session")
 def tiny_lm(tmp_path_factory) -> Path:
     return make_lm(tmp_path_factory.mktemp("lm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_rnn(tmp_path_factory) -> Path:
+    return make_lm(tmp_path_factory.mktemp("rnn"), "rnn")

@@ -8,11 +8,10 @@ from genloom_align.preferences import Pair
 from genloom_align.reward import RewardModel
 from genloom_align.rlhf import RLConfig, judge_scorer, train_rlhf
 from genloom_align.judges import Keyword
-from conftest import make_lm
 
 
-def test_dpo_rlhf_and_reward_features_work_on_an_rnn(tmp_path):
-    rnn = make_lm(tmp_path, "rnn")
+def test_dpo_rlhf_and_reward_features_work_on_an_rnn(tiny_rnn):
+    rnn = tiny_rnn
     model = load_policy(rnn)
     assert type(model).__module__.startswith("genloom_rnn")
     pairs = [Pair("the ", "cat sat", "cat sad")] * 4
