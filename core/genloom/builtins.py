@@ -31,6 +31,9 @@ def genloom_register_components(register) -> None:
              help="Frechet distance in data space between the test split and samples")
     register("metric", "novelty", "genloom.metrics.novelty:Novelty",
              help="nearest-training-example distance of samples vs of held-out data")
+    register("metric", "nll", "genloom.metrics.nll:NLL",
+             help="held-out negative log-likelihood: the importance-weighted bound (IWAE, "
+                  "option k) or an exact log_prob")
     register("metric", "copying", "genloom.metrics.copying:Copying",
              help="text: share of sampled 8/16/32-character n-grams found verbatim in the "
                   "training text, next to the same for held-out text")
@@ -68,6 +71,9 @@ def genloom_register_components(register) -> None:
     register("metric", "classes", "genloom.metrics.classes:ClassBalance",
              help="class histogram of samples under the shipped classifier: KL to the training "
                   "classes, min and max share, with floors")
+    register("metric", "cas", "genloom.metrics.classes:ClassificationAccuracyScore",
+             help="classification accuracy score: a classifier fitted on a conditional model's "
+                  "samples, tested on real images, with its floor")
     register("metric", "cond_accuracy", "genloom.metrics.classes:ConditionalAccuracy",
              help="conditional models: the shipped classifier's accuracy on samples drawn per label")
     register("metric", "mmd", "genloom.metrics.distances:MMD",

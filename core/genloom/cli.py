@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from genloom import __version__
-from genloom.errors import GenloomError
+from genloom.errors import ConfigError, GenloomError
 
 FALSY = ("", "0", "false", "no", "off")
 KIND_ALIASES = {
@@ -310,6 +310,37 @@ def sample(
     click.echo(f"wrote {n} samples to {path}")
 
 
+def _metric_options(settings: tuple[str, ...], chosen: list[str]) -> dict[str, dict[str, Any]]:
+    """``("nll.k=512",)`` as ``{"nll": {"k": 512}}`` (values parsed as YAML)."""
+    import yaml
+
+    options: dict[str, dict[str, Any]] = {}
+    for item in settings:
+        key, eq, value = item.partition("=")
+        name, dot, option = key.partition(".")
+        if not (eq and dot and name and option):
+            raise ConfigError(f"--set {item}: give METRIC.KEY=VALUE, e.g. --set nll.k=512")
+        if name not in chosen:
+            raise ConfigError(f"--set {item}: metric '{name}' is not being run; add --metric {name}")
+        try:
+            options.setdefault(name, {})[option] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: '{value}' is not a value") from None
+    return options
+
+
+def _build_metric(name: str, cls: Any, options: dict[str, Any]) -> Any:
+    """The metric ``cls`` with ``options``; an option it does not take is a one-line error."""
+    import inspect
+
+    accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "args", "kwargs")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        valid = ", ".join(accepted) or "none"
+        raise ConfigError(f"--set {name}.{unknown[0]}: metric '{name}' has no such option (options: {valid})")
+    return cls(**options)
+
+
 @cli.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("--metric", "metrics", multiple=True,
@@ -318,8 +349,12 @@ def sample(
 @click.option("--n", "n", type=int, default=None,
               help="Samples (and held-out examples, for the floor) per sample-based metric.  "
                    "[default: the test split's size]")
+@click.option("--set", "settings", multiple=True, metavar="METRIC.KEY=VALUE",
+              help="An option of one metric (repeatable), e.g. --set nll.k=512.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: bool) -> None:
+def evaluate(
+    checkpoint: str, metrics: tuple[str, ...], n: int | None, settings: tuple[str, ...], as_json: bool
+) -> None:
     """Evaluate CHECKPOINT on its dataset's held-out test split.
 
     \b
@@ -330,6 +365,7 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: 
     X comes with X_floor: the same metric for held-out real data.
       genloom evaluate runs/vae-mnist
       genloom evaluate runs/gan-toy2d --metric mmd --n 500 --json
+      genloom evaluate runs/vae-digits --metric nll --set nll.k=512
     """
     from genloom.build import build_dataset
     from genloom.checkpoints import load_checkpoint
@@ -347,9 +383,10 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: 
     datamodule = DataSplits(dataset, model.run_cfg.data)  # plain: evaluating needs no Lightning
     datamodule.eval_n = n  # read by genloom.metrics.comparison.sample_size
     chosen = list(metrics) or default_metrics(model)
+    options = _metric_options(settings, chosen)
     results: dict[str, float] = {}
     for name in chosen:
-        metric = get_registry().load("metric", name)()
+        metric = _build_metric(name, get_registry().load("metric", name), options.get(name, {}))
         try:
             results.update(metric(model, datamodule))
         except GenloomError:
