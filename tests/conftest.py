@@ -19,12 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 from genloom.testing.helpers import make_plugin, run_cli  # noqa: E402,F401
 
 
-@pytest.fixture(autouse=True)
-def _fresh_plugins_everywhere(fresh_plugins):
-    """Each test of this repository sees the plugins installed at that moment."""
-    yield
-
-
 def train_two_ranks(tmp_path, config, *overrides, env: dict | None = None):
     """``genloom train CONFIG`` on two CPU processes; returns (returncode, stdout, stderr)."""
     genloom = os.path.join(os.path.dirname(sys.executable), "genloom")

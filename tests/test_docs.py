@@ -25,7 +25,8 @@ SLOW = {
     "examples/ebm-plugin/README.md", "examples/flow-plugin/README.md",
     "examples/vqvae-plugin/README.md", "plugins/music/README.md",
     "plugins/diffusion/README.md", "plugins/gan/README.md", "plugins/rnn/README.md",
-    "plugins/transformer/README.md", "docs/scaling.md",
+    "plugins/transformer/README.md", "docs/scaling.md", "docs/alignment.md",
+    "plugins/align/README.md",
 }
 
 FILES = doc_files()

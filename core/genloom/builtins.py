@@ -71,6 +71,9 @@ def genloom_register_components(register) -> None:
     register("metric", "classes", "genloom.metrics.classes:ClassBalance",
              help="class histogram of samples under the shipped classifier: KL to the training "
                   "classes, min and max share, with floors")
+    register("metric", "cas", "genloom.metrics.classes:ClassificationAccuracyScore",
+             help="classification accuracy score: a classifier fitted on a conditional model's "
+                  "samples, tested on real images, with its floor")
     register("metric", "cond_accuracy", "genloom.metrics.classes:ConditionalAccuracy",
              help="conditional models: the shipped classifier's accuracy on samples drawn per label")
     register("metric", "mmd", "genloom.metrics.distances:MMD",

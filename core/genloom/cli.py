@@ -437,16 +437,20 @@ def evaluate(
 @click.argument("checkpoint", type=click.Path())
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace an existing export in OUT_DIR.")
-def export(checkpoint: str, out_dir: str, force: bool) -> None:
+@click.option("--quantize", type=click.Choice(["int8"]), default=None,
+              help="Store the linear layers' weights in int8 (dynamic quantisation, CPU inference).")
+def export(checkpoint: str, out_dir: str, force: bool, quantize: str | None) -> None:
     """Write CHECKPOINT as OUT_DIR/model.safetensors + OUT_DIR/genloom.json.
 
     The export loads without pickle: genloom sample OUT_DIR works on it, and so does
-    genloom.load_checkpoint(OUT_DIR).
+    genloom.load_checkpoint(OUT_DIR). With --quantize int8, every linear layer not tied
+    to another module is stored in int8 and runs as int8 when the export is loaded.
     """
     from genloom.checkpoints import export as write_export
 
-    out = write_export(checkpoint, out_dir, force=force)
-    click.echo(f"exported {checkpoint} to {out}")
+    out = write_export(checkpoint, out_dir, force=force, quantize=quantize)
+    size = (Path(out) / "model.safetensors").stat().st_size
+    click.echo(f"exported {checkpoint} to {out}" + (f" ({quantize}, {size / 1e6:.2f} MB)" if quantize else ""))
 
 
 @cli.command()

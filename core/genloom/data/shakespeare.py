@@ -44,6 +44,7 @@ class Shakespeare(Text):
         tokenizer: str = "char"
         block_size: int = 128
         vocab_size: int = 0
+        windows: str = "random"
 
     def text(self) -> str:
         if self._text is None:

@@ -8,7 +8,8 @@ plugin's model gets the same treatment:
   bounds, cross-entropies, denoising losses, a GAN's adversarial diagnostics); a
   model with none skips it;
 * ``image`` data with a shipped feature network (``digits``, ``mnist``): ``fid``, ``kid``,
-  ``prdc``, ``classes``, ``cond_accuracy`` for conditional models, and ``novelty``;
+  ``prdc``, ``classes``, ``cond_accuracy`` and ``cas`` for conditional models, and
+  ``novelty``;
 * other continuous data (``points``, image folders, a plugin's kinds): ``frechet`` and
   ``novelty``, plus ``mmd``, ``energy`` and ``sliced_wasserstein`` for ``points``;
 * token data (text): ``losses`` and ``copying`` (verbatim n-gram overlap with the
@@ -36,7 +37,7 @@ def default_metrics(model: Any) -> list[str]:
     if model.info.kind == "image" and dataset_name(model) in SHIPPED:
         names += ["fid", "kid", "prdc", "classes"]
         if model.conditional:
-            names.append("cond_accuracy")
+            names += ["cond_accuracy", "cas"]
         return names + ["novelty"]
     names += ["frechet", "novelty"]
     if model.info.kind == "points":
