@@ -13,7 +13,7 @@ import pytest
 import genloom
 import genloom.hookspecs
 import genloom.testing
-from conftest import ROOT
+from support import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import api_docs  # noqa: E402

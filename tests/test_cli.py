@@ -69,7 +69,7 @@ def test_user_errors_are_one_line_exit_2(cli, tmp_path):
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(b"\x80\x04not a checkpoint at all")
     cases.append(["sample", str(corrupt)])
-    from conftest import ROOT
+    from support import ROOT
 
     for args in cases:
         result = cli(*args, cwd=ROOT)

@@ -13,7 +13,7 @@ from genloom.build import build_dataset
 from genloom.data.inherit import adopt_tokenizer
 from genloom.data.splits import DataSplits
 
-from conftest import train_two_ranks
+from support import train_two_ranks
 
 
 def test_ddp_two_processes_on_cpu(tmp_path):

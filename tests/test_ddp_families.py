@@ -13,7 +13,7 @@ import pytest
 
 from genloom import load_checkpoint
 
-from conftest import ROOT, run_group, train_two_ranks
+from support import ROOT, run_group, train_two_ranks
 
 TINY = ["trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.limit_val_batches=2",
         "sample.n=0", "checkpoint.every_n_epochs=0", "output_dir=run"]

@@ -14,7 +14,7 @@ from genloom import load_checkpoint, load_config, train
 from genloom.checkpoints import export
 from genloom.sampling import draw
 
-from conftest import ROOT
+from support import ROOT
 
 QUIET = ["trainer.enable_progress_bar=false", "sample.n=0", "checkpoint.every_n_epochs=0",
          "trainer.max_steps=3", "trainer.max_epochs=1", "trainer.limit_val_batches=1"]

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_cli
+from support import ROOT, run_cli
 
 CONFIGS = ROOT / "examples" / "configs"
 #: the examples' networks, shrunk so a CPU trains them in seconds

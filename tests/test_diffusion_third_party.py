@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import torch
 
-from conftest import make_plugin
+from support import make_plugin
 
 PLUGIN = """
     from genloom import hookimpl

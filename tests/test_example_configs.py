@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_cli
+from support import ROOT, run_cli
 from genloom.errors import ConfigError
 from genloom.example_configs import config_file, resolve_config_argument
 from genloom.plugins import get_registry

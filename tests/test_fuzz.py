@@ -34,7 +34,7 @@ from PIL import Image
 from genloom import GenloomError, load_checkpoint, load_config
 from genloom.build import build_dataset, build_model
 
-from conftest import ROOT, make_plugin
+from support import ROOT, make_plugin
 
 FAST_CASES = 12
 SLOW_CASES = 250
@@ -183,7 +183,7 @@ def test_known_hostile_files_are_one_line(run_dir, tmp_path):
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
     """A tiny trained run to point commands at (copied before anything may write to it)."""
-    from conftest import run_cli
+    from support import run_cli
 
     run = tmp_path_factory.mktemp("fuzz") / "run"
     result = run_cli("train", str(CONFIGS[0]), "data.n=256", "trainer.max_epochs=1", "sample.n=0",

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import ROOT, run_cli
+from support import ROOT, run_cli
 from genloom import DataInfo, load_config
 from genloom.build import build_model
 from genloom.errors import ConfigError

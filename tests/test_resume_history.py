@@ -19,7 +19,7 @@ def rows(run: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from conftest import run_cli
+    from support import run_cli
 
     run = tmp_path_factory.mktemp("resume") / "run"
     result = run_cli("train", CONFIG, "trainer.max_epochs=2", f"output_dir={run}", *TINY)

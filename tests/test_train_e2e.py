@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT, run_cli
+from support import ROOT, run_cli
 
 CONFIG = str(ROOT / "examples" / "configs" / "vae-digits.yaml")
 

@@ -55,6 +55,12 @@ class TinyAE(GenerativeModel):
         return {"loss": (self.decoder(self.encoder.encode(x)) - x).pow(2).mean()}
 
 
+@pytest.fixture(autouse=True)
+def _tiny_ae_registered(fresh_plugins):
+    """Every test starts with a fresh plugin host, so the local model is registered for each."""
+    genloom.register("model", "tiny-ae", TinyAE)
+
+
 @pytest.fixture(scope="module")
 def autoencoder(tmp_path_factory):
     genloom.register("model", "tiny-ae", TinyAE)
