@@ -18,7 +18,8 @@ def imported_modules(*args):
     return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["list"], ["list", "models"], ["plugins", "check", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["list"], ["list", "models"], ["plugins", "check", "--help"],
+                                  ["bench", "--help"], ["plot", "--help"]])
 def test_light_commands_import_neither_torch_nor_lightning(args):
     modules = imported_modules(*args)
     assert "click" in modules  # the check itself works
@@ -26,7 +27,7 @@ def test_light_commands_import_neither_torch_nor_lightning(args):
 
 
 def test_every_command_has_help(cli):
-    for command in ["plugins", "plugins check", "new-plugin", "env", "list", "config", "train", "sample", "evaluate", "export"]:
+    for command in ["plugins", "plugins check", "new-plugin", "env", "list", "config", "train", "sample", "evaluate", "export", "bench", "plot"]:
         result = cli(*command.split(), "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout
 
