@@ -80,11 +80,24 @@ def test_bench_refuses_to_replace_an_earlier_bench_without_force(toy2d, capsys):
 
 
 def test_bench_with_a_wall_clock_budget_stops_on_time(tmp_path, capsys):
+    import torch
+
     _bench(capsys, "--data", "toy2d", "--models", "vae", "--budget", "1s", "--seeds", "1", "--n", "20",
-           "--out", str(tmp_path), "--set", "data.n=400", *TINY)
+           "--out", str(tmp_path), "--set", "data.n=400", "--set", "trainer.max_epochs=100000", *TINY)
     (run,) = json.loads((tmp_path / "bench.json").read_text())["runs"]
-    # 400 points make 2 batches an epoch; the config's max_epochs no longer limits
+    # 320 training points make one batch of 256 an epoch: the clock stopped it, not the epochs
     assert run["steps"] > 2 and 1.0 <= run["wall_s"] < 30
+    # the schedule keeps the config's horizon: cosine has barely moved (with no horizon
+    # Lightning reports one step in all, and the rate would be at its floor)
+    ckpt = torch.load(f"{run['run_dir']}/checkpoints/last.ckpt", weights_only=False)
+    assert ckpt["lr_schedulers"][0]["_last_lr"][0] > 0.9 * 2e-3
+
+
+def test_bench_with_a_wall_clock_budget_also_ends_at_the_configs_epochs(tmp_path, capsys):
+    _bench(capsys, "--data", "toy2d", "--models", "vae", "--budget", "60s", "--seeds", "1", "--n", "20",
+           "--out", str(tmp_path), "--set", "data.n=400", "--set", "trainer.max_epochs=1", *TINY)
+    (run,) = json.loads((tmp_path / "bench.json").read_text())["runs"]
+    assert run["steps"] == 1 and run["wall_s"] < 60  # one epoch of one batch
 
 
 def test_bench_text_with_per_family_overrides(tmp_path, capsys):

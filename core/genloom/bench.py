@@ -8,7 +8,9 @@ Each (family, dataset) pair uses an in-repo example config,
 ``<configs>/<family>-<data>.yaml`` (``--data text`` reads the ``-pydoc`` configs), so
 the bench trains what the examples document. The budget is equal optimizer steps
 (``--steps``: ``trainer.max_steps``) or equal wall-clock seconds (``--budget``:
-Lightning's ``trainer.max_time``, which also counts validation and sample grids).
+Lightning's ``trainer.max_time``, which also counts validation and sample grids; a
+run also ends at its config's ``max_epochs``, the horizon of its learning-rate
+schedule).
 Every run is evaluated by :func:`genloom.evaluation.evaluate_checkpoint`, the code
 behind ``genloom evaluate``.
 """
@@ -49,13 +51,14 @@ class Budget:
         """The trainer settings that impose this budget (and lift every other limit)."""
         if self.steps is not None:
             return ["trainer.max_epochs=-1", f"trainer.max_steps={self.steps}"]
-        return ["trainer.max_epochs=-1", "trainer.max_steps=-1",
-                f"trainer.max_time={{seconds: {self.seconds}}}"]
+        # the config's max_epochs stays: it is the learning-rate schedule's horizon (with no
+        # end in sight, a cosine schedule would decay to its floor after one step)
+        return ["trainer.max_steps=-1", f"trainer.max_time={{seconds: {self.seconds}}}"]
 
     def describe(self) -> str:
         if self.steps is not None:
             return f"{self.steps} optimizer steps per run"
-        return f"{self.seconds:g} s of wall-clock training per run"
+        return f"at most {self.seconds:g} s of wall-clock training per run (or the config's epochs)"
 
 
 def parse_budget(steps: int | None, budget: str | None) -> Budget:
