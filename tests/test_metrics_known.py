@@ -160,3 +160,24 @@ def test_a_classifier_perfect_conditional_sampler_scores_accuracy_one(digits):
     wrong = Stub(model, lambda n, cond, g: torch.stack([by_class[(int(c) + 1) % 10][0] for c in cond]),
                  conditional=True)
     assert ConditionalAccuracy()(wrong, data)["test/cond_accuracy"] == 0.0
+
+
+def test_classification_accuracy_score_needs_right_and_varied_samples(digits):
+    from genloom.metrics.classes import ClassificationAccuracyScore
+
+    model, data = digits
+    test = data.split("test")
+    x, y = test.x, test.y
+    by_class = [x[y == c] for c in range(10)]
+
+    def of_class(shift, vary=True):
+        return lambda n, cond, g: torch.stack(
+            [by_class[(int(c) + shift) % 10][i % len(by_class[(int(c) + shift) % 10]) if vary else 0]
+             for i, c in enumerate(cond)])
+
+    right = ClassificationAccuracyScore()(Stub(model, of_class(0), conditional=True), data)
+    assert right["test/cas"] > 0.8 and abs(right["test/cas"] - right["test/cas_floor"]) < 0.1
+    mislabelled = ClassificationAccuracyScore()(Stub(model, of_class(1), conditional=True), data)
+    assert mislabelled["test/cas"] < 0.1  # right images, wrong labels: it learns the wrong map
+    one_each = ClassificationAccuracyScore()(Stub(model, of_class(0, vary=False), conditional=True), data)
+    assert one_each["test/cas"] < right["test/cas"]  # one image per class: right but not varied

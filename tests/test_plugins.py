@@ -201,11 +201,13 @@ def test_a_plugin_whose_commands_fail_is_removed_whole(plugin_dir):
     make_plugin(plugin_dir, "halfcmd", HALF)
     host = load()
     assert host.registry.resolve("model", "halfmodel").plugin == "halfcmd"
-    group = click.Group(commands={"train": click.Command("train")})
+    train = click.Command("train")
+    group = click.Group(commands={"train": train})
     host.add_commands(group)
     info = host.plugins["halfcmd"]
     assert info.status == "broken" and "commands went wrong" in info.error
-    assert "half" not in group.commands and list(group.commands) == ["train"]
+    # other installed plugins (align) may add their own commands; the broken one adds none
+    assert "half" not in group.commands and group.commands["train"] is train
     with pytest.raises(Exception, match="half"):
         host.registry.resolve("model", "halfmodel")
     kwargs = {}

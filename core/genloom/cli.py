@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from genloom import __version__
-from genloom.errors import GenloomError
+from genloom.errors import ConfigError, GenloomError
 
 FALSY = ("", "0", "false", "no", "off")
 KIND_ALIASES = {
@@ -318,8 +318,12 @@ def sample(
 @click.option("--n", "n", type=int, default=None,
               help="Samples (and held-out examples, for the floor) per sample-based metric.  "
                    "[default: the test split's size]")
+@click.option("--set", "settings", multiple=True, metavar="METRIC.KEY=VALUE",
+              help="An option of one metric (repeatable), e.g. --set nll.k=512.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: bool) -> None:
+def evaluate(
+    checkpoint: str, metrics: tuple[str, ...], n: int | None, settings: tuple[str, ...], as_json: bool
+) -> None:
     """Evaluate CHECKPOINT on its dataset's held-out test split.
 
     \b
@@ -330,10 +334,11 @@ def evaluate(checkpoint: str, metrics: tuple[str, ...], n: int | None, as_json: 
     X comes with X_floor: the same metric for held-out real data.
       genloom evaluate runs/vae-mnist
       genloom evaluate runs/gan-toy2d --metric mmd --n 500 --json
+      genloom evaluate runs/vae-digits --metric nll --set nll.k=512
     """
     from genloom.evaluation import evaluate_checkpoint
 
-    results = evaluate_checkpoint(checkpoint, metrics, n)
+    results = evaluate_checkpoint(checkpoint, metrics, n, settings)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
@@ -417,16 +422,20 @@ def plot(run_dir: str, out: str | None) -> None:
 @click.argument("checkpoint", type=click.Path())
 @click.argument("out_dir", type=click.Path(file_okay=False))
 @click.option("--force", is_flag=True, help="Replace an existing export in OUT_DIR.")
-def export(checkpoint: str, out_dir: str, force: bool) -> None:
+@click.option("--quantize", type=click.Choice(["int8"]), default=None,
+              help="Store the linear layers' weights in int8 (dynamic quantisation, CPU inference).")
+def export(checkpoint: str, out_dir: str, force: bool, quantize: str | None) -> None:
     """Write CHECKPOINT as OUT_DIR/model.safetensors + OUT_DIR/genloom.json.
 
     The export loads without pickle: genloom sample OUT_DIR works on it, and so does
-    genloom.load_checkpoint(OUT_DIR).
+    genloom.load_checkpoint(OUT_DIR). With --quantize int8, every linear layer not tied
+    to another module is stored in int8 and runs as int8 when the export is loaded.
     """
     from genloom.checkpoints import export as write_export
 
-    out = write_export(checkpoint, out_dir, force=force)
-    click.echo(f"exported {checkpoint} to {out}")
+    out = write_export(checkpoint, out_dir, force=force, quantize=quantize)
+    size = (Path(out) / "model.safetensors").stat().st_size
+    click.echo(f"exported {checkpoint} to {out}" + (f" ({quantize}, {size / 1e6:.2f} MB)" if quantize else ""))
 
 
 @cli.command()

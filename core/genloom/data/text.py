@@ -4,6 +4,14 @@ The default corpus is the standard library's ``pydoc_data.topics`` (~465k charac
 of English), present on every Python, so text models train with no download.
 Splits are contiguous (train first, then validation, then test), so no window of
 held-out text was seen in training.
+
+Training windows start at random offsets by default (``windows: random``): each
+epoch draws as many windows as fit without overlap, each at a uniformly random
+position of the training text, so a model sees every alignment of the text rather
+than the same fixed cuts every epoch (nanoGPT's ``get_batch`` does the same). The
+draws come from torch's global generator, which ``seed`` fixes, so a run is
+repeatable. Validation and test always read the fixed, non-overlapping windows,
+so held-out numbers are exact totals over the split.
 """
 
 from __future__ import annotations
@@ -46,6 +54,22 @@ class Windows(Dataset):
         return {"x": self.tokens[starts[:, None] + offsets]}
 
 
+class RandomWindows(Windows):
+    """Windows of ``length`` tokens at uniformly random offsets; the index is ignored.
+
+    The epoch length is that of :class:`Windows` over the same tokens, so an epoch
+    still reads about the whole text once."""
+
+    def __getitems__(self, indices: list[int]) -> dict[str, Tensor]:
+        high = len(self.tokens) - self.length  # last start that leaves length + 1 tokens
+        starts = torch.randint(0, high, (len(indices),))
+        offsets = torch.arange(self.length + 1)
+        return {"x": self.tokens[starts[:, None] + offsets]}
+
+
+WINDOW_CHOICES = ("random", "fixed")
+
+
 class Text(GenDataset):
     """Windows of ``block_size + 1`` token ids (inputs plus the next-token targets)."""
 
@@ -56,12 +80,20 @@ class Text(GenDataset):
         block_size: int = 128
         #: vocabulary size for tokenizers that learn one (bpe); 0: the tokenizer's default
         vocab_size: int = 0
+        #: training windows: "random" offsets each epoch, or "fixed" non-overlapping cuts
+        windows: str = "random"
 
     def __init__(self, cfg) -> None:
         from genloom.errors import ComponentError
         from genloom.plugins import get_registry
 
         super().__init__(cfg)
+        windows = getattr(cfg, "windows", "random")
+        if windows not in WINDOW_CHOICES:
+            raise ConfigError(
+                f"data.windows: unknown choice '{windows}'; valid choices: "
+                f"{', '.join(WINDOW_CHOICES)}"
+            )
         try:  # any plugin's tokenizer component: a class with fit(text) and from_state(state)
             self._tokenizer_cls = get_registry().load("tokenizer", cfg.tokenizer)
         except ComponentError as exc:
@@ -123,4 +155,7 @@ class Text(GenDataset):
             "val": ids[n_train : n_train + n_val],
             "test": ids[n_train + n_val :],
         }
-        return {k: Windows(v, self.cfg.block_size) for k, v in parts.items()}
+        out = {k: Windows(v, self.cfg.block_size) for k, v in parts.items()}
+        if getattr(self.cfg, "windows", "random") == "random" and len(parts["train"]) > self.cfg.block_size + 1:
+            out["train"] = RandomWindows(parts["train"], self.cfg.block_size)
+        return out

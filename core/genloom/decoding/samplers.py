@@ -21,6 +21,7 @@ from genloom.decoding.loop import generate
 from genloom.decoding.processors import check_options
 from genloom.decoding.prompt import encode_prompt, tokenizer_of
 from genloom.decoding.stops import StopStrings, parse_stop
+from genloom.samplers.prior import sample_kind_of
 from genloom.errors import ConfigError
 from genloom.interfaces import AutoregressiveGenerator, Sampler, Samples
 
@@ -95,7 +96,7 @@ class MultinomialSampler(_Decoding):
             cond=_row_cond(cond, n, device), generator=generator, on_token=on_token,
         )
         return Samples(
-            data=tokens, kind="tokens", cond=None if cond is None else cond.cpu(),
+            data=tokens, kind=sample_kind_of(model), cond=None if cond is None else cond.cpu(),
             extras={"lengths": lengths, "prompt_length": ids.shape[1]},
         )
 
@@ -168,7 +169,7 @@ class BeamSampler(_Decoding):
         for i, h in enumerate(hyps):
             data[i, : len(h.ids)] = torch.tensor(h.ids)
         return Samples(
-            data=data, kind="tokens", cond=None if cond is None else cond.cpu(),
+            data=data, kind=sample_kind_of(model), cond=None if cond is None else cond.cpu(),
             extras={
                 "lengths": torch.tensor([len(h.ids) for h in hyps]),
                 "prompt_length": ids.shape[1],

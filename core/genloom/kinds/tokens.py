@@ -66,7 +66,7 @@ def join_samples(parts: list[Any]) -> Any:
     cond = None
     if all(p.cond is not None for p in parts):
         cond = torch.cat([p.cond for p in parts])
-    return Samples(data=data, kind="tokens", cond=cond, extras=extras)
+    return Samples(data=data, kind=parts[0].kind, cond=cond, extras=extras)
 
 
 class TokensKind(SampleKind):

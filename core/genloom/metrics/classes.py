@@ -8,6 +8,13 @@ share (0.1 each for ten balanced classes), ``class_share_<c>`` each class's shar
 ``cond_accuracy`` draws samples for the held-out labels from a conditional model and
 reports how often the classifier agrees with the label asked for. Floors: the same
 for held-out real images (the classifier's own errors set them).
+
+``cas`` (classification accuracy score) turns the question around: a classifier
+(logistic regression on pixels) is fitted on the samples of a conditional model,
+labelled with the classes they were drawn for, and tested on the real training
+images. It is high only when the samples of each class are both right and as varied
+as the real ones (a model that draws one good image per class scores low). Floor: the
+same classifier fitted on as many held-out real images.
 """
 
 from __future__ import annotations
@@ -74,4 +81,31 @@ class ConditionalAccuracy:
         return {
             "test/cond_accuracy": float((batched(net, cmp.samples).argmax(1) == cmp.samples_y).double().mean()),
             "test/cond_accuracy_floor": float((batched(net, cmp.heldout).argmax(1) == cmp.heldout_y).double().mean()),
+        }
+
+
+def _fit_and_score(x: Tensor, y: Tensor, test_x: Tensor, test_y: Tensor) -> float:
+    from sklearn.linear_model import LogisticRegression
+
+    if len(torch.unique(y)) < 2:  # one class only: the classifier predicts it everywhere
+        return float((test_y == y[0]).double().mean())
+    clf = LogisticRegression(max_iter=300)
+    clf.fit(x.flatten(1).double().numpy(), y.numpy())
+    return float((torch.from_numpy(clf.predict(test_x.flatten(1).double().numpy())) == test_y).double().mean())
+
+
+class ClassificationAccuracyScore:
+    """Accuracy on real images of a classifier fitted on a conditional model's samples."""
+
+    def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
+        if not model.conditional:
+            raise ConfigError(f"metric cas needs a conditional model (its samples' labels); "
+                              f"{type(model).__name__} is not")
+        cmp = comparison(model, datamodule)
+        if cmp.train_y is None:
+            raise ConfigError("metric cas needs a labelled dataset")
+        assert cmp.samples_y is not None and cmp.heldout_y is not None
+        return {
+            "test/cas": _fit_and_score(cmp.samples, cmp.samples_y, cmp.train, cmp.train_y),
+            "test/cas_floor": _fit_and_score(cmp.heldout, cmp.heldout_y, cmp.train, cmp.train_y),
         }

@@ -56,7 +56,9 @@ class Copying:
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
         from genloom.data.tokenizers import tokenizer_from_state
 
-        if model.info.kind != "tokens" or not model.info.tokenizer:
+        from genloom.kinds import get_kind
+
+        if get_kind(model.info.kind).continuous or not model.info.tokenizer:
             raise ConfigError("metric copying: reads text; use --metric novelty for other data")
         tokenizer = tokenizer_from_state(model.info.tokenizer)
         test = _split_tokens(datamodule.split("test"))

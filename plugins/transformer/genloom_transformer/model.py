@@ -25,6 +25,8 @@ class TransformerLM(LanguageModel):
         #: condition on the data's class labels (``batch["y"]``, ``--cond``): a learned
         #: class embedding is added to the token embedding at every position
         conditional: bool = False
+        #: biases in the linear layers and LayerNorms (false: none, as nanoGPT's bias=False)
+        bias: bool = True
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -40,5 +42,5 @@ class TransformerLM(LanguageModel):
         self.net = Transformer(
             info.vocab_size, context, width=cfg.width, layers=cfg.layers, heads=cfg.heads,
             dropout=cfg.dropout, positions=cfg.positions,
-            num_classes=info.num_classes if cfg.conditional else 0,
+            num_classes=info.num_classes if cfg.conditional else 0, bias=cfg.bias,
         )

@@ -2,7 +2,9 @@
 
 Pre-norm blocks (LayerNorm -> causal self-attention through
 ``torch.nn.functional.scaled_dot_product_attention`` -> residual, LayerNorm -> MLP ->
-residual), learned or rotary positions, token embedding tied to the output layer.
+residual), learned or rotary positions, token embedding tied to the output layer. ``bias=False``
+drops the biases of every linear layer and LayerNorm (GPT-2 has them; nanoGPT's
+``bias=False`` is slightly better and faster).
 With ``num_classes > 0`` a class embedding of each row's label (``cond``) is added to
 the token embedding at every position; without, ``cond`` is ignored and the network
 (its parameters and their initialisation included) is exactly the unconditional one.
@@ -45,11 +47,11 @@ def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 class Attention(nn.Module):
     """Causal multi-head self-attention that appends to a per-layer KV cache."""
 
-    def __init__(self, width: int, heads: int, dropout: float) -> None:
+    def __init__(self, width: int, heads: int, dropout: float, bias: bool = True) -> None:
         super().__init__()
         self.heads, self.head_dim = heads, width // heads
-        self.qkv = nn.Linear(width, 3 * width)
-        self.proj = nn.Linear(width, width)
+        self.qkv = nn.Linear(width, 3 * width, bias=bias)
+        self.proj = nn.Linear(width, width, bias=bias)
         self.dropout = dropout
         self.resid_drop = nn.Dropout(dropout)
 
@@ -78,12 +80,13 @@ class Attention(nn.Module):
 class Block(nn.Module):
     """Pre-norm transformer block: attention then a 4x GELU MLP, each on a residual."""
 
-    def __init__(self, width: int, heads: int, dropout: float) -> None:
+    def __init__(self, width: int, heads: int, dropout: float, bias: bool = True) -> None:
         super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(width), nn.LayerNorm(width)
-        self.attn = Attention(width, heads, dropout)
+        self.ln1, self.ln2 = nn.LayerNorm(width, bias=bias), nn.LayerNorm(width, bias=bias)
+        self.attn = Attention(width, heads, dropout, bias)
         self.mlp = nn.Sequential(
-            nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width), nn.Dropout(dropout)
+            nn.Linear(width, 4 * width, bias=bias), nn.GELU(),
+            nn.Linear(4 * width, width, bias=bias), nn.Dropout(dropout),
         )
 
     def forward(self, x: Tensor, past: Any, rope: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:
@@ -106,6 +109,7 @@ class Transformer(AutoregressiveGenerator):
         dropout: float = 0.0,
         positions: str = "learned",
         num_classes: int = 0,
+        bias: bool = True,
     ) -> None:
         super().__init__()
         if width % heads:
@@ -129,8 +133,8 @@ class Transformer(AutoregressiveGenerator):
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(width, heads, dropout) for _ in range(layers))
-        self.ln_f = nn.LayerNorm(width)
+        self.blocks = nn.ModuleList(Block(width, heads, dropout, bias) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(width, bias=bias)
         self.head = nn.Linear(width, vocab_size, bias=False)
         self.head.weight = self.tok_emb.weight  # weight tying
         self.apply(self._init)

@@ -237,3 +237,21 @@ def test_fine_tuning_keeps_the_checkpoints_tokenizer(trained, corpora, tmp_path)
     refused = run_cli("train", CONFIG, f"output_dir={tmp_path / 'c'}", f"data.path={corpora[2]}",
                       f"init_from={trained}", *TINY[:-4], "trainer.max_steps=1")
     assert refused.returncode == 2 and "characters 'c' are not in this model's vocabulary" in refused.stderr
+
+
+def test_bias_false_drops_every_bias_and_keeps_the_cache_exact():
+    with_bias = Transformer(20, 16, width=32, layers=2, heads=4)
+    net = Transformer(20, 16, width=32, layers=2, heads=4, bias=False).eval()
+    names = [n for n, _ in net.named_parameters()]
+    assert not [n for n in names if n.endswith("bias")]
+    assert [n for n, _ in with_bias.named_parameters() if n.endswith("bias")]
+    # per layer: ln1, ln2 (32 each), qkv (96), proj (32), mlp (128, 32); plus ln_f
+    assert sum(p.numel() for p in with_bias.parameters()) - sum(p.numel() for p in net.parameters()) \
+        == 2 * (2 * 32 + 3 * 32 + 32 + 4 * 32 + 32) + 32
+    tokens = torch.randint(0, 20, (2, 10))
+    with torch.no_grad():
+        full, _ = net.step(tokens)
+        first, cache = net.step(tokens[:, :4])
+        rest, _ = net.step(tokens[:, 4:], cache)
+    torch.testing.assert_close(torch.cat([first, rest], 1), full, atol=1e-5, rtol=0)
+    assert lm("model.bias=false").net.ln_f.bias is None

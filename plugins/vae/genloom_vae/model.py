@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from genloom import DataInfo, GenerativeModel, build_component
@@ -53,3 +54,20 @@ class VAE(GenerativeModel):
         recon = (sq / (2 * self.cfg.obs_std**2) + self._log_norm).mean()
         kl = posterior.kl().mean()
         return {"loss": recon + self.cfg.beta * kl, "recon": recon, "kl": kl}
+
+    def importance_log_weights(self, batch: dict[str, Tensor], k: int) -> Tensor:
+        """``(k, n)`` log importance weights ``log p(x, z) - log q(z | x)`` for ``k``
+        posterior draws per example: the core's ``nll`` metric turns them into the
+        importance-weighted bound (IWAE), which tightens towards ``-log p(x)`` as ``k``
+        grows; at ``k = 1`` its expectation is the ELBO (with ``beta = 1``)."""
+        x = batch["x"]
+        cond = batch.get("y") if self.conditional else None
+        posterior = self.encoder.encode(x, cond)
+        weights = []
+        for _ in range(k):
+            z = posterior.rsample()
+            sq = (self.decoder(z, cond) - x).pow(2).flatten(1).sum(dim=1)
+            log_px_z = -(sq / (2 * self.cfg.obs_std**2) + self._log_norm)
+            log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).flatten(1).sum(dim=1)
+            weights.append(log_px_z + log_pz - posterior.log_prob(z))
+        return torch.stack(weights)

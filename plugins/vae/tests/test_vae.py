@@ -144,3 +144,41 @@ def test_init_from_starts_with_the_trained_weights(tmp_path):
 ])
 def test_vae_conformance(case, check):
     check(case)
+
+
+def test_importance_weighted_bound_is_the_elbo_at_k_1_and_tightens_with_k():
+    import math
+
+    torch.manual_seed(0)
+    model = vae(DIGITS, "model.latent_dim=4").eval()
+    x = torch.rand(16, 1, 8, 8) * 2 - 1
+    batch = {"x": x}
+
+    def nll(k, repeats):
+        with torch.no_grad():
+            return torch.stack([-(torch.logsumexp(model.importance_log_weights(batch, k), 0) - math.log(k))
+                                for _ in range(repeats)]).mean(0)
+
+    with torch.no_grad():
+        elbo = torch.stack([model.losses(batch)["loss"] for _ in range(400)]).mean()
+    k1, k64 = nll(1, 400), nll(64, 20)
+    assert float(k1.mean()) == pytest.approx(float(elbo), rel=2e-3)  # the same bound, another estimator
+    assert bool((k64 < k1).all())  # every example's bound is tighter
+    assert model.importance_log_weights(batch, 5).shape == (5, 16)
+
+
+def test_evaluate_reports_the_iwae_nll_with_its_k(tmp_path):
+    import json
+
+    from genloom import train
+    from genloom.testing.helpers import run_cli
+
+    run = tmp_path / "run"
+    train(load_config(None, ["model.name=vae", "model.latent_dim=4", f"output_dir={run}", "trainer.max_steps=5",
+                             "trainer.enable_progress_bar=false", "sample.n=0"]), echo=None)
+    result = run_cli("evaluate", str(run), "--metric", "losses", "--metric", "nll", "--set", "nll.k=8", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["test/nll_k"] == 8 and out["test/nll"] < out["test/loss"]  # tighter than the ELBO
+    bad = run_cli("evaluate", str(run), "--metric", "nll", "--set", "nll.kk=8")
+    assert bad.returncode == 2 and "options: k" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
