@@ -10,7 +10,7 @@ EXAMPLES := $(patsubst %/pyproject.toml,%,$(wildcard examples/*-plugin/pyproject
 EXAMPLE_FILES := $(shell find examples -path '*-plugin/*' -type f \( -name '*.py' -o -name '*.toml' -o -name '*.yaml' \) 2>/dev/null)
 EXAMPLES_STAMP := $(VENV)/.genloom-examples-installed
 
-.PHONY: demo test test-slow bench bench-text install clean
+.PHONY: demo test test-slow bench bench-text install clean dist-check docs-api docs-regen
 
 install: $(STAMP) $(EXAMPLES_STAMP)
 
@@ -49,6 +49,15 @@ bench-text: $(STAMP)  # transformers is a benchmark-only dependency; bpc trains 
 	$(PY) -m pip install -q --disable-pip-version-check transformers==5.23.0
 	$(PY) tests/benchmarks/bench_text_generation.py
 	$(PY) tests/benchmarks/bench_text_training.py
+
+dist-check: $(STAMP)  # python -m build + twine check for the core and every plugin
+	$(PY) scripts/dist_check.py
+
+docs-api: $(STAMP)  # the API reference, from the docstrings, into docs/api/ (git-ignored)
+	$(PY) scripts/api_docs.py --out docs/api
+
+docs-regen: $(STAMP) $(EXAMPLES_STAMP)  # rewrite the docs' shown output from real runs
+	$(PY) scripts/regen_docs.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -18,8 +18,10 @@ def imported_modules(*args):
     return {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["list"], ["list", "models"], ["plugins", "check", "--help"],
-                                  ["bench", "--help"], ["plot", "--help"]])
+@pytest.mark.parametrize("args", [
+    ["--help"], ["plugins"], ["list"], ["list", "models"], ["list", "configs"], ["plugins", "check", "--help"],
+    ["bench", "--help"], ["plot", "--help"],
+])
 def test_light_commands_import_neither_torch_nor_lightning(args):
     modules = imported_modules(*args)
     assert "click" in modules  # the check itself works

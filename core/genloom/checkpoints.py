@@ -243,7 +243,10 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
 
     meta, state_dict = read_weights(path)
     saved_config, info = _config_and_info(meta, path)
-    cfg = load_config(base=saved_config, overrides=overrides or [], check_trainer=False)
+    cfg = load_config(
+        base=saved_config, base_label=f"the config saved in '{path}'", overrides=overrides or [],
+        check_trainer=False,
+    )
     model = build_model(cfg, info)
     load_weights(model, state_dict, path, "checkpoint")
     model.eval()

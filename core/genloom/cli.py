@@ -24,7 +24,7 @@ FALSY = ("", "0", "false", "no", "off")
 KIND_ALIASES = {
     "models": "model", "samplers": "sampler", "datasets": "dataset", "metrics": "metric",
     "encoders": "encoder", "generators": "generator", "denoisers": "denoiser",
-    "tokenizers": "tokenizer", "sample_kinds": "sample_kind",
+    "tokenizers": "tokenizer", "sample_kinds": "sample_kind", "configs": "config",
 }
 
 
@@ -45,7 +45,7 @@ def cli(debug: bool) -> None:
       genloom plugins          installed plugins and their status
       genloom list models      components you can name in a config
     and train one with
-      genloom train examples/configs/vae-digits.yaml optim.lr=3e-4
+      genloom train vae-digits optim.lr=3e-4     (an example config; genloom list configs)
     """
 
 
@@ -207,6 +207,28 @@ def config_show(name: str, overrides: tuple[str, ...], kind: str) -> None:
     click.echo(OmegaConf.to_yaml(cfg), nl=False)
 
 
+@config.command("init")
+@click.argument("name")
+@click.option("--out", "out", type=click.Path(dir_okay=False), default=None,
+              help="File to write (default: NAME.yaml in the current directory).")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+def config_init(name: str, out: str | None, force: bool) -> None:
+    """Copy the example config NAME (see 'genloom list configs') to a file to edit.
+
+    \b
+    genloom config init gan-digits               writes gan-digits.yaml
+    genloom config init vae-digits --out my.yaml
+    """
+    from genloom.example_configs import config_file
+
+    source = config_file(name)
+    target = Path(out) if out else Path(f"{source.stem}.yaml")
+    if target.exists() and not force:
+        raise GenloomError(f"'{target}' already exists; pass --force to replace it or --out FILE")
+    target.write_text(source.read_text())
+    click.echo(f"wrote {target}; train it with: genloom train {target}")
+
+
 # -- training ---------------------------------------------------------------------------
 
 
@@ -217,17 +239,23 @@ def config_show(name: str, overrides: tuple[str, ...], kind: str) -> None:
 def train(config_file: str, overrides: tuple[str, ...], resume: bool) -> None:
     """Train the model described by CONFIG (YAML), with KEY=VALUE overrides.
 
+    CONFIG is a YAML file or the name of an example config an installed plugin
+    ships ('genloom list configs'), e.g. genloom train gan-digits.
+
     \b
     Writes runs/<name>/ with config.yaml, checkpoints/last.ckpt, metrics.csv and
     samples/epoch-NNN.png. Examples:
-      genloom train examples/configs/vae-digits.yaml trainer.max_epochs=5
-      genloom train examples/configs/vae-digits.yaml output_dir=runs/a --resume
+      genloom train vae-digits trainer.max_epochs=5
+      genloom train vae-digits output_dir=runs/a --resume
     Any trainer.* key goes to lightning.Trainer (devices, strategy, precision ...).
     """
     from genloom.config import load_config
+    from genloom.example_configs import resolve_config_argument
+
+    config_file = resolve_config_argument(config_file)  # a file, or a packaged example's name
+    cfg = load_config(config_file, overrides)  # before importing Lightning: a bad config answers fast
     from genloom.training import train as run_training
 
-    cfg = load_config(config_file, overrides)
     run_training(cfg, resume=resume, name=Path(config_file).stem, echo=click.echo)
 
 
@@ -238,7 +266,9 @@ def _parse_cond(text: str | None, n: int, model: Any = None) -> Any:
     if text is None:
         return None
     if model is not None and not model.conditional:
-        raise GenloomError(f"model {type(model).__name__} is not conditional; drop --cond")
+        from genloom.sampling import not_conditional_message
+
+        raise GenloomError(not_conditional_message(model))
     import torch
 
     try:

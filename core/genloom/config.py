@@ -107,19 +107,37 @@ SCHEMA_SECTIONS = {"optim": OptimConfig, "sample": SampleConfig, "checkpoint": C
 
 
 class Sources:
-    """Answers "where did this key come from?" for error messages."""
+    """Answers "where did this key come from?" for error messages.
 
-    def __init__(self, file: str | None, file_cfg: DictConfig, overrides: Sequence[str]) -> None:
+    Layers are searched from the top: the command line, the file, then ``base`` (a
+    saved config, e.g. a checkpoint's, named by ``base_label``); only a key none of
+    them sets is "defaults". A key the chosen component requires (``data.path`` of
+    ``data.name=images``) comes from wherever that component's ``name`` was chosen.
+    """
+
+    def __init__(
+        self, file: str | None, file_cfg: DictConfig, overrides: Sequence[str],
+        base: DictConfig | None = None, base_label: str = "the base config",
+    ) -> None:
         self.file, self.file_cfg, self.overrides = file, file_cfg, list(overrides)
+        self.base, self.base_label = base, base_label
 
-    def of(self, key: str) -> str:
+    def _direct(self, key: str) -> str | None:
         for item in reversed(self.overrides):
             k = item.split("=", 1)[0].lstrip("+~")
             if key == k or key.startswith(k + ".") or k.startswith(key + "."):
                 return f"command line '{item}'"
         if self.file and OmegaConf.select(self.file_cfg, key, default=None) is not None:
             return self.file
-        return "defaults"
+        if self.base is not None and OmegaConf.select(self.base, key, default=None) is not None:
+            return self.base_label
+        return None
+
+    def of(self, key: str) -> str:
+        found = self._direct(key)
+        if found is None and "." in key and not key.endswith(".name"):
+            found = self._direct(key.rsplit(".", 1)[0] + ".name")
+        return found or "defaults"
 
 
 def _fail(key: str, message: str, sources: Sources) -> ConfigError:
@@ -220,6 +238,17 @@ def resolve_component(
         raise _fail(f"{path}.name", str(exc), sources) from None
     schema = getattr(cls, "Config", None)
     subs: dict[str, tuple[str, str | None]] = dict(getattr(cls, "subcomponents", {}) or {})
+    if schema is None:  # a class without options: say so, rather than "valid keys: name"
+        own = ["name", *_field_names(common), *subs]
+        extra = [str(k) for k in node if k not in own]
+        if extra:
+            raise _fail(
+                f"{path}.{extra[0]}",
+                f"{kind} '{component.full_name}' takes no options: its class {cls.__name__} "
+                f"declares no nested Config dataclass; remove the key, or (its author) add a "
+                f"Config dataclass with a field '{extra[0]}' to {cls.__name__}",
+                sources,
+            )
     _check_keys(node, ["name", *_field_names(common, schema), *subs], path, sources)
     values = OmegaConf.create(
         {k: node[k] for k in node if k != "name" and k not in subs}  # type: ignore[index]
@@ -324,25 +353,32 @@ def load_config(
     overrides: Sequence[str] = (),
     *,
     base: Any = None,
+    base_label: str = "the base config",
     check_trainer: bool = True,
     registry: Any = None,
 ) -> DictConfig:
     """Build and validate a run's configuration.
 
     ``base`` (a dict or DictConfig) sits below the file, for callers that start from a
-    saved config; ``path`` is a YAML file; ``overrides`` are ``key=value`` strings.
+    saved config; errors about its values say they came from ``base_label`` (e.g.
+    "checkpoint runs/a/checkpoints/last.ckpt"). ``path`` is a YAML file;
+    ``overrides`` are ``key=value`` strings.
     """
     file_cfg = read_yaml(path) if path is not None else OmegaConf.create({})
+    base_cfg = OmegaConf.create(base if base is not None else {})
     command_line = parse_overrides(overrides)
     try:
-        raw = OmegaConf.merge(OmegaConf.create(base if base is not None else {}), file_cfg, command_line)
+        raw = OmegaConf.merge(base_cfg, file_cfg, command_line)
     except (OmegaConfBaseException, TypeError, ValueError) as exc:
         # e.g. optim.betas.0=1: an index into a list the file gives whole
         raise ConfigError(
             f"overrides {list(overrides)} do not fit the config ({_first_line(exc)}); set a list or "
             "mapping whole (optim.betas=[0.9, 0.99]) rather than one item of it"
         ) from None
-    sources = Sources(str(path) if path is not None else None, file_cfg, overrides)
+    sources = Sources(
+        str(path) if path is not None else None, file_cfg, overrides,
+        base=base_cfg if base is not None else None, base_label=base_label,
+    )
     return validate(raw, sources, check_trainer=check_trainer, registry=registry)
 
 

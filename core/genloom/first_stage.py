@@ -105,6 +105,8 @@ class FirstStage(nn.Module):
         return cls(encoder, decoder, conditional=bool(autoencoder.conditional), scale=cfg.scale)
 
     def train(self, mode: bool = True) -> FirstStage:
+        """Stay in eval mode whatever ``mode`` says: a frozen first stage keeps dropout
+        off and normalisation statistics fixed while the model around it trains."""
         return super().train(False)  # frozen: dropout and norms stay in inference mode
 
     def _cond(self, cond: Tensor | None) -> Tensor | None:

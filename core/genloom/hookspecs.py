@@ -41,7 +41,9 @@ def genloom_register_components(register: Register) -> None:
 
     Returns nothing; collects from every plugin (not firstresult). Registering the
     same name twice in one plugin is an error; the same short name in two plugins is
-    allowed, and then only the full names resolve.
+    allowed: the full names always resolve, the short name resolves to the owner's
+    own inside a section whose component comes from one of those plugins, and is
+    ambiguous (an error listing the full names) anywhere else.
     """
 
 

@@ -40,6 +40,7 @@ class DiagonalGaussian:
 
     @property
     def std(self) -> Tensor:
+        """The standard deviation, ``exp(logvar / 2)``."""
         return torch.exp(0.5 * self.logvar)
 
     def rsample(self, generator: torch.Generator | None = None) -> Tensor:
@@ -115,6 +116,7 @@ class Encoder(nn.Module, abc.ABC):
         """Encode a batch of data into a latent."""
 
     def forward(self, x: Tensor, cond: Tensor | None = None) -> Latent:
+        """Same as :meth:`encode`; ``module(x)`` works, as for any ``nn.Module``."""
         return self.encode(x, cond)
 
 
@@ -174,6 +176,8 @@ class AutoregressiveGenerator(Generator):
         """Logits for every position of ``tokens`` given the cache, and the new cache."""
 
     def forward(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Next-token logits for every position of the token batch ``z``, without a cache:
+        one full pass of :meth:`step`, for training and export."""
         logits, _ = self.step(z, None, cond)
         return logits
 
@@ -198,6 +202,8 @@ class InvertibleGenerator(Generator, Encoder):
         """Latents of ``x`` and ``log|det dz/dx|`` per example (the normalizing direction)."""
 
     def encode(self, x: Tensor, cond: Tensor | None = None) -> FlowLatent:
+        """The exact latent of ``x`` and ``log|det dz/dx|``, from :meth:`inverse`: a flow's
+        encoder is its own inverse, so it needs no separate network."""
         z, logdet = self.inverse(x, cond)
         return FlowLatent(z, logdet)
 

@@ -18,6 +18,7 @@ from torch import Tensor
 from genloom.errors import ConfigError
 from genloom.interfaces import AutoregressiveGenerator, Generator, IncompatibleSamplerError, Samples
 from genloom.samplers.prior import PriorSampler
+from genloom.sampling import not_conditional_message
 
 Method = Literal["slerp", "lerp"]
 METHODS: tuple[str, ...] = ("slerp", "lerp")
@@ -77,7 +78,7 @@ def interpolate(
     if model.conditional and cond is None:
         raise ConfigError(f"model {type(model).__name__} is conditional: pass a class label, e.g. --cond 7")
     if cond is not None and not model.conditional:
-        raise ConfigError(f"model {type(model).__name__} is not conditional; drop --cond")
+        raise ConfigError(not_conditional_message(model))
     anchors = [torch.randn(gen.latent_shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
     walk = slerp if method == "slerp" else lerp
     t = torch.linspace(0, 1, steps)

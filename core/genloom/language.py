@@ -69,6 +69,8 @@ class LanguageModel(GenerativeModel):
         return nats.view(x.shape[0], -1)
 
     def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
+        """Mean next-token cross-entropy in nats per token, the labels ``batch['y']`` (if any)
+        conditioning the network."""
         return {"loss": self.token_nats(batch["x"], batch.get("y")).mean()}
 
     # -- characters, for bits per character ------------------------------------------

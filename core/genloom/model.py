@@ -43,6 +43,7 @@ class OptimizerGroup:
     lr: float | None = None
 
     def parameters(self) -> list[nn.Parameter]:
+        """The player's trainable parameters (those with ``requires_grad``)."""
         ps = self.params.parameters() if isinstance(self.params, nn.Module) else self.params
         return [p for p in ps if p.requires_grad]
 

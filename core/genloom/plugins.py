@@ -316,8 +316,10 @@ def register(kind: str, name: str, obj: Any, *, help: str = "") -> str:
 
     For researchers who subclass the interfaces without publishing a plugin: after
     ``register("model", "mine", MyModel)``, a config may say ``model: {name: mine}``
-    and ``genloom.train`` builds it. The class is found again by its import path, so
-    a checkpoint of it loads wherever that module is importable. Returns the full name.
+    and ``genloom.train`` builds it. The registration lives in this process only: a
+    checkpoint of it loads (``load_checkpoint``) in a process that registers the
+    class again first, never in a fresh ``genloom sample`` (a checkpoint naming an
+    import path is not trusted to import it). Returns the full name.
     """
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not module or not qualname or "<locals>" in qualname:

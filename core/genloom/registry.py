@@ -18,7 +18,7 @@ from genloom.errors import ComponentError, did_you_mean
 #: The kinds the core itself consumes. Plugins may register other kinds.
 KINDS = (
     "model", "encoder", "generator", "denoiser", "sampler", "dataset", "metric", "tokenizer",
-    "sample_kind",
+    "sample_kind", "config",
 )
 
 
@@ -37,7 +37,15 @@ class Component:
         return f"{self.plugin}:{self.name}"
 
     def load(self) -> Any:
-        """Import and return the target object; errors name the component and its plugin."""
+        """Import and return the target object; errors name the component and its plugin.
+
+        A ``config`` component's target is a file inside a package
+        (``"genloom_gan:configs/gan-digits.yaml"``): its path is returned, never imported.
+        """
+        if self.kind == "config":
+            from genloom.example_configs import packaged_file
+
+            return packaged_file(self)
         module_name, _, attr = self.target.partition(":")
         try:
             obj: Any = importlib.import_module(module_name)

@@ -19,12 +19,45 @@ from genloom.errors import ConfigError, did_you_mean
 from genloom.interfaces import Sampler, Samples
 
 
+
+def not_conditional_message(model: Any) -> str:
+    """The error for a condition given to an unconditional model.
+
+    It suggests ``model.conditional=true`` only to a model whose options have that
+    key: advice to set an option the model does not have would be a second error.
+    """
+    msg = f"model {type(model).__name__} is not conditional; drop --cond"
+    try:
+        has_option = "conditional" in model.cfg
+    except TypeError:  # a dataclass or plain object rather than a mapping
+        has_option = hasattr(model.cfg, "conditional")
+    return msg + (" or train with model.conditional=true" if has_option else "")
+
 def get_sampler(name: str) -> Sampler:
     """An instance of the sampler component ``name`` (samplers are stateless)."""
     from genloom.plugins import get_registry
 
     cls = get_registry().load("sampler", name)
     return cls()
+
+
+def default_sampler_of(model: Any) -> Sampler:
+    """The sampler the model names in ``default_sampler``.
+
+    A name that does not resolve is the model's (or its plugin's) mistake, not the
+    user's, so the error says where the name came from and how to get round it.
+    """
+    from genloom.errors import ComponentError
+
+    name = model.default_sampler
+    try:
+        return get_sampler(name)
+    except ComponentError as exc:
+        raise ComponentError(
+            f"model {type(model).__name__}'s default_sampler '{name}' does not resolve: {exc}; "
+            "fix default_sampler in the model's class, or name a sampler with --sampler "
+            "(sample.sampler in a config)"
+        ) from None
 
 
 def _check_options(sampler: Sampler, options: dict[str, Any]) -> None:
@@ -63,14 +96,11 @@ def draw(
             "its own, e.g. the first stage of a two-stage model); name one with --sampler "
             "or sample the model built on it"
         )
-    chosen = get_sampler(name)
+    chosen = get_sampler(name) if sampler else default_sampler_of(model)
     chosen.check(model)
     _check_options(chosen, options)
     if cond is not None and not model.conditional:
-        raise ConfigError(
-            f"model {type(model).__name__} is not conditional; drop --cond or train with "
-            "model.conditional=true"
-        )
+        raise ConfigError(not_conditional_message(model))
     was_training = model.training
     model.eval()
     try:

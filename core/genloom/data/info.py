@@ -26,12 +26,15 @@ class DataInfo:
     tokenizer: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """A plain, JSON-safe dict (``shape`` as a list), as checkpoints and exports store it;
+        :meth:`from_dict` reads it back."""
         d = asdict(self)
         d["shape"] = list(self.shape)
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataInfo:
+        """The DataInfo that :meth:`to_dict` wrote (from a checkpoint or an export)."""
         d = dict(d)
         d["shape"] = tuple(d["shape"])
         return cls(**d)

@@ -44,14 +44,21 @@ class DenoisingModel(Protocol):
     conditional: bool
 
     @property
-    def null_label(self) -> int | None: ...
+    def null_label(self) -> int | None:
+        """The label that means "no label" (classifier-free guidance), or None when the
+        model was not trained with one."""
 
     @property
-    def x0_range(self) -> float | None: ...
+    def x0_range(self) -> float | None:
+        """Clip predicted clean samples to [-x0_range, x0_range] (data in [-1, 1]: 1.0),
+        or None to leave them unclipped (latent spaces)."""
 
-    def component(self, interface: type) -> Any: ...
+    def component(self, interface: type) -> Any:
+        """The model's part that implements ``interface`` (here its ``Denoiser``)."""
 
-    def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor: ...
+    def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Map a finished sample of the diffusion space to data (identity, or a first
+        stage's decoder for latent diffusion)."""
 
 
 @dataclass

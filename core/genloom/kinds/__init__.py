@@ -57,6 +57,8 @@ class SampleKind:
 
     @property
     def default_suffix(self) -> str:
+        """The suffix ``genloom sample`` writes without ``--out``: the first of ``suffixes``,
+        or ``.npy`` (the raw array) for a kind that lists none."""
         return self.suffixes[0] if self.suffixes else ".npy"
 
     def write(self, samples: Samples, path: str | Path, info: DataInfo | None = None) -> Path:

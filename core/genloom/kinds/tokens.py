@@ -108,7 +108,7 @@ class TokensKind(SampleKind):
         ``stream``, the prompt and then every token as it comes, samples separated by a
         line of dashes. Samplers that cannot stream (``beam``) draw all ``n`` at once."""
         from genloom.decoding.prompt import encode_prompt, tokenizer_of
-        from genloom.sampling import draw, get_sampler
+        from genloom.sampling import default_sampler_of, draw, get_sampler
 
         options = dict(options or {})
         write = stream or (lambda s: None)
@@ -117,7 +117,7 @@ class TokensKind(SampleKind):
             raise GenloomError(
                 "this model's checkpoint has no tokenizer, so its samples cannot be shown as text"
             )
-        chosen = get_sampler(sampler or model.default_sampler)
+        chosen = get_sampler(sampler) if sampler else default_sampler_of(model)
         generator = torch.Generator().manual_seed(seed)
         if "on_token" not in inspect.signature(chosen.sample).parameters:
             batch = draw(model, n, sampler=sampler, cond=cond, generator=generator, **options)

@@ -33,6 +33,8 @@ class LatentPriorSampler(Sampler):
     requires = ("prior",)
 
     def check(self, model: Any) -> Any:
+        """The model's prior network, after checking the model can also decode latents
+        (``decode_latents``); raises IncompatibleSamplerError otherwise."""
         part = super().check(model)
         if not callable(getattr(model, "decode_latents", None)):
             raise IncompatibleSamplerError(
@@ -51,6 +53,8 @@ class LatentPriorSampler(Sampler):
         prior_sampler: str | None = None,
         prior: dict[str, Any] | None = None,
     ) -> Samples:
+        """Draw ``n`` latent codes with the prior's own sampler (``prior_sampler``, options
+        under ``prior``) and decode them with the model's ``decode_latents``."""
         from genloom.sampling import draw
 
         self.check(model)

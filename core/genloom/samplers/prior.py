@@ -36,6 +36,8 @@ class PriorSampler(Sampler):
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
     ) -> Samples:
+        """Draw ``n`` latents from N(0, temperature^2 I) with ``generator`` and decode them
+        with the model's one-shot Generator (labels ``cond`` for a conditional model)."""
         gen = self.check(model)
         z = torch.randn((n, *gen.latent_shape), generator=generator) * temperature
         return self.decode(model, z, cond)

@@ -72,6 +72,7 @@ class Case:
         return self.info
 
     def config(self) -> Any:
+        """The resolved run config of this case: ``model.name`` plus its overrides."""
         from genloom.config import load_config
 
         return load_config(None, [f"model.name={self.model}", *self.overrides], check_trainer=False)

@@ -27,6 +27,17 @@ def genloom_register_components(register) -> None:
              help="DDIM, deterministic at eta=0 (options: steps, eta, guidance, clip)")
     register("sampler", "dpmpp_2m", "genloom_diffusion.samplers.dpm_solver:DPMSolverPP2M",
              help="DPM-Solver++ 2M, second-order multistep (options: steps, guidance, clip)")
+    # example configs, packaged: genloom train NAME / genloom config init NAME
+    register("config", "diffusion-digits", "genloom_diffusion:configs/diffusion-digits.yaml",
+             help="denoising diffusion on the 8x8 digits with the UNet denoiser")
+    register("config", "diffusion-mnist", "genloom_diffusion:configs/diffusion-mnist.yaml",
+             help="denoising diffusion on MNIST padded to 32x32 with the UNet denoiser")
+    register("config", "diffusion-toy2d", "genloom_diffusion:configs/diffusion-toy2d.yaml",
+             help="diffusion on 2-D two-moons points with the MLP denoiser; samples are a scatter plot")
+    register("config", "diffusion-cond-digits", "genloom_diffusion:configs/diffusion-cond-digits.yaml",
+             help="class-conditional diffusion on the 8x8 digits with classifier-free guidance")
+    register("config", "diffusion-latent-vae", "genloom_diffusion:configs/diffusion-latent-vae.yaml",
+             help="latent diffusion in the latent space of runs/vae-digits (train vae-digits first)")
 
 
 @hookimpl

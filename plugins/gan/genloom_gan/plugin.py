@@ -22,6 +22,17 @@ def genloom_register_components(register) -> None:
              help="MLP discriminator with a projection head for labels")
     register("sampler", "truncation", "genloom_gan.truncation:TruncationSampler",
              help="z from a normal truncated at +-threshold, decoded by a one-shot Generator")
+    # example configs, packaged: genloom train NAME / genloom config init NAME
+    register("config", "gan-digits", "genloom_gan:configs/gan-digits.yaml",
+             help="a DCGAN on scikit-learn's 8x8 digits, with an EMA generator for sampling")
+    register("config", "gan-mnist", "genloom_gan:configs/gan-mnist.yaml",
+             help="a DCGAN on MNIST padded to 32x32, EMA generator (needs genloom[mnist])")
+    register("config", "gan-toy2d", "genloom_gan:configs/gan-toy2d.yaml",
+             help="an MLP GAN on 2-D points (eight Gaussians on a circle), about half a minute on a CPU")
+    register("config", "cgan-digits", "genloom_gan:configs/cgan-digits.yaml",
+             help="a class-conditional DCGAN on the 8x8 digits (projection discriminator, hinge loss)")
+    register("config", "cgan-mnist", "genloom_gan:configs/cgan-mnist.yaml",
+             help="a class-conditional DCGAN on MNIST padded to 32x32 (needs pip install 'genloom[mnist]')")
 
 
 @hookimpl

@@ -40,3 +40,12 @@ def genloom_register_components(register) -> None:
     for name, help_ in metrics.items():
         register("metric", name, f"genloom_music.metrics:{classes[name]}",
                  help=help_ + ", with its real-data floor")
+    # example configs, packaged: genloom train NAME / genloom config init NAME
+    register("config", "lstm-folk", "genloom_music:configs/lstm-folk.yaml",
+             help="an LSTM over ABC tokens of O'Neill's Irish tunes (needs music21)")
+    register("config", "transformer-folk", "genloom_music:configs/transformer-folk.yaml",
+             help="a transformer over ABC tokens of O'Neill's Irish tunes (needs music21)")
+    register("config", "vae-chorales", "genloom_music:configs/vae-chorales.yaml",
+             help="a label-conditional VAE on two-bar windows of Bach chorales (piano rolls)")
+    register("config", "diffusion-chorales", "genloom_music:configs/diffusion-chorales.yaml",
+             help="denoising diffusion on two-bar windows of Bach chorales (piano rolls)")

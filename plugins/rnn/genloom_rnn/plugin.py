@@ -12,3 +12,6 @@ from genloom import hookimpl
 def genloom_register_components(register) -> None:
     register("model", "rnn", "genloom_rnn.model:RNNLM",
              help="LSTM or GRU language model (cell: lstm|gru); the hidden state is the cache")
+    # example configs, packaged: genloom train NAME / genloom config init NAME
+    register("config", "lstm-pydoc", "genloom_rnn:configs/lstm-pydoc.yaml",
+             help="a character-level LSTM on the pydoc topics")
