@@ -20,6 +20,7 @@ def imported_modules(*args):
 
 @pytest.mark.parametrize("args", [
     ["--help"], ["plugins"], ["list"], ["list", "models"], ["list", "configs"], ["plugins", "check", "--help"],
+    ["bench", "--help"], ["plot", "--help"],
 ])
 def test_light_commands_import_neither_torch_nor_lightning(args):
     modules = imported_modules(*args)
@@ -28,7 +29,7 @@ def test_light_commands_import_neither_torch_nor_lightning(args):
 
 
 def test_every_command_has_help(cli):
-    for command in ["plugins", "plugins check", "new-plugin", "env", "list", "config", "train", "sample", "evaluate", "export"]:
+    for command in ["plugins", "plugins check", "new-plugin", "env", "list", "config", "train", "sample", "evaluate", "export", "bench", "plot"]:
         result = cli(*command.split(), "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout
 

@@ -340,37 +340,6 @@ def sample(
     click.echo(f"wrote {n} samples to {path}")
 
 
-def _metric_options(settings: tuple[str, ...], chosen: list[str]) -> dict[str, dict[str, Any]]:
-    """``("nll.k=512",)`` as ``{"nll": {"k": 512}}`` (values parsed as YAML)."""
-    import yaml
-
-    options: dict[str, dict[str, Any]] = {}
-    for item in settings:
-        key, eq, value = item.partition("=")
-        name, dot, option = key.partition(".")
-        if not (eq and dot and name and option):
-            raise ConfigError(f"--set {item}: give METRIC.KEY=VALUE, e.g. --set nll.k=512")
-        if name not in chosen:
-            raise ConfigError(f"--set {item}: metric '{name}' is not being run; add --metric {name}")
-        try:
-            options.setdefault(name, {})[option] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item}: '{value}' is not a value") from None
-    return options
-
-
-def _build_metric(name: str, cls: Any, options: dict[str, Any]) -> Any:
-    """The metric ``cls`` with ``options``; an option it does not take is a one-line error."""
-    import inspect
-
-    accepted = [p for p in inspect.signature(cls).parameters if p not in ("self", "args", "kwargs")]
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        valid = ", ".join(accepted) or "none"
-        raise ConfigError(f"--set {name}.{unknown[0]}: metric '{name}' has no such option (options: {valid})")
-    return cls(**options)
-
-
 @cli.command()
 @click.argument("checkpoint", type=click.Path())
 @click.option("--metric", "metrics", multiple=True,
@@ -397,32 +366,9 @@ def evaluate(
       genloom evaluate runs/gan-toy2d --metric mmd --n 500 --json
       genloom evaluate runs/vae-digits --metric nll --set nll.k=512
     """
-    from genloom.build import build_dataset
-    from genloom.checkpoints import load_checkpoint
-    from genloom.data.inherit import adopt_tokenizer
-    from genloom.data.splits import DataSplits
-    from genloom.metrics.choose import default_metrics
-    from genloom.plugins import get_registry
+    from genloom.evaluation import evaluate_checkpoint
 
-    import torch
-
-    model = load_checkpoint(checkpoint)
-    torch.manual_seed(model.run_cfg.seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
-    dataset = build_dataset(model.run_cfg)
-    adopt_tokenizer(dataset, model.info.tokenizer)  # text: the ids the model was trained on
-    datamodule = DataSplits(dataset, model.run_cfg.data)  # plain: evaluating needs no Lightning
-    datamodule.eval_n = n  # read by genloom.metrics.comparison.sample_size
-    chosen = list(metrics) or default_metrics(model)
-    options = _metric_options(settings, chosen)
-    results: dict[str, float] = {}
-    for name in chosen:
-        metric = _build_metric(name, get_registry().load("metric", name), options.get(name, {}))
-        try:
-            results.update(metric(model, datamodule))
-        except GenloomError:
-            if name == "losses" and not metrics:  # a model without losses (a GAN): skip
-                continue
-            raise
+    results = evaluate_checkpoint(checkpoint, metrics, n, settings)
     if as_json:
         click.echo(json.dumps(results, indent=2))
         return
@@ -431,6 +377,75 @@ def evaluate(
             continue
         floor = results.get(f"{key}_floor")
         click.echo(f"{key:<28} {value:>10.4f}" + ("" if floor is None else f"   floor {floor:.4f}"))
+
+
+@cli.command()
+@click.option("--data", required=True, help="Dataset: digits, toy2d, text, mnist ... (one with example configs).")
+@click.option("--models", required=True,
+              help="Comma-separated families, e.g. vae,gan,diffusion or transformer,lstm.")
+@click.option("--steps", type=int, default=None, help="Budget: optimizer steps per run.")
+@click.option("--budget", default=None, help="Budget: wall-clock training time per run, e.g. 180s or 3m.")
+@click.option("--seeds", type=int, default=3, show_default=True, help="Runs per family, seeds 0..SEEDS-1.")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Folder for bench.md, bench.json and runs/.  [default: runs/bench-DATA]")
+@click.option("--set", "overrides", multiple=True, metavar="[FAMILY:]KEY=VALUE",
+              help="Config override for every run (repeatable); FAMILY:KEY=VALUE for one family.")
+@click.option("--n", "n", type=int, default=None,
+              help="Samples per sample-based metric, as in genloom evaluate.  [default: the test split's size]")
+@click.option("--configs", type=click.Path(file_okay=False), default="examples/configs", show_default=True,
+              help="Folder of FAMILY-DATA.yaml configs (--data text reads FAMILY-pydoc.yaml).")
+@click.option("--force", is_flag=True, help="Replace an earlier bench in --out.")
+def bench(
+    data: str, models: str, steps: int | None, budget: str | None, seeds: int, out: str | None,
+    overrides: tuple[str, ...], n: int | None, configs: str, force: bool,
+) -> None:
+    """Train each family in --models on --data under the same budget, for each seed,
+    evaluate every run like genloom evaluate, and tabulate mean and spread.
+
+    \b
+    Writes OUT/bench.md (the table, also printed), OUT/bench.json (every run's
+    metrics, wall time, parameters and steps) and the runs under OUT/runs/.
+    Progress goes to stderr, one line per run.
+      genloom bench --data digits --models vae,gan,diffusion --budget 60s --seeds 2
+      genloom bench --data text --models transformer,lstm --steps 200 --seeds 1
+    """
+    from genloom.bench import parse_budget, run_bench
+
+    chosen = parse_budget(steps, budget)
+    folder = Path(out) if out else Path("runs") / f"bench-{data}"
+    command = ["genloom", "bench", "--data", data, "--models", models]
+    command += ["--steps", str(steps)] if steps is not None else ["--budget", str(budget)]
+    command += ["--seeds", str(seeds)] + (["--out", out] if out else [])
+    command += [a for o in overrides for a in ("--set", o)] + (["--n", str(n)] if n is not None else [])
+    if configs != "examples/configs":
+        command += ["--configs", configs]
+    import shlex
+
+    report = run_bench(
+        data, models.split(","), chosen, seeds, folder, overrides, n=n, configs=Path(configs),
+        force=force, command=shlex.join(command), progress=lambda line: click.echo(line, err=True),
+    )
+    click.echo(report["markdown"], nl=False)
+    click.echo(f"wrote {folder / 'bench.md'} and {folder / 'bench.json'}", err=True)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path())
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Output .png  [default: RUN_DIR/plot.png].")
+def plot(run_dir: str, out: str | None) -> None:
+    """Plot RUN_DIR's loss and metric curves from its metrics.csv to a PNG.
+
+    \b
+    One panel per metric (loss, kl, bpc ...) with its train and val curves; runs on
+    2-D points (toy2d) add their samples scattered over the training data.
+    Needs matplotlib: pip install 'genloom[plot]'.
+      genloom plot runs/vae-digits
+      genloom plot runs/gan-toy2d --out gan.png
+    """
+    from genloom.plot import plot_run
+
+    click.echo(f"wrote {plot_run(run_dir, out)}")
 
 
 @cli.command()
