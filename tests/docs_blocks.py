@@ -145,13 +145,22 @@ OVERRIDES_ENV = "GENLOOM_DOCS_OVERRIDES"
 # Both append each of ${env}'s overrides whose key the command does not set itself, so
 # a documented ``trainer.max_epochs=4 --resume`` still resumes to epoch 4 (of 2 batches).
 SHIM = '''#!{python}
-"""genloom for the docs tests: ``train`` gets ${env}'s overrides for keys it leaves unset."""
+"""genloom for the docs tests: ``train`` gets ${env}'s overrides for keys it leaves
+unset; ``bench`` runs 2 steps of one seed, whatever budget the docs show."""
 import os, sys
 args = sys.argv[1:]
 command = next((a for a in args if not a.startswith("-")), None)
 if command == "train":
     given = {{a.split("=", 1)[0] for a in args if "=" in a}}
     args += [o for o in os.environ.get("{env}", "").split() if o.split("=", 1)[0] not in given]
+elif command == "bench":  # every family for 2 steps, one seed, 20 samples per metric
+    tiny, rest = [], iter(args)
+    for a in rest:
+        if a in ("--budget", "--steps", "--seeds", "--n"):
+            next(rest, None)
+        elif not a.startswith(("--budget=", "--steps=", "--seeds=", "--n=")):
+            tiny.append(a)
+    args = [*tiny, "--steps", "2", "--seeds", "1", "--n", "20"]
 os.execv({python!r}, [{python!r}, "-m", "genloom", *args])
 '''
 
