@@ -135,6 +135,7 @@ class SampleGrids(Callback):
         path = self.directory / f"epoch-{epoch:03d}{default_suffix(samples.kind)}"
         self.last = save_samples(samples, path, model.info)
         self._last_epoch = epoch
+        log_sample_file(trainer.loggers, self.last, trainer.global_step)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         every = self.cfg.every_n_epochs
@@ -144,6 +145,41 @@ class SampleGrids(Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self.cfg.every_n_epochs > 0 and self._last_epoch != trainer.current_epoch:
             self._write(trainer, pl_module, trainer.current_epoch)
+
+
+#: sample files shown in TensorBoard as text (beside the image formats Pillow reads)
+TEXT_SUFFIXES = (".txt", ".abc", ".md", ".json", ".csv")
+TEXT_LIMIT = 64_000  # characters of a text sample file shown in TensorBoard
+
+
+def log_sample_file(loggers: list[Any], path: Path, step: int) -> None:
+    """Show a sample file in every TensorBoard logger of the run, under the tag
+    ``samples``: a grid image (PNG, JPEG) as an image, a text file as text. The file on
+    disk stays the record; TensorBoard shows how samples change over training beside
+    the loss curves. Other formats (MIDI, ``.npy``) are not shown."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    boards = [lg.experiment for lg in loggers if isinstance(lg, TensorBoardLogger)]
+    if not boards:
+        return
+    suffix = path.suffix.lower()
+    if suffix in (".png", ".jpg", ".jpeg"):
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        for board in boards:
+            board.add_image("samples", pixels, global_step=step, dataformats="HWC")
+    elif suffix in TEXT_SUFFIXES:
+        text = path.read_text(encoding="utf-8", errors="replace")[:TEXT_LIMIT]
+        shown = "\n".join("    " + line for line in text.splitlines())  # verbatim in Markdown
+        for board in boards:
+            board.add_text("samples", shown, global_step=step)
+    else:
+        return
+    for board in boards:
+        board.flush()
 
 
 class GenloomInterrupt(KeyboardInterrupt):
@@ -467,6 +503,21 @@ def train(
             run_dir.rmdir()  # nothing was written: leave no empty run behind
 
 
+def _paths_under(folder: Path) -> set[Path]:
+    return set(folder.rglob("*")) if folder.is_dir() else set()
+
+
+def _remove_new_files(run_dir: Path, before: set[Path]) -> None:
+    """Leave a run whose resume was refused as it was: a logger opens its files when
+    the fit starts, before Lightning reads the checkpoint (TensorBoard's event file)."""
+    for path in sorted(_paths_under(run_dir) - before, key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir():
+            if not any(path.iterdir()):
+                path.rmdir()
+        elif path.name != RunLock.NAME:
+            path.unlink(missing_ok=True)
+
+
 def _fit(
     cfg: DictConfig, model: Any, datamodule: Any, run_dir: Path, *, resume: bool,
     echo: Callable[[str], None] | None,
@@ -499,6 +550,7 @@ def _fit(
         if not resume:
             write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
     last = ckpt_dir / "last.ckpt"
+    before = _paths_under(run_dir) if resume else set()
     os.environ[RUN_DIR_ENV] = str(run_dir)
     try:
         trainer.fit(
@@ -512,6 +564,7 @@ def _fit(
                 f"plugin '{plugin}' failed in its callback {where}: {type(exc).__name__}: {exc}"
             ) from exc
         if resume and type(exc).__name__ == "MisconfigurationException":
+            _remove_new_files(run_dir, before)
             first = str(exc).strip().splitlines()[0]
             raise ConfigError(
                 f"cannot resume '{run_dir}': {first} Raise trainer.max_epochs (or "
@@ -520,6 +573,7 @@ def _fit(
         if not isinstance(exc, RuntimeError):
             raise
         if resume and "state_dict" in str(exc):
+            _remove_new_files(run_dir, before)
             first = str(exc).strip().splitlines()[0]
             raise CheckpointError(
                 f"cannot resume from '{last}': it does not fit this config's model ({first}); "
