@@ -92,3 +92,21 @@ def test_every_installed_plugin_passes(cli):
     assert result.stdout.startswith("ok: ")
     for plugin in ("genloom", "vae", "gan", "diffusion", "flow", "ebm"):
         assert plugin in result.stdout.split(": ", 2)[2].split(", ")
+
+
+def test_a_config_file_missing_from_the_package_says_to_ship_it(plugin_dir, cli):
+    make_plugin(plugin_dir, "noconf", """
+        from genloom import hookimpl
+
+        @hookimpl
+        def genloom_register_components(register):
+            register("config", "noconf-digits", "genloom:configs/noconf-digits.yaml")
+            register("config", "nopkg-digits", "gltest_noconf:configs/nopkg-digits.yaml")
+    """)
+    result = cli("plugins", "check", "noconf")
+    assert result.returncode == 2
+    missing, module = [e for e in result.stderr.splitlines() if e.startswith("error: ")]
+    assert "genloom:configs/noconf-digits.yaml, which is not a file of the installed package" in missing
+    assert missing.endswith("fix the path or ship the file as package data")
+    assert "'gltest_noconf', which does not import as a package" in module
+    assert "import path" not in missing + module

@@ -36,7 +36,8 @@ def packaged_file(component: Any) -> Path:
     except (ImportError, TypeError) as exc:
         raise ComponentError(
             f"config '{component.full_name}' points into package '{package}', which does not "
-            f"import ({type(exc).__name__}: {exc}); reinstall plugin '{component.plugin}'"
+            f"import as a package ({type(exc).__name__}: {exc}); config files live in a "
+            f"package's folder: fix the target or reinstall plugin '{component.plugin}'"
         ) from None
     if not path.is_file():
         raise ComponentError(

@@ -139,6 +139,8 @@ def _component_problems(host: PluginHost, c: Component, kinds: dict[str, str]) -
     try:
         obj = c.load()
     except Exception as exc:  # ComponentError: one line naming the target
+        if c.kind == "config":  # a file, not an import: the message says what to fix
+            return [*out, str(exc)]
         return [*out, f"{exc}; fix the import path 'package.module:Attribute' in its register call"]
     if c.kind == "model":
         sampler = getattr(obj, "default_sampler", None)
