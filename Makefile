@@ -21,6 +21,7 @@ $(STAMP): requirements.txt pyproject.toml $(PLUGINS)
 	touch $@
 
 $(EXAMPLES_STAMP): $(STAMP) $(EXAMPLE_FILES)
+	rm -rf $(addsuffix /build,$(EXAMPLES))  # setuptools would put files deleted since the last build into the wheel
 	$(if $(EXAMPLES),$(PY) -m pip install -q --disable-pip-version-check --no-deps --force-reinstall $(addprefix ./,$(EXAMPLES)))
 	touch $@
 
