@@ -1,4 +1,5 @@
-"""The API reference: every public name documents itself, and the reference builds.
+"""The API reference: every public name documents itself, the reference builds and its
+committed index (``docs/reference.md``) is current.
 
 Public means what a plugin author may use: ``genloom.__all__``, the hook
 specifications and ``genloom.testing.__all__``; for classes, their public methods and
@@ -72,3 +73,16 @@ def test_the_reference_builds_and_lists_every_public_name(tmp_path):
     html = "".join(p.read_text() for p in pages)
     for qualified in public_names():
         assert qualified.rsplit(".", 1)[1] in html, qualified
+
+
+def test_the_committed_reference_index_is_current():
+    """``docs/reference.md`` is generated; a changed signature or docstring must regenerate it."""
+    committed = (ROOT / "docs" / "reference.md").read_text()
+    assert api_docs.index() == committed, f"docs/reference.md is stale: run {api_docs.INDEX_COMMAND}"
+
+
+def test_the_reference_index_lists_every_public_name():
+    text = api_docs.index()
+    missing = [q for q in public_names() if f"### `{q}`" not in text]
+    assert missing == []
+
