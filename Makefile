@@ -54,11 +54,12 @@ bench-text: $(STAMP)  # transformers is a benchmark-only dependency; bpc trains 
 dist-check: $(STAMP)  # python -m build + twine check for the core and every plugin
 	$(PY) scripts/dist_check.py
 
-docs-api: $(STAMP)  # the API reference, from the docstrings, into docs/api/ (git-ignored)
-	$(PY) scripts/api_docs.py --out docs/api
+docs-api: $(STAMP)  # the API reference, from the docstrings: HTML into docs/api/ (git-ignored), the index docs/reference.md
+	$(PY) scripts/api_docs.py --out docs/api --index docs/reference.md
 
-docs-regen: $(STAMP) $(EXAMPLES_STAMP)  # rewrite the docs' shown output from real runs
+docs-regen: $(STAMP) $(EXAMPLES_STAMP)  # rewrite the docs' shown output from real runs, and docs/reference.md
 	$(PY) scripts/regen_docs.py
+	$(PY) scripts/api_docs.py --index docs/reference.md
 
 clean:
 	rm -rf $(VENV) runs

@@ -47,15 +47,37 @@ def _copy_source(src: Path, dst: Path) -> None:
         shutil.copytree(src, dst, ignore=SKIP)
 
 
-def check(src: Path, work: Path) -> list[str]:
-    """Problems of one distribution, as one-line messages (empty when it is fine)."""
-    name = "genloom" if src == ROOT else str(src.relative_to(ROOT) if src.is_relative_to(ROOT) else src)
+def _name(src: Path) -> str:
+    return "genloom" if src == ROOT else str(src.relative_to(ROOT) if src.is_relative_to(ROOT) else src)
+
+
+def build(src: Path, work: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m build`` of a copy of ``src`` (in ``work/src``): the sdist, then the wheel
+    built from that sdist (as a package index gets them), into ``work/dist``."""
     tree, dist = work / "src", work / "dist"
     _copy_source(src, tree)
-    built = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(tree)],
         capture_output=True, text=True,
     )
+
+
+def build_wheel(src: Path, work: Path) -> Path:
+    """The wheel of ``src``, built as :func:`build` does; ``RuntimeError`` when the build fails.
+
+    For tests that install what a user would get (``tests/test_installed_readmes.py``).
+    """
+    built = build(src, work)
+    if built.returncode != 0:
+        raise RuntimeError(f"{_name(src)}: python -m build failed:\n{(built.stderr or built.stdout)[-3000:]}")
+    return next((work / "dist").glob("*.whl"))
+
+
+def check(src: Path, work: Path) -> list[str]:
+    """Problems of one distribution, as one-line messages (empty when it is fine)."""
+    name = _name(src)
+    dist = work / "dist"
+    built = build(src, work)
     if built.returncode != 0:
         return [f"{name}: python -m build failed: {(built.stderr or built.stdout).strip().splitlines()[-1]}"]
     problems = []

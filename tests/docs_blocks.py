@@ -192,34 +192,46 @@ class Outcome:
     outputs: list[str] | None = None  # an output marker's: one per command
 
 
-def make_workspace(tmp: Path) -> dict[str, str]:
+def make_workspace(tmp: Path, python: str | Path | None = None) -> dict[str, str]:
     """Fill ``tmp`` with what the documented commands need; return the environment to run them in.
 
     ``core/``, ``tests/`` and the like are symlinks (read, never written);
     ``examples/`` and ``plugins/`` are copies and ``docs/`` is a fresh folder of empty
     subfolders, so a command that writes ``docs/music/x.abc`` or a plugin's image
     writes into the scratch folder, never over the repository.
+
+    ``python``: the interpreter of another virtual environment (one where genloom and
+    its plugins are pip-installed, not this checkout). Its ``bin/`` is on the blocks'
+    ``PATH`` and the shim runs it; nothing of the checkout is put into ``tmp`` and
+    ``PYTHONPATH`` is dropped, so the blocks see what a user who pip-installed the
+    packages sees. Pass the same ``python`` to :func:`run_block`.
     """
     import os
     import sys
 
     import shutil
 
-    for name in LINKED:
-        (tmp / name).symlink_to(ROOT / name)
-    for name in COPIED:
-        shutil.copytree(ROOT / name, tmp / name, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
-    (tmp / ".venv").symlink_to(sys.prefix)  # `source .venv/bin/activate` in a block
-    for sub in [ROOT / "docs", *[p for p in (ROOT / "docs").rglob("*") if p.is_dir()]]:
-        (tmp / sub.relative_to(ROOT)).mkdir(parents=True, exist_ok=True)
+    checkout = python is None
+    python = str(python or sys.executable)
+    if checkout:
+        for name in LINKED:
+            (tmp / name).symlink_to(ROOT / name)
+        for name in COPIED:
+            shutil.copytree(ROOT / name, tmp / name, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
+        for sub in [ROOT / "docs", *[p for p in (ROOT / "docs").rglob("*") if p.is_dir()]]:
+            (tmp / sub.relative_to(ROOT)).mkdir(parents=True, exist_ok=True)
+    # `source .venv/bin/activate` in a block
+    (tmp / ".venv").symlink_to(sys.prefix if checkout else Path(python).parent.parent)
     bindir = tmp / ".docs-bin"
     bindir.mkdir()
     shim = bindir / "genloom"
-    shim.write_text(SHIM.format(python=sys.executable, env=OVERRIDES_ENV))
+    shim.write_text(SHIM.format(python=python, env=OVERRIDES_ENV))
     shim.chmod(0o755)
     (bindir / "prelude.py").write_text(PRELUDE.format(env=OVERRIDES_ENV))
     env = {k: v for k, v in os.environ.items() if not k.startswith("GENLOOM_")}
-    venv_bin = str(Path(sys.executable).parent)
+    if not checkout:
+        env.pop("PYTHONPATH", None)
+    venv_bin = str(Path(python).parent)
     env.update(
         PATH=os.pathsep.join([str(bindir), venv_bin, env.get("PATH", "")]),
         OMP_NUM_THREADS="1", COLUMNS="80", NO_COLOR="1", PYTHONHASHSEED="0",
@@ -228,8 +240,12 @@ def make_workspace(tmp: Path) -> dict[str, str]:
     return env
 
 
-def run_block(block: Block, tmp: Path, env: dict[str, str], timeout: float = 600) -> Outcome:
-    """Run one ``bash``/``python`` block, or the command of an output marker, in ``tmp``."""
+def run_block(block: Block, tmp: Path, env: dict[str, str], timeout: float = 600,
+              python: str | Path | None = None) -> Outcome:
+    """Run one ``bash``/``python`` block, or the command of an output marker, in ``tmp``.
+
+    A ``python`` block runs with ``python`` (default: this interpreter), as in :func:`make_workspace`.
+    """
     import subprocess
     import sys
 
@@ -246,7 +262,7 @@ def run_block(block: Block, tmp: Path, env: dict[str, str], timeout: float = 600
         argv = ["bash", "-e", "-c", block.text]
     else:
         prelude = (tmp / ".docs-bin" / "prelude.py").read_text()
-        argv = [sys.executable, "-c", prelude + "\n" + block.text]
+        argv = [str(python or sys.executable), "-c", prelude + "\n" + block.text]
     proc = subprocess.run(
         argv, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=timeout,

@@ -1,0 +1,160 @@
+"""A user who ``pip install``s a plugin can run every command its README shows.
+
+``tests/test_docs.py`` runs the plugin READMEs against this checkout's virtualenv,
+where the in-repo plugins are installed editable, in a scratch folder holding copies
+of ``examples/`` and ``plugins/``: a README command that works only from a checkout
+(a path such as ``examples/configs/x.yaml``, a config the wheel does not ship) passes
+there. Here, for each ``plugins/*/README.md``:
+
+1. the core and every in-repo plugin are built as a package index gets them
+   (``scripts/dist_check.py``'s ``build_wheel``: sdist, then the wheel from it), once;
+2. a fresh virtual environment gets the third-party libraries of this one (torch,
+   lightning, ...) through a ``.pth`` file naming a folder of symlinks to them, and
+   nothing of genloom: no editable finder, no ``genloom*`` package or dist-info, no
+   entry point;
+3. the README's own install command (its first ``pip install`` from the index, such as
+   ``pip install genloom genloom-gan``) runs as ``pip install --no-index --find-links
+   WHEELS ...``: non-editable, the packages the README names and what they declare,
+   nothing else (a dependency neither declared nor named fails the install or a command);
+4. the README's runnable blocks run with that environment's ``genloom`` in an empty
+   scratch folder outside the repository (``docs_blocks.make_workspace(python=...)``),
+   with the docs tests' tiny training overrides.
+
+The example plugins' READMEs are not run here: their configs live next to the
+package (``examples/*-plugin/configs/``), not in it, and their README commands name
+them by checkout path, as the READMEs say (install "from a genloom checkout").
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import pytest
+
+from docs_blocks import make_workspace, parse, run_block, steps
+from support import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import dist_check  # noqa: E402
+
+READMES = sorted(p for p in ROOT.glob("plugins/*/README.md") if steps(p))
+PLUGINS = sorted(p.parent for p in ROOT.glob("plugins/*/pyproject.toml"))
+
+
+PIP_INSTALL = re.compile(r"^\s*pip install (?!-e )(?P<args>[^#\n]+)", re.M)
+
+
+def install_requirements(readme: Path) -> list[str]:
+    """What the README tells a user to ``pip install`` from the index: the arguments of the
+    first ``pip install`` in its ``bash`` blocks that is not an editable (checkout) install."""
+    for block in parse(readme):
+        if block.tag == "bash" and (m := PIP_INSTALL.search(block.text)):
+            return shlex.split(m.group("args"))
+    return []
+
+
+def _is_genloom(name: str) -> bool:
+    """A site-packages entry that belongs to genloom or an editable install of it."""
+    lowered = name.lower()
+    return lowered.startswith(("genloom", "__editable__", "_genloom")) or lowered.endswith(".pth")
+
+
+def fresh_venv(path: Path) -> Path:
+    """A virtual environment at ``path`` that imports this one's third-party libraries but
+    no genloom distribution; returns its interpreter.
+
+    ``python -m venv --without-pip`` (seconds), then a ``.pth`` file naming a folder of
+    symlinks to every entry of this environment's site-packages except genloom's own
+    (``genloom*``, ``__editable__*``, ``.pth`` files). pip is among the linked
+    libraries, so ``python -m pip`` works in it and installs into it.
+    """
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = path / "bin" / "python"
+    purelib = Path(subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip())
+    libs = path / "third-party"
+    libs.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not _is_genloom(entry.name) and entry.name != "__pycache__":
+            (libs / entry.name).symlink_to(entry)
+    (purelib / "third_party.pth").write_text(f"{libs}\n")
+    return python
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory) -> Path:
+    """A folder with the wheels of the core and every in-repo plugin (about 1 min)."""
+    found = tmp_path_factory.mktemp("wheels")
+    started = time.perf_counter()
+    for i, src in enumerate([ROOT, *PLUGINS]):
+        wheel = dist_check.build_wheel(src, tmp_path_factory.mktemp(f"build{i}"))
+        wheel.rename(found / wheel.name)
+    print(f"built {len(PLUGINS) + 1} wheels in {time.perf_counter() - started:.1f}s")
+    return found
+
+
+@pytest.mark.slow
+def test_the_fresh_venv_sees_no_genloom_until_installed(tmp_path):
+    python = fresh_venv(tmp_path / "venv")
+    probe = "import importlib.util as u; print(u.find_spec('genloom'), u.find_spec('genloom_gan'))"
+    assert subprocess.run([python, "-c", probe], capture_output=True, text=True,
+                          check=True).stdout.split() == ["None", "None"]
+    assert subprocess.run([python, "-c", "import torch, lightning"]).returncode == 0
+    assert not (tmp_path / "venv" / "bin" / "genloom").exists()
+
+
+def test_the_install_command_is_read_from_the_readme(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "```bash\n# not runnable: installs packages\npip install -e plugins/x   # checkout\n"
+        "pip install 'genloom-x[extra]' genloom-y   # from the index\n```\n"
+    )
+    assert install_requirements(readme) == ["genloom-x[extra]", "genloom-y"]
+    assert install_requirements(ROOT / "plugins/gan/README.md") == ["genloom", "genloom-gan"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("readme", READMES, ids=[str(r.relative_to(ROOT)) for r in READMES])
+def test_every_command_a_plugin_readme_shows_runs_after_pip_install(readme, wheels, tmp_path):
+    venv = tmp_path / "venv"
+    python = fresh_venv(venv)
+    requirements = install_requirements(readme)
+    assert f"genloom-{readme.parent.name}" in {re.sub(r"\[.*", "", r) for r in requirements}
+    installed = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index",
+         "--find-links", str(wheels), *requirements],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    where = subprocess.run(
+        [python, "-c", f"import genloom, genloom_{readme.parent.name} as p; print(genloom.__file__, p.__file__)"],
+        capture_output=True, text=True, check=True, cwd=tmp_path,
+    ).stdout.split()
+    site = str(venv / "lib")
+    assert [w.startswith(site) for w in where] == [True, True]
+    assert [w.startswith(str(ROOT)) for w in where] == [False, False]
+
+    work = tmp_path / "work"
+    work.mkdir()
+    env = make_workspace(work, python=python)
+    failures = []
+    for block in steps(readme):
+        t0 = time.perf_counter()
+        out = run_block(block, work, env, python=python)
+        print(f"{block.where}: {time.perf_counter() - t0:.1f}s")
+        if block.output_of is not None and block.tag in ("", "text"):
+            continue  # shown output is compared by tests/test_docs.py
+        if out.returncode != block.expected_status:
+            failures.append(f"{block.where}: exit {out.returncode}, expected {block.expected_status}\n"
+                            f"{out.output[-3000:]}")
+    if failures:
+        pytest.fail("\n\n".join(failures), pytrace=False)
