@@ -142,3 +142,17 @@ def test_bench_bad_input_is_one_line_exit_2(args, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists()
+
+
+def test_bench_mnist_keeps_each_familys_padding(tmp_path, capsys):
+    """gan-mnist pads the 28x28 digits to 32x32 (dcgan needs a power of two); the VAE's
+    data section, given to every family, must not take that away."""
+    pytest.importorskip("genloom.data.mnist").mnist_file() or pytest.skip("pip install 'genloom[mnist]'")
+    _bench(capsys, "--data", "mnist", "--models", "vae,gan", "--steps", "1", "--seeds", "1", "--n", "20",
+           "--out", str(tmp_path), "--set", "gan:model.generator.channels=8",
+           "--set", "gan:model.discriminator.channels=8", *TINY)
+    report = json.loads((tmp_path / "bench.json").read_text())
+    assert [r["family"] for r in report["runs"]] == ["vae", "gan"]
+    pads = {f: OmegaConf.load(tmp_path / "runs" / f"{f}-seed0" / "config.yaml").data.pad for f in ("vae", "gan")}
+    assert pads == {"vae": 0, "gan": 2}
+    assert all("test/fid" in r["metrics"] for r in report["runs"])

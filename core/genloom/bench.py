@@ -184,7 +184,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [
         f"**{report['data']}**: {report['budget']['text']}, seeds {', '.join(map(str, report['seeds']))}; "
         f"mean ± standard deviation over seeds; floor: the metric for held-out real data.  ",
-        "data (the same for every family; batch size from each config): "
+        "data (the same for every family; batch size and pad from each config): "
         + ", ".join(f"{k}={v}" for k, v in report["data_config"].items() if v is not None) + "  ",
         f"`{report['command']}`  ",
         f"{load['cpus']} CPUs, load average {load['load_before']:.2f} before, "
@@ -205,18 +205,25 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: data keys each family keeps from its own config: how it is fed, not what it sees
+#: (its batch size, an optimizer setting; ``pad``, the border a network needs for a
+#: power-of-two size: ``gan-mnist`` pads 28x28 to 32x32, which image metrics crop away)
+OWN_DATA_KEYS = ("batch_size", "pad")
+
+
 def same_data(cfg: Any, shared: dict[str, Any] | None) -> dict[str, Any]:
-    """Give ``cfg`` the data section ``shared`` (the first family's, batch size aside).
+    """Give ``cfg`` the data section ``shared`` (the first family's, except
+    :data:`OWN_DATA_KEYS`).
 
     The example configs of one dataset differ in details (``vae-toy2d`` draws moons,
     ``gan-toy2d`` eight Gaussians); compared on different data, families and floors
-    would mean nothing. Each family keeps its own batch size, an optimizer setting.
+    would mean nothing.
     """
     from omegaconf import OmegaConf
 
     own = OmegaConf.to_container(cfg.data, resolve=True)
     if shared is None:
-        return {k: v for k, v in own.items() if k != "batch_size"}
+        return {k: v for k, v in own.items() if k not in OWN_DATA_KEYS}
     if own.get("name") != shared.get("name"):
         raise ConfigError(f"the configs name different datasets: {shared.get('name')} and {own.get('name')}")
     for key, value in shared.items():
@@ -287,13 +294,13 @@ def run_bench(
     per_family = split_overrides(overrides, families)
     for item in overrides:  # FAMILY:data.KEY=VALUE would make the families' data differ
         family, colon, rest = item.partition("=")[0].partition(":")
-        if colon and rest.startswith("data.") and rest != "data.batch_size":
+        if colon and rest.startswith("data.") and rest.removeprefix("data.") not in OWN_DATA_KEYS:
             raise ConfigError(
                 f"--set {item}: every family trains on the same data; set it for all with "
                 f"--set {item[len(family) + 1:]}"
             )
     plan = []
-    shared: dict[str, Any] | None = None  # the first family's data section, batch size aside
+    shared: dict[str, Any] | None = None  # the first family's data section, OWN_DATA_KEYS aside
     for family in families:
         path = config_path(configs, family, data)
         for seed in range(seeds):
