@@ -26,6 +26,11 @@ def genloom_register_components(register) -> None:
     register("sampler", "heun", "genloom_ebm.samplers.heun:Heun",
              help="Heun's second-order method in sigma space for any diffusion model (options: "
                   "steps, guidance, clip)")
+    # example configs, packaged: genloom train NAME / genloom config init NAME
+    register("config", "ebm-toy2d", "genloom_ebm:configs/ebm-toy2d.yaml",
+             help="an energy-based model on 2-D two-moons points (MLP energy, Langevin sampling)")
+    register("config", "ebm-digits", "genloom_ebm:configs/ebm-digits.yaml",
+             help="an energy-based model on the 8x8 digits (conv energy, 16 noise levels, Langevin sampling)")
 
 
 @hookimpl

@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 HERE = Path(__file__).resolve().parents[1]
-CONFIGS = HERE / "configs"
 REPO = HERE.parents[1]
 QUICK = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "sample.n=4",
          "checkpoint.every_n_epochs=0", "trainer.check_val_every_n_epoch=1"]
@@ -60,7 +59,7 @@ def evaluated(run: Path, capsys=None) -> dict:
 @pytest.mark.slow  # the digits run below keeps the CLI path in make test
 def test_ebm_toy2d_trains_samples_and_evaluates(tmp_path, capsys):
     run = tmp_path / "toy"
-    ok(genloom("train", str(CONFIGS / "ebm-toy2d.yaml"), *QUICK, "data.n=1024",
+    ok(genloom("train", "ebm-toy2d", *QUICK, "data.n=1024",
                "sample.options={steps_per_level: 2}", f"output_dir={run}"))
     assert (run / "checkpoints" / "last.ckpt").is_file()
     out = tmp_path / "points.npy"
@@ -83,7 +82,7 @@ def test_ebm_toy2d_trains_samples_and_evaluates(tmp_path, capsys):
 
 def test_ebm_digits_trains_samples_and_evaluates(tmp_path, capsys):
     run = tmp_path / "digits"
-    ok(genloom("train", str(CONFIGS / "ebm-digits.yaml"), *QUICK, "model.energy.channels=8",
+    ok(genloom("train", "ebm-digits", *QUICK, "model.energy.channels=8",
                "sample.options={steps_per_level: 2}", f"output_dir={run}"))
     # sample and evaluate through the CLI's entry point in this process: the same
     # commands, reading the run from disk, without two more ~4 s interpreter starts

@@ -32,7 +32,7 @@ import torch
 
 from genloom import get_registry, load_checkpoint, load_config, train
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "flow-digits.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "genloom_flow" / "configs" / "flow-digits.yaml"
 LEVELS = 17
 WIDTH = 2 / (LEVELS - 1)  # the bin of one grey level on the [-1, 1] scale
 DIMS = 64

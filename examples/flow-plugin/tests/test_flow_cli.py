@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 #: a few steps of a tiny flow: enough to exercise every command, quick on one thread
 QUICK = ["trainer.max_epochs=1", "trainer.limit_train_batches=3", "trainer.limit_val_batches=1",
          "trainer.enable_progress_bar=false", "model.flow.layers=2", "model.flow.hidden=8",
@@ -38,14 +37,14 @@ def png_size(path: Path) -> tuple[int, int]:
 @pytest.mark.parametrize("config,extra,sample_size,strip_size,metrics", [
     # digits: 2x2 grid of 8x8 images upscaled to 32x32 with 2-pixel gaps; the strip is
     # 3 rows (seeds 0-1, 1-2, 2-3) of 8 steps
-    pytest.param("flow-digits.yaml", [], (70, 70), (274, 104), {"test/loss", "test/bits_per_dim"},
+    pytest.param("flow-digits", [], (70, 70), (274, 104), {"test/loss", "test/bits_per_dim"},
                  marks=pytest.mark.slow),  # the 12-layer digits flow; toy2d keeps the CLI path in make test
     # points: a 512x512 scatter plot either way
-    ("flow-toy2d.yaml", ["data.n=512"], (512, 512), (512, 512), {"test/loss"}),
+    ("flow-toy2d", ["data.n=512"], (512, 512), (512, 512), {"test/loss"}),
 ])
 def test_example_config_through_the_cli(tmp_path, config, extra, sample_size, strip_size, metrics):
     run = tmp_path / "run"
-    genloom("train", str(CONFIGS / config), *QUICK, *extra, f"output_dir={run}")
+    genloom("train", config, *QUICK, *extra, f"output_dir={run}")
     assert (run / "checkpoints" / "last.ckpt").is_file()
 
     genloom("sample", str(run), "--n", "4", "--out", str(tmp_path / "x.png"))

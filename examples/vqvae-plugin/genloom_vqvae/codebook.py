@@ -6,7 +6,7 @@ codebook loss with gradients. Why: the EMA update does not depend on the optimiz
 its learning rate (the vectors move to the mean of what they quantize at a fixed
 rate), and codes that stop being used can be restarted on current encoder outputs,
 which a gradient update cannot do: an unused code gets no gradient at all. On the
-built-in digits (``configs/vqvae-digits.yaml``, 64 codes) the restarts are the
+built-in digits (the example config ``vqvae-digits``, 64 codes) the restarts are the
 difference between 42 and 64 codes in use on the test split (perplexity 22.6 vs
 49.3, reconstruction error 0.0296 vs 0.0244); see the plugin's README.
 

@@ -19,3 +19,9 @@ def genloom_register_components(register) -> None:
     register("sampler", "uniform_codes", "genloom_vqvae.samplers:UniformCodesSampler",
              help="decode a grid of uniformly random codes (what a VQ-VAE's codebook holds "
                   "without a learned prior)")
+    # example configs, packaged: genloom train NAME / genloom config init NAME
+    register("config", "vqvae-digits", "genloom_vqvae:configs/vqvae-digits.yaml",
+             help="stage 1 of 2: a VQ-VAE on the 8x8 digits, a 4x4 grid of 64 codes per image")
+    register("config", "vq-prior-digits", "genloom_vqvae:configs/vq-prior-digits.yaml",
+             help="stage 2 of 2: a class-conditional transformer prior over the codes of "
+                  "runs/vqvae-digits (needs genloom-transformer)")

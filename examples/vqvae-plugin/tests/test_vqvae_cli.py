@@ -18,7 +18,6 @@ from omegaconf import OmegaConf
 
 from genloom import load_checkpoint
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 QUIET = ["trainer.max_epochs=1", "trainer.enable_progress_bar=false", "checkpoint.every_n_epochs=0"]
 TINY_PRIOR = ["model.prior.width=32", "model.prior.layers=1", "model.prior.heads=2"]
 
@@ -39,7 +38,7 @@ def evaluate(run: Path) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def stage1(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("vqvae") / "stage1"
-    result = genloom_cli("train", str(CONFIGS / "vqvae-digits.yaml"), f"output_dir={run}",
+    result = genloom_cli("train", "vqvae-digits", f"output_dir={run}",
                          "model.channels=16", *QUIET)
     assert result.returncode == 0, result.stderr[-3000:]
     return run
@@ -51,7 +50,7 @@ def stage2(tmp_path_factory, stage1) -> Path:
     first = root / "stage1-copy"
     shutil.copytree(stage1, first)
     run = root / "stage2"
-    result = genloom_cli("train", str(CONFIGS / "vq-prior-digits.yaml"), f"output_dir={run}",
+    result = genloom_cli("train", "vq-prior-digits", f"output_dir={run}",
                          f"model.first_stage.checkpoint={first}", *TINY_PRIOR, *QUIET,
                          "sample.n=4", "sample.every_n_epochs=1")
     assert result.returncode == 0, result.stderr[-3000:]
