@@ -52,3 +52,26 @@ def test_text_samples_are_text_in_tensorboard(tmp_path):
     shown = board.Tensors("samples/text_summary")[-1].tensor_proto.string_val[0].decode()
     first_line = written.read_text().splitlines()[0]
     assert "    " + first_line in shown.splitlines()
+
+
+def test_any_kinds_text_file_is_text_and_binary_files_are_left_out(tmp_path):
+    """The core knows no plugin's suffixes: UTF-8 text of any suffix is shown, binary
+    files (``.npy``, MIDI) are not."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    from genloom.training import log_sample_file
+
+    logger = TensorBoardLogger(save_dir=str(tmp_path), name="tensorboard", version="")
+    tune = tmp_path / "epoch-001.abc"
+    tune.write_text("X:1\nK:G\nGABc|d2|]\n")
+    array = tmp_path / "epoch-002.npy"
+    np.save(array, np.zeros((2, 3)))
+    midi = tmp_path / "epoch-003.mid"
+    midi.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk")
+    for step, path in enumerate((tune, array, midi), 1):
+        log_sample_file([logger], path, step)
+    board = events(tmp_path)
+    shown = board.Tensors("samples/text_summary")
+    assert [e.step for e in shown] == [1]
+    assert "    GABc|d2|]" in shown[0].tensor_proto.string_val[0].decode().splitlines()
+    assert board.Tags()["images"] == []

@@ -147,23 +147,32 @@ class SampleGrids(Callback):
             self._write(trainer, pl_module, trainer.current_epoch)
 
 
-#: sample files shown in TensorBoard as text (beside the image formats Pillow reads)
-TEXT_SUFFIXES = (".txt", ".abc", ".md", ".json", ".csv")
 TEXT_LIMIT = 64_000  # characters of a text sample file shown in TensorBoard
+
+
+def _as_text(path: Path) -> str | None:
+    """The file's text when it is UTF-8 text (a ``.txt`` sample, a plugin's ``.abc``), else
+    None (MIDI, ``.npy``: binary formats hold NUL bytes or are not UTF-8)."""
+    data = path.read_bytes()
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def log_sample_file(loggers: list[Any], path: Path, step: int) -> None:
     """Show a sample file in every TensorBoard logger of the run, under the tag
-    ``samples``: a grid image (PNG, JPEG) as an image, a text file as text. The file on
-    disk stays the record; TensorBoard shows how samples change over training beside
-    the loss curves. Other formats (MIDI, ``.npy``) are not shown."""
+    ``samples``: a grid image (PNG, JPEG) as an image, a text file as text, whatever
+    the sample kind. The file on disk stays the record; TensorBoard shows how samples
+    change over training beside the loss curves. Binary formats are not shown."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
     boards = [lg.experiment for lg in loggers if isinstance(lg, TensorBoardLogger)]
     if not boards:
         return
-    suffix = path.suffix.lower()
-    if suffix in (".png", ".jpg", ".jpeg"):
+    if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
         import numpy as np
         from PIL import Image
 
@@ -171,9 +180,8 @@ def log_sample_file(loggers: list[Any], path: Path, step: int) -> None:
             pixels = np.asarray(image.convert("RGB"))
         for board in boards:
             board.add_image("samples", pixels, global_step=step, dataformats="HWC")
-    elif suffix in TEXT_SUFFIXES:
-        text = path.read_text(encoding="utf-8", errors="replace")[:TEXT_LIMIT]
-        shown = "\n".join("    " + line for line in text.splitlines())  # verbatim in Markdown
+    elif (text := _as_text(path)) is not None:
+        shown = "\n".join("    " + line for line in text[:TEXT_LIMIT].splitlines())  # verbatim in Markdown
         for board in boards:
             board.add_text("samples", shown, global_step=step)
     else:
