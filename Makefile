@@ -25,7 +25,7 @@ $(EXAMPLES_STAMP): $(STAMP) $(EXAMPLE_FILES)
 	$(if $(EXAMPLES),$(PY) -m pip install -q --disable-pip-version-check --no-deps --force-reinstall $(addprefix ./,$(EXAMPLES)))
 	touch $@
 
-demo: $(STAMP)  # about a minute of training: a VAE on 5,000 28x28 MNIST digits, then its sample grid
+demo: $(STAMP)  # about 90 s of training: a VAE on 5,000 28x28 MNIST digits, then its sample grid
 	$(VENV)/bin/genloom train vae-mnist
 
 # One pytest worker per CPU (pytest-xdist), each test file on one worker so its
