@@ -21,6 +21,9 @@ hookimpl = pluggy.HookimplMarker("genloom")
 # keeps ``genloom.progress`` the function even where ``genloom.progress`` (the module)
 # is imported first, which would otherwise leave the module in its place.
 from genloom.progress import progress  # noqa: E402
+from genloom import moved as _moved  # noqa: E402
+
+_moved.install()  # old import paths of modules that moved to a library distribution
 
 _LAZY = {
     "Encoder": "genloom.interfaces",
