@@ -35,10 +35,12 @@ def test_objects_from_class_paths_are_built(tmp_path):
 @pytest.mark.parametrize("override, message", [
     ("trainer.logger=-1", "trainer.logger: -1 is not a logger"),
     ("trainer.logger=wandbb", "unknown logger 'wandbb' (did you mean 'wandb'?)"),
-    ("trainer.callbacks=[{class_path: collections.OrderedDict}]", "is not a callback"),
+    ("trainer.callbacks=[{class_path: lightning.pytorch.loggers.CSVLogger}]", "is not a callback"),
+    ("trainer.callbacks=[{class_path: collections.OrderedDict}]", "GENLOOM_ALLOW_CLASS_PATHS=collections"),
     ("trainer.callbacks=[{class_path: lightning.pytorch.callbacks.NoSuchThing}]", "cannot import"),
     ("trainer.profiler=fancy", "unknown profiler 'fancy'"),
-    ("optim.name=torch.nn.Linear", "is not a torch.optim.Optimizer"),
+    ("optim.name=torch.optim.lr_scheduler.StepLR", "is not a torch.optim.Optimizer"),
+    ("optim.name=torch.nn.Linear", "GENLOOM_ALLOW_CLASS_PATHS=torch"),
 ])
 def test_bad_objects_are_refused_when_the_config_loads(override, message):
     with pytest.raises(ConfigError, match=re.escape(message)):

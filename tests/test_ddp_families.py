@@ -42,7 +42,8 @@ def test_every_family_trains_on_two_processes_with_synced_metrics(family, tmp_pa
     code, out, err = train_two_ranks(
         tmp_path, config, *TINY, *overrides,
         f"trainer.callbacks=[{{class_path: ddp_probe.RankMetrics, init_args: {{out: {probe}}}}}]",
-        env={"PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])},
+        env={"PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")]),
+             "GENLOOM_ALLOW_CLASS_PATHS": "ddp_probe"},
     )
     assert code == 0, err[-3000:]
     ranks = [[json.loads(line) for line in (probe / f"rank-{r}.jsonl").read_text().splitlines()]

@@ -194,7 +194,7 @@ def config_show(name: str, overrides: tuple[str, ...], kind: str) -> None:
     from genloom.config import Sources, load_config, resolve_component
 
     if name.endswith((".yaml", ".yml")):
-        cfg = load_config(name, overrides, check_trainer=False)
+        cfg = load_config(name, overrides, check_trainer=False, import_classes=False)
     else:
         from genloom.config import DataSection
 

@@ -133,6 +133,10 @@ class Sources:
             return self.base_label
         return None
 
+    def from_base(self, key: str) -> bool:
+        """True when ``key``'s value comes from the base (a saved config), not the user."""
+        return self.base is not None and self._direct(key) == self.base_label
+
     def of(self, key: str) -> str:
         found = self._direct(key)
         if found is None and "." in key and not key.endswith(".name"):
@@ -356,6 +360,7 @@ def load_config(
     base_label: str = "the base config",
     check_trainer: bool = True,
     registry: Any = None,
+    import_classes: bool = True,
 ) -> DictConfig:
     """Build and validate a run's configuration.
 
@@ -363,9 +368,15 @@ def load_config(
     saved config; errors about its values say they came from ``base_label`` (e.g.
     "checkpoint runs/a/checkpoints/last.ckpt"). ``path`` is a YAML file;
     ``overrides`` are ``key=value`` strings.
+
+    The base is untrusted (it is read from a checkpoint or an export someone may have
+    sent): a ``${...}`` interpolation in it is refused, never resolved
+    (``${oc.env:SECRET}`` would read and could echo a secret), and its class paths are
+    never imported here.
+    ``import_classes=False`` imports no class path at all (``genloom config show``).
     """
     file_cfg = read_yaml(path) if path is not None else OmegaConf.create({})
-    base_cfg = OmegaConf.create(base if base is not None else {})
+    base_cfg = OmegaConf.create(without_interpolations(base, base_label) if base is not None else {})
     command_line = parse_overrides(overrides)
     try:
         raw = OmegaConf.merge(base_cfg, file_cfg, command_line)
@@ -379,13 +390,42 @@ def load_config(
         str(path) if path is not None else None, file_cfg, overrides,
         base=base_cfg if base is not None else None, base_label=base_label,
     )
-    return validate(raw, sources, check_trainer=check_trainer, registry=registry)
+    return validate(raw, sources, check_trainer=check_trainer, registry=registry,
+                    import_classes=import_classes)
+
+
+def without_interpolations(value: Any, label: str, key: str = "") -> Any:
+    """``value`` as plain containers, or a ConfigError naming the first ``${...}`` in it.
+
+    A saved config holds resolved values only (genloom resolves a config before it
+    saves it), so an interpolation in one was put there by hand: resolving it could read
+    an environment variable (``${oc.env:TOKEN}``) and show it in an error, so it is
+    refused, never resolved."""
+    if OmegaConf.is_config(value):
+        value = OmegaConf.to_container(value, resolve=False)
+    if isinstance(value, str) and "${" in value:
+        raise ConfigError(
+            f"{key or 'config'}: {label} holds the interpolation '{value[:60]}'; genloom never "
+            "resolves one from a saved file: remove it or re-save the file from its run"
+        )
+    if isinstance(value, dict):
+        return {k: without_interpolations(v, label, f"{key}.{k}" if key else str(k))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [without_interpolations(v, label, f"{key}.{i}") for i, v in enumerate(value)]
+    return value
 
 
 def validate(
-    raw: DictConfig, sources: Sources, *, check_trainer: bool = True, registry: Any = None
+    raw: DictConfig, sources: Sources, *, check_trainer: bool = True, registry: Any = None,
+    import_classes: bool = True,
 ) -> DictConfig:
-    """Check ``raw`` section by section and return the resolved tree."""
+    """Check ``raw`` section by section and return the resolved tree.
+
+    ``import_classes=False`` checks class paths against the allowlist without importing
+    them (``genloom config show``); a class path that comes from ``sources``' base (a
+    saved config) is never imported here.
+    """
     scalar_keys = _field_names(RunScalars)
     _check_keys(raw, [*scalar_keys, *SECTIONS], "", sources)
     scalars = OmegaConf.create({k: raw[k] for k in scalar_keys if k in raw})
@@ -407,10 +447,15 @@ def validate(
             raise _fail(key, "must be a mapping", sources)
         _check_keys(section, _field_names(schema), key, sources)
         out[key] = _merge([schema], section, key, sources)
-    if "." in out.optim.name:  # a class path: torch.optim.NAdam
-        from genloom.objects import optimizer_class
+    if "." in out.optim.name or ":" in out.optim.name:  # a class path: torch.optim.NAdam
+        from genloom.objects import check_class_path, optimizer_class, split_class_path
 
-        optimizer_class(out.optim.name)
+        if sources.from_base("optim.name"):
+            split_class_path(out.optim.name, "optim.name")  # a file's: never imported here
+        elif not import_classes:
+            check_class_path(out.optim.name, "optim.name")
+        else:
+            optimizer_class(out.optim.name)
     else:
         _check_choice(out.optim.name, OPTIMIZERS, "optim.name", "optimizer", sources)
     _check_choice(out.optim.scheduler, SCHEDULES, "optim.scheduler", "schedule", sources)

@@ -12,11 +12,20 @@ Loggers also go by name (``csv``, ``tensorboard``, ``wandb``, ``mlflow``). Every
 path is checked when the config loads (it imports, and is the right kind of class),
 so a typo is a one-line error before anything runs; a logger whose package is not
 installed is a one-line install hint when the run starts.
+
+Importing a module runs its code, so a class path is imported only from an allowlist:
+torch's optimizers and schedules and Lightning's loggers, callbacks and profilers
+(:data:`ALLOWED_MODULES`). A class of your own needs an explicit opt-in naming its
+package: ``GENLOOM_ALLOW_CLASS_PATHS=mypkg,other.callbacks``. A class path inside a
+checkpoint's or export's saved config is never imported while that config is read
+(see :func:`genloom.config.load_config`'s ``base``).
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,13 +48,58 @@ BASES = {
 PROFILER_NAMES = ("simple", "advanced", "pytorch", "xla")
 
 
-def import_class(path: str, key: str) -> type:
-    """The class at ``path`` (``pkg.module.Class`` or ``pkg.module:Class``), or a ConfigError."""
+#: modules (and the modules below them) whose classes a config may name without opting in
+ALLOWED_MODULES = (
+    "torch.optim",
+    "lightning.pytorch.loggers", "lightning.pytorch.callbacks", "lightning.pytorch.profilers",
+    "pytorch_lightning.loggers", "pytorch_lightning.callbacks", "pytorch_lightning.profilers",
+)
+#: the environment variable that opts in more packages: ``mypkg,other.callbacks``
+ALLOW_ENV = "GENLOOM_ALLOW_CLASS_PATHS"
+
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def split_class_path(path: str, key: str) -> tuple[str, str]:
+    """``(module, attribute)`` of ``pkg.module.Class`` or ``pkg.module:Class``, or a
+    ConfigError; nothing is imported."""
     module_name, sep, attr = path.partition(":")
     if not sep:
         module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
+    if not (module_name and attr and _DOTTED.fullmatch(module_name) and _DOTTED.fullmatch(attr)):
         raise ConfigError(f"{key}: class_path '{path}' must look like 'package.module.Class'")
+    return module_name, attr
+
+
+def _opted_in() -> tuple[str, ...]:
+    return tuple(p.strip() for p in os.environ.get(ALLOW_ENV, "").split(",") if p.strip())
+
+
+def is_allowed(module_name: str) -> bool:
+    """True when ``module_name`` lies under :data:`ALLOWED_MODULES` or a package the
+    user opted in with ``GENLOOM_ALLOW_CLASS_PATHS``."""
+    return any(module_name == p or module_name.startswith(p + ".")
+               for p in (*ALLOWED_MODULES, *_opted_in()))
+
+
+def check_class_path(path: str, key: str) -> tuple[str, str]:
+    """Refuse, without importing anything, a class path outside the allowlist."""
+    module_name, attr = split_class_path(path, key)
+    if not is_allowed(module_name):
+        top = module_name.split(".")[0]
+        raise ConfigError(
+            f"{key}: genloom imports class paths only from torch.optim and Lightning's loggers, "
+            f"callbacks and profilers, and '{path}' is outside them (importing a module runs "
+            f"its code); to use a class of your own, opt its package in: "
+            f"{ALLOW_ENV}={top}"
+        )
+    return module_name, attr
+
+
+def import_class(path: str, key: str) -> type:
+    """The class at ``path`` (``pkg.module.Class`` or ``pkg.module:Class``), or a
+    ConfigError; only allowlisted or opted-in modules are imported."""
+    module_name, attr = check_class_path(path, key)
     try:
         obj: Any = importlib.import_module(module_name)
         for part in attr.split("."):

@@ -12,10 +12,13 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 from lightning.fabric.plugins import TorchCheckpointIO
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
@@ -212,3 +215,84 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         write_atomic(path, buffer.getvalue())
+
+    def remove_checkpoint(self, path: Any) -> None:
+        """Remove one checkpoint file: never a folder, never recursively (Lightning's
+        ``rm -r`` would take a whole tree if a path ever named one)."""
+        p = Path(path)
+        if p.is_file() and not p.is_symlink():
+            p.unlink()
+
+
+#: the names :class:`RunModelCheckpoint` gives its files (``-vN``: Lightning's same-name variant)
+PERIODIC_NAME = re.compile(r"epoch=(\d+)-step=(\d+)(?:-v\d+)?\.ckpt")
+
+
+class RunModelCheckpoint(ModelCheckpoint):
+    """Lightning's periodic checkpoints, minus trusting the checkpoint it resumes from.
+
+    ``ModelCheckpoint.load_state_dict`` restores from the checkpoint the list of files it
+    keeps ("best k"), and at its next save deletes the overflow with a recursive ``rm``
+    whose guard does not normalise ``..``: a ``last.ckpt`` someone sent could name any
+    path on the disk. Here the checkpoint's paths are never read. On ``--resume`` the list
+    is rebuilt from this run's own checkpoint folder (the periodic files no newer than
+    the step resumed from, scored by their step, which is what ``keep`` ranks by), and
+    only a plain file of that folder with a periodic checkpoint's name is ever removed.
+    """
+
+    def __init__(self, *args: Any, resume: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._resume = resume
+
+    @property
+    def state_key(self) -> str:
+        # the key Lightning's own class had, so runs saved before keep resuming quietly
+        return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Read nothing from the checkpoint: see the class docstring."""
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        super().on_train_start(trainer, pl_module)
+        if self._resume:  # the step resumed from is known only now
+            self._rebuild(trainer.global_step)
+
+    def _own_files(self) -> list[tuple[int, Path]]:
+        folder = Path(self.dirpath or "")
+        if not folder.is_dir():
+            return []
+        found = []
+        for path in folder.iterdir():
+            match = PERIODIC_NAME.fullmatch(path.name)
+            if match and path.is_file() and not path.is_symlink():
+                found.append((int(match.group(2)), path))
+        return sorted(found)
+
+    def _rebuild(self, step: int) -> None:
+        import torch
+
+        kept = [(s, p) for s, p in self._own_files() if s <= step]
+        self.best_k_models = {str(p): torch.tensor(float(s)) for s, p in kept} if self.monitor else {}
+        if kept and self.monitor:
+            (low, low_path), (high, high_path) = kept[0], kept[-1]
+            self.kth_best_model_path, self.kth_value = str(low_path), torch.tensor(float(low))
+            self.best_model_path, self.best_model_score = str(high_path), torch.tensor(float(high))
+
+    def owns(self, filepath: Any) -> bool:
+        """True for a plain file in this run's checkpoint folder with a periodic name."""
+        text = str(filepath)
+        if "://" in text or not self.dirpath:
+            return False
+        path = Path(text)
+        real = Path(os.path.realpath(path))
+        return (
+            path.is_file() and not path.is_symlink()
+            and real.parent == Path(os.path.realpath(self.dirpath))
+            and PERIODIC_NAME.fullmatch(real.name) is not None
+        )
+
+    def _remove_checkpoint(self, trainer: Any, filepath: str) -> None:
+        if self.owns(filepath):
+            trainer.strategy.remove_checkpoint(filepath)
+        elif os.path.lexists(filepath):
+            warnings.warn(f"genloom kept '{filepath}': it is not a periodic checkpoint of this run")

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import Callback, Checkpoint, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, Checkpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from genloom.build import build_dataset, build_model
@@ -36,7 +36,8 @@ from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
 from genloom.objects import build_loggers, build_objects
 from genloom.run_files import (
-    AtomicCheckpointIO, RunCSVLogger, RunLock, remove_stale_temp_files, write_atomic,
+    AtomicCheckpointIO, RunCSVLogger, RunLock, RunModelCheckpoint, remove_stale_temp_files,
+    write_atomic,
 )
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
@@ -330,7 +331,7 @@ class ForgetLostWork(Callback):
                 path.unlink(missing_ok=True)
 
 
-def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
+def checkpoint_callbacks(cfg: Any, ckpt_dir: Path, resume: bool = False) -> list[Callback]:
     """``last.ckpt`` after every epoch (what --resume needs), plus periodic checkpoints.
 
     Two callbacks rather than one: a single ModelCheckpoint saves ``last.ckpt`` only
@@ -340,7 +341,7 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
     if cfg.every_n_epochs <= 0 and cfg.every_n_steps <= 0:
         return [last]
     keep = cfg.keep
-    periodic = ModelCheckpoint(
+    periodic = RunModelCheckpoint(
         dirpath=str(ckpt_dir),
         filename="epoch={epoch:03d}-step={step}",
         auto_insert_metric_name=False,
@@ -349,6 +350,7 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path) -> list[Callback]:
         mode="max",
         every_n_epochs=cfg.every_n_epochs or None,
         every_n_train_steps=cfg.every_n_steps or None,
+        resume=resume,
     )
     return [periodic, last]  # in this order: see LastCheckpoint
 
@@ -534,7 +536,7 @@ def _fit(
     from genloom.plugins import get_plugin_host
 
     ckpt_dir = run_dir / "checkpoints"
-    callbacks: list[Any] = checkpoint_callbacks(cfg.checkpoint, ckpt_dir)
+    callbacks: list[Any] = checkpoint_callbacks(cfg.checkpoint, ckpt_dir, resume=resume)
     grids = SampleGrids(run_dir / "samples", cfg.sample)
     callbacks.append(grids)
     owners: dict[int, str] = {}  # id(callback) -> the plugin that gave it

@@ -1,0 +1,221 @@
+"""A checkpoint or export someone else made is untrusted input (docs/security.md).
+
+Two holes this file keeps closed: a ``last.ckpt`` whose checkpoint-callback state names
+paths outside the run made ``--resume`` delete them (Lightning restores the list of
+"best" files and removes the overflow recursively); and a class path in a saved or
+downloaded config was imported (``optim.name: venv.__main__.X`` built a virtualenv).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = str(ROOT / "examples" / "configs" / "vae-toy2d.yaml")
+TINY = ["data.n=128", "trainer.enable_progress_bar=false", "sample.n=0",
+        "checkpoint.every_n_epochs=1", "checkpoint.keep=1", "checkpoint.last_every_seconds=0"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from support import run_cli
+
+    run = tmp_path_factory.mktemp("untrusted") / "run"
+    result = run_cli("train", CONFIG, "trainer.max_epochs=2", f"output_dir={run}", *TINY)
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _poison(last: Path, victims: list[str]) -> None:
+    """Rewrite ``last.ckpt``'s checkpoint-callback state as an attacker would: every
+    "best" path climbs out of the run, and ``dirpath`` is left out."""
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    keys = [k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint")]
+    assert keys, list(ckpt["callbacks"])
+    for key in keys:
+        state = ckpt["callbacks"][key]
+        state.pop("dirpath", None)
+        state["best_k_models"] = {v: torch.tensor(1e9) for v in victims}
+        state["kth_best_model_path"] = victims[0]
+        state["kth_value"] = torch.tensor(-1.0)
+        state["best_model_path"] = victims[-1]
+        state["last_model_path"] = victims[0]
+    torch.save(ckpt, last)
+
+
+def test_resume_never_deletes_a_path_the_checkpoint_names(trained, tmp_path, cli):
+    run = _copy(trained, tmp_path / "work" / "run")
+    victim_dir = tmp_path / "victim"
+    (victim_dir / "inner").mkdir(parents=True)
+    (victim_dir / "inner" / "precious.txt").write_text("keep me")
+    victim_file = tmp_path / "precious.ckpt"
+    victim_file.write_text("keep me too")
+    ckpt_dir = run / "checkpoints"
+    # relative paths climbing out of the checkpoint folder, and an absolute one
+    victims = [str(ckpt_dir / ".." / ".." / ".." / "victim"), str(ckpt_dir / ".." / ".." / ".." /
+               "precious.ckpt"), str(victim_dir / "inner")]
+    _poison(ckpt_dir / "last.ckpt", victims)
+    result = cli("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY)
+    assert result.returncode == 0, result.stderr
+    assert (victim_dir / "inner" / "precious.txt").read_text() == "keep me"
+    assert victim_file.read_text() == "keep me too"
+    # the run's own pruning still works: checkpoint.keep=1 periodic file, and last.ckpt
+    periodic = sorted(p.name for p in ckpt_dir.glob("epoch=*.ckpt"))
+    assert len(periodic) == 1 and periodic[0].startswith("epoch=004-"), periodic
+
+
+def test_checkpoint_io_never_removes_a_folder(tmp_path):
+    from genloom.run_files import AtomicCheckpointIO
+
+    folder = tmp_path / "tree"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "f").write_text("x")
+    AtomicCheckpointIO().remove_checkpoint(folder)
+    assert (folder / "sub" / "f").exists()
+    link = tmp_path / "link.ckpt"
+    link.symlink_to(folder / "sub" / "f")
+    AtomicCheckpointIO().remove_checkpoint(link)
+    assert link.is_symlink() and (folder / "sub" / "f").exists()
+
+
+def test_periodic_checkpoints_remove_only_their_own_files(tmp_path):
+    from genloom.run_files import RunModelCheckpoint
+
+    ckpt_dir = tmp_path / "run" / "checkpoints"
+    ckpt_dir.mkdir(parents=True)
+    own = ckpt_dir / "epoch=001-step=4.ckpt"
+    own.write_text("x")
+    other = ckpt_dir / "notes.txt"
+    other.write_text("x")
+    outside = tmp_path / "epoch=001-step=4.ckpt"
+    outside.write_text("x")
+    callback = RunModelCheckpoint(dirpath=str(ckpt_dir), filename="epoch={epoch:03d}-step={step}")
+    assert callback.owns(own)
+    assert not callback.owns(other)
+    assert not callback.owns(outside)
+    assert not callback.owns(ckpt_dir / ".." / ".." / outside.name)
+    assert not callback.owns("s3://bucket/epoch=001-step=4.ckpt")
+    assert not callback.owns(ckpt_dir)
+
+
+def _checkpoint_with(cfg_changes: dict, source: Path, dest: Path) -> Path:
+    ckpt = torch.load(source, map_location="cpu", weights_only=True)
+    config = ckpt["genloom"]["config"]
+    for dotted, value in cfg_changes.items():
+        node = config
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    torch.save(ckpt, dest)
+    return dest
+
+
+@pytest.mark.parametrize("payload", [
+    "venv.__main__.X", "evil_module.Optimizer", "evil_module:Optimizer", "os.system",
+    "torch.optim.SGD.__init__.__globals__.os",
+])
+def test_a_saved_config_never_imports_a_class_path(trained, tmp_path, cli, payload):
+    (tmp_path / "evil_module.py").write_text(
+        "import pathlib\npathlib.Path('IMPORTED').write_text('ran')\nclass Optimizer: pass\n")
+    ckpt = _checkpoint_with({"optim.name": payload}, trained / "checkpoints" / "last.ckpt",
+                            tmp_path / "evil.ckpt")
+    result = cli("sample", str(ckpt), "--n", "4", "--out", str(tmp_path / "s.png"), cwd=tmp_path)
+    assert not (tmp_path / "IMPORTED").exists()
+    assert not (tmp_path / "venv").exists() and not (tmp_path / "pyvenv.cfg").exists()
+    assert "Traceback" not in result.stderr
+    # sampling needs no optimizer: a well-formed path is kept as text, a malformed one refused
+    assert result.returncode in (0, 2), result.stderr
+
+
+def test_python_m_genloom_does_not_import_a_py_beside_the_checkpoint(trained, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "evil_module.py").write_text(
+        "import pathlib\npathlib.Path('IMPORTED').write_text('ran')\nclass Optimizer: pass\n")
+    ckpt = _checkpoint_with({"optim.name": "evil_module.Optimizer"},
+                            trained / "checkpoints" / "last.ckpt", tmp_path / "model.ckpt")
+    result = subprocess.run([sys.executable, "-m", "genloom", "sample", str(ckpt), "--n", "4",
+                             "--out", str(tmp_path / "s.png")], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=240)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "IMPORTED").exists()
+
+
+def test_an_exported_config_never_imports_a_class_path(trained, tmp_path, cli):
+    (tmp_path / "evil_module.py").write_text(
+        "import pathlib\npathlib.Path('IMPORTED').write_text('ran')\nclass Optimizer: pass\n")
+    out = tmp_path / "export"
+    assert cli("export", str(trained), str(out)).returncode == 0
+    meta = json.loads((out / "genloom.json").read_text())
+    meta["config"]["optim"]["name"] = "evil_module.Optimizer"
+    (out / "genloom.json").write_text(json.dumps(meta))
+    result = cli("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "IMPORTED").exists()
+
+
+def test_config_show_imports_no_class_path(tmp_path, cli):
+    (tmp_path / "evil_module.py").write_text(
+        "import pathlib\npathlib.Path('IMPORTED').write_text('ran')\nclass Optimizer: pass\n")
+    downloaded = tmp_path / "downloaded.yaml"
+    downloaded.write_text("model: {name: vae}\ndata: {name: toy2d}\noptim: {name: evil_module.Optimizer}\n"
+                          "trainer:\n  callbacks:\n    - {class_path: evil_module.Optimizer}\n")
+    result = cli("config", "show", str(downloaded), cwd=tmp_path)
+    assert not (tmp_path / "IMPORTED").exists()
+    assert result.returncode == 2
+    assert "GENLOOM_ALLOW_CLASS_PATHS=evil_module" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_yaml_config_imports_only_allowlisted_class_paths(tmp_path, cli, monkeypatch):
+    from genloom.config import load_config
+    from genloom.errors import ConfigError
+
+    (tmp_path / "evil_module.py").write_text(
+        "import pathlib\npathlib.Path('IMPORTED').write_text('ran')\n"
+        "import torch\nclass Optimizer(torch.optim.SGD): pass\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for overrides in (["optim.name=evil_module.Optimizer"],
+                      ["trainer.callbacks=[{class_path: evil_module.Optimizer}]"],
+                      ["trainer.logger={class_path: evil_module.Optimizer}"],
+                      ["trainer.profiler={class_path: evil_module.Optimizer}"]):
+        with pytest.raises(ConfigError, match="GENLOOM_ALLOW_CLASS_PATHS=evil_module"):
+            load_config(None, ["model.name=vae", "data.name=toy2d", *overrides])
+    assert not (tmp_path / "IMPORTED").exists()
+    # the documented opt-in imports it
+    monkeypatch.setenv("GENLOOM_ALLOW_CLASS_PATHS", "evil_module")
+    cfg = load_config(None, ["model.name=vae", "data.name=toy2d", "optim.name=evil_module.Optimizer"])
+    assert cfg.optim.name == "evil_module.Optimizer" and (tmp_path / "IMPORTED").exists()
+
+
+def test_a_saved_config_does_not_resolve_environment_variables(trained, tmp_path, cli, monkeypatch):
+    from genloom.config import load_config
+    from genloom.errors import ConfigError
+
+    monkeypatch.setenv("GENLOOM_TEST_SECRET", "s3cr3t")
+    saved = {"model": {"name": "vae"}, "data": {"name": "toy2d"},
+             "sample": {"options": {"stop": "${oc.env:GENLOOM_TEST_SECRET}"}}}
+    with pytest.raises(ConfigError, match=r"sample\.options\.stop: the base config holds the "
+                       r"interpolation '\$\{oc\.env:GENLOOM_TEST_SECRET\}'"):
+        load_config(base=saved, check_trainer=False)
+    for key, value in [("output_dir", "${oc.env:GENLOOM_TEST_SECRET}"), ("seed", "${oc.env:NOPE}")]:
+        ckpt = _checkpoint_with({key: value}, trained / "checkpoints" / "last.ckpt", tmp_path / "env.ckpt")
+        result = cli("sample", str(ckpt), "--n", "4", "--out", str(tmp_path / "s.png"),
+                     env={"GENLOOM_TEST_SECRET": "s3cr3t"})
+        assert result.returncode == 2, result.stderr
+        assert "s3cr3t" not in result.stdout + result.stderr
+        assert result.stderr.count("\n") == 1 and f"{key}: the config saved in" in result.stderr
