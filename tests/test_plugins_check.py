@@ -3,7 +3,7 @@ a sound plugin (and every installed one) passes with exit 0."""
 
 from __future__ import annotations
 
-from genloom.testing import make_plugin
+from genloom_devkit.testing import make_plugin
 
 MODEL = """
 from genloom import hookimpl
