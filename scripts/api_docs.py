@@ -105,10 +105,12 @@ def _foreign(obj: object) -> str | None:
     """The defining module of an object genloom re-exports from another library (whose
     signature and docstring follow that library's version), else None."""
     module = getattr(obj, "__module__", None) or type(obj).__module__
+    top = module.split(".")[0]
+    ours = top == "genloom" or top.startswith("genloom_")  # the core, or a library of ours
     if inspect.isclass(obj) or inspect.isfunction(obj) or not callable(obj):
-        return None if module.split(".")[0] == "genloom" or not callable(obj) else module
-    top = module.split(".")[0]  # pluggy.HookimplMarker, not pluggy._hooks...: private paths move
-    return None if top == "genloom" else f"{top}.{type(obj).__qualname__}"
+        return None if ours or not callable(obj) else module
+    # pluggy.HookimplMarker, not pluggy._hooks...: private paths move
+    return None if ours else f"{top}.{type(obj).__qualname__}"
 
 
 def _value(obj: object) -> str:

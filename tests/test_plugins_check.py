@@ -90,7 +90,7 @@ def test_every_installed_plugin_passes(cli):
     result = cli("plugins", "check", env={"GENLOOM_PLUGIN_IMPORT_BUDGET": "5"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok: ")
-    for plugin in ("genloom", "vae", "gan", "diffusion", "flow", "ebm"):
+    for plugin in ("genloom", "devkit", "vae", "gan", "diffusion", "flow", "ebm"):
         assert plugin in result.stdout.split(": ", 2)[2].split(", ")
 
 

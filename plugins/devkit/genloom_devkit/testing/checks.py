@@ -119,7 +119,9 @@ class ExactLogProb(Protocol):
     language model's ``token_nats``.
     """
 
-    def log_prob(self, x: Tensor) -> Tensor: ...
+    def log_prob(self, x: Tensor) -> Tensor:
+        """``(n,)`` exact log-likelihoods in nats, one per example of ``x``."""
+        ...
 
 
 # -- helpers -----------------------------------------------------------------------------
