@@ -2,7 +2,7 @@
 
 Covers what a plugin author may use: ``genloom`` (every name in ``genloom.__all__``),
 the hook specifications (``genloom.hookspecs``) and the test kit
-(``genloom.testing``). Two outputs:
+(``genloom_devkit.testing``, from the genloom-devkit distribution). Two outputs:
 
 - the full HTML reference, with pdoc, into ``docs/api/`` by default, which git
   ignores (built from the code, never edited or committed);
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 #: The modules of the public API, in the order the reference lists them.
-MODULES = ("genloom", "genloom.hookspecs", "genloom.testing")
+MODULES = ("genloom", "genloom.hookspecs", "genloom_devkit.testing")
 
 
 def build(out: Path) -> list[Path]:
@@ -52,11 +52,11 @@ def public_names() -> dict[str, dict[str, object]]:
 
     genloom = importlib.import_module("genloom")
     hookspecs = importlib.import_module("genloom.hookspecs")
-    testing = importlib.import_module("genloom.testing")
+    testing = importlib.import_module("genloom_devkit.testing")
     return {
         "genloom": {n: getattr(genloom, n) for n in genloom.__all__ if n != "__version__"},
         "genloom.hookspecs": {n: getattr(hookspecs, n) for n in sorted(dir(hookspecs)) if n.startswith("genloom_")},
-        "genloom.testing": {n: getattr(testing, n) for n in testing.__all__},
+        "genloom_devkit.testing": {n: getattr(testing, n) for n in testing.__all__},
     }
 
 
@@ -105,10 +105,12 @@ def _foreign(obj: object) -> str | None:
     """The defining module of an object genloom re-exports from another library (whose
     signature and docstring follow that library's version), else None."""
     module = getattr(obj, "__module__", None) or type(obj).__module__
+    top = module.split(".")[0]
+    ours = top == "genloom" or top.startswith("genloom_")  # the core, or a library of ours
     if inspect.isclass(obj) or inspect.isfunction(obj) or not callable(obj):
-        return None if module.split(".")[0] == "genloom" or not callable(obj) else module
-    top = module.split(".")[0]  # pluggy.HookimplMarker, not pluggy._hooks...: private paths move
-    return None if top == "genloom" else f"{top}.{type(obj).__qualname__}"
+        return None if ours or not callable(obj) else module
+    # pluggy.HookimplMarker, not pluggy._hooks...: private paths move
+    return None if ours else f"{top}.{type(obj).__qualname__}"
 
 
 def _value(obj: object) -> str:
@@ -147,7 +149,8 @@ def index() -> str:
         "public name has no docstring.",
         "",
         "Public means what a plugin may use: `genloom.__all__`, the hook specifications",
-        "in `genloom.hookspecs` (see [hooks.md](hooks.md)) and the test kit `genloom.testing`.",
+        "in `genloom.hookspecs` (see [hooks.md](hooks.md)) and the test kit",
+        "`genloom_devkit.testing` (from the genloom-devkit distribution).",
         "Each entry shows the first paragraph of its docstring; the rest is in the HTML",
         "reference and the source.",
     ]

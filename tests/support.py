@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # the helpers behind genloom's pytest plugin fixtures (cli, plugin_dir), for direct calls
-from genloom.testing.helpers import make_plugin, run_cli  # noqa: E402,F401
+from genloom_devkit.testing.helpers import make_plugin, run_cli  # noqa: E402,F401
 
 
 def run_group(command: list[str], cwd, env: dict | None = None, timeout: float = 240):

@@ -3,7 +3,7 @@ committed index (``docs/reference.md``) is current, and the hand-written docs na
 API that does not exist.
 
 Public means what a plugin author may use: ``genloom.__all__``, the hook
-specifications and ``genloom.testing.__all__``; for classes, their public methods and
+specifications and ``genloom_devkit.testing.__all__``; for classes, their public methods and
 properties too (inherited ones are checked where they are defined).
 """
 
@@ -38,7 +38,7 @@ def _undocumented(owner: str, obj) -> list[str]:
 
 
 def public_names() -> dict[str, object]:
-    """``{"genloom.testing.cli": obj, ...}``: the names the reference lists."""
+    """``{"genloom_devkit.testing.cli": obj, ...}``: the names the reference lists."""
     return {f"{module}.{name}": obj for module, names in api_docs.public_names().items()
             for name, obj in names.items()}
 
@@ -143,12 +143,12 @@ def test_the_api_name_checker_finds_a_stale_name():
     text = (
         "Call `genloom.load_config(path)` then `genloom.trian(cfg)`; hooks such as\n"
         "`genloom.hookspecs.genloom_register_components` and `genloom.hookspecs.genloom_gone`,\n"
-        "`from genloom.testing import make_plugin` and `genloom.testing.no_such_helper`,\n"
+        "`from genloom_devkit.testing import make_plugin` and `genloom.interfaces.no_such_helper`,\n"
         "the module `genloom.no_such_module.x`; not names: `core/genloom/model.py`,\n"
         "`genloom.json`, `genloom_gan.plugin`.\n"
         "```python\ngenloom.not_checked_here\n```\n"
     )
     assert unresolved_api_names(text, "x.md") == [
         "x.md:1: genloom.trian", "x.md:2: genloom.hookspecs.genloom_gone",
-        "x.md:3: genloom.testing.no_such_helper", "x.md:4: genloom.no_such_module.x",
+        "x.md:3: genloom.interfaces.no_such_helper", "x.md:4: genloom.no_such_module.x",
     ]

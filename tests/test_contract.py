@@ -294,7 +294,7 @@ class Counts(SampleKind):
 
 def test_a_registered_sample_kind_is_written_and_used_by_the_core(tmp_path):
     from genloom import GenloomError
-    from genloom.testing import synthetic_batch
+    from genloom_devkit.testing import synthetic_batch
 
     register("sample_kind", "counts", Counts)
     assert get_kind("counts").default_suffix == ".csv"

@@ -24,7 +24,7 @@ def test_text_report_names_versions_plugins_and_devices(cli):
 
 
 def test_json_report_and_a_broken_plugin(cli, plugin_dir):
-    from genloom.testing import make_plugin
+    from genloom_devkit.testing import make_plugin
 
     make_plugin(plugin_dir, "shaky", "raise RuntimeError('no luck')\n")
     report = json.loads(cli("env", "--json").stdout)

@@ -13,7 +13,7 @@ from genloom import (
     register,
 )
 from genloom.sampling import get_sampler
-from genloom.testing import check_model
+from genloom_devkit.testing import check_model
 
 
 def test_diagonal_gaussian_matches_torch_distributions():

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from genloom.scaffold import KINDS, new_plugin, render
+from genloom_devkit.scaffold import KINDS, new_plugin, render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,9 +70,14 @@ def test_every_kind_loads_checks_trains_and_passes_its_own_tests(tmp_path, cli):
     assert {n: listed[n]["status"] for n in names} == dict.fromkeys(names, "ok")
     checked = cli("plugins", "check", *names, env=env)
     assert checked.returncode == 0, checked.stderr
-    assert checked.stdout.startswith(f"ok: {len(names)} plugin(s), {len(names)} component(s)")
+    # each: its component and its example config (which the check finds in the package)
+    assert checked.stdout.startswith(f"ok: {len(names)} plugin(s), {2 * len(names)} component(s)")
 
-    configs = [str(d / "configs" / f"{n}.yaml") for d, n in zip(dists, names)]
+    # the example configs ship inside the packages, registered as config components
+    assert all(not (d / "configs").exists() for d in dists)
+    configs = [str(d / f"genloom_{n}" / "configs" / f"{n}.yaml") for d, n in zip(dists, names)]
+    listed = cli("list", "configs", env=env).stdout
+    assert all(f"{n}:{n} " in listed for n in names), listed
     trained = subprocess.run([sys.executable, "-c", TRAIN_ALL, str(tmp_path / "runs"), *configs],
                              capture_output=True, text=True, env={**os.environ, **env}, timeout=600)
     assert trained.returncode == 0, trained.stderr[-3000:]
@@ -110,6 +115,13 @@ def test_the_template_pins_the_cores_minor_version_and_stays_import_light():
     assert 'thing = "genloom_thing.plugin"' in files["pyproject.toml"]
     plugin = files["genloom_thing/plugin.py"]
     assert "import torch" not in plugin and '"genloom_thing.networks:ThingDenoiser"' in plugin
+    # the example config is package data, registered as a config component
+    assert "configs/thing.yaml" not in files and "genloom_thing/configs/thing.yaml" in files
+    assert 'register("config", "thing", "genloom_thing:configs/thing.yaml"' in plugin
+    assert 'genloom_thing = ["configs/*.yaml"]' in files["pyproject.toml"]
+    # the tests use the developer kit, which the dev extra declares
+    assert '"genloom-devkit>=0.1"' in files["pyproject.toml"]
+    assert "from genloom_devkit.testing import Case, parametrize_with_checks" in files["tests/test_thing.py"]
 
 
 @pytest.mark.slow
@@ -124,7 +136,8 @@ def test_pip_install_editable_then_every_command_the_readme_shows(kind, tmp_path
                              capture_output=True, text=True, check=True).stdout.strip()
     Path(purelib, "zz_parent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     dist = new_plugin(f"my{kind}", kind, tmp_path)
-    needed = [ROOT / "plugins" / d.removeprefix("genloom-") for d in KINDS[kind].needs]
+    # the devkit: `genloom plugins check` is its command, its pytest plugin the tests' fixtures
+    needed = [ROOT / "plugins" / d.removeprefix("genloom-") for d in (*KINDS[kind].needs, "genloom-devkit")]
     pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
            "--no-build-isolation", "-e", str(ROOT), *(a for p in needed for a in ("-e", str(p))),
            "-e", str(dist)]
@@ -140,7 +153,7 @@ def test_pip_install_editable_then_every_command_the_readme_shows(kind, tmp_path
     listed = {p["name"]: p["status"] for p in json.loads(run(genloom, "plugins", "--json").stdout)}
     assert listed[f"my{kind}"] == "ok"
     assert run(genloom, "plugins", "check", f"my{kind}").returncode == 0
-    trained = run(genloom, "train", f"configs/my{kind}.yaml", "trainer.max_steps=3", "output_dir=runs/a")
+    trained = run(genloom, "train", f"my{kind}", "trainer.max_steps=3", "output_dir=runs/a")
     assert trained.returncode == 0, trained.stderr[-2000:]
     tests = run(str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
     assert tests.returncode == 0, tests.stdout[-3000:]

@@ -3,7 +3,7 @@ a sound plugin (and every installed one) passes with exit 0."""
 
 from __future__ import annotations
 
-from genloom.testing import make_plugin
+from genloom_devkit.testing import make_plugin
 
 MODEL = """
 from genloom import hookimpl
@@ -90,7 +90,7 @@ def test_every_installed_plugin_passes(cli):
     result = cli("plugins", "check", env={"GENLOOM_PLUGIN_IMPORT_BUDGET": "5"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("ok: ")
-    for plugin in ("genloom", "vae", "gan", "diffusion", "flow", "ebm"):
+    for plugin in ("genloom", "devkit", "vae", "gan", "diffusion", "flow", "ebm"):
         assert plugin in result.stdout.split(": ", 2)[2].split(", ")
 
 

@@ -60,7 +60,8 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
 
     Status is ok, broken (failed to import or register: the error is shown),
     incompatible (its genloom requirement excludes this core) or disabled
-    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS). 'genloom plugins check' looks deeper.
+    (GENLOOM_PLUGINS / GENLOOM_DISABLE_PLUGINS). 'genloom plugins check' (from the
+    genloom-devkit distribution) looks deeper.
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -78,23 +79,6 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"{'':<16} error: {i.error}")
         if i.note:
             click.echo(f"{'':<16} note: {i.note}")
-
-
-@plugins.command("check")
-@click.argument("names", nargs=-1, metavar="[NAME]...")
-def plugins_check(names: tuple[str, ...]) -> None:
-    """Check installed plugins (all, or each NAME) for defects users would hit.
-
-    \b
-    Imports every registered target; rejects kinds neither the core nor a plugin
-    declares (a misspelled 'modle'); checks hook names, that the entry module
-    imports without torch and within the import budget, the plugin's genloom
-    requirement, and that each model's default_sampler resolves. Prints one line
-    per problem with its fix and exits 2 on any; exits 0 with a summary otherwise.
-    """
-    from genloom.cli_plugins_check import run_check
-
-    run_check(list(names))
 
 
 @cli.command("list")
@@ -131,30 +115,6 @@ def list_components(kind: str | None) -> None:
 
 def _plural(kind: str) -> str:
     return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
-
-
-@cli.command("new-plugin")
-@click.argument("name")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="Folder to write genloom-NAME/ into.")
-@click.option("--kind", default="model", show_default=True,
-              type=click.Choice(["model", "denoiser", "encoder", "generator", "sampler", "dataset", "metric"]),
-              help="What the plugin provides.")
-def new_plugin(name: str, directory: str, kind: str) -> None:
-    """Write a new plugin distribution genloom-NAME providing one component of KIND.
-
-    \b
-    It holds a pyproject with the entry point and a compatible genloom range, an
-    import-light plugin module, a working component, an example config, tests that
-    use genloom's pytest plugin, and a README. Then:
-      cd genloom-NAME && pip install -e . && genloom plugins check NAME && pytest tests
-    """
-    from genloom.scaffold import new_plugin as write
-
-    root = write(name, kind, directory)
-    click.echo(f"wrote {root}/ ({kind} '{name}:{name}'); next:")
-    click.echo(f"  cd {root} && pip install -e . && genloom plugins check {name} && pytest tests")
-    click.echo(f"  genloom train configs/{name}.yaml")
 
 
 @cli.command()

@@ -22,17 +22,28 @@ import warnings
 from types import ModuleType
 
 #: old module -> (new module, the distribution that ships it); removed in genloom 0.3
-MOVED: dict[str, tuple[str, str]] = {}
+MOVED: dict[str, tuple[str, str]] = {
+    # the developer kit (genloom-devkit); conformance.py was merged into testing.checks
+    "genloom.testing.conformance": ("genloom_devkit.testing.checks", "genloom-devkit"),
+    "genloom.testing": ("genloom_devkit.testing", "genloom-devkit"),
+    "genloom.scaffold": ("genloom_devkit.scaffold", "genloom-devkit"),
+    "genloom.plugin_check": ("genloom_devkit.plugin_check", "genloom-devkit"),
+    "genloom.cli_plugins_check": ("genloom_devkit.cli_plugins_check", "genloom-devkit"),
+    "genloom.templates": ("genloom_devkit.templates", "genloom-devkit"),
+}
 
 #: the minor version in which the old paths stop working
 REMOVED_IN = "0.3"
 
 
 def _target(fullname: str) -> tuple[str, str] | None:
-    for old, (new, dist) in MOVED.items():
-        if fullname == old or fullname.startswith(old + "."):
-            return new + fullname[len(old):], dist
-    return None
+    # the longest old prefix wins: a module moved apart from its package has its own entry
+    matches = [old for old in MOVED if fullname == old or fullname.startswith(old + ".")]
+    if not matches:
+        return None
+    old = max(matches, key=len)
+    new, dist = MOVED[old]
+    return new + fullname[len(old):], dist
 
 
 class _MovedLoader(importlib.abc.Loader):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genloom import ConfigError, DataInfo, build_model, load_config
-from genloom.testing import Case, parametrize_with_checks
+from genloom_devkit.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 POINTS = DataInfo(kind="points", shape=(2,))

@@ -10,7 +10,7 @@ import torch
 
 from genloom import ConfigError, DataInfo, DiscreteEncoder, DiscreteLatent, Generator, load_config
 from genloom.build import build_model
-from genloom.testing import Case, parametrize_with_checks
+from genloom_devkit.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 SMALL = ["model.channels=16", "model.num_codes=16", "model.code_dim=4"]

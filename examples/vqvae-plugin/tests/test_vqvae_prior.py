@@ -17,7 +17,7 @@ from torch import nn
 import genloom
 from genloom import ConfigError, DataInfo, Encoder, GenerativeModel, Generator, load_config
 from genloom.build import build_model
-from genloom.testing import Case, check_model, parametrize_with_checks
+from genloom_devkit.testing import Case, check_model, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 K, GRID = 8, 2  # 8 codes, a 2x2 grid: 4 codes per image

@@ -9,7 +9,7 @@ import genloom
 from genloom import DataInfo, Denoiser, load_config, train
 from genloom.build import build_model
 from genloom.errors import ComponentError, ConfigError
-from genloom.testing import Case, parametrize_with_checks
+from genloom_devkit.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 POINTS = DataInfo(kind="points", shape=(2,))

@@ -7,7 +7,7 @@ from torch import nn
 from genloom import DataInfo, Generator, load_config
 from genloom.build import build_model
 from genloom.errors import ComponentError, ConfigError
-from genloom.testing import Case, parametrize_with_checks, synthetic_batch
+from genloom_devkit.testing import Case, parametrize_with_checks, synthetic_batch
 from genloom_gan.losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 from genloom_gan.truncation import truncated_normal
 

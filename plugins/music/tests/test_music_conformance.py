@@ -2,7 +2,7 @@
 plugin checks apply: every registered target imports, and the entry module imports
 without torch."""
 
-from genloom.testing import Case, parametrize_with_checks
+from genloom_devkit.testing import Case, parametrize_with_checks
 
 
 @parametrize_with_checks([Case.of_plugin("music")])

@@ -6,7 +6,7 @@ import torch
 from genloom import DataInfo, load_config
 from genloom.build import build_model
 from genloom.data.tokenizers import ByteTokenizer
-from genloom.testing import Case, check_model, parametrize_with_checks
+from genloom_devkit.testing import Case, check_model, parametrize_with_checks
 from genloom_rnn.network import RNN
 
 BYTES = DataInfo(kind="tokens", shape=(17,), vocab_size=256, tokenizer=ByteTokenizer().state())

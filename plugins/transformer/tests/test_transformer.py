@@ -11,7 +11,7 @@ import torch
 from genloom import DataInfo, load_config
 from genloom.build import build_model
 from genloom.data.tokenizers import CharTokenizer
-from genloom.testing import Case, parametrize_with_checks
+from genloom_devkit.testing import Case, parametrize_with_checks
 from genloom_transformer.network import Transformer
 
 TOK = CharTokenizer(list("abcdefgh \n"))

@@ -6,7 +6,7 @@ import torch
 from genloom import DataInfo, Encoder, Generator, load_config
 from genloom.build import build_model
 from genloom.errors import ComponentError
-from genloom.testing import Case, parametrize_with_checks
+from genloom_devkit.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 
@@ -171,7 +171,7 @@ def test_evaluate_reports_the_iwae_nll_with_its_k(tmp_path):
     import json
 
     from genloom import train
-    from genloom.testing.helpers import run_cli
+    from genloom_devkit.testing.helpers import run_cli
 
     run = tmp_path / "run"
     train(load_config(None, ["model.name=vae", "model.latent_dim=4", f"output_dir={run}", "trainer.max_steps=5",
