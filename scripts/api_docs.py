@@ -1,8 +1,9 @@
 """Build the API reference from the docstrings (``make docs-api``).
 
 Covers what a plugin author may use: ``genloom`` (every name in ``genloom.__all__``),
-the hook specifications (``genloom.hookspecs``) and the test kit
-(``genloom.testing``). Two outputs:
+the hook specifications (``genloom.hookspecs``), the test kit (``genloom.testing``)
+and the public API of the in-repo library distributions (:data:`LIBRARIES`, every
+name in their ``__all__``). Two outputs:
 
 - the full HTML reference, with pdoc, into ``docs/api/`` by default, which git
   ignores (built from the code, never edited or committed);
@@ -27,6 +28,8 @@ from pathlib import Path
 
 #: The modules of the public API, in the order the reference lists them.
 MODULES = ("genloom", "genloom.hookspecs", "genloom.testing")
+#: library distributions' packages whose ``__all__`` is public API other plugins import
+LIBRARIES = ("genloom_diffusion",)
 
 
 def build(out: Path) -> list[Path]:
@@ -35,7 +38,7 @@ def build(out: Path) -> list[Path]:
     import pdoc.render
 
     pdoc.render.configure(docformat="restructuredtext", search=True, show_source=True)
-    pdoc.pdoc(*MODULES, output_directory=out)
+    pdoc.pdoc(*MODULES, *LIBRARIES, output_directory=out)
     return sorted(out.rglob("*.html"))
 
 
@@ -53,11 +56,15 @@ def public_names() -> dict[str, dict[str, object]]:
     genloom = importlib.import_module("genloom")
     hookspecs = importlib.import_module("genloom.hookspecs")
     testing = importlib.import_module("genloom.testing")
-    return {
+    names = {
         "genloom": {n: getattr(genloom, n) for n in genloom.__all__ if n != "__version__"},
         "genloom.hookspecs": {n: getattr(hookspecs, n) for n in sorted(dir(hookspecs)) if n.startswith("genloom_")},
         "genloom.testing": {n: getattr(testing, n) for n in testing.__all__},
     }
+    for library in LIBRARIES:
+        package = importlib.import_module(library)
+        names[library] = {n: getattr(package, n) for n in package.__all__ if n != "__version__"}
+    return names
 
 
 def _paragraph(obj: object) -> str:
@@ -106,9 +113,13 @@ def _foreign(obj: object) -> str | None:
     signature and docstring follow that library's version), else None."""
     module = getattr(obj, "__module__", None) or type(obj).__module__
     if inspect.isclass(obj) or inspect.isfunction(obj) or not callable(obj):
-        return None if module.split(".")[0] == "genloom" or not callable(obj) else module
+        return None if module.split(".")[0] in OURS or not callable(obj) else module
     top = module.split(".")[0]  # pluggy.HookimplMarker, not pluggy._hooks...: private paths move
-    return None if top == "genloom" else f"{top}.{type(obj).__qualname__}"
+    return None if top in OURS else f"{top}.{type(obj).__qualname__}"
+
+
+#: top-level packages whose objects the reference documents itself
+OURS = ("genloom", *LIBRARIES)
 
 
 def _value(obj: object) -> str:
@@ -147,7 +158,9 @@ def index() -> str:
         "public name has no docstring.",
         "",
         "Public means what a plugin may use: `genloom.__all__`, the hook specifications",
-        "in `genloom.hookspecs` (see [hooks.md](hooks.md)) and the test kit `genloom.testing`.",
+        "in `genloom.hookspecs` (see [hooks.md](hooks.md)), the test kit `genloom.testing`",
+        "and the `__all__` of the library distributions (`genloom_diffusion`: the diffusion",
+        "family's API, from `genloom-diffusion`).",
         "Each entry shows the first paragraph of its docstring; the rest is in the HTML",
         "reference and the source.",
     ]

@@ -18,10 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from genloom import (
-    EMA, ConfigError, DataInfo, Denoiser, FirstStage, FirstStageConfig, FitContext, GenerativeModel,
-    NoiseSchedule, build_component, get_kind,
+    EMA, ConfigError, DataInfo, Denoiser, FitContext, GenerativeModel, build_component, get_kind,
 )
 
+from genloom_diffusion.denoising import NoiseSchedule
+from genloom_diffusion.first_stage import FirstStage, FirstStageConfig
 from genloom_diffusion.objective import WEIGHTINGS, loss_weight
 
 #: batches of training data used to measure the latent scale when training starts
