@@ -1,4 +1,4 @@
-"""Euler ancestral and Heun drive any genloom.DenoisingModel: one written here whose
+"""Euler ancestral and Heun drive any genloom_diffusion.DenoisingModel: one written here whose
 denoiser is exact (so the samples' distribution is known), and the in-house
 ``diffusion`` model, reached only by name through the config and registry."""
 

@@ -29,7 +29,7 @@ from genloom_diffusion.denoising.schedule import NoiseSchedule
 class DenoisingModel(Protocol):
     """What a diffusion sampler reads from the model it samples.
 
-    * ``noise_schedule``: the :class:`~genloom.NoiseSchedule` the denoiser was trained
+    * ``noise_schedule``: the :class:`~genloom_diffusion.NoiseSchedule` the denoiser was trained
       against (coefficients and conversions between ``eps``, ``x0`` and ``v``);
     * ``component(Denoiser)``: the denoiser to drive (an EMA copy, say);
     * ``sample_shape``: the shape of one ``x_t`` (the data's, or the latent's);
