@@ -86,6 +86,7 @@ class Run:
 
     @property
     def kind(self) -> str:
+        """What the denoiser predicts: ``"eps"``, ``"x0"`` or ``"v"``."""
         return self.denoiser.prediction
 
     def predict(self, x: Tensor, t: int) -> Tensor:
