@@ -1,8 +1,10 @@
 """Build the API reference from the docstrings (``make docs-api``).
 
 Covers what a plugin author may use: ``genloom`` (every name in ``genloom.__all__``),
-the hook specifications (``genloom.hookspecs``) and the test kit
-(``genloom_devkit.testing``, from the genloom-devkit distribution). Two outputs:
+the hook specifications (``genloom.hookspecs``), the test kit
+(``genloom_devkit.testing``, from the genloom-devkit distribution) and the public API
+of the in-repo library distributions (:data:`LIBRARIES`, every name in their
+``__all__``). Two outputs:
 
 - the full HTML reference, with pdoc, into ``docs/api/`` by default, which git
   ignores (built from the code, never edited or committed);
@@ -27,6 +29,8 @@ from pathlib import Path
 
 #: The modules of the public API, in the order the reference lists them.
 MODULES = ("genloom", "genloom.hookspecs", "genloom_devkit.testing")
+#: library distributions' packages whose ``__all__`` is public API other plugins import
+LIBRARIES = ("genloom_diffusion",)
 
 
 def build(out: Path) -> list[Path]:
@@ -35,7 +39,7 @@ def build(out: Path) -> list[Path]:
     import pdoc.render
 
     pdoc.render.configure(docformat="restructuredtext", search=True, show_source=True)
-    pdoc.pdoc(*MODULES, output_directory=out)
+    pdoc.pdoc(*MODULES, *LIBRARIES, output_directory=out)
     return sorted(out.rglob("*.html"))
 
 
@@ -53,11 +57,15 @@ def public_names() -> dict[str, dict[str, object]]:
     genloom = importlib.import_module("genloom")
     hookspecs = importlib.import_module("genloom.hookspecs")
     testing = importlib.import_module("genloom_devkit.testing")
-    return {
+    names = {
         "genloom": {n: getattr(genloom, n) for n in genloom.__all__ if n != "__version__"},
         "genloom.hookspecs": {n: getattr(hookspecs, n) for n in sorted(dir(hookspecs)) if n.startswith("genloom_")},
         "genloom_devkit.testing": {n: getattr(testing, n) for n in testing.__all__},
     }
+    for library in LIBRARIES:
+        package = importlib.import_module(library)
+        names[library] = {n: getattr(package, n) for n in package.__all__ if n != "__version__"}
+    return names
 
 
 def _paragraph(obj: object) -> str:
@@ -149,8 +157,10 @@ def index() -> str:
         "public name has no docstring.",
         "",
         "Public means what a plugin may use: `genloom.__all__`, the hook specifications",
-        "in `genloom.hookspecs` (see [hooks.md](hooks.md)) and the test kit",
-        "`genloom_devkit.testing` (from the genloom-devkit distribution).",
+        "in `genloom.hookspecs` (see [hooks.md](hooks.md)), the test kit",
+        "`genloom_devkit.testing` (from the genloom-devkit distribution) and the `__all__`",
+        "of the library distributions (`genloom_diffusion`: the diffusion family's API,",
+        "from `genloom-diffusion`).",
         "Each entry shows the first paragraph of its docstring; the rest is in the HTML",
         "reference and the source.",
     ]

@@ -15,7 +15,6 @@ from genloom import (
     DataInfo,
     DiscreteEncoder,
     DiscreteLatent,
-    FirstStage,
     FlowLatent,
     GenerativeModel,
     Generator,
@@ -28,6 +27,7 @@ from genloom import (
     save_samples,
 )
 from genloom.interpolation import interpolate
+from genloom_diffusion import FirstStage
 from genloom.kinds import get_kind
 
 # -- a flow: one invertible generator is both the Encoder and the Generator -------------

@@ -1,5 +1,8 @@
 """Built-in datasets, deterministic splits, tokenizers and the sample writers."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +15,7 @@ from genloom.data.digits import Digits
 from genloom.data.images import ImageFolder
 from genloom.data.text import Text, default_corpus
 from genloom.data.tokenizers import ByteTokenizer, CharTokenizer, tokenizer_from_state
-from genloom.data.toy2d import SHAPES, Toy2D
+from genloom.data.toy2d import SHAPES, Toy2D, moons, swiss_roll
 from genloom.errors import ConfigError, GenloomError
 from genloom.interfaces import Samples
 from genloom.kinds import save_samples
@@ -51,6 +54,63 @@ def test_toy2d_shapes_are_standardised(shape):
     assert x.shape == (2000, 2) and y is None
     assert torch.allclose(x.mean(0), torch.zeros(2), atol=1e-4)
     assert torch.allclose(x.std(0), torch.ones(2), atol=1e-2)
+
+
+def test_digits_are_scikit_learns_digits():
+    from sklearn.datasets import load_digits  # in the dev extra: the reference, test-only
+
+    from genloom.data.digits import load_digit_arrays
+
+    bunch = load_digits()
+    images, labels = load_digit_arrays()
+    assert images.shape == (1797, 8, 8) and labels.shape == (1797,)
+    assert np.array_equal(images, bunch.images) and np.array_equal(labels, bunch.target)
+    assert images.min() == 0 and images.max() == 16
+    x, y = Digits(cfg("digits")).arrays()
+    expected = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0 * 2.0 - 1.0
+    assert torch.equal(x, expected) and torch.equal(y, torch.tensor(bunch.target))
+
+
+def test_builtin_datasets_load_without_scikit_learn():
+    code = ("import sys; sys.modules['sklearn'] = None\n"  # any sklearn import now fails
+            "from omegaconf import OmegaConf\n"
+            "from genloom.data.digits import Digits\n"
+            "from genloom.data.toy2d import SHAPES, Toy2D\n"
+            "assert Digits(OmegaConf.create({})).arrays()[0].shape == (1797, 1, 8, 8)\n"
+            "for s in SHAPES:\n"
+            "    Toy2D(OmegaConf.create({'shape': s, 'n': 100, 'noise': 0.05, 'seed': 0})).arrays()\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_toy2d_is_deterministic_per_seed(shape):
+    def points(seed):
+        return Toy2D(cfg("toy2d", shape=shape, n=500, seed=seed)).arrays()[0]
+
+    assert torch.equal(points(3), points(3))
+    assert not torch.equal(points(3), points(4))
+
+
+def test_toy2d_shapes_lie_where_they_should():
+    rng = np.random.default_rng(0)
+    pts = moons(rng, 1001, 0.0)  # on the two half circles, 500 upper and 501 lower
+    upper = np.isclose(np.hypot(*pts.T), 1.0) & (pts[:, 1] >= -1e-12)
+    lower = np.isclose(np.hypot(pts[:, 0] - 1, pts[:, 1] - 0.5), 1.0) & (pts[:, 1] <= 0.5 + 1e-12)
+    assert upper.sum() == 500 and lower.sum() == 501 and (upper ^ lower).all()
+    assert not np.array_equal(pts[:500], moons(np.random.default_rng(1), 1001, 0.0)[:500])  # shuffled
+    noise = moons(np.random.default_rng(5), 20000, 0.1) - moons(np.random.default_rng(5), 20000, 0.0)
+    assert abs(noise.mean()) < 0.005 and abs(noise.std() - 0.1) < 0.002  # N(0, noise^2) added
+
+    roll = swiss_roll(np.random.default_rng(0), 5000, 0.0)  # radius t = angle, t in [1.5 pi, 4.5 pi]
+    t = np.hypot(*roll.T)
+    assert t.min() >= 1.5 * np.pi and t.max() <= 4.5 * np.pi
+    assert np.allclose(np.cos(t) * t, roll[:, 0]) and np.allclose(np.sin(t) * t, roll[:, 1])
+
+    raw = Toy2D(cfg("toy2d", shape="gaussians8", n=4000, noise=0.05)).arrays()[0].numpy()
+    angles = np.round(np.arctan2(raw[:, 1], raw[:, 0]) / (np.pi / 4)) % 8
+    assert sorted(np.unique(angles).tolist()) == list(range(8))  # all 8 modes present
+    board = Toy2D(cfg("toy2d", shape="checkerboard", n=4000)).arrays()[0].numpy()
+    assert np.abs(board).max() < 2.5  # standardised [-2, 2] squares
 
 
 def test_toy2d_rejects_unknown_shape():

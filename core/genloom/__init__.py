@@ -43,11 +43,6 @@ _LAZY = {
     "SampleKind": "genloom.kinds",
     "get_kind": "genloom.kinds",
     "save_samples": "genloom.kinds",
-    "NoiseSchedule": "genloom.denoising.schedule",
-    "DiffusionSampler": "genloom.denoising.sampler",
-    "DenoisingModel": "genloom.denoising.sampler",
-    "FirstStage": "genloom.first_stage",
-    "FirstStageConfig": "genloom.first_stage",
     "IncompatibleSamplerError": "genloom.interfaces",
     "GenerativeModel": "genloom.model",
     "OptimizerGroup": "genloom.model",
@@ -74,8 +69,20 @@ _LAZY = {
 
 __all__ = ["__version__", "hookimpl", "progress", *_LAZY]
 
+#: root names that moved to a library distribution: name -> (new module, distribution).
+#: ``genloom.<name>`` still works, with a DeprecationWarning, until genloom 0.3.
+_DEPRECATED: dict[str, tuple[str, str]] = {
+    "NoiseSchedule": ("genloom_diffusion", "genloom-diffusion"),
+    "DiffusionSampler": ("genloom_diffusion", "genloom-diffusion"),
+    "DenoisingModel": ("genloom_diffusion", "genloom-diffusion"),
+    "FirstStage": ("genloom_diffusion", "genloom-diffusion"),
+    "FirstStageConfig": ("genloom_diffusion", "genloom-diffusion"),
+}
+
 
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        return _moved.moved_name(name, *_DEPRECATED[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'genloom' has no attribute {name!r}")
@@ -90,9 +97,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.config import load_config
     from genloom.data.info import DataInfo
     from genloom.ema import EMA
-    from genloom.denoising.sampler import DenoisingModel, DiffusionSampler
-    from genloom.denoising.schedule import NoiseSchedule
-    from genloom.first_stage import FirstStage, FirstStageConfig
     from genloom.kinds import SampleKind, get_kind, save_samples
     from genloom.samplers.latent_prior import LatentPriorSampler
     from genloom.errors import (

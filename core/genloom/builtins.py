@@ -12,7 +12,7 @@ from genloom import hookimpl
 @hookimpl
 def genloom_register_components(register) -> None:
     register("dataset", "digits", "genloom.data.digits:Digits",
-             help="scikit-learn's 8x8 handwritten digits, 1,797 images with labels")
+             help="the built-in 8x8 handwritten digits, 1,797 images with labels")
     register("dataset", "toy2d", "genloom.data.toy2d:Toy2D",
              help="2-D point clouds: moons, swiss_roll, gaussians8, checkerboard")
     register("dataset", "text", "genloom.data.text:Text",

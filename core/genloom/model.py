@@ -161,7 +161,7 @@ class GenerativeModel(nn.Module):
         """The sub-module implementing ``interface`` (used by samplers), or None.
 
         The model itself, else its first direct child that implements it, else the
-        first nested one (a :class:`~genloom.FirstStage`'s decoder, say). Override it
+        first nested one (a frozen first stage's decoder, say). Override it
         to choose another (an EMA copy)."""
         if isinstance(self, interface):
             return self

@@ -30,10 +30,33 @@ MOVED: dict[str, tuple[str, str]] = {
     "genloom.plugin_check": ("genloom_devkit.plugin_check", "genloom-devkit"),
     "genloom.cli_plugins_check": ("genloom_devkit.cli_plugins_check", "genloom-devkit"),
     "genloom.templates": ("genloom_devkit.templates", "genloom-devkit"),
+    "genloom.denoising": ("genloom_diffusion.denoising", "genloom-diffusion"),
+    "genloom.first_stage": ("genloom_diffusion.first_stage", "genloom-diffusion"),
 }
 
 #: the minor version in which the old paths stop working
 REMOVED_IN = "0.3"
+
+
+def moved_name(name: str, new: str, dist: str) -> object:
+    """``genloom.<name>`` of a root name that moved to module ``new`` of ``dist``: the
+    same object, with a :class:`DeprecationWarning` naming the new import (not cached
+    on ``genloom``, so every old use warns)."""
+    try:
+        module = importlib.import_module(new)
+    except ModuleNotFoundError as exc:
+        if exc.name and new.startswith(exc.name.split(".")[0]):
+            raise AttributeError(
+                f"genloom.{name} moved to {new}.{name} in the {dist} distribution: pip install {dist}"
+            ) from None
+        raise
+    warnings.warn(
+        f"genloom.{name} moved to {new}.{name} (distribution {dist}); import it from "
+        f"{new}: the old name is removed in genloom {REMOVED_IN}",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return getattr(module, name)
 
 
 def _target(fullname: str) -> tuple[str, str] | None:

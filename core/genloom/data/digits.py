@@ -1,9 +1,17 @@
-"""``digits``: scikit-learn's bundled 8x8 handwritten digits (1,797 images, labels 0-9)."""
+"""``digits``: the 8x8 handwritten digits (1,797 images, labels 0-9) that scikit-learn
+also bundles (UCI's optical recognition set), shipped with the core as ``digits.npz``.
+
+Package data rather than ``sklearn.datasets.load_digits``: the core's built-in
+dataset then needs neither scikit-learn nor the network. ``scripts/make_digits_npz.py``
+wrote the file from scikit-learn; ``tests/test_data.py`` checks they are equal.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -25,8 +33,13 @@ class Digits(InMemoryDataset):
         )
 
     def load_arrays(self) -> tuple[Tensor, Tensor]:
-        from sklearn.datasets import load_digits
+        images, labels = load_digit_arrays()
+        x = torch.tensor(images, dtype=torch.float32).unsqueeze(1) / 16.0 * 2.0 - 1.0
+        return x, torch.tensor(labels, dtype=torch.long)
 
-        bunch = load_digits()
-        x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0 * 2.0 - 1.0
-        return x, torch.tensor(bunch.target, dtype=torch.long)
+
+def load_digit_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The raw arrays: images ``(1797, 8, 8)`` uint8 with values 0-16, labels ``(1797,)``
+    uint8 with values 0-9, in scikit-learn's order."""
+    with resources.files("genloom.data").joinpath("digits.npz").open("rb") as f, np.load(f) as npz:
+        return npz["images"], npz["labels"]

@@ -1,6 +1,10 @@
 """``toy2d``: two-dimensional point clouds (moons, swiss roll, 8 gaussians, checkerboard).
 
-Small, fast and easy to look at, they show whether a model covers every mode.
+Small, fast and easy to look at, they show whether a model covers every mode. Every
+shape is drawn with numpy from one ``numpy.random.default_rng(seed)``, so a seed gives
+the same points everywhere. Moons and the swiss roll follow scikit-learn's
+``make_moons`` and ``make_swiss_roll`` (the same distributions and parameters; the
+points differ, as the random streams do).
 """
 
 from __future__ import annotations
@@ -45,14 +49,9 @@ class Toy2D(InMemoryDataset):
         cfg = self.cfg
         rng = np.random.default_rng(cfg.seed)
         if cfg.shape == "moons":
-            from sklearn.datasets import make_moons
-
-            pts, _ = make_moons(cfg.n, noise=cfg.noise, random_state=cfg.seed)
+            pts = moons(rng, cfg.n, cfg.noise)
         elif cfg.shape == "swiss_roll":
-            from sklearn.datasets import make_swiss_roll
-
-            pts3, _ = make_swiss_roll(cfg.n, noise=cfg.noise, random_state=cfg.seed)
-            pts = pts3[:, [0, 2]]
+            pts = swiss_roll(rng, cfg.n, cfg.noise)
         elif cfg.shape == "gaussians8":
             angles = rng.integers(0, 8, cfg.n) * (2 * math.pi / 8)
             centres = np.stack([np.cos(angles), np.sin(angles)], axis=1) * 2.0
@@ -63,3 +62,33 @@ class Toy2D(InMemoryDataset):
             pts = np.stack([x1, x2], axis=1)
         pts = (pts - pts.mean(0)) / pts.std(0)
         return torch.tensor(pts, dtype=torch.float32), None
+
+
+def moons(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
+    """Two interleaving half circles, shuffled, plus Gaussian noise of std ``noise``.
+
+    As ``sklearn.datasets.make_moons``: ``n // 2`` points on the upper unit half circle
+    (angles evenly spaced over [0, pi]), the rest on the lower one shifted to ``(1, 0.5)``.
+    """
+    n_out = n // 2
+    n_in = n - n_out
+    outer = np.linspace(0, math.pi, n_out)
+    inner = np.linspace(0, math.pi, n_in)
+    pts = np.concatenate([
+        np.stack([np.cos(outer), np.sin(outer)], axis=1),
+        np.stack([1 - np.cos(inner), 1 - np.sin(inner) - 0.5], axis=1),
+    ])
+    pts = pts[rng.permutation(n)]
+    return pts + rng.normal(scale=noise, size=pts.shape) if noise > 0 else pts
+
+
+def swiss_roll(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
+    """The swiss roll seen from its axis: ``(t cos t, t sin t)`` plus Gaussian noise of std
+    ``noise``, with ``t`` uniform on ``[1.5 pi, 4.5 pi]``.
+
+    As the ``(x, z)`` columns of ``sklearn.datasets.make_swiss_roll`` (its third
+    coordinate, the roll's height, is not drawn).
+    """
+    t = 1.5 * math.pi * (1 + 2 * rng.uniform(size=n))
+    pts = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
+    return pts + noise * rng.standard_normal(size=pts.shape)

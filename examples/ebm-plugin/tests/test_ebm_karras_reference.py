@@ -18,8 +18,7 @@ import diffusers
 import pytest
 import torch
 
-from genloom import NoiseSchedule
-from genloom.denoising import estimates
+from genloom_diffusion import NoiseSchedule, estimates
 from genloom_ebm.samplers.euler_ancestral import euler_ancestral_step
 from genloom_ebm.samplers.heun import euler_step, heun_correct
 from genloom_ebm.samplers.karras import ve_sigma, ve_sigmas

@@ -1,4 +1,4 @@
-"""Euler ancestral and Heun drive any genloom.DenoisingModel: one written here whose
+"""Euler ancestral and Heun drive any genloom_diffusion.DenoisingModel: one written here whose
 denoiser is exact (so the samples' distribution is known), and the in-house
 ``diffusion`` model, reached only by name through the config and registry."""
 
@@ -6,10 +6,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from genloom import (
-    ConfigError, DataInfo, Denoiser, DenoisingModel, GenerativeModel, NoiseSchedule, build_model,
-    load_config,
-)
+from genloom import ConfigError, DataInfo, Denoiser, GenerativeModel, build_model, load_config
+from genloom_diffusion import DenoisingModel, NoiseSchedule
 
 T = 200
 MEAN, STD = torch.tensor([1.0, -2.0]), 0.5

@@ -2,7 +2,7 @@
 
 The encoder downsamples an image by strided convolutions to a ``grid x grid`` map of
 ``code_dim`` vectors and quantizes each with a :class:`~genloom_vqvae.codebook.Codebook`;
-it is a :class:`genloom.DiscreteEncoder`, so the core's :class:`genloom.FirstStage`
+it is a :class:`genloom.DiscreteEncoder`, so :class:`genloom_diffusion.FirstStage`
 (and any second stage) reads its codes and embeds codes without knowing this plugin.
 The decoder is a :class:`genloom.Generator` from the code vectors back to the image.
 """

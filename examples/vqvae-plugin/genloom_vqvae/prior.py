@@ -1,7 +1,7 @@
 """Stage 2, ``vq-prior``: an autoregressive prior over a trained VQ-VAE's code grid.
 
-The first stage is another run (``first_stage.checkpoint``), composed with the core's
-:class:`genloom.FirstStage`: frozen, and copied into this run's config and weights on
+The first stage is another run (``first_stage.checkpoint``), composed with
+:class:`genloom_diffusion.FirstStage` (the genloom-diffusion library's): frozen, and copied into this run's config and weights on
 first build, so this run's checkpoint samples without the first run's files. The prior
 is any registered language model, named in config (``prior: {name: transformer}``)
 and built through the registry, never imported: it models ``[BOS] + codes`` with the
@@ -26,9 +26,10 @@ import torch
 from torch import Tensor, nn
 
 from genloom import (
-    ConfigError, DataInfo, DiscreteEncoder, Encoder, FirstStage, FirstStageConfig,
-    GenerativeModel, Generator, LanguageModel, build_component,
+    ConfigError, DataInfo, DiscreteEncoder, Encoder, GenerativeModel, Generator, LanguageModel,
+    build_component,
 )
+from genloom_diffusion import FirstStage, FirstStageConfig
 
 from genloom_vqvae.codes_only import CodesOnly
 

@@ -18,10 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from genloom import (
-    EMA, ConfigError, DataInfo, Denoiser, FirstStage, FirstStageConfig, FitContext, GenerativeModel,
-    NoiseSchedule, build_component, get_kind,
+    EMA, ConfigError, DataInfo, Denoiser, FitContext, GenerativeModel, build_component, get_kind,
 )
 
+from genloom_diffusion.denoising import NoiseSchedule
+from genloom_diffusion.first_stage import FirstStage, FirstStageConfig
 from genloom_diffusion.objective import WEIGHTINGS, loss_weight
 
 #: batches of training data used to measure the latent scale when training starts
@@ -31,12 +32,12 @@ SCALE_BATCHES = 8
 class Diffusion(GenerativeModel):
     """Denoising diffusion (Ho et al., 2020) with interchangeable parts.
 
-    It keeps the core's :class:`~genloom.DenoisingModel` contract, so every
-    :class:`~genloom.DiffusionSampler` (this plugin's or another's) drives it:
-    ``noise_schedule`` (a :class:`~genloom.NoiseSchedule`), ``component(Denoiser)`` (the
+    It keeps this library's :class:`~genloom_diffusion.DenoisingModel` contract, so every
+    :class:`~genloom_diffusion.DiffusionSampler` (this plugin's or another's) drives it:
+    ``noise_schedule`` (a :class:`~genloom_diffusion.NoiseSchedule`), ``component(Denoiser)`` (the
     EMA copy when ``ema`` is on), ``sample_shape``, ``null_label``, ``x0_range`` and
-    ``to_data``. ``model.latent`` is a :class:`~genloom.FirstStageConfig`: the frozen
-    autoencoder of latent diffusion is the core's :class:`~genloom.FirstStage`.
+    ``to_data``. ``model.latent`` is a :class:`~genloom_diffusion.FirstStageConfig`: the frozen
+    autoencoder of latent diffusion is this library's :class:`~genloom_diffusion.FirstStage`.
     """
 
     likelihood = "none"

@@ -4,7 +4,7 @@ A ``noise_schedule`` component is built as ``cls(cfg, timesteps=T)`` and answers
 question, :meth:`alphas_cumprod`: the fraction of signal variance ``alpha_bar_t`` kept
 at each of the ``T`` timesteps (``x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t)
 eps``). Everything else (conversions between predictions, SNR, sampler coefficients)
-is derived from that table by :class:`~genloom.NoiseSchedule`,
+is derived from that table by :class:`~genloom_diffusion.NoiseSchedule`,
 so another plugin adds a schedule by registering a class like these two, without
 importing this package.
 

@@ -19,8 +19,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from genloom import NoiseSchedule
-from genloom.denoising import estimates
+from genloom_diffusion import NoiseSchedule, estimates
 from genloom_diffusion.samplers.ddim import ddim_step
 from genloom_diffusion.samplers.ddpm import ddpm_step
 from genloom_diffusion.samplers.dpm_solver import dpmpp_2m_step

@@ -9,7 +9,7 @@ import genloom
 from genloom import DataInfo, load_config
 from genloom.build import build_model
 
-from genloom.denoising import KINDS, NoiseSchedule
+from genloom_diffusion import KINDS, NoiseSchedule
 from genloom_diffusion.objective import loss_weight
 
 POINTS = DataInfo(kind="points", shape=(2,))

@@ -24,7 +24,7 @@ def genloom_register_components(register) -> None:
              help="z from a normal truncated at +-threshold, decoded by a one-shot Generator")
     # example configs, packaged: genloom train NAME / genloom config init NAME
     register("config", "gan-digits", "genloom_gan:configs/gan-digits.yaml",
-             help="a DCGAN on scikit-learn's 8x8 digits, with an EMA generator for sampling")
+             help="a DCGAN on the built-in 8x8 digits, with an EMA generator for sampling")
     register("config", "gan-mnist", "genloom_gan:configs/gan-mnist.yaml",
              help="a DCGAN on MNIST padded to 32x32, EMA generator (needs genloom[mnist])")
     register("config", "gan-toy2d", "genloom_gan:configs/gan-toy2d.yaml",

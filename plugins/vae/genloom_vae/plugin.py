@@ -22,7 +22,7 @@ def genloom_register_components(register) -> None:
              help="small transposed-conv decoder for square power-of-two images")
     # example configs, packaged: genloom train NAME / genloom config init NAME
     register("config", "vae-digits", "genloom_vae:configs/vae-digits.yaml",
-             help="a VAE on scikit-learn's 8x8 digits: about a minute on a laptop CPU")
+             help="a VAE on the built-in 8x8 digits: about a minute on a laptop CPU")
     register("config", "vae-mnist", "genloom_vae:configs/vae-mnist.yaml",
              help="a VAE on 5,000 28x28 MNIST digits (needs pip install 'genloom[mnist]')")
     register("config", "vae-toy2d", "genloom_vae:configs/vae-toy2d.yaml",

@@ -18,9 +18,9 @@ import torch
 from torch import Tensor
 
 from genloom import ConfigError, Samples
-from genloom.denoising import pairs
+from genloom_diffusion import Run
 
-from genloom_ebm.samplers.karras import SigmaSpaceSampler, check_guidance_and_clip, derivative, ve_sigmas
+from genloom_ebm.samplers.karras import SigmaSpaceSampler, check_guidance_and_clip, derivative, ve_sigma
 
 
 def ancestral_sigmas(sigma: float, sigma_next: float, eta: float) -> tuple[float, float]:
@@ -48,6 +48,7 @@ class EulerAncestral(SigmaSpaceSampler):
     """Euler ancestral; ``steps`` defaults to 50, one denoiser call each."""
 
     label = "euler_ancestral"
+    default_steps = 50
 
     def sample(
         self,
@@ -67,12 +68,13 @@ class EulerAncestral(SigmaSpaceSampler):
         if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
             raise ConfigError(f"eta must be a number between 0 and 1, got {eta!r}")
         check_guidance_and_clip(guidance, clip)
-        run = self.start(model, n, cond, guidance, clip)
-        ts = self.timesteps(run.schedule, steps, default=min(50, run.schedule.timesteps))
-        sigmas = ve_sigmas(run.schedule, ts)
-        x = self.start_noise(run, model, n, generator, ts[0])
-        for i, (t, _t_next) in enumerate(self.steps_bar(pairs(ts))):
-            x0 = self.denoise(run, x, t)
-            fresh = run.noise(generator, x) if eta > 0 and sigmas[i + 1] > 0 else None
-            x = euler_ancestral_step(x, x0, sigmas[i], sigmas[i + 1], float(eta), fresh)
-        return self.finish(run, x, cond)
+        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
+                                guidance=guidance, clip=clip, eta=float(eta))
+
+    def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
+        """One Euler step from ``sigma_t`` down to ``sigma_down``, then fresh noise."""
+        eta = run.options["eta"]
+        sigma, sigma_next = ve_sigma(run.schedule, t), ve_sigma(run.schedule, t_next)
+        x0 = self.denoise(run, x, t)
+        fresh = run.noise(run.generator, x) if eta > 0 and sigma_next > 0 else None
+        return euler_ancestral_step(x, x0, sigma, sigma_next, eta, fresh)

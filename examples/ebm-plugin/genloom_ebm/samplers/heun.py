@@ -16,9 +16,9 @@ import torch
 from torch import Tensor
 
 from genloom import Samples
-from genloom.denoising import pairs
+from genloom_diffusion import Run
 
-from genloom_ebm.samplers.karras import SigmaSpaceSampler, check_guidance_and_clip, derivative, ve_sigmas
+from genloom_ebm.samplers.karras import SigmaSpaceSampler, check_guidance_and_clip, derivative, ve_sigma
 
 
 def euler_step(x: Tensor, x0: Tensor, sigma: float, sigma_next: float) -> tuple[Tensor, Tensor]:
@@ -39,6 +39,7 @@ class Heun(SigmaSpaceSampler):
     """Heun's method; ``steps`` defaults to 25 (49 denoiser calls)."""
 
     label = "heun"
+    default_steps = 25
 
     def sample(
         self,
@@ -55,15 +56,13 @@ class Heun(SigmaSpaceSampler):
         denoiser calls); ``guidance``: classifier-free guidance scale (1: none); ``clip``:
         clip predicted x0 to [-1, 1] (default: for pixel-space images)."""
         check_guidance_and_clip(guidance, clip)
-        run = self.start(model, n, cond, guidance, clip)
-        ts = self.timesteps(run.schedule, steps, default=min(25, run.schedule.timesteps))
-        sigmas = ve_sigmas(run.schedule, ts)
-        x = self.start_noise(run, model, n, generator, ts[0])
-        for i, (t, t_next) in enumerate(self.steps_bar(pairs(ts))):
-            sigma, sigma_next = sigmas[i], sigmas[i + 1]
-            x_pred, d = euler_step(x, self.denoise(run, x, t), sigma, sigma_next)
-            if t_next < 0:
-                x = x_pred
-            else:
-                x = heun_correct(x, d, x_pred, self.denoise(run, x_pred, t_next), sigma, sigma_next)
-        return self.finish(run, x, cond)
+        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
+                                guidance=guidance, clip=clip)
+
+    def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
+        """Euler's predictor, then Heun's corrector (none on the last step, to sigma 0)."""
+        sigma, sigma_next = ve_sigma(run.schedule, t), ve_sigma(run.schedule, t_next)
+        x_pred, d = euler_step(x, self.denoise(run, x, t), sigma, sigma_next)
+        if t_next < 0:
+            return x_pred
+        return heun_correct(x, d, x_pred, self.denoise(run, x_pred, t_next), sigma, sigma_next)

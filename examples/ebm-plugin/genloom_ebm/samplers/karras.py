@@ -8,8 +8,8 @@ with noise that only grows, where the probability-flow ODE is simply
 ``dx~/dsigma = (x~ - x0_hat) / sigma``. The denoiser is still called on
 ``x_t = alpha_t x~`` (diffusers' ``scale_model_input``), at the same integer timestep.
 
-The core's :class:`genloom.NoiseSchedule` has no sigma table; it is derived here from
-``alpha_bar(t)``.
+genloom-diffusion's :class:`genloom_diffusion.NoiseSchedule` has no sigma table; it is
+derived here from ``alpha_bar(t)``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom import ConfigError, DiffusionSampler, NoiseSchedule
-from genloom.denoising import Run
+from genloom import ConfigError
+from genloom_diffusion import DiffusionSampler, NoiseSchedule, Run
 
 
 def ve_sigma(schedule: NoiseSchedule, t: int) -> float:
@@ -46,11 +46,15 @@ def check_guidance_and_clip(guidance: Any, clip: Any) -> None:
 
 
 class SigmaSpaceSampler(DiffusionSampler):
-    """A :class:`genloom.DiffusionSampler` whose state is ``x~ = x_t / alpha_t``."""
+    """A :class:`genloom_diffusion.DiffusionSampler` whose state is ``x~ = x_t / alpha_t``.
 
-    def start_noise(self, run: Run, model: Any, n: int, generator: torch.Generator | None,
-                    t: int) -> Tensor:
-        """``x~`` at the first timestep ``t``: the core's ``N(0, I)`` start in the model's
+    The base's loop runs it unchanged: only the start (:meth:`initial_x`) and each
+    subclass's ``step`` work in sigma space. ``x~`` at the clean data (``sigma = 0``)
+    is ``x_0`` itself, so the base's ``finish`` needs no conversion."""
+
+    def initial_x(self, run: Run, model: Any, n: int, generator: torch.Generator | None,
+                  t: int) -> Tensor:
+        """``x~`` at the first timestep ``t``: the base's ``N(0, I)`` start in the model's
         own (variance-preserving) units, divided by ``alpha_t``, so its standard deviation
         is ``sqrt(sigma_t^2 + 1)``."""
         return self.initial_noise(run, model, n, generator) / run.schedule.alpha(t)

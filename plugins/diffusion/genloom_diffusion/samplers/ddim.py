@@ -16,8 +16,7 @@ from torch import Tensor
 
 from genloom import ConfigError, Samples
 
-from genloom import DiffusionSampler, NoiseSchedule
-from genloom.denoising import pairs
+from genloom_diffusion.denoising import DiffusionSampler, NoiseSchedule, Run
 
 
 def ddim_step(schedule: NoiseSchedule, x0: Tensor, eps: Tensor, x: Tensor, t: int, t_prev: int,
@@ -43,6 +42,7 @@ class DDIM(DiffusionSampler):
     """DDIM; ``steps`` defaults to 50."""
 
     label = "ddim"
+    default_steps = 50
 
     def sample(
         self,
@@ -61,11 +61,12 @@ class DDIM(DiffusionSampler):
         predicted x0 to [-1, 1] (default: for pixel-space images)."""
         if not 0.0 <= eta <= 1.0:
             raise ConfigError(f"eta must be between 0 and 1, got {eta}")
-        run = self.start(model, n, cond, guidance, clip)
-        ts = self.timesteps(run.schedule, steps, default=min(50, run.schedule.timesteps))
-        x = self.initial_noise(run, model, n, generator)
-        for t, t_prev in self.steps_bar(pairs(ts)):
-            x0, eps = run.x0_and_eps(run.predict(x, t), x, t)
-            noise = run.noise(generator, x) if eta > 0 and t_prev >= 0 else None
-            x = ddim_step(run.schedule, x0, eps, x, t, t_prev, eta, noise)
-        return self.finish(run, x, cond)
+        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
+                                guidance=guidance, clip=clip, eta=eta)
+
+    def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
+        """One DDIM step from ``t`` to ``t_next``, with fresh noise when ``eta > 0``."""
+        eta = run.options["eta"]
+        x0, eps = run.x0_and_eps(run.predict(x, t), x, t)
+        noise = run.noise(run.generator, x) if eta > 0 and t_next >= 0 else None
+        return ddim_step(run.schedule, x0, eps, x, t, t_next, eta, noise)

@@ -10,15 +10,11 @@ per-step ``beta`` is ``1 - alpha_bar_t / alpha_bar_prev``.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from genloom import Samples
-
-from genloom import DiffusionSampler, NoiseSchedule
-from genloom.denoising import pairs
+from genloom_diffusion.denoising import DiffusionSampler, NoiseSchedule, Run
 
 
 def ddpm_step(schedule: NoiseSchedule, x0: Tensor, x: Tensor, t: int, t_prev: int,
@@ -45,26 +41,10 @@ class DDPM(DiffusionSampler):
     """Ancestral sampling; ``steps`` defaults to every timestep of the model's schedule."""
 
     label = "ddpm"
+    default_steps = None
 
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        steps: int | None = None,
-        guidance: float = 1.0,
-        clip: bool | None = None,
-    ) -> Samples:
-        """``steps``: timesteps to visit (default: all); ``guidance``: classifier-free
-        guidance scale (1: none); ``clip``: clip predicted x0 to [-1, 1] (default: for
-        pixel-space images)."""
-        run = self.start(model, n, cond, guidance, clip)
-        ts = self.timesteps(run.schedule, steps, default=run.schedule.timesteps)
-        x = self.initial_noise(run, model, n, generator)
-        for t, t_prev in self.steps_bar(pairs(ts)):
-            x0, _ = run.x0_and_eps(run.predict(x, t), x, t)
-            noise = run.noise(generator, x) if t_prev >= 0 else None
-            x = ddpm_step(run.schedule, x0, x, t, t_prev, noise)
-        return self.finish(run, x, cond)
+    def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
+        """One posterior draw from ``t`` to ``t_next`` (no noise on the last step)."""
+        x0, _ = run.x0_and_eps(run.predict(x, t), x, t)
+        noise = run.noise(run.generator, x) if t_next >= 0 else None
+        return ddpm_step(run.schedule, x0, x, t, t_next, noise)

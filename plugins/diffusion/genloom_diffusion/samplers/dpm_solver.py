@@ -12,15 +12,11 @@ steps where DDIM needs more.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from genloom import Samples
-
-from genloom import DiffusionSampler, NoiseSchedule
-from genloom.denoising import pairs
+from genloom_diffusion.denoising import DiffusionSampler, NoiseSchedule, Run
 
 
 def dpmpp_2m_step(schedule: NoiseSchedule, x0: Tensor, x: Tensor, t: int, t_next: int,
@@ -51,27 +47,11 @@ class DPMSolverPP2M(DiffusionSampler):
     """DPM-Solver++ (2M); ``steps`` defaults to 20."""
 
     label = "dpmpp_2m"
+    default_steps = 20
 
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        steps: int | None = None,
-        guidance: float = 1.0,
-        clip: bool | None = None,
-    ) -> Samples:
-        """``steps``: timesteps to visit (default 20); ``guidance``: classifier-free
-        guidance scale (1: none); ``clip``: clip predicted x0 to [-1, 1] (default: for
-        pixel-space images)."""
-        run = self.start(model, n, cond, guidance, clip)
-        ts = self.timesteps(run.schedule, steps, default=min(20, run.schedule.timesteps))
-        x = self.initial_noise(run, model, n, generator)
-        previous: tuple[Tensor, int] | None = None
-        for t, t_next in self.steps_bar(pairs(ts)):
-            x0, _ = run.x0_and_eps(run.predict(x, t), x, t)
-            x = dpmpp_2m_step(run.schedule, x0, x, t, t_next, previous)
-            previous = (x0, t)
-        return self.finish(run, x, cond)
+    def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
+        """One multistep update; the step's ``(x0, t)`` is kept in ``run.state`` for the next."""
+        x0, _ = run.x0_and_eps(run.predict(x, t), x, t)
+        x = dpmpp_2m_step(run.schedule, x0, x, t, t_next, run.state.get("previous"))
+        run.state["previous"] = (x0, t)
+        return x

@@ -4,8 +4,9 @@ Latent diffusion diffuses in an autoencoder's latent space; a VQ-VAE's prior mod
 its code grid; a flow can model a VAE's latents. Each second stage needs the same
 thing: load another run's model with an :class:`~genloom.Encoder` and a one-shot
 :class:`~genloom.Generator` (whichever plugin made it), freeze it, and encode and
-decode through it. :class:`FirstStage` is that component, in the core so that any
-plugin composes it without importing the plugin that trained the autoencoder.
+decode through it. :class:`FirstStage` is that component, in the genloom-diffusion
+library (latent diffusion's frozen autoencoder) so that any plugin that declares the
+library composes it without importing the plugin that trained the autoencoder.
 
 Sampling later must not need the first run's checkpoint file. So the first time the
 second stage is built, the autoencoder's resolved model config and data info are
@@ -23,12 +24,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genloom.build import build_model
-from genloom.checkpoints import load_checkpoint
-from genloom.config import load_config
-from genloom.data.info import DataInfo
-from genloom.errors import ConfigError
-from genloom.interfaces import DiscreteLatent, Encoder, FlowLatent, Generator
+from genloom import (
+    ConfigError, DataInfo, DiscreteLatent, Encoder, FlowLatent, Generator, build_model,
+    load_checkpoint, load_config,
+)
 
 
 @dataclass

@@ -1,35 +1,35 @@
 """The base of every diffusion sampler, in-house or third-party: checking the model,
-the starting noise, the guided denoiser call, and the end (clean data, decoded when
-the model is latent).
+the starting noise, the guided denoiser call, the loop over timesteps, and the end
+(clean data, decoded when the model is latent).
 
-A sampler subclasses :class:`DiffusionSampler` and writes only its update rule. It is
-stateless: ``sample`` keeps its whole state in local variables, and every random
-number comes from the ``generator`` passed in (drawn on the CPU, so a seed gives the
-same samples on any device). It drives any model that keeps the
-:class:`DenoisingModel` contract, whichever plugin the model and its
-:class:`~genloom.Denoiser` come from.
+A sampler subclasses :class:`DiffusionSampler` and writes only its update rule, a
+:meth:`~DiffusionSampler.step` (as a diffusers scheduler writes ``step`` and the
+pipeline owns the loop). It is stateless: each ``sample`` call keeps its state in a
+:class:`Run` (a multistep solver's history in ``run.state``), and every random number
+comes from the ``generator`` passed in (drawn on the CPU, so a seed gives the same
+samples on any device). It drives any model that keeps the :class:`DenoisingModel`
+contract, whichever plugin the model and its :class:`~genloom.Denoiser` come from.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-from genloom.denoising.schedule import NoiseSchedule
-from genloom.errors import ConfigError
-from genloom.interfaces import Denoiser, Sampler, Samples
-from genloom.progress import progress
+from genloom import ConfigError, Denoiser, Sampler, Samples, progress
+
+from genloom_diffusion.denoising.schedule import NoiseSchedule
 
 
 @runtime_checkable
 class DenoisingModel(Protocol):
     """What a diffusion sampler reads from the model it samples.
 
-    * ``noise_schedule``: the :class:`~genloom.NoiseSchedule` the denoiser was trained
+    * ``noise_schedule``: the :class:`~genloom_diffusion.NoiseSchedule` the denoiser was trained
       against (coefficients and conversions between ``eps``, ``x0`` and ``v``);
     * ``component(Denoiser)``: the denoiser to drive (an EMA copy, say);
     * ``sample_shape``: the shape of one ``x_t`` (the data's, or the latent's);
@@ -63,7 +63,13 @@ class DenoisingModel(Protocol):
 
 @dataclass
 class Run:
-    """One sampling call: the parts, the labels, and the guided prediction."""
+    """One sampling call: the parts, the labels, the guided prediction, and what the
+    sampler's :meth:`~DiffusionSampler.step` reads between steps.
+
+    ``generator`` is the call's random source (for :meth:`noise`), ``options`` the
+    sampler's own options (DDIM's ``eta``, say) and ``state`` a dict a multistep
+    solver keeps its history in; all three belong to this call alone.
+    """
 
     model: Any
     denoiser: Denoiser
@@ -74,9 +80,13 @@ class Run:
     clip: float | None  # clip predicted x0 to [-clip, clip]; None: no clipping
     device: torch.device
     dtype: torch.dtype
+    generator: torch.Generator | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
+        """What the denoiser predicts: ``"eps"``, ``"x0"`` or ``"v"``."""
         return self.denoiser.prediction
 
     def predict(self, x: Tensor, t: int) -> Tensor:
@@ -108,21 +118,86 @@ class Run:
 class DiffusionSampler(Sampler):
     """Base of the diffusion samplers: drives the Denoiser of a :class:`DenoisingModel`.
 
-    A subclass implements ``sample`` with keyword-only options, typically::
+    The loop is written once, in :meth:`sample_loop` (a template method); a subclass
+    writes :meth:`step`, the update from ``x`` at ``t`` to ``t_next`` (``-1``: the
+    clean data), and sets ``default_steps``::
 
-        run = self.start(model, n, cond, guidance, clip)
-        ts = self.timesteps(run.schedule, steps, default=50)
-        x = self.initial_noise(run, model, n, generator)
-        for t, t_next in self.steps_bar(pairs(ts)):
-            x0, eps = run.x0_and_eps(run.predict(x, t), x, t)
-            x = ...  # the update rule
-        return self.finish(run, x, cond)
+        class MySampler(DiffusionSampler):
+            default_steps = 50
+
+            def step(self, run, x, t, t_next):
+                x0, eps = run.x0_and_eps(run.predict(x, t), x, t)
+                return ...  # the update rule
+
+    The inherited ``sample`` takes ``steps``, ``guidance`` and ``clip``. A sampler
+    with options of its own (DDIM's ``eta``) declares them as keyword-only
+    parameters of its own ``sample`` (genloom checks ``--sampler`` options against
+    that signature), checks them, and calls
+    ``self.sample_loop(..., eta=eta)``; they reach ``step`` as ``run.options``.
     """
 
     drives = Denoiser
     requires = ("noise_schedule",)
     #: shown on the progress bar
     label = "sampling"
+    #: timesteps visited when the user gives no ``steps`` (capped at the model's
+    #: timesteps); None visits every timestep
+    default_steps: int | None = 50
+
+    def sample(
+        self,
+        model: Any,
+        n: int,
+        *,
+        cond: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        guidance: float = 1.0,
+        clip: bool | None = None,
+    ) -> Samples:
+        """``steps``: timesteps to visit (default: the sampler's ``default_steps``);
+        ``guidance``: classifier-free guidance scale (1: none); ``clip``: clip predicted
+        x0 to [-1, 1] (default: for pixel-space images)."""
+        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
+                                guidance=guidance, clip=clip)
+
+    def sample_loop(
+        self,
+        model: Any,
+        n: int,
+        *,
+        cond: Tensor | None,
+        generator: torch.Generator | None,
+        steps: int | None,
+        guidance: float,
+        clip: bool | None,
+        **options: Any,
+    ) -> Samples:
+        """The loop every diffusion sampler shares: check the model and options, pick
+        the timesteps, draw the start (:meth:`initial_x`), call :meth:`step` for each
+        ``(t, t_next)`` pair under the progress bar, and :meth:`finish`. ``options``
+        (already checked by the caller) reach :meth:`step` as ``run.options``."""
+        run = self.start(model, n, cond, guidance, clip)
+        run.generator, run.options = generator, options
+        total = run.schedule.timesteps
+        default = total if self.default_steps is None else min(self.default_steps, total)
+        ts = self.timesteps(run.schedule, steps, default=default)
+        x = self.initial_x(run, model, n, generator, ts[0])
+        for t, t_next in self.steps_bar(pairs(ts)):
+            x = self.step(run, x, t, t_next)
+        return self.finish(run, x, cond)
+
+    def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
+        """The update rule: ``x`` at timestep ``t`` to timestep ``t_next`` (``-1``: the
+        clean data). Fresh noise comes from ``run.noise(run.generator, x)``; history
+        between steps goes in ``run.state``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement step(run, x, t, t_next)")
+
+    def initial_x(self, run: Run, model: Any, n: int, generator: torch.Generator | None,
+                  t: int) -> Tensor:
+        """The sampler's state at the first timestep ``t``: :meth:`initial_noise`. A
+        sampler that integrates in other units (sigma space) overrides it."""
+        return self.initial_noise(run, model, n, generator)
 
     def start(
         self, model: Any, n: int, cond: Tensor | None, guidance: float, clip: bool | None,

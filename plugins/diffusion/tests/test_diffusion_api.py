@@ -1,0 +1,98 @@
+"""genloom-diffusion as a library: its public API, the old core paths that still reach
+it (with a DeprecationWarning), and the sampler loop a subclass fills with ``step``."""
+
+import importlib
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+import genloom
+import genloom_diffusion
+from genloom import DataInfo, build_model, load_config
+from genloom_diffusion import DiffusionSampler, Run
+
+OLD_MODULES = {
+    "genloom.denoising": "genloom_diffusion.denoising",
+    "genloom.denoising.schedule": "genloom_diffusion.denoising.schedule",
+    "genloom.denoising.sampler": "genloom_diffusion.denoising.sampler",
+    "genloom.first_stage": "genloom_diffusion.first_stage",
+}
+OLD_NAMES = ["NoiseSchedule", "DiffusionSampler", "DenoisingModel", "FirstStage", "FirstStageConfig"]
+
+
+def test_the_entry_module_and_package_import_without_torch():
+    code = ("import sys, genloom_diffusion, genloom_diffusion.plugin; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_public_api_is_listed_and_documented():
+    for name in genloom_diffusion.__all__:
+        obj = getattr(genloom_diffusion, name)
+        if name not in ("__version__", "KINDS"):
+            assert obj.__doc__, name
+    assert set(OLD_NAMES) <= set(genloom_diffusion.__all__)
+
+
+@pytest.mark.parametrize("old", sorted(OLD_MODULES))
+def test_an_old_module_path_is_the_new_module_and_warns(old):
+    for name in [m for m in sys.modules if m == old or m.startswith(old + ".")]:
+        del sys.modules[name]  # import it afresh through the old path
+    with pytest.warns(DeprecationWarning, match=f"moved to '{OLD_MODULES[old]}'"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(OLD_MODULES[old])
+
+
+@pytest.mark.parametrize("name", OLD_NAMES)
+def test_an_old_root_name_is_the_same_object_and_warns(name):
+    assert name not in genloom.__all__
+    with pytest.warns(DeprecationWarning, match=f"genloom_diffusion.{name}"):
+        obj = getattr(genloom, name)
+    assert obj is getattr(genloom_diffusion, name)
+    with pytest.warns(DeprecationWarning):  # every use warns, not only the first
+        getattr(genloom, name)
+
+
+def test_new_paths_do_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        from genloom_diffusion import DenoisingModel, FirstStage, NoiseSchedule  # noqa: F401
+        from genloom_diffusion.denoising import pairs  # noqa: F401
+
+
+class Recorder(DiffusionSampler):
+    """A sampler written as a third party would: only ``step``, on the base's loop."""
+
+    default_steps = 4
+
+    def step(self, run: Run, x: torch.Tensor, t: int, t_next: int) -> torch.Tensor:
+        run.state.setdefault("visited", []).append((t, t_next))
+        self.visited = run.state["visited"]
+        x0, _ = run.x0_and_eps(run.predict(x, t), x, t)
+        return x0 if t_next < 0 else run.schedule.add_noise(x0, run.noise(run.generator, x), t_next)
+
+
+def tiny_model():
+    cfg = load_config(None, [
+        "model.name=diffusion", "model.denoiser.name=mlp", "model.denoiser.hidden=8",
+        "model.denoiser.blocks=1", "model.timesteps=20",
+    ], check_trainer=False)
+    return build_model(cfg, DataInfo(kind="points", shape=(2,)))
+
+
+def test_a_sampler_that_writes_only_step_runs_on_the_base_loop():
+    model, sampler = tiny_model(), Recorder()
+    out = sampler.sample(model, 3, generator=torch.Generator().manual_seed(0))
+    assert out.data.shape == (3, 2) and torch.isfinite(out.data).all()
+    assert sampler.visited == [(19, 14), (14, 9), (9, 4), (4, -1)]
+    again = sampler.sample(model, 3, generator=torch.Generator().manual_seed(0), steps=2)
+    assert sampler.visited == [(19, 9), (9, -1)]  # state is per call, not kept on the sampler
+    assert again.data.shape == (3, 2)
+
+
+def test_a_sampler_without_step_says_so():
+    with pytest.raises(NotImplementedError, match="step"):
+        DiffusionSampler().sample(tiny_model(), 1)
