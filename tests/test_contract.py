@@ -20,7 +20,6 @@ from genloom import (
     GenerativeModel,
     Generator,
     InvertibleGenerator,
-    LanguageModel,
     SampleKind,
     Sampler,
     Samples,
@@ -28,6 +27,7 @@ from genloom import (
     save_samples,
 )
 from genloom.interpolation import interpolate
+from genloom_text import LanguageModel
 from genloom.kinds import get_kind
 
 # -- a flow: one invertible generator is both the Encoder and the Generator -------------

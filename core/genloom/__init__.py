@@ -67,15 +67,36 @@ _LAZY = {
     "save_model": "genloom.checkpoints",
     "get_registry": "genloom.plugins",
     "register": "genloom.plugins",
-    "LanguageModel": "genloom.language",
-    "tokenizer_from_state": "genloom.data.tokenizers",
     "EMA": "genloom.ema",
 }
 
 __all__ = ["__version__", "hookimpl", "progress", *_LAZY]
 
+#: root names that left the core: name -> (new module, its distribution); they still
+#: resolve, with a DeprecationWarning, until genloom 0.3 (see genloom.moved)
+_DEPRECATED: dict[str, tuple[str, str]] = {
+    "LanguageModel": ("genloom_text.language", "genloom-text"),
+    "tokenizer_from_state": ("genloom_text.tokenizers", "genloom-text"),
+}
+
 
 def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED:
+        import warnings
+
+        new, dist = _DEPRECATED[name]
+        warnings.warn(
+            f"genloom.{name} moved to {new}.{name} (distribution {dist}); the old name is "
+            f"removed in genloom {_moved.REMOVED_IN}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        try:
+            return getattr(importlib.import_module(new), name)
+        except ModuleNotFoundError as exc:
+            if exc.name and new.startswith(exc.name.split(".")[0]):
+                raise ImportError(f"genloom.{name} moved to {new}: pip install {dist}") from None
+            raise
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'genloom' has no attribute {name!r}")
@@ -98,8 +119,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.errors import (
         CheckpointError, ComponentError, ConfigError, DivergenceError, GenloomError, PluginError,
     )
-    from genloom.data.tokenizers import tokenizer_from_state
-    from genloom.language import LanguageModel
     from genloom.interfaces import (
         AutoregressiveGenerator,
         Denoiser,

@@ -27,8 +27,9 @@ from torch import Tensor, nn
 
 from genloom import (
     ConfigError, DataInfo, DiscreteEncoder, Encoder, FirstStage, FirstStageConfig,
-    GenerativeModel, Generator, LanguageModel, build_component,
+    GenerativeModel, Generator, build_component,
 )
+from genloom_text import LanguageModel
 
 from genloom_vqvae.codes_only import CodesOnly
 
@@ -79,7 +80,7 @@ class VQPrior(GenerativeModel):
         if not isinstance(prior, LanguageModel):
             raise ConfigError(
                 f"model.prior: '{cfg.prior.name}' is a {type(prior).__name__}, not an "
-                "autoregressive genloom.LanguageModel (e.g. transformer, rnn)"
+                "autoregressive genloom_text.LanguageModel (e.g. transformer, rnn)"
             )
         prior.net = CodesOnly(prior.net, self.num_codes)
         prior.start_tokens = [self.num_codes]  # BOS: decoding starts from it
