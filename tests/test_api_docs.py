@@ -95,6 +95,18 @@ FILE_SUFFIXES = {"json", "yaml", "yml", "toml", "txt", "csv", "md", "py", "png",
 
 
 def _resolves(name: str) -> bool:
+    """``name`` imports, or is an old path the docs name as deprecated: a module in
+    ``genloom.moved.MOVED`` or a root name in ``genloom._DEPRECATED``, checked at its
+    new place (without importing the old path, which would warn)."""
+    import genloom
+    from genloom.moved import _target
+
+    moved = _target(name) if "." in name else None
+    root = name.split(".")[1] if name.count(".") == 1 else None
+    if moved is not None:
+        name = moved[0]
+    elif root in getattr(genloom, "_DEPRECATED", {}):
+        name = f"{genloom._DEPRECATED[root][0]}.{root}"
     parts = name.split(".")
     for i in range(len(parts), 0, -1):
         try:

@@ -19,7 +19,6 @@ from genloom import (
     GenerativeModel,
     Generator,
     InvertibleGenerator,
-    LanguageModel,
     SampleKind,
     Sampler,
     Samples,
@@ -28,6 +27,7 @@ from genloom import (
 )
 from genloom.interpolation import interpolate
 from genloom_diffusion import FirstStage
+from genloom_text import LanguageModel
 from genloom.kinds import get_kind
 
 # -- a flow: one invertible generator is both the Encoder and the Generator -------------

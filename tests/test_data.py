@@ -13,8 +13,8 @@ from genloom import load_config
 from genloom.config import Sources, resolve_component
 from genloom.data.digits import Digits
 from genloom.data.images import ImageFolder
-from genloom.data.text import Text, default_corpus
-from genloom.data.tokenizers import ByteTokenizer, CharTokenizer, tokenizer_from_state
+from genloom_text.data import Text, default_corpus
+from genloom_text.tokenizers import ByteTokenizer, CharTokenizer, tokenizer_from_state
 from genloom.data.toy2d import SHAPES, Toy2D, moons, swiss_roll
 from genloom.errors import ConfigError, GenloomError
 from genloom.interfaces import Samples
@@ -187,7 +187,7 @@ def test_sample_writers(tmp_path):
 
 
 def test_text_takes_its_tokenizer_from_the_registry():
-    ds = Text(cfg("text", tokenizer="genloom:byte", block_size=8))
+    ds = Text(cfg("text", tokenizer="text:byte", block_size=8))
     assert ds.info.vocab_size == 256 and tokenizer_from_state(ds.info.tokenizer).vocab_size == 256
     with pytest.raises(ConfigError, match=r"data.tokenizer: unknown tokenizer 'chr' \(did you mean 'char'"):
         Text(cfg("text", tokenizer="chr"))

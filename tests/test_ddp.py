@@ -10,7 +10,7 @@ from torch.utils.data import DistributedSampler
 
 from genloom import load_checkpoint
 from genloom.build import build_dataset
-from genloom.data.inherit import adopt_tokenizer
+from genloom_text.inherit import adopt_tokenizer
 from genloom.data.splits import DataSplits
 
 from support import train_two_ranks

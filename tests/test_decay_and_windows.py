@@ -6,7 +6,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from genloom.config import OptimConfig
-from genloom.data.text import RandomWindows, Text, Windows
+from genloom_text.data import RandomWindows, Text, Windows
 from genloom.errors import ConfigError
 from genloom.model import OptimizerGroup
 from genloom.optim import build_optimizers, decay_split

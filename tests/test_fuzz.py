@@ -163,7 +163,7 @@ def test_known_hostile_files_are_one_line(run_dir, tmp_path):
     (tmp_path / "one-char.txt").write_text("é")  # shorter than one training window
     code, _, err = cli("train", str(ROOT / "examples" / "configs" / "lstm-pydoc.yaml"),
                        f"data.path={tmp_path / 'one-char.txt'}", f"output_dir={tmp_path / 'a'}")
-    assert code == 2 and "split of 'genloom:text' is empty" in err
+    assert code == 2 and "split of 'text:text' is empty" in err
     (tmp_path / "bomb" / "x").mkdir(parents=True)
     (tmp_path / "bomb" / "x" / "huge.png").write_bytes(png_claiming(30000, 30000))
     code, _, err = cli("train", str(ROOT / "examples" / "configs" / "vae-digits.yaml"), "data.name=images",

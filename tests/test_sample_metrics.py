@@ -103,7 +103,7 @@ class _TextModel:
 
 
 def test_copying_tells_a_reciter_from_a_babbler():
-    from genloom.metrics.copying import Copying, copy_rates
+    from genloom_text.copying import Copying, copy_rates
 
     assert copy_rates(["abcdefghij"], ["xxabcdefghxx"], (8, 9)) == {8: 1 / 3, 9: 0.0}
     cfg = load_config(None, ["data.name=text", "data.block_size=40", "model.name=rnn"], check_trainer=False)

@@ -8,7 +8,7 @@ from torch import nn
 
 from genloom import AutoregressiveGenerator, DataInfo, Denoiser, GenerativeModel, Generator, load_config
 from genloom.build import build_model
-from genloom.data.tokenizers import CharTokenizer
+from genloom_text.tokenizers import CharTokenizer
 from genloom.errors import GenloomError
 
 IMAGE = DataInfo(kind="image", shape=(1, 8, 8))

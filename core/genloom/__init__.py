@@ -62,8 +62,6 @@ _LAZY = {
     "save_model": "genloom.checkpoints",
     "get_registry": "genloom.plugins",
     "register": "genloom.plugins",
-    "LanguageModel": "genloom.language",
-    "tokenizer_from_state": "genloom.data.tokenizers",
     "EMA": "genloom.ema",
 }
 
@@ -77,6 +75,8 @@ _DEPRECATED: dict[str, tuple[str, str]] = {
     "DenoisingModel": ("genloom_diffusion", "genloom-diffusion"),
     "FirstStage": ("genloom_diffusion", "genloom-diffusion"),
     "FirstStageConfig": ("genloom_diffusion", "genloom-diffusion"),
+    "LanguageModel": ("genloom_text.language", "genloom-text"),
+    "tokenizer_from_state": ("genloom_text.tokenizers", "genloom-text"),
 }
 
 
@@ -102,8 +102,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom.errors import (
         CheckpointError, ComponentError, ConfigError, DivergenceError, GenloomError, PluginError,
     )
-    from genloom.data.tokenizers import tokenizer_from_state
-    from genloom.language import LanguageModel
     from genloom.interfaces import (
         AutoregressiveGenerator,
         Denoiser,

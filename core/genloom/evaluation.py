@@ -29,14 +29,14 @@ def evaluate_model(
     import torch
 
     from genloom.build import build_dataset
-    from genloom.data.inherit import adopt_tokenizer
+    from genloom.data.base import adopt_saved_tokenizer
     from genloom.data.splits import DataSplits
     from genloom.metrics.choose import default_metrics
     from genloom.plugins import get_registry
 
     torch.manual_seed(model.run_cfg.seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
     dataset = build_dataset(model.run_cfg)
-    adopt_tokenizer(dataset, model.info.tokenizer)  # text: the ids the model was trained on
+    adopt_saved_tokenizer(dataset, model.info.tokenizer)  # token data: the ids the model was trained on
     datamodule = DataSplits(dataset, model.run_cfg.data)  # plain: evaluating needs no Lightning
     datamodule.eval_n = n  # read by genloom.metrics.comparison.sample_size
     chosen = list(metrics) or default_metrics(model)

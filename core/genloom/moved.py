@@ -32,6 +32,31 @@ MOVED: dict[str, tuple[str, str]] = {
     "genloom.templates": ("genloom_devkit.templates", "genloom-devkit"),
     "genloom.denoising": ("genloom_diffusion.denoising", "genloom-diffusion"),
     "genloom.first_stage": ("genloom_diffusion.first_stage", "genloom-diffusion"),
+    "genloom.language": ("genloom_text.language", "genloom-text"),
+    "genloom.decoding": ("genloom_text.decoding", "genloom-text"),
+    "genloom.data.text": ("genloom_text.data", "genloom-text"),
+    "genloom.data.tokenizers": ("genloom_text.tokenizers", "genloom-text"),
+    "genloom.data.bpe": ("genloom_text.bpe", "genloom-text"),
+    "genloom.data.shakespeare": ("genloom_text.shakespeare", "genloom-text"),
+    "genloom.data.inherit": ("genloom_text.inherit", "genloom-text"),
+    "genloom.kinds.tokens": ("genloom_text.kinds", "genloom-text"),
+    "genloom.metrics.copying": ("genloom_text.copying", "genloom-text"),
+}
+
+#: full component names that moved with their modules: old -> new. Saved run configs
+#: and checkpoints store full names (``genloom:text``), so the registry resolves an old
+#: one to its new owner when that is installed; no warning, a checkpoint is data.
+MOVED_COMPONENTS: dict[str, str] = {
+    "genloom:text": "text:text",
+    "genloom:shakespeare": "text:shakespeare",
+    "genloom:char": "text:char",
+    "genloom:byte": "text:byte",
+    "genloom:bpe": "text:bpe",
+    "genloom:multinomial": "text:multinomial",
+    "genloom:greedy": "text:greedy",
+    "genloom:beam": "text:beam",
+    "genloom:tokens": "text:tokens",
+    "genloom:copying": "text:copying",
 }
 
 #: the minor version in which the old paths stop working

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from genloom.errors import ComponentError, did_you_mean
+from genloom.moved import MOVED_COMPONENTS
 
 #: The kinds the core itself consumes. Plugins may register other kinds.
 KINDS = (
@@ -113,6 +114,8 @@ class Registry:
         table = self._by_kind.get(kind, {})
         if name in table:
             return table[name]
+        if MOVED_COMPONENTS.get(name) in table:  # a saved full name from before a move
+            return table[MOVED_COMPONENTS[name]]
         plugin, sep, short = name.rpartition(":")
         if sep and plugin in self.unavailable:
             raise ComponentError(

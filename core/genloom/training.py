@@ -30,6 +30,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from genloom.build import build_dataset, build_model
 from genloom.checkpoints import load_weights, read_weights
+from genloom.data.base import UsesSavedTokenizer, adopt_saved_tokenizer
 from genloom.data.datamodule import GenDataModule
 from genloom.errors import CheckpointError, ConfigError, DivergenceError, GenloomError, PluginError
 from genloom.lightning_module import TrainingModule
@@ -486,10 +487,10 @@ def train(
     quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     dataset = build_dataset(cfg)
-    if cfg.init_from:  # text: encode with the init checkpoint's tokenizer, not a refit one
-        from genloom.data.inherit import adopt_checkpoint_tokenizer
-
-        adopt_checkpoint_tokenizer(dataset, cfg.init_from)
+    if cfg.init_from and isinstance(dataset, UsesSavedTokenizer):
+        # token data: encode with the init checkpoint's tokenizer, not a refit one
+        meta, _ = read_weights(cfg.init_from)
+        adopt_saved_tokenizer(dataset, (meta.get("info") or {}).get("tokenizer"))
     datamodule = GenDataModule(dataset, cfg.data)
     datamodule.require_examples("train")  # before a run folder exists, not mid-fit
     model = build_model(cfg, dataset.info)

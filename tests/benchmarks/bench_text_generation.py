@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from genloom.decoding.loop import generate
+from genloom_text.decoding.loop import generate
 from genloom_transformer.network import Transformer
 
 VOCAB, WIDTH, LAYERS, HEADS, CONTEXT = 103, 128, 4, 4, 1024

@@ -8,7 +8,7 @@ deterministic: the same config always gives the same train/val/test examples.
 from __future__ import annotations
 
 import abc
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -40,6 +40,33 @@ class TensorBatches(Dataset):
         if self.y is not None:
             batch["y"] = self.y.index_select(0, idx)
         return batch
+
+
+@runtime_checkable
+class UsesSavedTokenizer(Protocol):
+    """Optional dataset method: encode with the tokenizer saved with a model's weights.
+
+    A token model's ids mean what its training data's tokenizer made them mean; a
+    tokenizer refitted on other text (fine-tuning on a new corpus) would renumber them.
+    So wherever weights are reused, the core hands the tokenizer state saved with them
+    (``DataInfo.tokenizer``) to a dataset that has this method, before it reads
+    ``info`` or ``splits``: ``genloom train`` with ``init_from`` (the init checkpoint's
+    tokenizer) and ``genloom evaluate`` (the evaluated model's). Datasets without the
+    method, and weights saved with no tokenizer, are left alone. The text library's
+    ``text`` dataset and the music plugin's ``folk`` implement it.
+    """
+
+    def use_tokenizer(self, state: dict[str, Any]) -> None:
+        """Encode from now on with the tokenizer ``state`` describes (not a refit one)."""
+
+
+def adopt_saved_tokenizer(dataset: Any, state: dict[str, Any] | None) -> bool:
+    """Call ``dataset.use_tokenizer(state)`` if the dataset takes a saved tokenizer
+    (:class:`UsesSavedTokenizer`) and ``state`` is one; True when it did."""
+    if not state or not isinstance(dataset, UsesSavedTokenizer):
+        return False
+    dataset.use_tokenizer(state)
+    return True
 
 
 def identity_collate(batch: Any) -> Any:

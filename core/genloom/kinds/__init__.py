@@ -7,7 +7,7 @@ write through :meth:`SampleKind.write`, data-space metrics read
 :meth:`SampleKind.features`, and the conformance kit makes test data with
 :meth:`SampleKind.random`. ``DataInfo.kind`` and ``Samples.kind`` hold the kind's name.
 
-The core registers ``image``, ``points`` and ``tokens``.
+The core registers ``image`` and ``points``; the text library (genloom-text) ``tokens``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class SampleKind:
     #: are drawn (:meth:`draw` with ``stream``) instead of writing a file
     streams: ClassVar[bool] = False
     #: True for real-valued arrays that continuous models (VAE, GAN, diffusion, flow)
-    #: can learn; False for integer ids that token models (``LanguageModel``) learn.
+    #: can learn; False for integer ids that token models (``genloom_text.LanguageModel``) learn.
     #: Models check this instead of kind names, so they accept a plugin's kind too.
     continuous: ClassVar[bool] = True
     #: the range every value lies in, when there is one (images: ``(-1, 1)``); samplers

@@ -26,10 +26,11 @@ import torch
 from torch import Tensor, nn
 
 from genloom import (
-    ConfigError, DataInfo, DiscreteEncoder, Encoder, GenerativeModel, Generator, LanguageModel,
+    ConfigError, DataInfo, DiscreteEncoder, Encoder, GenerativeModel, Generator,
     build_component,
 )
 from genloom_diffusion import FirstStage, FirstStageConfig
+from genloom_text import LanguageModel
 
 from genloom_vqvae.codes_only import CodesOnly
 
@@ -80,7 +81,7 @@ class VQPrior(GenerativeModel):
         if not isinstance(prior, LanguageModel):
             raise ConfigError(
                 f"model.prior: '{cfg.prior.name}' is a {type(prior).__name__}, not an "
-                "autoregressive genloom.LanguageModel (e.g. transformer, rnn)"
+                "autoregressive genloom_text.LanguageModel (e.g. transformer, rnn)"
             )
         prior.net = CodesOnly(prior.net, self.num_codes)
         prior.start_tokens = [self.num_codes]  # BOS: decoding starts from it

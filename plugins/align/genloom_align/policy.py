@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from genloom import AutoregressiveGenerator, ConfigError, LanguageModel, load_checkpoint, tokenizer_from_state
+from genloom import AutoregressiveGenerator, ConfigError, load_checkpoint
+from genloom_text import LanguageModel, tokenizer_from_state
 
 
 def load_policy(path: str | Path, what: str = "policy") -> LanguageModel:

@@ -26,6 +26,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from genloom import ConfigError, DataInfo
+from genloom.data.base import TensorBatches
 
 from genloom_music.notes import Note
 
@@ -119,21 +120,13 @@ def notes_to_voices(notes: list[Note], steps: int, step: float = STEP) -> np.nda
     return out
 
 
-class RollWindows(Dataset):
-    """Rolls held in one tensor, labels in another; a batch is one index operation."""
+class RollWindows(TensorBatches):
+    """Rolls and their labels as the core's in-memory batches, plus the chorale each
+    window comes from (``chorale``), which shows that splits keep chorales apart."""
 
     def __init__(self, x: Tensor, y: Tensor, chorale: Tensor) -> None:
-        self.x, self.y, self.chorale = x, y, chorale
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def __getitem__(self, i: int) -> dict[str, Tensor]:
-        return self.__getitems__([i])
-
-    def __getitems__(self, indices: list[int]) -> dict[str, Tensor]:
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        return {"x": self.x.index_select(0, idx), "y": self.y.index_select(0, idx)}
+        super().__init__(x, y)
+        self.chorale = chorale
 
 
 class Chorales:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch import Tensor
 from torch.utils.data import Dataset
 
 from genloom import ConfigError, DataInfo
+from genloom_text.data import Windows
 
 from genloom_music.abc import NEWLINE, Dropped, clean_tune, join_tokens, split_tunes
 from genloom_music.corpus import corpus_dir
@@ -69,23 +69,6 @@ def load_tunes(collections_: list[str]) -> tuple[list[list[str]], collections.Co
         raise ConfigError(f"data.collections: no tunes found in {collections_}")
     _CACHE[key] = (tunes, dropped)
     return tunes, dropped
-
-
-class TokenWindows(Dataset):
-    """Non-overlapping windows of ``length + 1`` tokens of a token stream."""
-
-    def __init__(self, tokens: Tensor, length: int) -> None:
-        self.tokens, self.length = tokens, length
-
-    def __len__(self) -> int:
-        return max(0, (len(self.tokens) - 1) // self.length)
-
-    def __getitem__(self, i: int) -> dict[str, Tensor]:
-        return self.__getitems__([i])
-
-    def __getitems__(self, indices: list[int]) -> dict[str, Tensor]:
-        starts = torch.as_tensor(indices, dtype=torch.long) * self.length
-        return {"x": self.tokens[starts[:, None] + torch.arange(self.length + 1)]}
 
 
 class Folk:
@@ -150,5 +133,5 @@ class Folk:
         for name, tunes in self.tune_splits(val_fraction, test_fraction, seed).items():
             text = "".join(NEWLINE + join_tokens(t) for t in tunes) + NEWLINE
             ids = torch.tensor(self.tokenizer.encode(text), dtype=torch.long)
-            out[name] = TokenWindows(ids, self.cfg.block_size)
+            out[name] = Windows(ids, self.cfg.block_size)
         return out

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from genloom import GenloomError, SampleKind
-from genloom.kinds.tokens import TokensKind
+from genloom_text.kinds import TokensKind
 
 from genloom_music.abc import NEWLINE
 from genloom_music.notes import Note, concatenate

@@ -5,7 +5,7 @@ import torch
 
 from genloom import DataInfo, load_config
 from genloom.build import build_model
-from genloom.data.tokenizers import ByteTokenizer
+from genloom_text.tokenizers import ByteTokenizer
 from genloom_devkit.testing import Case, check_model, parametrize_with_checks
 from genloom_rnn.network import RNN
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from genloom import ConfigError, DataInfo, LanguageModel
+from genloom import ConfigError, DataInfo
+from genloom_text import LanguageModel
 from genloom_transformer.network import Transformer
 
 

@@ -10,7 +10,7 @@ import torch
 
 from genloom import DataInfo, load_config
 from genloom.build import build_model
-from genloom.data.tokenizers import CharTokenizer
+from genloom_text.tokenizers import CharTokenizer
 from genloom_devkit.testing import Case, parametrize_with_checks
 from genloom_transformer.network import Transformer
 

@@ -16,7 +16,7 @@ def tokenizer_of(model: Any) -> Any | None:
     state = getattr(info, "tokenizer", None)
     if not state:
         return None
-    from genloom.data.tokenizers import tokenizer_from_state
+    from genloom_text.tokenizers import tokenizer_from_state
 
     return tokenizer_from_state(state)
 

@@ -19,7 +19,6 @@ from typing import Any
 import torch
 
 from genloom.errors import ConfigError
-from genloom.metrics.heldout import all_examples
 
 SIZES = (8, 16, 32)
 DEFAULT_N = 64
@@ -47,14 +46,16 @@ def _split_tokens(split: Any) -> list[torch.Tensor]:
     tokens = getattr(split, "tokens", None)
     if isinstance(tokens, torch.Tensor):
         return [tokens]
-    return list(all_examples(split)["x"])
+    if hasattr(split, "__getitems__"):  # the in-memory datasets answer a batch at once
+        return list(split.__getitems__(list(range(len(split))))["x"])
+    return [split[i]["x"] for i in range(len(split))]
 
 
 class Copying:
     """Verbatim n-gram overlap with the training text: samples against held-out text."""
 
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
-        from genloom.data.tokenizers import tokenizer_from_state
+        from genloom_text.tokenizers import tokenizer_from_state
 
         from genloom.kinds import get_kind
 

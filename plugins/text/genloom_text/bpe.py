@@ -1,6 +1,6 @@
 """``bpe``: byte-pair encoding learned from the training corpus, offline.
 
-Training and encoding use the ``tokenizers`` library (``pip install 'genloom[bpe]'``),
+Training and encoding use the ``tokenizers`` library (``pip install 'genloom-text[bpe]'``),
 imported only when a BPE tokenizer is used. Merges never cross a word boundary (the
 corpus is split into runs of spaces, words and punctuation first) and every token is
 a plain string of the corpus's own characters, so decoding is concatenation and each
@@ -24,7 +24,7 @@ def _tokenizers() -> Any:
         import tokenizers
     except ImportError:
         raise GenloomError(
-            "the bpe tokenizer needs the 'tokenizers' package: pip install 'genloom[bpe]'"
+            "the bpe tokenizer needs the 'tokenizers' package: pip install 'genloom-text[bpe]'"
         ) from None
     return tokenizers
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom.decoding.loop import Context
+from genloom_text.decoding.loop import Context
 
 
 @dataclass

@@ -43,7 +43,7 @@ class TextStream:
 
 def decode_tokens(tokens: Tensor, info: Any, lengths: Tensor | None = None) -> list[str]:
     """Each row as text; ``lengths`` (decoding samplers' ``extras``) cuts off the padding."""
-    from genloom.data.tokenizers import tokenizer_from_state
+    from genloom_text.tokenizers import tokenizer_from_state
 
     tok = tokenizer_from_state(info.tokenizer)
     if lengths is None:
@@ -107,7 +107,7 @@ class TokensKind(SampleKind):
         """``n`` samples drawn one after another from one seeded generator; with
         ``stream``, the prompt and then every token as it comes, samples separated by a
         line of dashes. Samplers that cannot stream (``beam``) draw all ``n`` at once."""
-        from genloom.decoding.prompt import encode_prompt, tokenizer_of
+        from genloom_text.decoding.prompt import encode_prompt, tokenizer_of
         from genloom.sampling import default_sampler_of, draw, get_sampler
 
         options = dict(options or {})

@@ -131,7 +131,7 @@ class Text(GenDataset):
     def use_tokenizer(self, state: dict[str, Any]) -> None:
         """Encode with a saved tokenizer instead of fitting one (fine-tuning, evaluation):
         a model's ids must keep meaning what they meant in training."""
-        from genloom.data.tokenizers import tokenizer_from_state
+        from genloom_text.tokenizers import tokenizer_from_state
 
         self._tokenizer = tokenizer_from_state(state)
 

@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom.decoding.cache import select_cache
-from genloom.decoding.processors import process
-from genloom.decoding.stops import StopStrings
+from genloom_text.decoding.cache import select_cache
+from genloom_text.decoding.processors import process
+from genloom_text.decoding.stops import StopStrings
 
 
 class Context:

