@@ -27,7 +27,7 @@ from genloom import (
     register,
     save_samples,
 )
-from genloom.interpolation import interpolate
+from genloom_eval.interpolation import interpolate
 from genloom.kinds import get_kind
 
 # -- a flow: one invertible generator is both the Encoder and the Generator -------------

@@ -12,7 +12,7 @@ from genloom import DataInfo, load_config
 from genloom.build import build_model
 from genloom.errors import ConfigError
 from genloom.interfaces import IncompatibleSamplerError
-from genloom.interpolation import interpolate, lerp, slerp
+from genloom_eval.interpolation import interpolate, lerp, slerp
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 

@@ -93,5 +93,5 @@ def test_fid_without_torchmetrics_is_an_install_hint(runs, capsys, monkeypatch):
         main(["evaluate", str(runs / "cvae-digits"), "--metric", "fid", "--n", "40"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "error: metric fid needs torchmetrics: pip install 'genloom[metrics]'"
+        "error: metric fid needs torchmetrics: pip install 'genloom-eval[metrics]'"
     )

@@ -22,7 +22,27 @@ import warnings
 from types import ModuleType
 
 #: old module -> (new module, the distribution that ships it); removed in genloom 0.3
-MOVED: dict[str, tuple[str, str]] = {}
+MOVED: dict[str, tuple[str, str]] = {
+    # genloom-eval; one entry per metric module while genloom.metrics.copying stays here
+    "genloom.metrics.choose": ("genloom_eval.metrics.choose", "genloom-eval"),
+    "genloom.metrics.classes": ("genloom_eval.metrics.classes", "genloom-eval"),
+    "genloom.metrics.classifier": ("genloom_eval.metrics.classifier", "genloom-eval"),
+    "genloom.metrics.comparison": ("genloom_eval.metrics.comparison", "genloom-eval"),
+    "genloom.metrics.distances": ("genloom_eval.metrics.distances", "genloom-eval"),
+    "genloom.metrics.fid": ("genloom_eval.metrics.fid", "genloom-eval"),
+    "genloom.metrics.frechet": ("genloom_eval.metrics.frechet", "genloom-eval"),
+    "genloom.metrics.heldout": ("genloom_eval.metrics.heldout", "genloom-eval"),
+    "genloom.metrics.losses": ("genloom_eval.metrics.losses", "genloom-eval"),
+    "genloom.metrics.manifold": ("genloom_eval.metrics.manifold", "genloom-eval"),
+    "genloom.metrics.nll": ("genloom_eval.metrics.nll", "genloom-eval"),
+    "genloom.metrics.novelty": ("genloom_eval.metrics.novelty", "genloom-eval"),
+    "genloom.evaluation": ("genloom_eval.evaluation", "genloom-eval"),
+    "genloom.bench": ("genloom_eval.bench", "genloom-eval"),
+    "genloom.plot": ("genloom_eval.plot", "genloom-eval"),
+    "genloom.interpolation": ("genloom_eval.interpolation", "genloom-eval"),
+    "genloom.data.mnist": ("genloom_eval.data.mnist", "genloom-eval"),
+    "genloom.data.images": ("genloom_eval.data.images", "genloom-eval"),
+}
 
 #: the minor version in which the old paths stop working
 REMOVED_IN = "0.3"

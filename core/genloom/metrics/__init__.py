@@ -1,1 +1,1 @@
-"""Evaluation metrics, registered as ``metric`` components."""
+"""Text metrics that have not yet left the core; the evaluation metrics live in genloom-eval (``genloom_eval.metrics``)."""

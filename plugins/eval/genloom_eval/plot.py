@@ -7,7 +7,7 @@ One panel per metric name (``loss``, ``kl``, ``bpc`` ...), with its ``train/`` a
 panel scatters the model's samples (seeded with the run's seed) over the training
 points.
 
-matplotlib is an optional extra: ``pip install 'genloom[plot]'``.
+matplotlib is an optional extra: ``pip install 'genloom-eval[plot]'``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from genloom.errors import GenloomError
 
-INSTALL_HINT = "genloom plot needs matplotlib: pip install 'genloom[plot]'"
+INSTALL_HINT = "genloom plot needs matplotlib: pip install 'genloom-eval[plot]'"
 #: points drawn in the samples-versus-data panel
 SCATTER_N = 1000
 
@@ -66,7 +66,7 @@ def points_and_samples(run_dir: Path) -> tuple[Any, Any] | None:
     from genloom.build import build_dataset
     from genloom.checkpoints import load_checkpoint
     from genloom.data.splits import DataSplits
-    from genloom.metrics.heldout import all_examples
+    from genloom_eval.metrics.heldout import all_examples
 
     model = load_checkpoint(str(checkpoint))
     if model.info.kind != "points":

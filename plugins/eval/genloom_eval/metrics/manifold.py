@@ -17,8 +17,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom.metrics.classifier import batched, classifier_for
-from genloom.metrics.comparison import comparison
+from genloom_eval.metrics.classifier import batched, classifier_for
+from genloom_eval.metrics.comparison import comparison
 
 
 def kth_neighbour_radii(x: Tensor, k: int) -> Tensor:

@@ -11,7 +11,7 @@ the bench trains what the examples document. The budget is equal optimizer steps
 Lightning's ``trainer.max_time``, which also counts validation and sample grids; a
 run also ends at its config's ``max_epochs``, the horizon of its learning-rate
 schedule).
-Every run is evaluated by :func:`genloom.evaluation.evaluate_checkpoint`, the code
+Every run is evaluated by :func:`genloom_eval.evaluation.evaluate_checkpoint`, the code
 behind ``genloom evaluate``.
 """
 
@@ -245,7 +245,7 @@ def _prepare_out(out: Path, force: bool) -> None:
 def _train_and_evaluate(
     cfg: Any, family: str, config: Path, run_dir: Path, n: int | None
 ) -> RunResult:
-    from genloom.evaluation import evaluate_checkpoint
+    from genloom_eval.evaluation import evaluate_checkpoint
     from genloom.training import train
 
     start = time.monotonic()
