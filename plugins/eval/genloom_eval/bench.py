@@ -287,8 +287,8 @@ def run_bench(
     families = list(dict.fromkeys(m.strip() for m in models if m.strip()))
     if not families:
         raise ConfigError("--models is empty; give families such as --models vae,gan,diffusion")
-    if seeds < 1:
-        raise ConfigError(f"--seeds {seeds}: give at least 1")
+    if not 1 <= seeds <= 2**32:  # seeds 0..seeds-1 must be valid run seeds
+        raise ConfigError(f"--seeds {seeds}: give 1 to {2**32} runs per family")
     if n is not None and n < 2:
         raise ConfigError(f"--n {n}: give at least 2")
     per_family = split_overrides(overrides, families)

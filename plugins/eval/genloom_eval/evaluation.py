@@ -34,7 +34,10 @@ def evaluate_model(
     from genloom_eval.metrics.choose import default_metrics
     from genloom.plugins import get_registry
 
-    torch.manual_seed(model.run_cfg.seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
+    seed = model.run_cfg.seed
+    if not isinstance(seed, int) or not 0 <= seed < 2**32:  # an edited config.yaml or export
+        raise ConfigError(f"the checkpoint's seed {seed!r} is out of range; it must be 0 to {2**32 - 1}")
+    torch.manual_seed(seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
     dataset = build_dataset(model.run_cfg)
     adopt_tokenizer(dataset, model.info.tokenizer)  # text: the ids the model was trained on
     datamodule = DataSplits(dataset, model.run_cfg.data)  # plain: evaluating needs no Lightning

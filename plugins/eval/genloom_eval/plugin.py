@@ -159,7 +159,7 @@ def genloom_register_commands(cli: click.Group) -> None:
     @cli.command()
     @click.argument("run_dir", type=click.Path())
     @click.option("--out", type=click.Path(dir_okay=False), default=None,
-                  help="Output .png  [default: RUN_DIR/plot.png].")
+                  help="Output .png or .svg; an existing file must be an earlier plot  [default: RUN_DIR/plot.png].")
     def plot(run_dir: str, out: str | None) -> None:
         """Plot RUN_DIR's loss and metric curves from its metrics.csv to a PNG.
 
