@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from genloom.config import DataSection
-from genloom.metrics.classifier import DigitClassifier, save_classifier, weights_path
+from genloom_eval.metrics.classifier import DigitClassifier, save_classifier, weights_path
 
 SEED = 0
 EPOCHS = {"digits": 40, "mnist": 15}
@@ -31,7 +31,7 @@ def dataset(name: str):
         from genloom.data.digits import Digits
 
         return Digits(None)
-    from genloom.data.mnist import MNIST
+    from genloom_eval.data.mnist import MNIST
 
     return MNIST(None)
 

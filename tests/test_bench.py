@@ -147,7 +147,7 @@ def test_bench_bad_input_is_one_line_exit_2(args, message, tmp_path, capsys):
 def test_bench_mnist_keeps_each_familys_padding(tmp_path, capsys):
     """gan-mnist pads the 28x28 digits to 32x32 (dcgan needs a power of two); the VAE's
     data section, given to every family, must not take that away."""
-    pytest.importorskip("genloom.data.mnist").mnist_file() or pytest.skip("pip install 'genloom[mnist]'")
+    pytest.importorskip("genloom_eval.data.mnist").mnist_file() or pytest.skip("pip install 'genloom-eval[mnist]'")
     _bench(capsys, "--data", "mnist", "--models", "vae,gan", "--steps", "1", "--seeds", "1", "--n", "20",
            "--out", str(tmp_path), "--set", "gan:model.generator.channels=8",
            "--set", "gan:model.discriminator.channels=8", *TINY)

@@ -25,7 +25,7 @@ from genloom import (
     register,
     save_samples,
 )
-from genloom.interpolation import interpolate
+from genloom_eval.interpolation import interpolate
 from genloom_diffusion import FirstStage
 from genloom_text import LanguageModel
 from genloom.kinds import get_kind

@@ -12,7 +12,7 @@ from PIL import Image
 from genloom import load_config
 from genloom.config import Sources, resolve_component
 from genloom.data.digits import Digits
-from genloom.data.images import ImageFolder
+from genloom_eval.data.images import ImageFolder
 from genloom_text.data import Text, default_corpus
 from genloom_text.tokenizers import ByteTokenizer, CharTokenizer, tokenizer_from_state
 from genloom.data.toy2d import SHAPES, Toy2D, moons, swiss_roll

@@ -12,7 +12,7 @@ from genloom import DataInfo, load_config
 from genloom.build import build_model
 from genloom.errors import ConfigError
 from genloom.interfaces import IncompatibleSamplerError
-from genloom.interpolation import interpolate, lerp, slerp
+from genloom_eval.interpolation import interpolate, lerp, slerp
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 
@@ -81,6 +81,11 @@ def test_bad_arguments_are_config_errors():
         interpolate(vae(), [0])
     with pytest.raises(ConfigError, match="slerp"):
         interpolate(vae(), [0, 1], method="cubic")
+    for seed in (2**64, -1):  # torch's manual_seed overflowed: exit 1 with a traceback hint
+        with pytest.raises(ConfigError, match=f"seed {seed} is out of range"):
+            interpolate(vae(), [0, seed])
+    with pytest.raises(ConfigError, match="--cond 10: the model knows classes 0 to 9"):
+        interpolate(vae("model.conditional=true"), [0, 1], cond=10)
 
 
 def test_cli_writes_a_strip_for_a_vae(tmp_path):

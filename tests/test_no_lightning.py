@@ -57,7 +57,7 @@ def test_cli_commands_on_a_trained_model_import_no_lightning(run, command, tmp_p
         "export": ["export", str(run), str(tmp_path / "export")],
     }[command]
     result = _python(CLI, *args)
-    # evaluate computes FID/KID with torchmetrics (genloom[metrics]) on purpose; it needs
+    # evaluate computes FID/KID with torchmetrics (genloom-eval[metrics]) on purpose; it needs
     # no Lightning, so it may import torchmetrics and nothing else of HEAVY
     allowed = ["torchmetrics"] if command == "evaluate" else []
     assert result["code"] == 0

@@ -8,7 +8,7 @@ from PIL import Image
 
 from genloom import load_config, train
 from genloom.cli import main
-from genloom.plot import points_and_samples, read_curves
+from genloom_eval.plot import points_and_samples, read_curves
 
 COMMON = ["trainer.max_steps=4", "trainer.enable_progress_bar=false", "sample.every_n_epochs=0",
           "trainer.log_every_n_steps=1", "trainer.limit_val_batches=1"]
@@ -70,4 +70,4 @@ def test_plot_without_matplotlib_says_how_to_install_it(toy2d, tmp_path, capsys,
     with pytest.raises(SystemExit) as exc:
         main(["plot", str(toy2d), "--out", str(tmp_path / "p.png")])
     assert exc.value.code == 2
-    assert capsys.readouterr().err.strip() == "error: genloom plot needs matplotlib: pip install 'genloom[plot]'"
+    assert capsys.readouterr().err.strip() == "error: genloom plot needs matplotlib: pip install 'genloom-eval[plot]'"

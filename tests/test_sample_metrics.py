@@ -9,9 +9,9 @@ from genloom import load_config
 from genloom.build import build_dataset, build_model
 from genloom.data.datamodule import GenDataModule
 from genloom.errors import GenloomError
-from genloom.metrics.frechet import Frechet, frechet_distance, frechet_from_stats
-from genloom.metrics.losses import TestLosses
-from genloom.metrics.novelty import Novelty, nearest_distances
+from genloom_eval.metrics.frechet import Frechet, frechet_distance, frechet_from_stats
+from genloom_eval.metrics.losses import TestLosses
+from genloom_eval.metrics.novelty import Novelty, nearest_distances
 
 
 def test_frechet_closed_forms():

@@ -41,6 +41,14 @@ MOVED: dict[str, tuple[str, str]] = {
     "genloom.data.inherit": ("genloom_text.inherit", "genloom-text"),
     "genloom.kinds.tokens": ("genloom_text.kinds", "genloom-text"),
     "genloom.metrics.copying": ("genloom_text.copying", "genloom-text"),
+    # genloom-eval (genloom.metrics.copying above went to genloom-text)
+    "genloom.metrics": ("genloom_eval.metrics", "genloom-eval"),
+    "genloom.evaluation": ("genloom_eval.evaluation", "genloom-eval"),
+    "genloom.bench": ("genloom_eval.bench", "genloom-eval"),
+    "genloom.plot": ("genloom_eval.plot", "genloom-eval"),
+    "genloom.interpolation": ("genloom_eval.interpolation", "genloom-eval"),
+    "genloom.data.mnist": ("genloom_eval.data.mnist", "genloom-eval"),
+    "genloom.data.images": ("genloom_eval.data.images", "genloom-eval"),
 }
 
 #: full component names that moved with their modules: old -> new. Saved run configs
@@ -57,6 +65,21 @@ MOVED_COMPONENTS: dict[str, str] = {
     "genloom:beam": "text:beam",
     "genloom:tokens": "text:tokens",
     "genloom:copying": "text:copying",
+    "genloom:images": "eval:images",
+    "genloom:mnist": "eval:mnist",
+    "genloom:losses": "eval:losses",
+    "genloom:frechet": "eval:frechet",
+    "genloom:novelty": "eval:novelty",
+    "genloom:nll": "eval:nll",
+    "genloom:fid": "eval:fid",
+    "genloom:kid": "eval:kid",
+    "genloom:prdc": "eval:prdc",
+    "genloom:classes": "eval:classes",
+    "genloom:cas": "eval:cas",
+    "genloom:cond_accuracy": "eval:cond_accuracy",
+    "genloom:mmd": "eval:mmd",
+    "genloom:energy": "eval:energy",
+    "genloom:sliced_wasserstein": "eval:sliced_wasserstein",
 }
 
 #: the minor version in which the old paths stop working

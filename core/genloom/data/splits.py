@@ -10,10 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from genloom.data.base import GenDataset, identity_collate
 from genloom.data.info import DataInfo
+
+
+def all_examples(dataset: Any) -> dict[str, Tensor]:
+    """Every example of a split as one batch (``x`` and, when labelled, ``y``): what the
+    metrics of genloom-eval and the text library compare samples with."""
+    indices = list(range(len(dataset)))
+    if hasattr(dataset, "__getitems__"):
+        return dataset.__getitems__(indices)
+    items = [dataset[i] for i in indices]
+    return {k: torch.stack([item[k] for item in items]) for k in items[0]}
 
 
 class DataSplits:

@@ -26,13 +26,13 @@ def genloom_register_components(register) -> None:
     register("config", "gan-digits", "genloom_gan:configs/gan-digits.yaml",
              help="a DCGAN on the built-in 8x8 digits, with an EMA generator for sampling")
     register("config", "gan-mnist", "genloom_gan:configs/gan-mnist.yaml",
-             help="a DCGAN on MNIST padded to 32x32, EMA generator (needs genloom[mnist])")
+             help="a DCGAN on MNIST padded to 32x32, EMA generator (needs genloom-eval[mnist])")
     register("config", "gan-toy2d", "genloom_gan:configs/gan-toy2d.yaml",
              help="an MLP GAN on 2-D points (eight Gaussians on a circle), about half a minute on a CPU")
     register("config", "cgan-digits", "genloom_gan:configs/cgan-digits.yaml",
              help="a class-conditional DCGAN on the 8x8 digits (projection discriminator, hinge loss)")
     register("config", "cgan-mnist", "genloom_gan:configs/cgan-mnist.yaml",
-             help="a class-conditional DCGAN on MNIST padded to 32x32 (needs pip install 'genloom[mnist]')")
+             help="a class-conditional DCGAN on MNIST padded to 32x32 (needs pip install 'genloom-eval[mnist]')")
 
 
 @hookimpl

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from genloom.errors import ConfigError
+from genloom.data.splits import all_examples
 
 SIZES = (8, 16, 32)
 DEFAULT_N = 64

@@ -24,7 +24,7 @@ def genloom_register_components(register) -> None:
     register("config", "vae-digits", "genloom_vae:configs/vae-digits.yaml",
              help="a VAE on the built-in 8x8 digits: about a minute on a laptop CPU")
     register("config", "vae-mnist", "genloom_vae:configs/vae-mnist.yaml",
-             help="a VAE on 5,000 28x28 MNIST digits (needs pip install 'genloom[mnist]')")
+             help="a VAE on 5,000 28x28 MNIST digits (needs pip install 'genloom-eval[mnist]')")
     register("config", "vae-toy2d", "genloom_vae:configs/vae-toy2d.yaml",
              help="a VAE on 2-D two-moons points; samples are drawn as a scatter plot")
     register("config", "vae-conv-digits", "genloom_vae:configs/vae-conv-digits.yaml",

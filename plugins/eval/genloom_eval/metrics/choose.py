@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from genloom.kinds import get_kind
-from genloom.metrics.classifier import SHIPPED, dataset_name
+from genloom_eval.metrics.classifier import SHIPPED, dataset_name
 
 
 def default_metrics(model: Any) -> list[str]:

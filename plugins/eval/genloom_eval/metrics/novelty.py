@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom.metrics.heldout import all_examples, heldout_and_samples
+from genloom_eval.metrics.heldout import all_examples, heldout_and_samples
 
 
 def nearest_distances(queries: Tensor, reference: Tensor, chunk: int = 1024) -> Tensor:

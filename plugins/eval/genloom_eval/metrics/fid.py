@@ -3,7 +3,7 @@
 FID is the Fréchet distance between Gaussians fitted to the features of samples and of
 the training split; KID the unbiased squared MMD with the cubic polynomial kernel,
 averaged over random subsets. Both are computed by torchmetrics with the shipped
-digit classifier (:mod:`genloom.metrics.classifier`) as ``feature=`` module, so nothing
+digit classifier (:mod:`genloom_eval.metrics.classifier`) as ``feature=`` module, so nothing
 is downloaded; values are not comparable with Inception FIDs, only within one dataset.
 Each comes with its floor: the same metric for as many held-out real images.
 """
@@ -16,10 +16,10 @@ from typing import Any
 import torch
 
 from genloom.errors import ConfigError
-from genloom.metrics.classifier import FeatureExtractor, classifier_for
-from genloom.metrics.comparison import comparison
+from genloom_eval.metrics.classifier import FeatureExtractor, classifier_for
+from genloom_eval.metrics.comparison import comparison
 
-INSTALL_HINT = "metric {name} needs torchmetrics: pip install 'genloom[metrics]'"
+INSTALL_HINT = "metric {name} needs torchmetrics: pip install 'genloom-eval[metrics]'"
 
 
 def _torchmetrics_metric(name: str, **kwargs: Any) -> Any:

@@ -25,8 +25,8 @@ import torch
 from torch import Tensor
 
 from genloom.errors import ConfigError
-from genloom.metrics.classifier import batched, classifier_for
-from genloom.metrics.comparison import comparison
+from genloom_eval.metrics.classifier import batched, classifier_for
+from genloom_eval.metrics.comparison import comparison
 
 
 def class_histogram(labels: Tensor, num_classes: int) -> Tensor:
@@ -84,14 +84,43 @@ class ConditionalAccuracy:
         }
 
 
-def _fit_and_score(x: Tensor, y: Tensor, test_x: Tensor, test_y: Tensor) -> float:
-    from sklearn.linear_model import LogisticRegression
+def fit_logistic(x: Tensor, y: Tensor, num_classes: int, l2: float = 1.0, max_iter: int = 300) -> Tensor:
+    """Multinomial logistic regression by L-BFGS: ``(weights, bias)`` as one
+    ``(features + 1, classes)`` matrix.
 
+    The objective is scikit-learn's ``LogisticRegression()`` default (summed
+    cross-entropy plus ``l2 / 2`` times the squared weights, bias unpenalised), written
+    in a few lines of torch so the evaluation library needs no scikit-learn.
+    """
+    x = torch.cat([x.flatten(1).double(), torch.ones(len(x), 1, dtype=torch.float64)], 1)
+    w = torch.zeros(x.shape[1], num_classes, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w], lr=1, max_iter=max_iter, tolerance_grad=1e-4,
+                            tolerance_change=1e-9, history_size=20, line_search_fn="strong_wolfe")
+    n = len(x)
+
+    def closure() -> Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x @ w, y, reduction="sum") / n
+        loss = loss + 0.5 * l2 * w[:-1].pow(2).sum() / n
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return w.detach()
+
+
+def predict_logistic(w: Tensor, x: Tensor) -> Tensor:
+    """The class :func:`fit_logistic`'s weights give each row of ``x``."""
+    x = torch.cat([x.flatten(1).double(), torch.ones(len(x), 1, dtype=torch.float64)], 1)
+    return (x @ w).argmax(1)
+
+
+def _fit_and_score(x: Tensor, y: Tensor, test_x: Tensor, test_y: Tensor) -> float:
     if len(torch.unique(y)) < 2:  # one class only: the classifier predicts it everywhere
         return float((test_y == y[0]).double().mean())
-    clf = LogisticRegression(max_iter=300)
-    clf.fit(x.flatten(1).double().numpy(), y.numpy())
-    return float((torch.from_numpy(clf.predict(test_x.flatten(1).double().numpy())) == test_y).double().mean())
+    w = fit_logistic(x, y.long(), int(max(int(y.max()), int(test_y.max())) + 1))
+    return float((predict_logistic(w, test_x) == test_y).double().mean())
 
 
 class ClassificationAccuracyScore:

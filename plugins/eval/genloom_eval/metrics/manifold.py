@@ -17,8 +17,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom.metrics.classifier import batched, classifier_for
-from genloom.metrics.comparison import comparison
+from genloom.errors import ConfigError
+from genloom_eval.metrics.classifier import batched, classifier_for
+from genloom_eval.metrics.comparison import comparison, sample_size
 
 
 def kth_neighbour_radii(x: Tensor, k: int) -> Tensor:
@@ -47,6 +48,10 @@ class PRDC:
     k = 5
 
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
+        n = sample_size(datamodule)
+        if n <= self.k:  # each set needs a k-th nearest other point
+            raise ConfigError(f"--n {n}: metric prdc needs at least {self.k + 1} samples "
+                              f"(k = {self.k} nearest neighbours); give --n {self.k + 1} or more")
         cmp = comparison(model, datamodule)
         net = classifier_for(model, "prdc")
         train = batched(net.features, cmp.train)

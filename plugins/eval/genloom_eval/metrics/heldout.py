@@ -11,16 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genloom.data.splits import all_examples  # noqa: F401  (re-exported: the metrics import it from here)
 from genloom.errors import ConfigError, GenloomError
-
-
-def all_examples(dataset: Any) -> dict[str, Tensor]:
-    """Every example of a split as one batch (``x`` and, when labelled, ``y``)."""
-    indices = list(range(len(dataset)))
-    if hasattr(dataset, "__getitems__"):
-        return dataset.__getitems__(indices)
-    items = [dataset[i] for i in indices]
-    return {k: torch.stack([item[k] for item in items]) for k in items[0]}
 
 
 def heldout_and_samples(model: Any, datamodule: Any, split: str = "test", metric: str = "") -> tuple[Tensor, Tensor]:

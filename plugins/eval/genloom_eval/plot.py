@@ -7,7 +7,7 @@ One panel per metric name (``loss``, ``kl``, ``bpc`` ...), with its ``train/`` a
 panel scatters the model's samples (seeded with the run's seed) over the training
 points.
 
-matplotlib is an optional extra: ``pip install 'genloom[plot]'``.
+matplotlib is an optional extra: ``pip install 'genloom-eval[plot]'``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from genloom.errors import GenloomError
 
-INSTALL_HINT = "genloom plot needs matplotlib: pip install 'genloom[plot]'"
+INSTALL_HINT = "genloom plot needs matplotlib: pip install 'genloom-eval[plot]'"
 #: points drawn in the samples-versus-data panel
 SCATTER_N = 1000
 
@@ -66,7 +66,7 @@ def points_and_samples(run_dir: Path) -> tuple[Any, Any] | None:
     from genloom.build import build_dataset
     from genloom.checkpoints import load_checkpoint
     from genloom.data.splits import DataSplits
-    from genloom.metrics.heldout import all_examples
+    from genloom_eval.metrics.heldout import all_examples
 
     model = load_checkpoint(str(checkpoint))
     if model.info.kind != "points":
@@ -78,9 +78,36 @@ def points_and_samples(run_dir: Path) -> tuple[Any, Any] | None:
     return train.float().numpy(), samples.float().numpy()
 
 
+#: what --out may name, and how each starts: an existing file is replaced only when it
+#: already holds such an image (a plot written before), never a checkpoint or a CSV
+FORMATS = {".png": (b"\x89PNG\r\n\x1a\n",), ".svg": (b"<?xml", b"<svg")}
+
+
+def check_out(run: Path, path: Path) -> str:
+    """The image format for ``path``, or a one-line error when writing there would
+    destroy something: a file that is not a PNG/SVG image, or anything in the run's
+    ``checkpoints/`` folder."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise GenloomError(f"--out '{path}': give a .png or .svg file")
+    checkpoints = (run / "checkpoints").resolve()
+    if checkpoints == path.resolve().parent or checkpoints in path.resolve().parents:
+        raise GenloomError(f"--out '{path}' is in the run's checkpoints folder; write the plot elsewhere")
+    if path.exists() or path.is_symlink():
+        head = path.read_bytes()[:64] if path.is_file() else b""
+        if not head.lstrip().startswith(FORMATS[suffix]):
+            raise GenloomError(f"--out '{path}' exists and is not a plot ({suffix[1:].upper()} image); "
+                               "pick another --out (nothing was replaced)")
+    return suffix[1:]
+
+
 def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Draw ``run_dir``'s curves (and, for points, samples over data) to ``out``
-    (default ``RUN_DIR/plot.png``); return the path written."""
+    (default ``RUN_DIR/plot.png``, or a .svg); return the path written.
+
+    An ``out`` that exists is replaced only when it is an image of the same format
+    (an earlier plot): never a checkpoint, ``metrics.csv`` or ``config.yaml``.
+    """
     try:
         import matplotlib
 
@@ -93,6 +120,8 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     run = Path(run_dir)
     if not run.is_dir():
         raise GenloomError(f"'{run}' is not a run directory; give the folder genloom train wrote")
+    path = Path(out) if out is not None else run / "plot.png"
+    fmt = check_out(run, path)  # before the work: a bad --out fails fast, and replaces nothing
     curves = read_curves(run / "metrics.csv")
     scatter = points_and_samples(run)
     panels = len(curves) + (scatter is not None)
@@ -123,7 +152,6 @@ def plot_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     import io
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
+    fig.savefig(buffer, format=fmt, dpi=100)
     plt.close(fig)
-    path = Path(out) if out is not None else run / "plot.png"
     return write_atomic(path, buffer.getvalue())

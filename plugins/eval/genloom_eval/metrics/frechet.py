@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from genloom.metrics.heldout import heldout_and_samples
+from genloom_eval.metrics.heldout import heldout_and_samples
 
 
 def _psd_sqrt(cov: np.ndarray) -> np.ndarray:

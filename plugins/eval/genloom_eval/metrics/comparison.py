@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from genloom.errors import ConfigError
-from genloom.metrics.heldout import all_examples
+from genloom_eval.metrics.heldout import all_examples
 
 
 @dataclass

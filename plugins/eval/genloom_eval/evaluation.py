@@ -20,7 +20,7 @@ def evaluate_model(
 ) -> dict[str, float]:
     """Score a loaded model (``genloom.load_checkpoint``) on its dataset's test split.
 
-    ``metrics`` empty means every metric that applies (``genloom.metrics.choose``);
+    ``metrics`` empty means every metric that applies (``genloom_eval.metrics.choose``);
     ``n`` is the number of samples and held-out examples per sample-based metric
     (None: the test split's size); ``settings`` are ``METRIC.KEY=VALUE`` options of the
     metrics run (``genloom evaluate --set``). Returns ``{"test/NAME": value, ...}`` with a
@@ -31,14 +31,17 @@ def evaluate_model(
     from genloom.build import build_dataset
     from genloom.data.base import adopt_saved_tokenizer
     from genloom.data.splits import DataSplits
-    from genloom.metrics.choose import default_metrics
+    from genloom_eval.metrics.choose import default_metrics
     from genloom.plugins import get_registry
 
-    torch.manual_seed(model.run_cfg.seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
+    seed = model.run_cfg.seed
+    if not isinstance(seed, int) or not 0 <= seed < 2**32:  # an edited config.yaml or export
+        raise ConfigError(f"the checkpoint's seed {seed!r} is out of range; it must be 0 to {2**32 - 1}")
+    torch.manual_seed(seed)  # stochastic objectives (a VAE's ELBO) repeat exactly
     dataset = build_dataset(model.run_cfg)
     adopt_saved_tokenizer(dataset, model.info.tokenizer)  # token data: the ids the model was trained on
     datamodule = DataSplits(dataset, model.run_cfg.data)  # plain: evaluating needs no Lightning
-    datamodule.eval_n = n  # read by genloom.metrics.comparison.sample_size
+    datamodule.eval_n = n  # read by genloom_eval.metrics.comparison.sample_size
     chosen = list(metrics) or default_metrics(model)
     options = metric_options(tuple(settings), chosen)
     results: dict[str, float] = {}

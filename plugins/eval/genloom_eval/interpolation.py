@@ -24,6 +24,10 @@ Method = Literal["slerp", "lerp"]
 METHODS: tuple[str, ...] = ("slerp", "lerp")
 
 
+#: the largest seed: what the run config's ``seed`` accepts (numpy and Lightning seed with 32 bits)
+MAX_SEED = 2**32 - 1
+
+
 def lerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
     """Points ``(1 - t) a + t b`` for each ``t``: shape ``(len(t), *a.shape)``."""
     t = t.reshape(-1, *([1] * a.dim())).to(a)
@@ -74,11 +78,17 @@ def interpolate(
         raise ConfigError("interpolation needs at least two seeds, e.g. --seeds 0,1")
     if steps < 2:
         raise ConfigError(f"--steps must be at least 2, got {steps}")
+    for s in seeds:
+        if not 0 <= int(s) <= MAX_SEED:  # torch.Generator.manual_seed overflows past 64 bits
+            raise ConfigError(f"--seeds: seed {s} is out of range; give seeds from 0 to {MAX_SEED}")
     gen = latent_generator(model)
     if model.conditional and cond is None:
         raise ConfigError(f"model {type(model).__name__} is conditional: pass a class label, e.g. --cond 7")
     if cond is not None and not model.conditional:
         raise ConfigError(not_conditional_message(model))
+    classes = model.info.num_classes
+    if cond is not None and classes and not 0 <= cond < classes:
+        raise ConfigError(f"--cond {cond}: the model knows classes 0 to {classes - 1}")
     anchors = [torch.randn(gen.latent_shape, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
     walk = slerp if method == "slerp" else lerp
     t = torch.linspace(0, 1, steps)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from genloom.kinds import get_kind
-from genloom.metrics.comparison import comparison, with_floor
+from genloom_eval.metrics.comparison import comparison, with_floor
 
 MAX_REFERENCE = 2000  # training points kept (seeded subset): pairwise matrices stay small
 

@@ -11,7 +11,7 @@ the bench trains what the examples document. The budget is equal optimizer steps
 Lightning's ``trainer.max_time``, which also counts validation and sample grids; a
 run also ends at its config's ``max_epochs``, the horizon of its learning-rate
 schedule).
-Every run is evaluated by :func:`genloom.evaluation.evaluate_checkpoint`, the code
+Every run is evaluated by :func:`genloom_eval.evaluation.evaluate_checkpoint`, the code
 behind ``genloom evaluate``.
 """
 
@@ -245,7 +245,7 @@ def _prepare_out(out: Path, force: bool) -> None:
 def _train_and_evaluate(
     cfg: Any, family: str, config: Path, run_dir: Path, n: int | None
 ) -> RunResult:
-    from genloom.evaluation import evaluate_checkpoint
+    from genloom_eval.evaluation import evaluate_checkpoint
     from genloom.training import train
 
     start = time.monotonic()
@@ -287,8 +287,8 @@ def run_bench(
     families = list(dict.fromkeys(m.strip() for m in models if m.strip()))
     if not families:
         raise ConfigError("--models is empty; give families such as --models vae,gan,diffusion")
-    if seeds < 1:
-        raise ConfigError(f"--seeds {seeds}: give at least 1")
+    if not 1 <= seeds <= 2**32:  # seeds 0..seeds-1 must be valid run seeds
+        raise ConfigError(f"--seeds {seeds}: give 1 to {2**32} runs per family")
     if n is not None and n < 2:
         raise ConfigError(f"--n {n}: give at least 2")
     per_family = split_overrides(overrides, families)

