@@ -253,6 +253,6 @@ class GenerativeModel(nn.Module):
     def validation_metrics(self, sums: dict[str, float]) -> dict[str, float]:
         """Metrics from the split totals of :meth:`validation_sums`, logged as
         ``val/<key>``. A key also returned by :meth:`validation_losses` replaces that
-        batch average (``genloom_text.LanguageModel``'s exact ``val/bpc``, say). None by default.
+        batch average (the text library's ``LanguageModel`` and its exact ``val/bpc``, say). None by default.
         """
         return {}

@@ -48,7 +48,7 @@ class SampleKind:
     #: are drawn (:meth:`draw` with ``stream``) instead of writing a file
     streams: ClassVar[bool] = False
     #: True for real-valued arrays that continuous models (VAE, GAN, diffusion, flow)
-    #: can learn; False for integer ids that token models (``genloom_text.LanguageModel``) learn.
+    #: can learn; False for integer ids that token models (the text library's ``LanguageModel``) learn.
     #: Models check this instead of kind names, so they accept a plugin's kind too.
     continuous: ClassVar[bool] = True
     #: the range every value lies in, when there is one (images: ``(-1, 1)``); samplers
