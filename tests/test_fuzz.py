@@ -389,19 +389,31 @@ def check_export(export: Path, scratch: Path, case: tuple) -> None:
 
 # -- 5. plugins that misbehave ---------------------------------------------------------
 
+#: every kind of BaseException a plugin may raise: none may reach the user as a traceback
 RAISES = ["ValueError('bad')", "SystemExit(3)", "KeyboardInterrupt()", "ImportError('no dep')",
-          "RecursionError()", "AttributeError('x')"]
+          "RecursionError()", "AttributeError('x')", "GeneratorExit()", "BaseException('base')",
+          "type('Custom', (BaseException,), {})('custom')", "StopIteration()", "MemoryError()"]
+#: what a plugin may do at import besides failing (threads are short, atexit is a no-op:
+#: tests/test_plugins.py checks their effect on a real process's exit)
+SIDE_EFFECTS = {
+    "none": [],
+    "print": ["print('chatter from a plugin')"],
+    "thread": ["import threading, time",
+               "threading.Thread(target=time.sleep, args=(0.01,)).start()"],
+    "atexit": ["import atexit", "atexit.register(lambda: None)"],
+}
 PLUGIN_CASE = st.tuples(
     st.sampled_from(["import", "register_components", "register_commands", "callbacks", "returns", "none"]),
     st.sampled_from(RAISES),
     st.sampled_from(["None", "5", "'text'", "[1, 2]", "{'model': 3}", "object()"]),
     st.sampled_from(["x", "vae", "train", "sample", "list"]),  # names that may clash
+    st.sampled_from(sorted(SIDE_EFFECTS)),
 )
 
 
 def plugin_source(case: tuple) -> str:
-    where, exc, returned, name = case
-    lines = ["import genloom", ""]
+    where, exc, returned, name, effect = case
+    lines = ["import genloom", "", *SIDE_EFFECTS[effect]]
     if where == "import":
         lines.append(f"raise {exc}")
     lines += ["@genloom.hookimpl", "def genloom_register_components(register):"]
@@ -434,6 +446,9 @@ def check_plugin(case: tuple) -> None:
             assert "vae" in out
             code, out, err = cli("--help")
             assert code == 0 and "train" in out
+            code, out, err = cli("plugins", "--json")  # a plugin's print never pollutes it
+            assert code == 0 and "Traceback" not in err
+            assert any(p["name"] == "vae" for p in json.loads(out))
         finally:
             sys.path.remove(tmp)
             sys.modules.pop("gltest_fuzzy", None)

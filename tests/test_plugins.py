@@ -295,3 +295,179 @@ def genloom_callbacks(config):
         "error: plugin 'badcb' failed in its callback Boom.on_train_epoch_end: ValueError: bad callback"
     )
     assert "Traceback" not in result.stderr
+
+
+# -- issue 20 item 4 and issue 19: isolation holes, registration as data -------------------
+
+BASE_EXCEPTIONS = ["GeneratorExit()", "BaseException('base')", "SystemExit(4)", "KeyboardInterrupt()",
+                   "type('Custom', (BaseException,), {})('custom')"]
+
+
+@pytest.mark.parametrize("exc", BASE_EXCEPTIONS)
+@pytest.mark.parametrize("where", ["import", "register"])
+def test_every_base_exception_from_a_plugin_is_its_failure(plugin_dir, exc, where):
+    source = f"raise {exc}\n" if where == "import" else f"""
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    raise {exc}
+"""
+    make_plugin(plugin_dir, "rude", source)
+    host = load()
+    assert host.plugins["rude"].status == "broken"
+    assert host.plugins["vae"].status == "ok"
+    assert sum("plugin 'rude' is broken" in w for w in host.warnings) == 1
+
+
+def test_the_users_own_ctrl_c_during_discovery_still_stops_it(plugin_dir):
+    make_plugin(plugin_dir, "slowpoke", "import os, signal\nos.kill(os.getpid(), signal.SIGINT)\n")
+    with pytest.raises(KeyboardInterrupt):
+        load()
+
+
+def test_a_callback_raising_keyboard_interrupt_is_the_plugins_failure(plugin_dir, cli, tmp_path):
+    make_plugin(plugin_dir, "ctrlcb", """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_callbacks(config):
+    import lightning as L
+
+    class Quit(L.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            raise KeyboardInterrupt
+
+    return [Quit()]
+""")
+    result = cli("train", "examples/configs/vae-toy2d.yaml", "trainer.max_epochs=1", "data.n=64",
+                 "trainer.enable_progress_bar=false", f"output_dir={tmp_path / 'run'}",
+                 cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: plugin 'ctrlcb' failed in its callback Quit.on_train_epoch_end: KeyboardInterrupt: "
+    ).strip()
+    assert "--resume" not in result.stderr and "Traceback" not in result.stderr
+
+
+ROGUE = """
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    for kind, name in [("sampler", "prior"), ("dataset", "toy2d"), ("dataset", "digits"),
+                       ("model", "vae"), ("config", "vae-toy2d")]:
+        register(kind, name, "gltest_rogue:Nothing")
+"""
+
+
+def test_a_plugin_with_common_short_names_cannot_break_other_plugins_runs(plugin_dir, cli, tmp_path):
+    run = tmp_path / "run"
+    result = cli("train", "examples/configs/vae-toy2d.yaml", "trainer.max_epochs=1", "data.n=64",
+                 "trainer.enable_progress_bar=false", f"output_dir={run}",
+                 cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr
+    make_plugin(plugin_dir, "rogue", ROGUE)
+    result = cli("sample", str(run), "--n", "4", "--out", str(tmp_path / "s.npy"))
+    assert result.returncode == 0, result.stderr  # the VAE's default sampler 'prior' is the core's
+    host = load()
+    assert host.registry.resolve("sampler", "prior").full_name == "genloom:prior"
+    assert host.registry.resolve("dataset", "digits").full_name == "genloom:digits"
+    assert host.registry.resolve("sampler", "prior", prefer="rogue").full_name == "rogue:prior"
+
+
+def test_print_at_import_is_kept_out_of_json_and_noted(plugin_dir, cli):
+    make_plugin(plugin_dir, "chatty", """
+print("hello from chatty")
+from genloom import hookimpl
+
+@hookimpl
+def genloom_register_components(register):
+    print("registering")
+""")
+    result = cli("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    import json
+
+    chatty = next(p for p in json.loads(result.stdout) if p["name"] == "chatty")
+    assert chatty["status"] == "ok" and "printed" in chatty["note"] and "hello from chatty" in chatty["note"]
+    assert "note: printed" in cli("plugins").stdout
+
+
+def test_a_plugins_thread_and_atexit_handler_do_not_decide_the_exit(plugin_dir, cli):
+    make_plugin(plugin_dir, "lingering", """
+import atexit, os, threading, time
+threading.Thread(target=time.sleep, args=(60,)).start()  # not a daemon
+atexit.register(lambda: os._exit(7))
+""")
+    import time
+
+    start = time.perf_counter()
+    assert cli("list", "models").returncode == 0
+    assert cli("no-such-command").returncode == 2
+    assert time.perf_counter() - start < 30  # the 60 s thread was not waited for
+
+
+def test_wrapper_hooks_are_refused_naming_the_plugin(plugin_dir):
+    make_plugin(plugin_dir, "wrapping", """
+from genloom import hookimpl
+
+@hookimpl(hookwrapper=True)
+def genloom_callbacks(config):
+    yield
+""")
+    host = load()
+    assert host.plugins["wrapping"].status == "broken"
+    assert "hook 'genloom_callbacks' is a wrapper" in host.plugins["wrapping"].error
+    assert host.call_each("genloom_callbacks", config=None) is not None
+
+
+def test_a_disabled_plugins_component_is_named_as_disabled(plugin_dir):
+    make_plugin(plugin_dir, "offline", """
+open(__file__ + ".imported", "w").close()
+GENLOOM_COMPONENTS = {"model:offmodel": ("gltest_offline:M", "a model")}
+""")
+    host = load(GENLOOM_DISABLE_PLUGINS="offline")
+    assert not (plugin_dir / "gltest_offline.py.imported").exists()  # read as data
+    for name in ("offmodel", "offline:offmodel"):
+        with pytest.raises(Exception, match="plugin 'offline', which is disabled by GENLOOM_DISABLE_PLUGINS"):
+            host.registry.resolve("model", name)
+
+
+def test_components_declared_as_a_table(plugin_dir):
+    make_plugin(plugin_dir, "tabled", """
+from genloom import hookimpl
+
+GENLOOM_COMPONENTS = {
+    "model:tab": ("gltest_tabled:M", "from the table"),
+    "sampler:tabs": "gltest_tabled:S",
+}
+
+@hookimpl
+def genloom_register_components(register):
+    register("metric", "computed", "gltest_tabled:C")
+""")
+    make_plugin(plugin_dir, "computed", "GENLOOM_COMPONENTS = {'model:x': (1 + 2, 'no')}\n")
+    host = load()
+    assert host.plugins["tabled"].components == ["model:tab", "sampler:tabs", "metric:computed"]
+    assert host.registry.resolve("model", "tab").help == "from the table"
+    assert host.plugins["computed"].status == "broken"
+    assert "must be a literal dict" in host.plugins["computed"].error
+
+
+def test_the_in_repo_plugins_register_by_table():
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    modules = [root / "core" / "genloom" / "builtins.py", *root.glob("plugins/*/genloom_*/plugin.py"),
+               *root.glob("examples/*-plugin/genloom_*/plugin.py")]
+    for module in modules:
+        tree = ast.parse(module.read_text())
+        names = {f.name for f in tree.body if isinstance(f, ast.FunctionDef)}
+        assert "genloom_register_components" not in names, module
+
+
+def test_no_import_cycle_between_registry_and_plugin_host():
+    root = Path(__file__).resolve().parents[1] / "core" / "genloom"
+    registry = (root / "registry.py").read_text()
+    assert "example_configs" not in registry and "genloom.plugins" not in registry

@@ -2,28 +2,27 @@
 components are the ``text`` plugin's, in genloom-text; the evaluation metrics and
 datasets are the ``eval`` plugin's, in genloom-eval).
 
-Registered through the same hooks as any installed plugin (as pytest does with its
-internal plugins), under the plugin name ``genloom``. Text (tokenizers, decoding
-samplers, the ``text`` dataset, the ``tokens`` kind) is the ``genloom-text`` library's.
+Registered the same way as any installed plugin (as pytest does with its internal
+plugins), under the plugin name ``genloom``: a component table that discovery reads
+as data. Text (tokenizers, decoding samplers, the ``text`` dataset, the ``tokens``
+kind) is the ``genloom-text`` library's.
 """
 
 from __future__ import annotations
 
-from genloom import hookimpl
-
-
-@hookimpl
-def genloom_register_components(register) -> None:
-    register("dataset", "digits", "genloom.data.digits:Digits",
-             help="the built-in 8x8 handwritten digits, 1,797 images with labels")
-    register("dataset", "toy2d", "genloom.data.toy2d:Toy2D",
-             help="2-D point clouds: moons, swiss_roll, gaussians8, checkerboard")
-    register("sampler", "prior", "genloom.samplers.prior:PriorSampler",
-             help="z ~ N(0, I) decoded by a one-shot Generator (options: temperature)")
-    register("sample_kind", "image", "genloom.kinds.image:ImageKind",
-             help="(n, c, h, w) images in [-1, 1]; PNG grids")
-    register("sample_kind", "points", "genloom.kinds.points:PointsKind",
-             help="(n, d) points; PNG scatter plots")
-    register("sampler", "latent_prior", "genloom.samplers.latent_prior:LatentPriorSampler",
-             help="latents from the model's prior (a model of its own), then decoded "
-                  "(options: prior_sampler, prior.*)")
+#: ``"kind:name": ("package.module:Attr", "help")``, read without running this module
+GENLOOM_COMPONENTS = {
+    "dataset:digits": ("genloom.data.digits:Digits",
+                       "the built-in 8x8 handwritten digits, 1,797 images with labels"),
+    "dataset:toy2d": ("genloom.data.toy2d:Toy2D",
+                      "2-D point clouds: moons, swiss_roll, gaussians8, checkerboard"),
+    "sampler:prior": ("genloom.samplers.prior:PriorSampler",
+                      "z ~ N(0, I) decoded by a one-shot Generator (options: temperature)"),
+    "sample_kind:image": ("genloom.kinds.image:ImageKind",
+                          "(n, c, h, w) images in [-1, 1]; PNG grids"),
+    "sample_kind:points": ("genloom.kinds.points:PointsKind",
+                           "(n, d) points; PNG scatter plots"),
+    "sampler:latent_prior": ("genloom.samplers.latent_prior:LatentPriorSampler",
+                             "latents from the model's prior (a model of its own), then decoded "
+                             "(options: prior_sampler, prior.*)"),
+}

@@ -332,8 +332,44 @@ def _run_dir_of(checkpoint: str) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: plugin commands, then one-line error handling."""
+    """Console-script entry point: plugin commands, then one-line error handling.
+
+    Run as the ``genloom`` program (``argv`` None), the exit code is the command's own:
+    after the command, output is flushed and the process ends at once, so a plugin's
+    ``atexit`` handler cannot change the code and its non-daemon threads cannot keep
+    the command waiting. Called with ``argv`` (tests, scripts), it returns when the
+    command succeeds and raises SystemExit otherwise, as before.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _run(args)
+    except SystemExit as exc:  # a command's own sys.exit
+        if argv is not None:
+            raise
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if not isinstance(exc.code, (int, type(None))):
+            click.echo(str(exc.code), err=True)
+    if argv is None:
+        _exit_now(code or 0)
+    if code is not None:
+        sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """End the process with ``code``: flush output and logs, then ``os._exit``."""
+    import logging
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # a closed pipe (genloom ... | head)
+            pass
+    logging.shutdown()
+    os._exit(code)
+
+
+def _run(args: list[str]) -> int | None:
+    """Run the command ``args``; return its exit code (None: it finished normally)."""
     debug = "--debug" in args or os.environ.get("GENLOOM_DEBUG", "").lower() not in FALSY
     try:
         host = _host()
@@ -342,19 +378,19 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"genloom: warning: {line}", err=True)
         cli.main(args=args, prog_name="genloom", standalone_mode=False)
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2)
+        return 2
     except (click.Abort, KeyboardInterrupt) as exc:
         cause = exc.__cause__ if isinstance(exc, click.Abort) else exc  # click wraps Ctrl-C
         click.echo(str(cause or "") or "interrupted", err=True)
-        sys.exit(130)
+        return 130
     except GenloomError as exc:
         if debug:
             traceback.print_exc()
         click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        return 2
     except Exception as exc:
         if debug:
             raise
@@ -362,7 +398,8 @@ def main(argv: list[str] | None = None) -> None:
             f"error: {type(exc).__name__}: {exc} (run 'genloom --debug ...' for the traceback)",
             err=True,
         )
-        sys.exit(1)
+        return 1
+    return None
 
 
 if __name__ == "__main__":

@@ -14,37 +14,14 @@ Imports neither torch nor lightning: ``genloom config init`` and the lookup in
 
 from __future__ import annotations
 
-import importlib.resources
 from pathlib import Path
 from typing import Any
 
 from genloom.errors import ComponentError, ConfigError
+from genloom.registry import packaged_file  # noqa: F401  (where it lived before)
 
 KIND = "config"
 SUFFIXES = (".yaml", ".yml")
-
-
-def packaged_file(component: Any) -> Path:
-    """The file a ``config`` component names (``"package:relative/path.yaml"``).
-
-    Raises ComponentError when the package does not import or lacks the file, which
-    is what ``Component.load()`` (and so ``genloom plugins check``) reports.
-    """
-    package, _, relative = component.target.partition(":")
-    try:
-        path = Path(str(importlib.resources.files(package).joinpath(relative)))
-    except (ImportError, TypeError) as exc:
-        raise ComponentError(
-            f"config '{component.full_name}' points into package '{package}', which does not "
-            f"import as a package ({type(exc).__name__}: {exc}); config files live in a "
-            f"package's folder: fix the target or reinstall plugin '{component.plugin}'"
-        ) from None
-    if not path.is_file():
-        raise ComponentError(
-            f"config '{component.full_name}' names {component.target}, which is not a file of the "
-            f"installed package ({path}); fix the path or ship the file as package data"
-        )
-    return path
 
 
 def config_file(name: str, registry: Any = None) -> Path:

@@ -1,8 +1,11 @@
 """Plugin discovery, isolation and status, on pluggy and the ``genloom`` entry points.
 
-Each installed plugin is loaded on its own: a plugin that fails to import, uses an
-unknown hook, or raises while registering is marked ``broken`` and every command still
-works; a plugin whose ``genloom`` requirement excludes this core is ``incompatible``
+Each installed plugin is loaded on its own: a plugin that fails to import (whatever it
+raises, ``SystemExit``, ``GeneratorExit`` and ``KeyboardInterrupt`` included; only the
+user's own Ctrl-C stops discovery), uses an unknown or a wrapper hook, or raises while
+registering is marked ``broken`` and every command still works; what it prints while
+it is imported or registers is kept out of the command's output (a note in ``genloom
+plugins``); a plugin whose ``genloom`` requirement excludes this core is ``incompatible``
 and not imported at all. ``GENLOOM_STRICT_PLUGINS=1`` turns any such failure into a
 hard error. ``GENLOOM_PLUGINS=a,b`` is an allowlist (set but empty: none load) and
 ``GENLOOM_DISABLE_PLUGINS=a,b`` a blocklist.
@@ -12,11 +15,19 @@ Nothing here imports torch or lightning.
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import importlib.machinery
+import importlib.util
+import io
 import os
+import signal
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -24,13 +35,17 @@ import pluggy
 
 from genloom import __version__, hookspecs
 from genloom.errors import PluginError, did_you_mean
-from genloom.registry import Component, Registry
+from genloom.registry import CORE_PLUGIN, Component, Registry
 
-CORE_PLUGIN = "genloom"
 HOOK_NAMES = sorted(n for n in dir(hookspecs) if n.startswith("genloom_"))
-#: what a plugin may raise that must not take every command down with it: ``sys.exit``
-#: and ``KeyboardInterrupt`` from a plugin's import or hook are its failure, not the user's
-PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+#: what a plugin may raise that must not take every command down with it: anything
+#: (``sys.exit``, ``GeneratorExit``, a ``BaseException`` of its own, and a
+#: ``KeyboardInterrupt`` the user did not cause) is the plugin's failure, not the user's
+PLUGIN_FAILURES = (BaseException,)
+#: the name of the component table in a plugin's entry module (registration as data)
+TABLE = "GENLOOM_COMPONENTS"
+#: characters of a plugin's stray stdout output quoted in its note
+PRINTED_CHARS = 60
 #: seconds an entry module may take to import before ``genloom plugins`` and every
 #: command warn about it (``GENLOOM_PLUGIN_IMPORT_BUDGET`` overrides)
 IMPORT_BUDGET_SECONDS = 0.5
@@ -51,6 +66,12 @@ class PluginInfo:
     #: a warning that does not make the plugin unusable (a slow import)
     note: str | None = None
 
+    def add_note(self, note: str) -> None:
+        if not self.note:
+            self.note = note
+        elif note not in self.note:
+            self.note = f"{self.note}; {note}"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -63,6 +84,142 @@ class PluginInfo:
             "components": self.components,
             "note": self.note,
         }
+
+
+_SIGINTS = 0  # Ctrl-Cs the user pressed in this process, once watch_user_interrupts() ran
+_WATCHING = False
+
+
+def _on_sigint(previous: Any) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        global _SIGINTS
+        _SIGINTS += 1
+        if callable(previous):
+            previous(signum, frame)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    return handler
+
+
+def watch_user_interrupts() -> None:
+    """Count the user's Ctrl-Cs (SIGINT) from now on, so that a ``KeyboardInterrupt``
+    a plugin raises is told apart from one the user caused (:func:`user_interrupts`).
+
+    Chains to the handler in place (Python's, which raises KeyboardInterrupt). Only
+    the main thread may install it; elsewhere nothing is counted and every
+    KeyboardInterrupt counts as the user's.
+    """
+    global _WATCHING
+    if _WATCHING or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is None:  # installed from C: leave it alone
+            return
+        signal.signal(signal.SIGINT, _on_sigint(previous))
+    except (ValueError, OSError):  # pragma: no cover - not the main interpreter
+        return
+    _WATCHING = True
+
+
+def user_interrupts() -> int:
+    """How many times the user pressed Ctrl-C so far (compare two readings)."""
+    return _SIGINTS if _WATCHING else -1
+
+
+def is_plugin_failure(exc: BaseException, interrupts_before: int) -> bool:
+    """Whether ``exc``, raised by plugin code, is the plugin's failure: anything but a
+    KeyboardInterrupt that the user's own Ctrl-C caused since ``interrupts_before``
+    (when Ctrl-Cs are not counted, every KeyboardInterrupt is taken as the user's)."""
+    if not isinstance(exc, KeyboardInterrupt):
+        return True
+    now = user_interrupts()
+    return now >= 0 and now == interrupts_before
+
+
+@contextlib.contextmanager
+def _capture_stdout(info: PluginInfo) -> Iterator[None]:
+    """Keep what plugin code prints off stdout (``--json``, streamed text); note it."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield
+    finally:
+        text = buffer.getvalue().strip()
+        if text:
+            shown = text if len(text) <= PRINTED_CHARS else text[:PRINTED_CHARS] + "..."
+            info.add_note(
+                f"printed {len(text)} characters to stdout while loading ({shown!r}); "
+                "they were not shown (a plugin prints nothing at import)"
+            )
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of ``module``, found without importing it or its packages."""
+    parts = module.split(".")
+    path: list[str] | None = None
+    spec = None
+    for i in range(len(parts)):
+        name = ".".join(parts[: i + 1])
+        if i == 0:  # a top-level module: found by the import system, not imported
+            spec = importlib.util.find_spec(name)
+        else:
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None:
+            return None
+        path = list(spec.submodule_search_locations or [])
+    origin = getattr(spec, "origin", None)
+    return Path(origin) if origin and origin.endswith(".py") else None
+
+
+def read_component_table(module: str) -> list[tuple[str, str, str, str]] | None:
+    """The component table ``GENLOOM_COMPONENTS`` of entry module ``module``, read as
+    data from its source (nothing of the plugin is imported or run), as
+    ``(kind, name, target, help)`` rows in the table's order; None when it has none.
+
+    The table is a literal dict: ``{"kind:name": ("package.module:Attr", "help"), ...}``
+    (a bare target string when there is no help). Raises ValueError saying what is
+    wrong with a table that is not that.
+    """
+    file = _module_file(module)
+    if file is None or not file.is_file():
+        return None
+    try:
+        tree = ast.parse(file.read_text(encoding="utf-8"), str(file))
+    except (OSError, SyntaxError, ValueError):
+        return None  # importing it will say what is wrong
+    node = None
+    for stmt in tree.body:
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else (
+            [stmt.target] if isinstance(stmt, ast.AnnAssign) else []
+        )
+        if any(isinstance(t, ast.Name) and t.id == TABLE for t in targets):
+            node = stmt.value
+    if node is None:
+        return None
+    try:
+        table = ast.literal_eval(node)
+    except ValueError:
+        raise ValueError(
+            f"{TABLE} must be a literal dict (data, read without running the module); "
+            "compute components in genloom_register_components instead"
+        ) from None
+    if not isinstance(table, dict):
+        raise ValueError(f"{TABLE} must be a dict of 'kind:name' -> target or (target, help)")
+    rows = []
+    for key, value in table.items():
+        kind, sep, name = str(key).partition(":")
+        if isinstance(value, str):
+            value = (value, "")
+        ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, str) for v in value)
+        if not sep or not kind or not ok:
+            raise ValueError(
+                f"{TABLE} entry {key!r}: {value!r} is not 'kind:name': 'package.module:Attr' "
+                "or ('package.module:Attr', 'help')"
+            )
+        rows.append((kind, name, value[0], value[1]))
+    return rows
 
 
 def _env_list(env: Mapping[str, str], key: str) -> set[str] | None:
@@ -126,6 +283,7 @@ class PluginHost:
         """Register the core's built-ins, then every installed plugin."""
         from genloom import builtins
 
+        watch_user_interrupts()
         core = PluginInfo(CORE_PLUGIN, "genloom", __version__, builtins.__name__)
         self._add(core, builtins)
         allow = _env_list(self.env, "GENLOOM_PLUGINS")
@@ -153,30 +311,51 @@ class PluginHost:
             if (allow is not None and ep.name not in allow) or ep.name in block:
                 info.status = "disabled"
                 self.plugins[ep.name] = info
+                self._remember_disabled(ep, "GENLOOM_DISABLE_PLUGINS" if ep.name in block else "GENLOOM_PLUGINS")
                 continue
             reason = _incompatibility(dist)
             if reason:
                 self._fail(info, reason, status="incompatible")
                 continue
-            start = time.perf_counter()
+            start, interrupts = time.perf_counter(), user_interrupts()
             try:
-                module = ep.load()
+                with _capture_stdout(info):
+                    module = ep.load()
             except PLUGIN_FAILURES as exc:
+                if not is_plugin_failure(exc, interrupts):
+                    raise  # the user's own Ctrl-C
                 info.import_seconds = time.perf_counter() - start
                 self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
                 continue
             info.import_seconds = time.perf_counter() - start
             if info.import_seconds > self.import_budget:
-                info.note = (
+                note = (
                     f"slow import: {info.import_seconds:.2f} s (budget {self.import_budget:g} s); "
                     "keep the entry module import-light (no torch, register import paths)"
                 )
-                self.warnings.append(f"plugin '{info.name}': {info.note}")
-            self._add(info, module)
+                info.add_note(note)
+                self.warnings.append(f"plugin '{info.name}': {note}")
+            self._add(info, module, ep.module)
         return self
 
-    def _add(self, info: PluginInfo, module: ModuleType) -> None:
-        """Validate, register and collect components of one plugin, isolating failures."""
+    def _remember_disabled(self, ep: metadata.EntryPoint, variable: str) -> None:
+        """Read a disabled plugin's component table (as data: nothing of it is imported),
+        so that naming one of its components says the plugin is disabled."""
+        self.registry.disabled_plugins[ep.name] = f"by {variable}"
+        try:
+            rows = read_component_table(ep.module) or []
+        except (ValueError, ImportError, OSError):
+            return
+        for kind, name, target, help_ in rows:
+            component = Component(kind, name, ep.name, target, help_)
+            self.registry.disabled.setdefault(kind, {})[component.full_name] = component
+
+    def _add(self, info: PluginInfo, module: ModuleType, module_name: str | None = None) -> None:
+        """Validate, register and collect components of one plugin, isolating failures.
+
+        Components come from the entry module's table (``GENLOOM_COMPONENTS``, read as
+        data) first, then from its ``genloom_register_components`` hook, if any.
+        """
         unknown = [
             attr
             for attr in dir(module)
@@ -186,23 +365,46 @@ class PluginHost:
             hook = unknown[0]
             self._fail(info, f"unknown hook '{hook}'{did_you_mean(hook, HOOK_NAMES)}")
             return
+        wrappers = [
+            attr
+            for attr in HOOK_NAMES
+            if (opts := self.pm.parse_hookimpl_opts(module, attr))
+            and (opts.get("hookwrapper") or opts.get("wrapper"))
+        ]
+        if wrappers:
+            self._fail(
+                info,
+                f"hook '{wrappers[0]}' is a wrapper (hookwrapper=True or wrapper=True), which "
+                "genloom does not support: it calls each plugin's hook on its own; use a plain "
+                "@hookimpl",
+            )
+            return
+        try:
+            table = read_component_table(module_name or module.__name__)
+        except ValueError as exc:
+            self._fail(info, f"component table: {exc}")
+            return
         try:
             self.pm.register(module, name=info.name)
         except Exception as exc:  # pluggy.PluginValidationError: bad signature
             self._fail(info, f"invalid hook implementation: {exc}")
             return
-        staged: list[Component] = []
+        staged = [Component(k, n, info.name, t, h) for k, n, t, h in table or []]
 
         def register(kind: str, name: str, target: str, *, help: str = "") -> None:
             staged.append(Component(kind, name, info.name, target, help))
 
+        interrupts = user_interrupts()
         try:
-            for impl in self.pm.hook.genloom_register_components.get_hookimpls():
-                if impl.plugin is module:
-                    impl.function(register=register)
+            with _capture_stdout(info):
+                for impl in self.pm.hook.genloom_register_components.get_hookimpls():
+                    if impl.plugin is module:
+                        impl.function(register=register)
             for component in staged:
                 self.registry.add(component)
         except PLUGIN_FAILURES as exc:
+            if not is_plugin_failure(exc, interrupts):
+                raise
             for component in staged:  # no half-registered plugin
                 self.registry.remove(component)
             self.pm.unregister(module)
@@ -231,6 +433,7 @@ class PluginHost:
         caller = getattr(self.pm.hook, hook)
         results = []
         for impl in reversed(caller.get_hookimpls()):  # pluggy keeps LIFO order
+            interrupts = user_interrupts()
             try:
                 # pluggy lets an implementation take a subset of the spec's arguments
                 args = {k: v for k, v in kwargs.items() if k in impl.argnames}
@@ -238,6 +441,8 @@ class PluginHost:
             except PluginError:
                 raise
             except PLUGIN_FAILURES as exc:
+                if not is_plugin_failure(exc, interrupts):
+                    raise
                 raise PluginError(
                     f"plugin '{impl.plugin_name}' failed in {hook}: {type(exc).__name__}: {exc}"
                 ) from exc
@@ -253,9 +458,14 @@ class PluginHost:
         """
         for impl in reversed(self.pm.hook.genloom_register_commands.get_hookimpls()):
             before = dict(cli.commands)
+            interrupts = user_interrupts()
+            info = self.plugins.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "?", "?", "?")
             try:
-                impl.function(cli=cli)
+                with _capture_stdout(info):
+                    impl.function(cli=cli)
             except PLUGIN_FAILURES as exc:
+                if not is_plugin_failure(exc, interrupts):
+                    raise
                 cli.commands.clear()
                 cli.commands.update(before)
                 self._remove(impl.plugin_name)

@@ -10,7 +10,9 @@ error that lists the full names to choose from.
 from __future__ import annotations
 
 import importlib
+import importlib.resources
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from genloom.errors import ComponentError, did_you_mean
@@ -21,6 +23,8 @@ KINDS = (
     "model", "encoder", "generator", "denoiser", "sampler", "dataset", "metric", "tokenizer",
     "sample_kind", "config",
 )
+#: the plugin name of the core's own components (``genloom:prior``, ``genloom:digits``)
+CORE_PLUGIN = "genloom"
 
 
 @dataclass(frozen=True)
@@ -44,8 +48,6 @@ class Component:
         (``"genloom_gan:configs/gan-digits.yaml"``): its path is returned, never imported.
         """
         if self.kind == "config":
-            from genloom.example_configs import packaged_file
-
             return packaged_file(self)
         module_name, _, attr = self.target.partition(":")
         try:
@@ -60,6 +62,29 @@ class Component:
         return obj
 
 
+def packaged_file(component: Any) -> Path:
+    """The file a ``config`` component names (``"package:relative/path.yaml"``).
+
+    Raises ComponentError when the package does not import or lacks the file, which
+    is what ``Component.load()`` (and so ``genloom plugins check``) reports.
+    """
+    package, _, relative = component.target.partition(":")
+    try:
+        path = Path(str(importlib.resources.files(package).joinpath(relative)))
+    except (ImportError, TypeError) as exc:
+        raise ComponentError(
+            f"config '{component.full_name}' points into package '{package}', which does not "
+            f"import as a package ({type(exc).__name__}: {exc}); config files live in a "
+            f"package's folder: fix the target or reinstall plugin '{component.plugin}'"
+        ) from None
+    if not path.is_file():
+        raise ComponentError(
+            f"config '{component.full_name}' names {component.target}, which is not a file of the "
+            f"installed package ({path}); fix the path or ship the file as package data"
+        )
+    return path
+
+
 class Registry:
     """All components of all loaded plugins, by kind."""
 
@@ -67,6 +92,11 @@ class Registry:
         self._by_kind: dict[str, dict[str, Component]] = {}
         #: plugin name -> the one-line error that made it unusable
         self.unavailable: dict[str, str] = {}
+        #: the components a disabled plugin declares in its table, by kind then full
+        #: name, so that naming one says the plugin is disabled (never "did you mean")
+        self.disabled: dict[str, dict[str, Component]] = {}
+        #: plugin name -> why it is disabled (the environment variable that did it)
+        self.disabled_plugins: dict[str, str] = {}
 
     def add(self, component: Component) -> None:
         """Add a component; the same full name twice is an error."""
@@ -104,12 +134,25 @@ class Registry:
     def by_plugin(self, plugin: str) -> list[Component]:
         return [c for c in self.components() if c.plugin == plugin]
 
+    def owner_of(self, obj: Any) -> str | None:
+        """The plugin that registered the class of ``obj`` (or ``obj``, a class), if any."""
+        cls = obj if isinstance(obj, type) else type(obj)
+        target = f"{cls.__module__}:{cls.__qualname__}"
+        for table in self._by_kind.values():
+            for component in table.values():
+                if component.target == target:
+                    return component.plugin
+        return None
+
     def resolve(self, kind: str, name: str, prefer: str | None = None) -> Component:
         """Find a component by full or short name, or raise a ComponentError that helps.
 
         A short name that several plugins provide is ambiguous, unless one of them is
-        ``prefer`` (the plugin of the component whose config names it): inside
-        ``model: {name: vae, decoder: {name: mlp}}`` ``mlp`` means the VAE's own.
+        ``prefer`` (the plugin of the component whose config names it, or of the model
+        whose ``default_sampler`` it is): inside ``model: {name: vae, decoder: {name: mlp}}``
+        ``mlp`` means the VAE's own. Failing that, the core's own component wins (a new
+        plugin's ``prior`` or ``digits`` never hides the core's), and only then is the
+        short name ambiguous. A full name never depends on what else is installed.
         """
         table = self._by_kind.get(kind, {})
         if name in table:
@@ -122,10 +165,17 @@ class Registry:
                 f"{kind} '{name}' comes from plugin '{plugin}', which is unusable: "
                 f"{self.unavailable[plugin]}"
             )
+        if sep and plugin in self.disabled_plugins:
+            raise ComponentError(
+                f"{kind} '{name}' comes from plugin '{plugin}', which is disabled "
+                f"{self.disabled_plugins[plugin]}"
+            )
         matches = [c for c in table.values() if c.name == (short if sep else name)]
         if not sep and len(matches) == 1:
             return matches[0]
-        own = [c for c in matches if c.plugin == prefer]
+        own = [c for c in matches if c.plugin == prefer] or [
+            c for c in matches if c.plugin == CORE_PLUGIN
+        ]
         if not sep and len(matches) > 1 and len(own) == 1:
             return own[0]
         if not sep and len(matches) > 1:
@@ -138,6 +188,12 @@ class Registry:
             raise ComponentError(
                 f"{kind} '{name}' may come from plugin '{name}', which is unusable: "
                 f"{self.unavailable[name]}"
+            )
+        off = [c for c in self.disabled.get(kind, {}).values() if name in (c.name, c.full_name)]
+        if off:
+            raise ComponentError(
+                f"{kind} '{name}' comes from plugin '{off[0].plugin}', which is disabled "
+                f"{self.disabled_plugins.get(off[0].plugin, '')}".rstrip()
             )
         choices = sorted({c.name for c in table.values()} | set(table))
         hint = did_you_mean(name, choices)

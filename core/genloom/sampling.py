@@ -33,11 +33,14 @@ def not_conditional_message(model: Any) -> str:
         has_option = hasattr(model.cfg, "conditional")
     return msg + (" or train with model.conditional=true" if has_option else "")
 
-def get_sampler(name: str) -> Sampler:
-    """An instance of the sampler component ``name`` (samplers are stateless)."""
+def get_sampler(name: str, model: Any = None) -> Sampler:
+    """An instance of the sampler component ``name`` (samplers are stateless); a short
+    name several plugins provide means ``model``'s own plugin's, then the core's."""
     from genloom.plugins import get_registry
 
-    cls = get_registry().load("sampler", name)
+    registry = get_registry()
+    prefer = registry.owner_of(model) if model is not None else None
+    cls = registry.resolve("sampler", name, prefer=prefer).load()
     return cls()
 
 
@@ -51,7 +54,7 @@ def default_sampler_of(model: Any) -> Sampler:
 
     name = model.default_sampler
     try:
-        return get_sampler(name)
+        return get_sampler(name, model)
     except ComponentError as exc:
         raise ComponentError(
             f"model {type(model).__name__}'s default_sampler '{name}' does not resolve: {exc}; "

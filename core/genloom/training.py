@@ -534,7 +534,7 @@ def _fit(
     echo: Callable[[str], None] | None,
 ) -> TrainResult:
     """Build the Trainer around ``model`` and fit it into ``run_dir`` (which is locked)."""
-    from genloom.plugins import get_plugin_host
+    from genloom.plugins import get_plugin_host, is_plugin_failure, user_interrupts
 
     ckpt_dir = run_dir / "checkpoints"
     callbacks: list[Any] = checkpoint_callbacks(cfg.checkpoint, ckpt_dir, resume=resume)
@@ -563,6 +563,7 @@ def _fit(
     last = ckpt_dir / "last.ckpt"
     before = _paths_under(run_dir) if resume else set()
     os.environ[RUN_DIR_ENV] = str(run_dir)
+    interrupts = user_interrupts()  # a KeyboardInterrupt without a Ctrl-C is a plugin's
     try:
         trainer.fit(
             module, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
@@ -591,8 +592,17 @@ def _fit(
                 "resume with the config the run was trained with"
             ) from None
         raise
-    except (KeyboardInterrupt, SystemExit) as exc:
+    except BaseException as exc:  # a plugin's own BaseException, or Ctrl-C
         # Lightning turns Ctrl-C into sys.exit(1), or lets it through mid-callback
+        cause = exc.__context__ if isinstance(exc.__context__, KeyboardInterrupt) else exc
+        culprit = _plugin_callback_in(cause.__traceback__, owners)
+        if culprit is not None and is_plugin_failure(cause, interrupts):
+            raise PluginError(
+                f"plugin '{culprit[0]}' failed in its callback {culprit[1]}: "
+                f"{type(cause).__name__}: {cause}"
+            ) from None
+        if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
         if isinstance(exc, SystemExit) and not trainer.interrupted:
             raise
         raise GenloomInterrupt(

@@ -20,16 +20,18 @@ def genloom_component_kinds() -> dict[str, str]:
                      "(genloom align pairs/rlhf --judge)"}
 
 
-@hookimpl
-def genloom_register_components(register) -> None:
-    register("judge", "keyword", "genloom_align.judges:Keyword",
-             help="prefers texts with more occurrences of word= (default 'the')")
-    register("judge", "length", "genloom_align.judges:Length",
-             help="prefers texts of about target= characters (default 40)")
-    register("judge", "python", "genloom_align.judges:Parses",
-             help="prefers texts that parse as Python (ast.parse; nothing is run)")
-    register("judge", "iambic", "genloom_align.judges:Iambic",
-             help="prefers verse lines of 8 to 12 syllables (about pentameter)")
+#: this plugin's components, ``"kind:name": ("package.module:Attr", "help")``: genloom
+#: reads the table as data, without running this module
+GENLOOM_COMPONENTS = {
+    "judge:keyword": ("genloom_align.judges:Keyword",
+        "prefers texts with more occurrences of word= (default 'the')"),
+    "judge:length": ("genloom_align.judges:Length",
+        "prefers texts of about target= characters (default 40)"),
+    "judge:python": ("genloom_align.judges:Parses",
+        "prefers texts that parse as Python (ast.parse; nothing is run)"),
+    "judge:iambic": ("genloom_align.judges:Iambic",
+        "prefers verse lines of 8 to 12 syllables (about pentameter)"),
+}
 
 
 def _options(items: tuple[str, ...]) -> dict[str, str]:

