@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 #: The modules of the public API, in the order the reference lists them.
-MODULES = ("genloom", "genloom.hookspecs", "genloom_devkit.testing")
+MODULES = ("genloom", "genloom.capabilities", "genloom.hookspecs", "genloom_devkit.testing")
 #: library distributions' packages whose ``__all__`` is public API other plugins import
 LIBRARIES = ("genloom_diffusion",)
 
@@ -55,10 +55,12 @@ def public_names() -> dict[str, dict[str, object]]:
     import importlib
 
     genloom = importlib.import_module("genloom")
+    capabilities = importlib.import_module("genloom.capabilities")
     hookspecs = importlib.import_module("genloom.hookspecs")
     testing = importlib.import_module("genloom_devkit.testing")
     names = {
         "genloom": {n: getattr(genloom, n) for n in genloom.__all__ if n != "__version__"},
+        "genloom.capabilities": {n: getattr(capabilities, n) for n in capabilities.__all__},
         "genloom.hookspecs": {n: getattr(hookspecs, n) for n in sorted(dir(hookspecs)) if n.startswith("genloom_")},
         "genloom_devkit.testing": {n: getattr(testing, n) for n in testing.__all__},
     }
@@ -156,7 +158,9 @@ def index() -> str:
         "`docs/api/genloom.html`). `tests/test_api_docs.py` fails when this file is stale or a",
         "public name has no docstring.",
         "",
-        "Public means what a plugin may use: `genloom.__all__`, the hook specifications",
+        "Public means what a plugin may use: `genloom.__all__`, the optional model",
+        "capabilities in `genloom.capabilities` (what the core and libraries read from a",
+        "model beyond `GenerativeModel`), the hook specifications",
         "in `genloom.hookspecs` (see [hooks.md](hooks.md)), the test kit",
         "`genloom_devkit.testing` (from the genloom-devkit distribution) and the `__all__`",
         "of the library distributions (`genloom_diffusion`: the diffusion family's API,",

@@ -19,12 +19,11 @@ from genloom import (
     GenerativeModel,
     Generator,
     InvertibleGenerator,
-    SampleKind,
     Sampler,
     Samples,
     register,
-    save_samples,
 )
+from genloom.kinds import SampleKind, save_samples
 from genloom_eval.interpolation import interpolate
 from genloom_diffusion import FirstStage
 from genloom_text import LanguageModel

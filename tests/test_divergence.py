@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from genloom import DivergenceError, load_checkpoint, load_config, register, train
+from genloom import load_checkpoint, load_config, register, train
+from genloom.errors import DivergenceError
 from test_local_components import MeanMatcher
 
 ROOT = Path(__file__).resolve().parents[1]

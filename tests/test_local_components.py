@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import genloom
+import genloom.plugins
 from genloom import DataInfo, GenerativeModel, Generator, load_config, register, train
 from genloom.errors import PluginError
 
@@ -41,7 +42,7 @@ class MeanMatcher(GenerativeModel):
 
 def test_registered_model_trains_and_samples(tmp_path):
     assert register("model", "mean-matcher", MeanMatcher) == "local:mean-matcher"
-    assert genloom.get_registry().resolve("model", "mean-matcher").plugin == "local"
+    assert genloom.plugins.get_registry().resolve("model", "mean-matcher").plugin == "local"
     cfg = load_config(None, [
         "model.name=mean-matcher", "data.name=toy2d", "data.n=256", "optim.lr=0.1",
         f"output_dir={tmp_path}", "trainer.max_steps=300", "trainer.max_epochs=-1", "trainer.enable_progress_bar=false",

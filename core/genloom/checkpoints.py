@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from omegaconf import OmegaConf
@@ -107,8 +107,9 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
 
     The result loads with no pickle at all (``load_checkpoint(out_dir)``), which is
     what should be published. Existing files are kept unless ``force`` is set.
-    ``quantize="int8"`` stores the untied linear weights in int8 (see
-    :mod:`genloom.quantize`); such an export samples with int8 matrix products on CPU.
+    ``quantize="int8"`` stores the untied linear weights in int8 with the ``quantizer``
+    component of that name (genloom-compress registers ``int8``); such an export
+    samples with int8 matrix products on CPU.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -116,12 +117,11 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
     if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
         raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
     if quantize is not None:
-        from genloom.quantize import quantized_state
-
+        quantizer = _quantizer(quantize)
         model = load_checkpoint(path)
         if getattr(model, "quantized_layers", None):
             raise CheckpointError(f"'{path}' is already quantised; export the float checkpoint")
-        tensors, layers = quantized_state(model, quantize)
+        tensors, layers = quantizer.quantized_state(model)
         meta = read_weights(path)[0]
         meta = {**meta, "quantized": {"scheme": quantize, "layers": layers}}
     else:
@@ -131,6 +131,44 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
         tensors = {k: v.detach().clone().contiguous() for k, v in model_state_dict(ckpt).items()}
         meta = ckpt["genloom"]
     return _write_export(out, tensors, meta)
+
+
+class Quantizer(Protocol):
+    """A ``quantizer`` component (genloom-compress registers ``int8``): how an export
+    stores weights in fewer bits, and how they are read back. The core reaches
+    quantisation only through it, by the scheme name saved in ``genloom.json``."""
+
+    def quantized_state(self, model: Any) -> tuple[dict[str, Any], list[str]]:
+        """The state dict with quantised layers, and those layers' names."""
+        ...
+
+    def dequantize_state(self, meta: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+        """Float weights of a quantised export's state dict."""
+        ...
+
+    def requantize(self, model: Any, meta: dict[str, Any], state: dict[str, Any]) -> Any:
+        """Swap the loaded float ``model``'s quantised layers for their low-bit form."""
+        ...
+
+
+def _scheme(meta: dict[str, Any], path: str | Path) -> str:
+    info = meta.get("quantized")
+    if not isinstance(info, dict) or not isinstance(info.get("scheme"), str):
+        raise CheckpointError(f"'{path}': its 'quantized' metadata names no scheme; export it again")
+    return info["scheme"]
+
+
+def _quantizer(scheme: str) -> Quantizer:
+    """The registered ``quantizer`` component ``scheme``, or a one-line error saying
+    what to install."""
+    from genloom.errors import ComponentError
+    from genloom.plugins import get_registry
+
+    try:
+        return get_registry().load("quantizer", scheme)()
+    except ComponentError as exc:
+        raise ComponentError(f"quantisation scheme '{scheme}' needs a quantizer component ({exc}); "
+                             "pip install genloom-compress") from None
 
 
 def _write_export(out: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> Path:
@@ -191,9 +229,7 @@ def read_weights(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if is_export(path):
         meta, state = _read_export(Path(path))
         if meta.get("quantized"):
-            from genloom.quantize import dequantize_state
-
-            state = dequantize_state(meta, state)
+            state = _quantizer(_scheme(meta, path)).dequantize_state(meta, state)
         return meta, state
     ckpt = read_checkpoint(path)
     return ckpt["genloom"], model_state_dict(ckpt)
@@ -251,8 +287,6 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
     load_weights(model, state_dict, path, "checkpoint")
     model.eval()
     if meta.get("quantized"):  # int8 layers with exactly the stored weights
-        from genloom.quantize import requantize
-
-        requantize(model, meta, _read_export(Path(path))[1])
+        _quantizer(_scheme(meta, path)).requantize(model, meta, _read_export(Path(path))[1])
         model.quantized_layers = list(meta["quantized"]["layers"])
     return model

@@ -239,7 +239,7 @@ class Samples:
     ``kind`` names a registered ``sample_kind`` component, which knows how to write
     the data to files and how metrics read it. The core's kinds: ``image``
     (``(n, c, h, w)`` in [-1, 1]), ``points`` (``(n, d)``), ``tokens`` (``(n, length)``
-    integer ids); plugins add their own (see :class:`genloom.SampleKind`).
+    integer ids); plugins add their own (see :class:`genloom.kinds.SampleKind`).
     """
 
     data: Tensor
@@ -262,8 +262,10 @@ class Sampler(abc.ABC):
     """
 
     drives: ClassVar[type[nn.Module]]
-    #: extra capabilities the model must declare, e.g. ``("has_latent_space",)``
-    requires: ClassVar[tuple[str, ...]] = ()
+    #: extra capabilities the model must have: names of ``GenerativeModel`` attributes
+    #: that must be set (``"has_latent_space"``) or protocols of
+    #: :mod:`genloom.capabilities` whose members it must have (``HasPrior``)
+    requires: ClassVar[tuple[str | type, ...]] = ()
     #: True for samplers that differentiate through the model while sampling (Langevin
     #: dynamics follows the gradient of an energy): ``draw`` then runs ``sample`` with
     #: autograd on instead of under ``torch.no_grad``. Parameters still get no gradient
@@ -280,6 +282,16 @@ class Sampler(abc.ABC):
                 f"{type(model).__name__} has none; pick a sampler listed by 'genloom list samplers'"
             )
         for cap in self.requires:
+            if isinstance(cap, type):
+                from genloom.capabilities import missing
+
+                lacks = missing(model, cap)
+                if lacks:
+                    raise IncompatibleSamplerError(
+                        f"sampler {name} needs a model with {', '.join(lacks)} "
+                        f"(genloom.capabilities.{cap.__name__}); {type(model).__name__} has none"
+                    )
+                continue
             value = getattr(model, cap, None)
             if value is None or value is False:  # not truthiness: a tensor is a capability too
                 raise IncompatibleSamplerError(

@@ -129,13 +129,18 @@ class GenerativeModel(nn.Module):
 
     def __init__(self, cfg: Any = None, info: DataInfo | None = None) -> None:
         super().__init__()
-        self.cfg = cfg
-        self.info = info
+        #: the resolved ``model`` config section (None for a model built by hand)
+        self.cfg: Any = cfg
+        #: what the data is (kind, shape, classes, tokenizer); None for a model built by hand
+        self.info: DataInfo | None = info
         #: the run's ``optim`` section, set by the training code; None uses Adam(1e-3)
         self.optim_cfg: Any = None
         #: the whole resolved run config, set by ``build_model`` (and so by
         #: ``load_checkpoint``); None for a model built by hand
         self.run_cfg: Any = None
+        #: names of the ``nn.Linear`` layers held in int8, set by ``load_checkpoint`` of an
+        #: export written with ``--quantize`` (empty for a float model)
+        self.quantized_layers: list[str] = []
         self._groups_cache: list[OptimizerGroup] | None = None
 
     # -- what subclasses provide ------------------------------------------------------

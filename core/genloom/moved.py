@@ -49,6 +49,9 @@ MOVED: dict[str, tuple[str, str]] = {
     "genloom.interpolation": ("genloom_eval.interpolation", "genloom-eval"),
     "genloom.data.mnist": ("genloom_eval.data.mnist", "genloom-eval"),
     "genloom.data.images": ("genloom_eval.data.images", "genloom-eval"),
+    # genloom-compress
+    "genloom.lora": ("genloom_compress.lora", "genloom-compress"),
+    "genloom.quantize": ("genloom_compress.quantize", "genloom-compress"),
 }
 
 #: full component names that moved with their modules: old -> new. Saved run configs

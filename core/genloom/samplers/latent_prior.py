@@ -3,12 +3,14 @@
 Two-stage models (a VQ-VAE with an autoregressive prior over its codes, a latent flow,
 a VAE with a learned prior) are sampled in two steps: the prior, itself a genloom
 model, draws latents with *its* sampler (``multinomial`` with ``top_k``, say), and
-the model decodes them to data. The contract a model offers this sampler:
+the model decodes them to data. The contract a model offers this sampler
+is :class:`genloom.capabilities.HasPrior`:
 
 * ``prior``: a model (``GenerativeModel``) whose samples are this model's latents;
 * ``decode_latents(latents, cond) -> Tensor``: data from what the prior sampled;
-* optionally ``prior_options``: a dict of defaults for the prior's sampler (e.g.
-  ``{"max_new_tokens": 16}`` for a 4x4 code grid), below what the user sets.
+* optionally ``prior_options`` (:class:`~genloom.capabilities.HasPriorOptions`): a dict
+  of defaults for the prior's sampler (e.g. ``{"max_new_tokens": 16}`` for a 4x4 code
+  grid), below what the user sets.
 
 Options: ``prior_sampler`` (default: the prior's own default sampler) and ``prior``,
 a mapping of options passed to it (``genloom sample RUN prior.top_k=20``).
@@ -21,8 +23,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genloom.capabilities import HasPrior, HasPriorOptions
 from genloom.errors import ConfigError
-from genloom.interfaces import Generator, IncompatibleSamplerError, Sampler, Samples
+from genloom.interfaces import Generator, Sampler, Samples
 from genloom.samplers.prior import sample_kind_of
 
 
@@ -30,18 +33,7 @@ class LatentPriorSampler(Sampler):
     """Latents from ``model.prior`` (with its own sampler), decoded by ``model.decode_latents``."""
 
     drives = Generator
-    requires = ("prior",)
-
-    def check(self, model: Any) -> Any:
-        """The model's prior network, after checking the model can also decode latents
-        (``decode_latents``); raises IncompatibleSamplerError otherwise."""
-        part = super().check(model)
-        if not callable(getattr(model, "decode_latents", None)):
-            raise IncompatibleSamplerError(
-                f"sampler {type(self).__name__} needs a model with decode_latents(latents, cond); "
-                f"{type(model).__name__} has none"
-            )
-        return part
+    requires = (HasPrior,)
 
     def sample(
         self,
@@ -60,7 +52,8 @@ class LatentPriorSampler(Sampler):
         self.check(model)
         if prior is not None and not isinstance(prior, dict):
             raise ConfigError(f"sampler option prior must be a mapping of options, got {prior!r}")
-        options = {**dict(getattr(model, "prior_options", None) or {}), **(prior or {})}
+        defaults = model.prior_options if isinstance(model, HasPriorOptions) else {}
+        options = {**dict(defaults or {}), **(prior or {})}
         latents = draw(model.prior, n, sampler=prior_sampler, cond=cond, generator=generator, **options)
         device = next(model.parameters()).device
         data = model.decode_latents(latents.data.to(device), None if cond is None else cond.to(device))

@@ -30,7 +30,8 @@ from pathlib import Path
 
 import torch
 
-from genloom import get_registry, load_checkpoint, load_config, train
+from genloom import load_checkpoint, load_config, train
+from genloom.plugins import get_registry
 
 CONFIG = Path(__file__).resolve().parents[1] / "genloom_flow" / "configs" / "flow-digits.yaml"
 LEVELS = 17

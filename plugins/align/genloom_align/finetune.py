@@ -18,7 +18,7 @@ import torch
 from omegaconf import OmegaConf
 
 from genloom import ConfigError, build_component, load_config
-from genloom.lora import add_lora
+from genloom_compress.lora import add_lora
 from genloom_align.policy import load_policy
 
 LN2 = math.log(2)

@@ -65,7 +65,8 @@ class Iambic:
 
 def build_judge(name: str, options: dict[str, str]):
     """A registered judge by name, with its options; bad names or options are one line."""
-    from genloom import ConfigError, get_registry
+    from genloom import ConfigError
+    from genloom.plugins import get_registry
     from genloom.errors import ComponentError
 
     try:

@@ -251,7 +251,7 @@ def genloom_register_commands(cli: click.Group) -> None:
         With --rank R only LoRA adapters train and OUT gets adapters.safetensors (load
         them with 'genloom align merge'); without, OUT is an export of the whole model.
         """
-        from genloom.lora import save_adapters
+        from genloom_compress.lora import save_adapters
         from genloom_align.finetune import FinetuneConfig, finetune as run
 
         out_dir = Path(out)
@@ -276,7 +276,7 @@ def genloom_register_commands(cli: click.Group) -> None:
     @force_opt
     def merge(base, adapters, out, force):
         """Load LoRA ADAPTERS on top of BASE, fold them into the weights, export to OUT."""
-        from genloom.lora import load_adapters, merge_lora
+        from genloom_compress.lora import load_adapters, merge_lora
         from genloom_align.policy import load_policy
 
         _free(Path(out), force, *EXPORT)

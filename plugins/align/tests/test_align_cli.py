@@ -97,7 +97,7 @@ def test_lora_finetune_then_merge_equals_base_plus_adapters(tiny_lm, tmp_path, c
     # width 32, 2 layers: qkv (32 -> 96), proj (32 -> 32), mlp (32 -> 128, 128 -> 32), rank 2
     assert summary["trainable_parameters"] == 2 * 2 * ((32 + 96) + (32 + 32) + (32 + 128) + (128 + 32))
     ok(capsys, "align", "merge", str(tiny_lm), str(adapters), str(tmp_path / "merged"))
-    from genloom.lora import load_adapters
+    from genloom_compress.lora import load_adapters
 
     on_top = load_checkpoint(tiny_lm)
     load_adapters(on_top.net, adapters)

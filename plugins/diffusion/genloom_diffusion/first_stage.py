@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from genloom import (
-    ConfigError, DataInfo, DiscreteLatent, Encoder, FlowLatent, Generator, build_model,
+    ConfigError, DataInfo, DiscreteEncoder, DiscreteLatent, Encoder, FlowLatent, Generator, build_model,
     load_checkpoint, load_config,
 )
 
@@ -114,11 +114,11 @@ class FirstStage(nn.Module):
     @property
     def discrete(self) -> bool:
         """Whether the encoder produces integer codes (and can embed them)."""
-        return callable(getattr(self.encoder, "embed", None)) and hasattr(self.encoder, "num_codes")
+        return isinstance(self.encoder, DiscreteEncoder)
 
     @torch.no_grad()
     def latent(self, x: Tensor, cond: Tensor | None = None) -> Any:
-        """The encoder's own output for ``x`` (a :class:`~genloom.Latent`), unscaled."""
+        """The encoder's own output for ``x`` (a :class:`~genloom.interfaces.Latent`), unscaled."""
         return self.encoder.encode(x, self._cond(cond))
 
     @torch.no_grad()

@@ -17,9 +17,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genloom import (
-    EMA, ConfigError, DataInfo, Denoiser, FitContext, GenerativeModel, build_component, get_kind,
-)
+from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+from genloom.kinds import get_kind
+from genloom.model import FitContext
 
 from genloom_diffusion.denoising import NoiseSchedule
 from genloom_diffusion.first_stage import FirstStage, FirstStageConfig

@@ -16,8 +16,9 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from genloom import (
-    EMA, ConfigError, DataInfo, GenerativeModel, Generator, OptimizerGroup, build_component, get_kind,
+    EMA, ConfigError, DataInfo, GenerativeModel, Generator, OptimizerGroup, build_component,
 )
+from genloom.kinds import get_kind
 from genloom_gan.losses import LOSSES, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom import ConfigError, PriorSampler, Samples
+from genloom import ConfigError, Samples
+from genloom.samplers.prior import PriorSampler
 
 
 def truncated_normal(shape: tuple[int, ...], threshold: float, generator: torch.Generator | None = None) -> Tensor:

@@ -20,7 +20,8 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from genloom import GenloomError, SampleKind
+from genloom import GenloomError
+from genloom.kinds import SampleKind
 from genloom_text.kinds import TokensKind
 
 from genloom_music.abc import NEWLINE

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from genloom import ConfigError, get_kind
+from genloom import ConfigError
+from genloom.kinds import get_kind
 
 from genloom_music.kinds import AbcKind, PianoRollKind, Piece, abc_piece
 

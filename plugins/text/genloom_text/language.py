@@ -82,7 +82,10 @@ class LanguageModel(GenerativeModel):
             if self.info.tokenizer:
                 from genloom_text.tokenizers import tokenizer_from_state
 
-                counter = getattr(tokenizer_from_state(self.info.tokenizer), "count_chars", None)
+                from genloom_text.tokenizers import CountsChars
+
+                tokenizer = tokenizer_from_state(self.info.tokenizer)
+                counter = tokenizer.count_chars if isinstance(tokenizer, CountsChars) else None
             self._counter = counter or False
         return self._counter(ids) if self._counter else None
 

@@ -3,14 +3,25 @@
 A tokenizer component is a class with ``fit(text)`` and ``from_state(state)``
 class methods, ``encode``, ``decode``, ``state()`` and ``vocab_size``. Its state is a
 plain dict naming the component, stored in every checkpoint, so sampling decodes
-with the exact vocabulary the model was trained on.
+with the exact vocabulary the model was trained on. A tokenizer that can say how
+many characters of text its ids stand for is :class:`CountsChars` (bits per character).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from genloom.errors import GenloomError
+
+
+@runtime_checkable
+class CountsChars(Protocol):
+    """A tokenizer that counts the characters its ids stand for: what
+    ``LanguageModel``'s bits per character reads (``char``, ``byte`` and ``bpe`` do)."""
+
+    def count_chars(self, ids: Any) -> Any:
+        """Characters of text per row of ``ids`` (a tensor of the same leading shape)."""
+        ...
 
 
 class CharTokenizer:

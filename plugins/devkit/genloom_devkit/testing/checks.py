@@ -27,7 +27,9 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
+
+from genloom.capabilities import ExactLikelihood, TokenLikelihood, problems, provides
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
@@ -108,20 +110,9 @@ class Case:
         return self.id or self.model or str(self.plugin)
 
 
-@runtime_checkable
-class ExactLogProb(Protocol):
-    """A model that reports its exact log-likelihood per example: ``log_prob(x)`` (or
-    ``log_prob(x, cond)`` when it is conditional) returns ``(n,)`` nats (log-densities
-    for continuous data, log-probabilities for discrete data).
-
-    What :func:`check_likelihood` checks for a model that claims
-    ``likelihood = "exact"`` without an :class:`~genloom.InvertibleGenerator` or a
-    language model's ``token_nats``.
-    """
-
-    def log_prob(self, x: Tensor) -> Tensor:
-        """``(n,)`` exact log-likelihoods in nats, one per example of ``x``."""
-        ...
+#: a model that reports its exact log-likelihood per example (``log_prob(x, cond=None)``):
+#: the core's :class:`genloom.capabilities.ExactLikelihood`, under the kit's old name
+ExactLogProb = ExactLikelihood
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -228,7 +219,8 @@ def check_entry_module_light(case: Case) -> None:
 
 
 def check_contract(case: Case) -> None:
-    """A GenerativeModel with valid capabilities; every player's loss is a finite scalar
+    """A GenerativeModel with valid capabilities (each it claims or has part of has all its
+    members: :func:`genloom.capabilities.problems`); every player's loss is a finite scalar
     whose gradient reaches parameters; the default sampler resolves."""
     _assert_contract(case.build(), case)
 
@@ -241,6 +233,8 @@ def _assert_contract(model: Any, case: Case) -> None:
 
     assert isinstance(model, GenerativeModel), f"{case.model} is not a genloom.GenerativeModel"
     assert model.likelihood in ("exact", "bound", "none"), f"bad likelihood {model.likelihood!r}"
+    claims = problems(model)  # a capability claimed, or half had, without its members
+    assert not claims, "; ".join(claims)
     if model.default_sampler:
         get_registry().resolve("sampler", model.default_sampler, prefer=_component(case).plugin)
     batch = synthetic_batch(case.data)
@@ -439,7 +433,7 @@ def _check_probabilities_sum_to_one(case: Case, model: Any, model_cls: Any) -> N
     from genloom_devkit.testing.helpers import tiny_info
 
     info = case.data
-    if hasattr(model_cls, "token_nats") and case.support is None:  # a language model
+    if provides(model_cls, TokenLikelihood) and case.support is None:  # a language model
         vocab, length = 3, 4
         classes = info.num_classes
         tiny = tiny_info("tokens", shape=(length,), vocab_size=vocab, num_classes=classes)
@@ -486,10 +480,12 @@ def _check_density_normalises(density: Any) -> None:
     integrates to 1 over a box around where its samples fall."""
     import torch
 
+    from genloom.interfaces import InvertibleGenerator
+
     k = 601
     with torch.no_grad():  # the box: 1.5x the reach of 4096 of its own samples
         g = torch.Generator().manual_seed(0)
-        if isinstance(density, torch.nn.Module) and hasattr(density, "inverse"):
+        if isinstance(density, InvertibleGenerator):
             reach = density(torch.randn(4096, 2, generator=g))
         else:
             reach = density.sample(4096, generator=g).data

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from genloom import ConfigError, Denoiser, Sampler, Samples, progress
+from genloom.samplers.prior import sample_kind_of
 
 from genloom_diffusion.denoising.schedule import NoiseSchedule
 
@@ -137,7 +138,7 @@ class DiffusionSampler(Sampler):
     """
 
     drives = Denoiser
-    requires = ("noise_schedule",)
+    requires = (DenoisingModel,)
     #: shown on the progress bar
     label = "sampling"
     #: timesteps visited when the user gives no ``steps`` (capped at the model's
@@ -208,9 +209,9 @@ class DiffusionSampler(Sampler):
         param = next(denoiser.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")
         dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
-        null = getattr(model, "null_label", None)
+        null = model.null_label
         labels = uncond = None
-        if getattr(model, "conditional", False):
+        if model.conditional:
             if cond is not None:
                 labels = cond.to(device).long()
                 if guidance != 1.0:
@@ -230,7 +231,7 @@ class DiffusionSampler(Sampler):
         elif guidance != 1.0:
             raise ConfigError("guidance needs a conditional model (model.conditional=true)")
         if clip is None:
-            clip_range = getattr(model, "x0_range", None)
+            clip_range = model.x0_range
         else:
             clip_range = 1.0 if clip else None
         return Run(model, denoiser, schedule, labels, uncond, float(guidance), clip_range,
@@ -259,9 +260,8 @@ class DiffusionSampler(Sampler):
         """Samples from the final ``x_0``: decoded to data, on the CPU."""
         model = run.model
         data_cond = None if cond is None else cond.to(run.device)
-        data = model.to_data(x, data_cond) if hasattr(model, "to_data") else x
-        info = getattr(model, "info", None)
-        kind = info.kind if info is not None else "image"
+        data = model.to_data(x, data_cond)
+        kind = sample_kind_of(model)
         return Samples(data=data.float().cpu(), kind=kind, cond=None if cond is None else cond.cpu())
 
 

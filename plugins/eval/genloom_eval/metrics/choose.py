@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from genloom.capabilities import ImportanceWeighted
 from genloom.kinds import get_kind
 from genloom_eval.metrics.classifier import SHIPPED, dataset_name
 
@@ -28,7 +29,7 @@ def default_metrics(model: Any) -> list[str]:
     """The metric names that apply to ``model`` (``losses`` first: it may drop out)."""
     kind = get_kind(model.info.kind)
     names = ["losses"]
-    if hasattr(model, "importance_log_weights"):
+    if isinstance(model, ImportanceWeighted):
         names.append("nll")  # an importance-weighted bound, tighter than the ELBO in losses
     if not getattr(model, "default_sampler", None):
         return names  # a model that does not generate alone (a first stage)

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from genloom.capabilities import ExactLikelihood, ImportanceWeighted
 from genloom.errors import ConfigError
 
 
@@ -33,8 +34,8 @@ class NLL:
         self.k = k
 
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
-        weighted = getattr(model, "importance_log_weights", None)
-        exact = getattr(model, "log_prob", None) if model.likelihood == "exact" else None
+        weighted = model.importance_log_weights if isinstance(model, ImportanceWeighted) else None
+        exact = model.log_prob if model.likelihood == "exact" and isinstance(model, ExactLikelihood) else None
         if weighted is None and exact is None:
             raise ConfigError(
                 f"metric nll: {type(model).__name__} has no importance weights or exact "

@@ -2,7 +2,8 @@
 
 Beam search keeps the cache rows of the surviving beams, and sampling ``n`` continuations
 of one prompt copies the prompt's cache ``n`` times. The cache is the generator's own
-business, so the rule is: a generator may define ``select_cache(cache, index)``; if it
+business, so the rule is: a generator may define ``select_cache(cache, index)``
+(:class:`genloom.capabilities.SelectsCache`); if it
 does not, its cache must be a nested tuple/list/dict of tensors with the batch on dim 0
 (the transformer's per-layer keys and values, the RNN's batch-first state), and every
 tensor is indexed along dim 0.
@@ -14,12 +15,13 @@ from typing import Any
 
 from torch import Tensor
 
+from genloom.capabilities import SelectsCache
+
 
 def select_cache(generator: Any, cache: Any, index: Tensor) -> Any:
     """Rows ``index`` (a 1-D long tensor, repeats allowed) of ``cache``."""
-    custom = getattr(generator, "select_cache", None)
-    if custom is not None:
-        return custom(cache, index)
+    if isinstance(generator, SelectsCache):
+        return generator.select_cache(cache, index)
     return _select(cache, index)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genloom.capabilities import HasStartTokens
 from genloom.errors import ConfigError
 
 
@@ -37,11 +38,12 @@ def start_ids(tokenizer: Any) -> list[int]:
 def encode_prompt(model: Any, prompt: str, vocab_size: int) -> Tensor:
     """``(1, t)`` ids of ``prompt``; characters the vocabulary lacks are a one-line error
     (raised by the tokenizer). An empty prompt gives the model's ``start_tokens`` (a
-    list of ids, e.g. a BOS token, for models that declare one) or :func:`start_ids`."""
+    list of ids, e.g. a BOS token, for models with
+    :class:`genloom.capabilities.HasStartTokens`) or :func:`start_ids`."""
     if not isinstance(prompt, str):
         raise ConfigError(f"prompt={prompt!r} must be a string")
     tokenizer = tokenizer_of(model)
-    start = getattr(model, "start_tokens", None)
+    start = model.start_tokens if isinstance(model, HasStartTokens) else None
     if not prompt and start:  # the model's own start (a BOS token of a latent prior)
         ids = [int(i) for i in start]
     elif not prompt:

@@ -14,6 +14,10 @@ qconfig. In torch 2.13 that API works but is deprecated in favour of the separat
 ``torchao`` package; genloom stays on it (no new dependency) and silences the
 deprecation warnings here. ``read_weights`` of a quantised export returns the
 dequantised float weights, so ``init_from`` and ``evaluate`` read it like any other.
+
+The core never imports this module: :class:`Int8` is registered as the ``quantizer``
+component ``int8``, and the core looks it up by the scheme name (the
+:class:`genloom.checkpoints.Quantizer` protocol).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def quantized_state(model: nn.Module, scheme: str) -> tuple[dict[str, Tensor], l
     quantised layers' names. ``model`` itself is left as it was (a copy is quantised)."""
     import copy
 
-    from genloom.lora import linear_names
+    from genloom_compress.lora import linear_names
 
     if scheme not in SCHEMES:
         raise ConfigError(f"--quantize {scheme}: unknown scheme; valid choices: {', '.join(SCHEMES)}")
@@ -101,3 +105,22 @@ def requantize(model: nn.Module, meta: dict[str, Any], state: dict[str, Tensor])
             qweight = torch.quantize_per_channel(w, scale, zero, 0, torch.qint8)
             module.set_weight_bias(qweight, module.bias())
     return model
+
+
+class Int8:
+    """The ``int8`` quantizer component: what ``genloom export --quantize int8`` and
+    ``load_checkpoint`` of its export call (:class:`genloom.checkpoints.Quantizer`)."""
+
+    scheme = "int8"
+
+    def quantized_state(self, model: nn.Module) -> tuple[dict[str, Tensor], list[str]]:
+        """See :func:`quantized_state`."""
+        return quantized_state(model, self.scheme)
+
+    def dequantize_state(self, meta: dict[str, Any], state: dict[str, Tensor]) -> dict[str, Tensor]:
+        """See :func:`dequantize_state`."""
+        return dequantize_state(meta, state)
+
+    def requantize(self, model: nn.Module, meta: dict[str, Any], state: dict[str, Tensor]) -> nn.Module:
+        """See :func:`requantize`."""
+        return requantize(model, meta, state)

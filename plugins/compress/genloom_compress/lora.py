@@ -16,8 +16,9 @@ state dict still loads into an adapted model and the adapter keys (``*.lora_a``,
 module (an output layer tied to the token embedding) are left alone by default:
 adapting one would change the other.
 
-It lives in the core, not in a plugin, because any plugin's network may want it and a
-plugin may not import another plugin. ``peft`` is not used; see docs/architecture.md.
+It lives in the genloom-compress library (it was in the core until genloom 0.1):
+any plugin's network may want it, and a model plugin may depend on a library but not
+on another model plugin. ``peft`` is not used; see docs/architecture.md.
 """
 
 from __future__ import annotations

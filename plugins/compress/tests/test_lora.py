@@ -1,11 +1,11 @@
-"""LoRA adapters (genloom.lora): parameter count, frozen base, merge, save and load."""
+"""LoRA adapters (genloom_compress.lora): parameter count, frozen base, merge, save and load."""
 
 import pytest
 import torch
 from torch import nn
 
 from genloom.errors import CheckpointError, ConfigError
-from genloom.lora import (
+from genloom_compress.lora import (
     LoRALinear, add_lora, adapter_state_dict, linear_names, load_adapters, merge_lora, save_adapters,
 )
 

@@ -75,3 +75,28 @@ def test_the_quantised_export_samples_repeatably_from_the_command_line(trained, 
         export(tmp / "cli-int8", tmp / "twice", quantize="int8")
     with pytest.raises(CheckpointError, match="--force"):
         export(fp32_dir, tmp / "cli-int8", quantize="int8")
+
+
+def test_without_genloom_compress_quantising_is_a_one_line_error(monkeypatch):
+    """The core reaches int8 only through the registered quantizer: with none, it says
+    what to install (and imports nothing of genloom_compress)."""
+    import genloom.plugins
+    from genloom.checkpoints import _quantizer
+    from genloom.errors import ComponentError
+    from genloom.registry import Registry
+
+    assert type(_quantizer("int8")).__module__ == "genloom_compress.quantize"
+    monkeypatch.setattr(genloom.plugins, "get_registry", lambda: Registry())
+    with pytest.raises(ComponentError, match="pip install genloom-compress") as err:
+        _quantizer("int8")
+    assert "\n" not in str(err.value)
+
+
+def test_the_old_core_paths_still_work_and_warn():
+    import importlib
+    import sys
+
+    for old, new in (("genloom.lora", "genloom_compress.lora"), ("genloom.quantize", "genloom_compress.quantize")):
+        sys.modules.pop(old, None)
+        with pytest.warns(DeprecationWarning, match=new):
+            assert importlib.import_module(old) is importlib.import_module(new)
