@@ -124,9 +124,10 @@ def test_bench_digits_reports_image_metrics_with_floors(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--data", "toy2d", "--models", "lstm", "--steps", "1"],
-     "no config for --models lstm on --data toy2d (examples/configs/lstm-toy2d.yaml does not exist); "
-     "for --data toy2d there are: diffusion, gan, vae"),
-    (["--data", "nope", "--models", "vae", "--steps", "1"], "no configs for --data nope in examples/configs"),
+     "no config for --models lstm on --data toy2d (no lstm-toy2d in the installed plugins' recipes); "
+     "for --data toy2d there are: diffusion, ebm, flow, gan, vae"),
+    (["--data", "nope", "--models", "vae", "--steps", "1"],
+     "no configs for --data nope in the installed plugins' recipes"),
     (["--data", "toy2d", "--models", "vae"], "give exactly one budget"),
     (["--data", "toy2d", "--models", "vae", "--steps", "1", "--budget", "5s"], "give exactly one budget"),
     (["--data", "toy2d", "--models", "vae", "--budget", "soon"], "--budget 'soon': give a positive duration"),
@@ -156,3 +157,14 @@ def test_bench_mnist_keeps_each_familys_padding(tmp_path, capsys):
     pads = {f: OmegaConf.load(tmp_path / "runs" / f"{f}-seed0" / "config.yaml").data.pad for f in ("vae", "gan")}
     assert pads == {"vae": 0, "gan": 2}
     assert all("test/fid" in r["metrics"] for r in report["runs"])
+
+
+def test_bench_finds_the_packaged_recipes_from_any_folder(tmp_path, monkeypatch):
+    """A pip user has no examples/configs: the recipes the plugins ship are the default."""
+    from genloom.example_configs import config_file
+    from genloom_eval.bench import available, config_path
+
+    monkeypatch.chdir(tmp_path)
+    assert config_path(None, "vae", "digits") == config_file("vae-digits")
+    assert config_path(None, "transformer", "text") == config_file("transformer-pydoc")
+    assert {"vae", "gan", "diffusion"} <= set(available(None)["mnist"])

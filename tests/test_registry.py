@@ -87,3 +87,31 @@ def test_component_of_unusable_plugin_reports_original_error():
         reg.resolve("model", "broken:thing")
     with pytest.raises(ComponentError, match="unusable plugins: broken"):
         reg.resolve("model", "thing")
+
+
+def test_an_unknown_component_of_our_own_plugins_says_what_to_install():
+    """A pip user with only the core who types 'vae' learns which distribution has it."""
+    from genloom.errors import ComponentError
+    from genloom.registry import Registry
+
+    empty = Registry()
+    with pytest.raises(ComponentError, match=r"unknown model 'vae' \(it comes with genloom-vae: "
+                                             r"pip install genloom-vae\)"):
+        empty.resolve("model", "vae")
+    with pytest.raises(ComponentError, match=r"pip install genloom-gan"):
+        empty.resolve("config", "gan-digits")
+    with pytest.raises(ComponentError) as nothing:
+        empty.resolve("model", "no-such-model")
+    assert "pip install" not in str(nothing.value)
+
+
+def test_the_first_party_install_table_is_current():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("first_party", root / "scripts" / "first_party.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    committed = (root / "core" / "genloom" / "first_party.json").read_text()
+    assert committed == script.render(), "run: .venv/bin/python scripts/first_party.py"

@@ -366,8 +366,9 @@ def load_config(
 
     ``base`` (a dict or DictConfig) sits below the file, for callers that start from a
     saved config; errors about its values say they came from ``base_label`` (e.g.
-    "checkpoint runs/a/checkpoints/last.ckpt"). ``path`` is a YAML file;
-    ``overrides`` are ``key=value`` strings.
+    "checkpoint runs/a/checkpoints/last.ckpt"). ``path`` is a YAML file or the name of
+    a packaged recipe (``"vae-digits"``, see ``genloom list configs``); ``overrides``
+    are ``key=value`` strings.
 
     The base is untrusted (it is read from a checkpoint or an export someone may have
     sent): a ``${...}`` interpolation in it is refused, never resolved
@@ -375,6 +376,10 @@ def load_config(
     never imported here.
     ``import_classes=False`` imports no class path at all (``genloom config show``).
     """
+    if path is not None:  # a recipe's name ("vae-digits") works as in ``genloom train``
+        from genloom.example_configs import resolve_config_argument
+
+        path = resolve_config_argument(str(path))
     file_cfg = read_yaml(path) if path is not None else OmegaConf.create({})
     base_cfg = OmegaConf.create(without_interpolations(base, base_label) if base is not None else {})
     command_line = parse_overrides(overrides)

@@ -203,8 +203,27 @@ class Registry:
             broken = " (unusable plugins: " + "; ".join(
                 f"{p}: {e}" for p, e in sorted(self.unavailable.items())
             ) + ")"
-        raise ComponentError(f"unknown {kind} '{name}'{hint}; valid choices: {valid}{broken}")
+        install = install_hint(kind, short if sep else name)
+        raise ComponentError(f"unknown {kind} '{name}'{install}{hint}; valid choices: {valid}{broken}")
 
     def load(self, kind: str, name: str) -> Any:
         """Resolve and import a component in one call."""
         return self.resolve(kind, name).load()
+
+
+def install_hint(kind: str, name: str) -> str:
+    """``" (it comes with genloom-vae: pip install genloom-vae)"`` when one of genloom's own
+    distributions provides ``kind:name`` (``first_party.json``, written by
+    ``scripts/first_party.py``), else ``""``."""
+    import json
+    from importlib.resources import files
+
+    try:
+        known = json.loads(files("genloom").joinpath("first_party.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    dist = known.get(f"{kind}:{name}") if isinstance(known, dict) else None
+    if not isinstance(dist, str):
+        return ""
+    return f" (it comes with {dist}: pip install {dist.split(' or ')[0]})"
+

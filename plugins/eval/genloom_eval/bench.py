@@ -4,9 +4,10 @@ for several seeds, evaluate every run, and tabulate mean and spread per metric.
 Why: a metric value alone says little; the same metric for a rival family trained
 for as long, next to the real-data floor, says whether a model is any good.
 
-Each (family, dataset) pair uses an in-repo example config,
-``<configs>/<family>-<data>.yaml`` (``--data text`` reads the ``-pydoc`` configs), so
-the bench trains what the examples document. The budget is equal optimizer steps
+Each (family, dataset) pair uses the recipe the family's plugin ships as
+``<family>-<data>`` (``--data text`` reads the ``-pydoc`` recipes), or a folder of
+``<family>-<data>.yaml`` files (``--configs``), so the bench trains what the recipes
+document, from any folder. The budget is equal optimizer steps
 (``--steps``: ``trainer.max_steps``) or equal wall-clock seconds (``--budget``:
 Lightning's ``trainer.max_time``, which also counts validation and sample grids; a
 run also ends at its config's ``max_epochs``, the horizon of its learning-rate
@@ -76,34 +77,50 @@ def parse_budget(steps: int | None, budget: str | None) -> Budget:
     return Budget(seconds=seconds)
 
 
-def available(configs: Path) -> dict[str, list[str]]:
-    """``{data suffix: [family, ...]}`` for every ``FAMILY-DATA.yaml`` in ``configs``."""
+def _recipes(configs: Path | None) -> dict[str, Path]:
+    """``{FAMILY-DATA: file}``: the YAML files in ``configs``, or (None) the recipes the
+    installed plugins ship, by their registered names."""
+    if configs is not None:
+        if not configs.is_dir():
+            raise ConfigError(f"no config folder '{configs}'; pass --configs DIR, a folder of "
+                              "FAMILY-DATA.yaml files, or leave it out to use the installed recipes")
+        return {p.stem: p for p in sorted(configs.glob("*-*.yaml"))}
+    from genloom.example_configs import config_file
+    from genloom.plugins import get_registry
+
+    names = sorted({c.name for c in get_registry().components("config")})
+    return {name: config_file(name) for name in names if "-" in name}
+
+
+def _where(configs: Path | None) -> str:
+    return str(configs) if configs is not None else "the installed plugins' recipes"
+
+
+def available(configs: Path | None) -> dict[str, list[str]]:
+    """``{data suffix: [family, ...]}`` for every ``FAMILY-DATA`` recipe in ``configs``
+    (None: the installed plugins' packaged recipes)."""
     found: dict[str, list[str]] = {}
-    for path in sorted(configs.glob("*-*.yaml")):
-        family, _, data = path.stem.rpartition("-")
+    for stem in _recipes(configs):
+        family, _, data = stem.rpartition("-")
         found.setdefault(data, []).append(family)
     return found
 
 
-def config_path(configs: Path, family: str, data: str) -> Path:
-    """The example config for ``family`` on ``data``; a one-line error listing what exists."""
-    if not configs.is_dir():
-        raise ConfigError(
-            f"no config folder '{configs}': run from the genloom repository (examples/configs) "
-            "or pass --configs DIR"
-        )
+def config_path(configs: Path | None, family: str, data: str) -> Path:
+    """The config for ``family`` on ``data``; a one-line error listing what exists."""
+    recipes = _recipes(configs)
     suffix = DATA_SUFFIX.get(data, data)
-    path = configs / f"{family}-{suffix}.yaml"
-    if path.is_file():
-        return path
+    name = f"{family}-{suffix}"
+    if name in recipes:
+        return recipes[name]
     pairs = available(configs)
     if suffix in pairs:
         raise ConfigError(
-            f"no config for --models {family} on --data {data} ({path} does not exist); "
+            f"no config for --models {family} on --data {data} (no {name} in {_where(configs)}); "
             f"for --data {data} there are: {', '.join(pairs[suffix])}"
         )
     names = sorted({next((k for k, v in DATA_SUFFIX.items() if v == d), d) for d in pairs})
-    raise ConfigError(f"no configs for --data {data} in {configs}; choose one of {', '.join(names)}")
+    raise ConfigError(f"no configs for --data {data} in {_where(configs)}; choose one of {', '.join(names)}")
 
 
 def split_overrides(items: Sequence[str], families: Sequence[str]) -> dict[str, list[str]]:
@@ -271,7 +288,7 @@ def run_bench(
     out: Path,
     overrides: Sequence[str] = (),
     n: int | None = None,
-    configs: Path = Path("examples/configs"),
+    configs: Path | None = None,
     force: bool = False,
     command: str = "",
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),

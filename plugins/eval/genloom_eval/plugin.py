@@ -120,12 +120,13 @@ def genloom_register_commands(cli: click.Group) -> None:
                   help="Config override for every run (repeatable); FAMILY:KEY=VALUE for one family.")
     @click.option("--n", "n", type=int, default=None,
                   help="Samples per sample-based metric, as in genloom evaluate.  [default: the test split's size]")
-    @click.option("--configs", type=click.Path(file_okay=False), default="examples/configs", show_default=True,
-                  help="Folder of FAMILY-DATA.yaml configs (--data text reads FAMILY-pydoc.yaml).")
+    @click.option("--configs", type=click.Path(file_okay=False), default=None,
+                  help="Folder of FAMILY-DATA.yaml configs (--data text reads FAMILY-pydoc.yaml).  "
+                       "[default: the recipes the installed plugins ship]")
     @click.option("--force", is_flag=True, help="Replace an earlier bench in --out.")
     def bench(
         data: str, models: str, steps: int | None, budget: str | None, seeds: int, out: str | None,
-        overrides: tuple[str, ...], n: int | None, configs: str, force: bool,
+        overrides: tuple[str, ...], n: int | None, configs: str | None, force: bool,
     ) -> None:
         """Train each family in --models on --data under the same budget, for each seed,
         evaluate every run like genloom evaluate, and tabulate mean and spread.
@@ -145,12 +146,12 @@ def genloom_register_commands(cli: click.Group) -> None:
         command += ["--steps", str(steps)] if steps is not None else ["--budget", str(budget)]
         command += ["--seeds", str(seeds)] + (["--out", out] if out else [])
         command += [a for o in overrides for a in ("--set", o)] + (["--n", str(n)] if n is not None else [])
-        if configs != "examples/configs":
+        if configs is not None:
             command += ["--configs", configs]
         import shlex
 
         report = run_bench(
-            data, models.split(","), chosen, seeds, folder, overrides, n=n, configs=Path(configs),
+            data, models.split(","), chosen, seeds, folder, overrides, n=n, configs=Path(configs) if configs else None,
             force=force, command=shlex.join(command), progress=lambda line: click.echo(line, err=True),
         )
         click.echo(report["markdown"], nl=False)
