@@ -7,7 +7,8 @@ for as long, next to the real-data floor, says whether a model is any good.
 Each (family, dataset) pair uses an in-repo example config,
 ``<configs>/<family>-<data>.yaml`` (``--data text`` reads the ``-pydoc`` configs), so
 the bench trains what the examples document. The budget is equal training batches
-(``--steps``: ``trainer.max_steps``, which counts batches for every model, a GAN's too) or equal wall-clock seconds (``--budget``:
+(``--steps``: ``trainer.max_steps``, which counts batches for every model, a GAN's
+too) or equal wall-clock seconds (``--budget``:
 Lightning's ``trainer.max_time``, which also counts validation and sample grids; a
 run also ends at its config's ``max_epochs``, the horizon of its learning-rate
 schedule).
