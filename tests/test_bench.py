@@ -37,7 +37,9 @@ def test_bench_trains_every_family_and_seed_for_the_same_steps(toy2d):
     out, stdout, stderr = toy2d
     report = json.loads((out / "bench.json").read_text())
     assert [(r["family"], r["seed"]) for r in report["runs"]] == [("vae", 0), ("vae", 1), ("gan", 0), ("gan", 1)]
-    assert all(r["steps"] == 2 and r["wall_s"] > 0 and r["params"] > 1000 for r in report["runs"])
+    # --steps counts batches for every family: the GAN's two players make 4 optimizer steps
+    assert all(r["batches"] == 2 and r["wall_s"] > 0 and r["params"] > 1000 for r in report["runs"])
+    assert [r["steps"] for r in report["runs"]] == [2, 2, 4, 4]
     assert len([line for line in stderr.splitlines() if line.startswith("bench [")]) == 4
     # one dataset for all: gan-toy2d.yaml draws eight Gaussians, vae-toy2d.yaml moons
     shapes = {OmegaConf.load(out / "runs" / f"{f}-seed0" / "config.yaml").data.shape for f in ("vae", "gan")}
@@ -56,7 +58,7 @@ def test_bench_summary_is_mean_and_spread_of_the_runs(toy2d):
     assert stdout == table
     row = next(line for line in table.splitlines() if line.startswith("| test/mmd |"))
     assert f"{stat['mean']:.4g} ± " in row
-    assert "| metric | floor | vae | gan |" in table and "| optimizer steps | | 2 ± 0 | 2 ± 0 |" in table
+    assert "| metric | floor | vae | gan |" in table and "| batches | | 2 ± 0 | 2 ± 0 |" in table
 
 
 def test_bench_numbers_are_those_of_genloom_evaluate(toy2d, capsys):

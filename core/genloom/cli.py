@@ -279,6 +279,8 @@ def sample(
 
     if n is not None and n <= 0:
         raise GenloomError("--n must be at least 1")
+    if not 0 <= seed < 2**64:  # what torch.Generator.manual_seed takes
+        raise GenloomError(f"--seed must be between 0 and {2**64 - 1}, got {seed}")
     model = load_checkpoint(checkpoint)
     kind = get_kind(model.info.kind)
     n = kind.default_n if n is None else n

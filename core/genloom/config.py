@@ -28,11 +28,11 @@ from genloom.errors import ComponentError, ConfigError, did_you_mean
 class DataSection:
     """Options every dataset shares (besides ``name``); the dataset component adds its own."""
 
-    batch_size: int = 64
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
+    batch_size: int = field(default=64, metadata={"min": 1})
+    val_fraction: float = field(default=0.1, metadata={"min": 0.0, "max": 1.0})
+    test_fraction: float = field(default=0.1, metadata={"min": 0.0, "max": 1.0})
     split_seed: int = 0
-    num_workers: int = 0
+    num_workers: int = field(default=0, metadata={"min": 0})
 
 
 @dataclass
@@ -48,12 +48,13 @@ class OptimConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     momentum: float = 0.9
     scheduler: str = "constant"  # constant | cosine | linear | step | exponential
-    warmup_steps: int = 0
-    step_size: int = 1000
-    gamma: float = 0.5
-    min_lr_ratio: float = 0.0
-    gradient_clip: float = 0.0
-    accumulate: int = 1
+    warmup_steps: int = field(default=0, metadata={"min": 0})
+    step_size: int = field(default=1000, metadata={"min": 1})
+    #: the factor per ``step_size`` steps of the step and exponential schedules
+    gamma: float = field(default=0.5, metadata={"min": 0.0})
+    min_lr_ratio: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
+    gradient_clip: float = field(default=0.0, metadata={"min": 0.0})
+    accumulate: int = field(default=1, metadata={"min": 1})
     #: extra keyword arguments for the optimizer (any optimizer, e.g. a class path's)
     init_args: dict[str, Any] = field(default_factory=dict)
     #: a NaN or infinite loss: "stop" the run (one line; the last good checkpoint stays)
@@ -95,7 +96,9 @@ class RunScalars:
     init_from: str | None = None
 
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+#: the optimizers known by short name (``optim.name``): name -> class in ``torch.optim``;
+#: the one table (``genloom.optim`` builds from it; any other needs a class path)
+OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
 SCHEDULES = ("constant", "cosine", "linear", "step", "exponential")
 NONFINITE = ("stop", "skip")
 SECTIONS = ("data", "model", "optim", "trainer", "sample", "checkpoint")
@@ -259,6 +262,7 @@ def resolve_component(
     )
     schemas = [s for s in (common, schema) if s is not None]
     merged = _merge(schemas, values, path, sources)
+    _check_bounds(schemas, merged, path, sources)
     out = OmegaConf.create({"name": component.full_name, **OmegaConf.to_container(merged)})
     for key, (sub_kind, sub_default) in subs.items():
         sub = resolve_component(
@@ -272,6 +276,29 @@ def resolve_component(
         )
         out[key] = sub
     return out
+
+
+def _check_bounds(schemas: Sequence[type], node: DictConfig, path: str, sources: Sources) -> None:
+    """Check the fields whose ``dataclasses.field`` metadata holds ``"min"`` or ``"max"``
+    (inclusive bounds), e.g. ``latent_dim: int = field(default=16, metadata={"min": 1})``:
+    a value outside them (or a NaN) is a one-line ConfigError naming the key."""
+    for schema in schemas:
+        for f in dataclasses.fields(schema):
+            low, high = f.metadata.get("min"), f.metadata.get("max")
+            if (low is None and high is None) or f.name not in node:
+                continue
+            value = node[f.name]
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            key = f"{path}.{f.name}" if path else f.name
+            bad = value != value or (low is not None and value < low) or (
+                high is not None and value > high)
+            if bad:
+                if low is not None and high is not None:
+                    want = f"between {low} and {high}"
+                else:
+                    want = f"at least {low}" if low is not None else f"at most {high}"
+                raise _fail(key, f"must be {want}, got {value}", sources)
 
 
 def _check_choice(value: str, choices: Sequence[str], key: str, what: str, sources: Sources) -> None:
@@ -296,6 +323,22 @@ def resolve_name(kind: str, name: str, key: str, sources: Sources, registry: Any
         raise _fail(key, str(exc), sources) from None
 
 
+#: Trainer arguments genloom sets from ``optim`` (one source for both training paths):
+#: given under ``trainer`` they would stretch the schedule, or break a multi-player model
+TRAINER_FROM_OPTIM = {"accumulate_grad_batches": "optim.accumulate",
+                      "gradient_clip_val": "optim.gradient_clip"}
+
+
+def check_trainer_stepping(trainer: Any, sources: Sources | None = None) -> None:
+    """A ConfigError for ``trainer.accumulate_grad_batches`` or ``trainer.gradient_clip_val``,
+    pointing to the ``optim`` key that sets them."""
+    for key, instead in TRAINER_FROM_OPTIM.items():
+        if key in (trainer or {}):
+            where = f" (from {sources.of('trainer.' + key)})" if sources is not None else ""
+            raise ConfigError(f"trainer.{key}: set {instead} instead; genloom passes it to the "
+                              f"trainer for every model{where}")
+
+
 def _check_trainer(node: DictConfig, sources: Sources) -> None:
     import inspect
 
@@ -305,6 +348,7 @@ def _check_trainer(node: DictConfig, sources: Sources) -> None:
 
     params = [p for p in inspect.signature(lightning.Trainer.__init__).parameters if p != "self"]
     _check_keys(node, params, "trainer", sources)
+    check_trainer_stepping(node, sources)
     try:
         check_trainer_objects(OmegaConf.to_container(node, resolve=True))
     except ConfigError as exc:
@@ -452,6 +496,11 @@ def validate(
             raise _fail(key, "must be a mapping", sources)
         _check_keys(section, _field_names(schema), key, sources)
         out[key] = _merge([schema], section, key, sources)
+        _check_bounds([schema], out[key], key, sources)
+    if out.data.val_fraction + out.data.test_fraction >= 1:
+        raise _fail("data.val_fraction", "data.val_fraction + data.test_fraction must be below 1 "
+                    f"(the rest trains), got {out.data.val_fraction} + {out.data.test_fraction}",
+                    sources)
     if "." in out.optim.name or ":" in out.optim.name:  # a class path: torch.optim.NAdam
         from genloom.objects import check_class_path, optimizer_class, split_class_path
 

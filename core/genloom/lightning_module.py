@@ -38,6 +38,9 @@ class TrainingModule(L.LightningModule):
         self._totals: dict[str, dict[str, Tensor]] = {}  # split totals of val/test runs
         #: steps skipped for a non-finite loss (``optim.nonfinite=skip``)
         self.skipped_steps = 0
+        #: ``trainer.max_steps`` of the config (training batches), set by the training code
+        #: when it translates it into Lightning's count of optimizer steps (several players)
+        self.max_batches: int | None = None
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.model(*args, **kwargs)
@@ -79,6 +82,26 @@ class TrainingModule(L.LightningModule):
         # count between the two, and the training loader exists by now
         fit = FitContext(self.trainer.global_step, self.device, self._train_loader)
         self.model.on_fit_start(fit)
+        self._seed_rank()
+
+    def _seed_rank(self) -> None:
+        """Give every DDP process its own training noise (diffusion times and noise, GAN
+        latents, VAE epsilon, flow dequantisation, random text windows): process ``r``
+        reseeds torch's, numpy's and Python's global generators with ``seed + r``.
+        Process 0 keeps the generators ``seed_everything(seed)`` left, so one process
+        trains exactly as it did before; the weights start equal on every process
+        (DDP broadcasts rank 0's)."""
+        rank = int(getattr(self.trainer, "global_rank", 0) or 0)
+        if rank == 0:
+            return
+        import random
+
+        import numpy as np
+
+        seed = int(getattr(self.model.run_cfg, "seed", 0) or 0) + rank
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
 
     def _train_loader(self) -> Any:
         trainer = self.trainer
@@ -137,9 +160,9 @@ class TrainingModule(L.LightningModule):
         optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
         schedulers = self.lr_schedulers()
         schedulers = schedulers if isinstance(schedulers, list) else [schedulers]
-        optim = self.model.optim_cfg
-        accumulate = max(1, int(getattr(optim, "accumulate", 1) or 1))
-        clip = float(getattr(optim, "gradient_clip", 0.0) or 0.0)
+        from genloom.optim import stepping
+
+        accumulate, clip = stepping(self.model.optim_cfg)
         step = self.trainer.fit_loop.total_batch_idx
         for i, group in enumerate(groups):
             if step % group.every_n_steps:
@@ -183,16 +206,25 @@ class TrainingModule(L.LightningModule):
         player's optimizer steps (dividing by its ``every_n_steps`` and ``optim.accumulate``).
 
         Lightning's ``estimated_stepping_batches`` counts optimizer steps: batches over
-        ``accumulate_grad_batches`` with automatic optimization, plain batches with
-        manual optimization (it does not know our players' rates)."""
+        ``accumulate_grad_batches`` with automatic optimization; with manual optimization
+        plain batches, or (when ``max_steps`` decides) the optimizer-step count that
+        ``max_batches`` was translated into, so the batches come from ``max_batches``.
+        A resumed run keeps the horizon its checkpoint's schedule holds."""
+        trainer = self.trainer
         try:
-            total = self.trainer.estimated_stepping_batches
+            total = trainer.estimated_stepping_batches
         except Exception:
             return 1
+        if self.automatic_optimization:
+            total *= max(1, int(trainer.accumulate_grad_batches))
+        elif self.max_batches:
+            epochs = trainer.max_epochs
+            per_epoch = trainer.num_training_batches
+            by_epochs = (per_epoch * epochs if epochs is not None and epochs >= 0
+                         else float("inf"))
+            total = min(self.max_batches, by_epochs)
         if not total or not math.isfinite(total):
             return 1
-        if self.automatic_optimization:
-            total *= max(1, int(self.trainer.accumulate_grad_batches))
         return int(total)
 
     # -- validation and test ------------------------------------------------------------

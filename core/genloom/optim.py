@@ -16,15 +16,45 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
-from genloom.config import SCHEDULES, OptimConfig
+from genloom.config import OPTIMIZERS, SCHEDULES, OptimConfig
 from genloom.errors import ConfigError, did_you_mean
 
-OPTIMIZERS = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-}
+
+def stepping(cfg: Any) -> tuple[int, float]:
+    """``(accumulate, gradient_clip)`` from the ``optim`` section: the one place both
+    training paths read them (Lightning's ``accumulate_grad_batches`` and
+    ``gradient_clip_val`` for one optimizer, the core's manual step for several)."""
+    if cfg is None:
+        return 1, 0.0
+    accumulate = int(getattr(cfg, "accumulate", 1) or 1)
+    clip = float(getattr(cfg, "gradient_clip", 0.0) or 0.0)
+    return max(1, accumulate), max(0.0, clip)
+
+
+def optimizer_steps(groups: list, batches: int, accumulate: int) -> int:
+    """Optimizer steps that ``batches`` training batches make, all players together:
+    a player with ``every_n_steps=r`` is due on every r-th batch and steps every
+    ``accumulate`` times it is due. Lightning's ``max_steps`` and ``global_step``
+    count these; ``trainer.max_steps`` in a genloom config counts batches."""
+    return sum(-(-batches // max(1, g.every_n_steps)) // max(1, accumulate) for g in groups)
+
+
+class Schedule:
+    """The ``LambdaLR`` factor of one player as a callable object with plain
+    attributes: ``LambdaLR`` saves such an object's ``__dict__`` in its state, so the
+    horizon (``total`` optimizer steps, fixed when the run starts) comes back from the
+    checkpoint on ``--resume`` instead of being stretched by a new ``trainer.max_epochs``."""
+
+    def __init__(self, cfg: Any, total: int) -> None:
+        self.scheduler = str(cfg.scheduler)
+        self.warmup_steps = int(cfg.warmup_steps)
+        self.min_lr_ratio = float(cfg.min_lr_ratio)
+        self.gamma = float(cfg.gamma)
+        self.step_size = int(cfg.step_size)
+        self.total = int(total)
+
+    def __call__(self, step: int) -> float:
+        return lr_factor(self, step, self.total)
 
 
 def lr_factor(cfg: Any, step: int, total: int) -> float:
@@ -86,7 +116,10 @@ def param_groups(group: Any, weight_decay: float, decay: str) -> list[dict[str, 
 
 
 def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
-    """One optimizer (and LambdaLR schedule) per group, in Lightning's return format."""
+    """One optimizer (and LambdaLR schedule) per group, in Lightning's return format.
+
+    ``total_steps`` counts training batches; each player's schedule spans the
+    optimizer steps it makes in them (see :func:`optimizer_steps`)."""
     cfg = cfg if cfg is not None else OmegaConf.structured(OptimConfig)
     if "." in cfg.name:
         from genloom.objects import optimizer_class
@@ -98,7 +131,7 @@ def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
             f"valid choices: {', '.join(OPTIMIZERS)} or a class path (torch.optim.NAdam)"
         )
     else:
-        optimizer_cls = OPTIMIZERS[cfg.name]
+        optimizer_cls = getattr(torch.optim, OPTIMIZERS[cfg.name])
     if cfg.scheduler not in SCHEDULES:
         raise ConfigError(
             f"optim.scheduler: unknown schedule '{cfg.scheduler}'"
@@ -133,10 +166,9 @@ def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
             raise ConfigError(f"optim: cannot build {optimizer_cls.__name__}: {exc}") from None
         entry: dict[str, Any] = {"optimizer": optimizer}
         if cfg.scheduler != "constant" or cfg.warmup_steps > 0:
-            steps = max(1, total_steps // max(1, group.every_n_steps) // max(1, cfg.accumulate))
-            schedule = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda s, c=cfg, t=steps: lr_factor(c, s, t)
-            )
+            accumulate, _ = stepping(cfg)
+            steps = max(1, -(-total_steps // max(1, group.every_n_steps)) // accumulate)
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, Schedule(cfg, steps))
             entry["lr_scheduler"] = {"scheduler": schedule, "interval": "step"}
         results.append(entry)
     return results[0] if len(results) == 1 else results

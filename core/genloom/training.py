@@ -374,12 +374,23 @@ def _trainer_kwargs(
         "num_sanity_val_steps": 0,
         "log_every_n_steps": 10,
     }
-    if module.automatic_optimization:
-        if cfg.optim.gradient_clip > 0:
-            kwargs["gradient_clip_val"] = cfg.optim.gradient_clip
-        kwargs["accumulate_grad_batches"] = cfg.optim.accumulate
+    from genloom.config import check_trainer_stepping
+    from genloom.optim import optimizer_steps, stepping
+
     trainer_cfg = OmegaConf.to_container(cfg.trainer, resolve=True)
+    check_trainer_stepping(trainer_cfg)
+    accumulate, clip = stepping(cfg.optim)
+    if module.automatic_optimization:  # Lightning steps; several players: the module does
+        if clip > 0:
+            kwargs["gradient_clip_val"] = clip
+        kwargs["accumulate_grad_batches"] = accumulate
     kwargs.update(trainer_cfg)
+    groups = module.model._groups()
+    max_steps = trainer_cfg.get("max_steps")
+    if groups and isinstance(max_steps, int) and max_steps > 0:
+        # trainer.max_steps counts batches; Lightning counts every player's steps
+        module.max_batches = max_steps
+        kwargs["max_steps"] = max(1, optimizer_steps(groups, max_steps, accumulate))
     if "logger" in trainer_cfg:  # true: the defaults; false: none; names or specs: added
         chosen = trainer_cfg["logger"]
         kwargs["logger"] = chosen if chosen is False else loggers + build_loggers(chosen, str(run_dir))
@@ -439,19 +450,27 @@ def load_initial_weights(model: Any, path: str) -> None:
     load_weights(model, state_dict, path, "init_from: checkpoint")
 
 
+#: ``optim`` keys a ``--resume`` may change: no optimizer or scheduler state holds them
+#: (what the divergence message advises: ``optim.gradient_clip``, ``optim.nonfinite=skip``)
+RESUME_MAY_CHANGE = ("gradient_clip", "nonfinite")
+
+
 def check_resume(cfg: DictConfig, last: Path) -> None:
     """Refuse, before anything is touched, a resume that cannot do what it says: an
     unreadable ``last.ckpt`` (one line, not a crash mid-fit), or changed ``optim``
-    settings (the optimizer and its schedule come back from the checkpoint, so the new
-    values would be recorded in ``config.yaml`` but not used)."""
+    settings that the optimizer and its schedule bring back from the checkpoint (the
+    new values would be recorded in ``config.yaml`` but not used; ``accumulate`` would
+    change the pace of a schedule whose horizon counts optimizer steps). Only
+    :data:`RESUME_MAY_CHANGE` keys may change."""
     from genloom.checkpoints import read_checkpoint
 
     saved = (read_checkpoint(last).get("genloom") or {}).get("config") or {}
     before = saved.get("optim")
     now = OmegaConf.to_container(cfg.optim, resolve=True)
     if isinstance(before, dict):
-        # keys the checkpoint has: one written before an option existed has not changed it
-        changed = sorted(k for k in before if before[k] != now.get(k))
+        # keys the checkpoint has: one written before an option existed has not changed it;
+        # keys that live in no saved state (clipping, the non-finite policy) may change
+        changed = sorted(k for k in before if k not in RESUME_MAY_CHANGE and before[k] != now.get(k))
     else:
         changed = []
     if changed:

@@ -20,3 +20,10 @@ class GenDataModule(DataSplits, L.LightningDataModule):
     def __init__(self, dataset: GenDataset, cfg: Any) -> None:
         L.LightningDataModule.__init__(self)
         DataSplits.__init__(self, dataset, cfg)
+
+    def train_dataloader(self) -> Any:
+        """Shuffled training batches; every process gets at least one under DDP (a shard
+        smaller than ``batch_size`` gives one smaller batch instead of none)."""
+        trainer = getattr(self, "trainer", None)
+        processes = int(getattr(trainer, "world_size", 1) or 1) if trainer is not None else 1
+        return self._loader("train", shuffle=True, processes=processes)

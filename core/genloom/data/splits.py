@@ -64,15 +64,18 @@ class DataSplits:
                 f"use more data{hint}, or smaller data.val_fraction/test_fraction"
             )
 
-    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+    def _loader(self, name: str, shuffle: bool, processes: int = 1) -> DataLoader:
+        """The split's loader; training drops its last partial batch unless that would
+        leave a process none (a shard of ``len / processes`` examples, DDP)."""
         if shuffle:
             self.require_examples(name)
         ds = self.split(name)
+        shard = -(-len(ds) // max(1, processes))  # DistributedSampler pads shards to equal size
         return DataLoader(
             ds,
             batch_size=self.cfg.batch_size,
             shuffle=shuffle,
-            drop_last=shuffle and len(ds) > self.cfg.batch_size,
+            drop_last=shuffle and shard > self.cfg.batch_size,
             collate_fn=identity_collate,
             num_workers=self.cfg.num_workers,
             persistent_workers=self.cfg.num_workers > 0,

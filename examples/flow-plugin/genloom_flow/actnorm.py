@@ -18,8 +18,9 @@ from genloom_flow.bijection import Bijection, per_channel, spatial_size
 class ActNorm(Bijection):
     """Normalizing direction ``z = (x + bias) * exp(log_scale)``, per channel.
 
-    Under DDP each process initialises from its own first batch; the values then
-    differ slightly between processes (as in Glow's reference code).
+    Under DDP the processes initialise from all their first batches together (one
+    all-reduce of the per-channel counts, sums and squares), so every process starts
+    from the same values (Glow's reference code let them differ).
     """
 
     def __init__(self, channels: int, eps: float = 1e-6) -> None:
@@ -33,8 +34,11 @@ class ActNorm(Bijection):
     def initialize(self, x: Tensor) -> None:
         """Set bias and scale so that ``x`` maps to zero mean, unit variance per channel."""
         flat = x.transpose(0, 1).reshape(x.shape[1], -1)
-        mean = flat.mean(dim=1)
-        std = flat.std(dim=1, unbiased=False) if flat.shape[1] > 1 else torch.ones_like(mean)
+        if _processes() > 1:
+            mean, std = _global_moments(flat)
+        else:
+            mean = flat.mean(dim=1)
+            std = flat.std(dim=1, unbiased=False) if flat.shape[1] > 1 else torch.ones_like(mean)
         self.bias.copy_(-mean)
         self.log_scale.copy_(-torch.log(std.clamp_min(1e-3) + self.eps))
         self.initialized.fill_(True)
@@ -48,3 +52,23 @@ class ActNorm(Bijection):
 
     def forward(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
         return z * per_channel(-self.log_scale, z).exp() - per_channel(self.bias, z)
+
+
+def _processes() -> int:
+    """The number of DDP processes (1 without ``torch.distributed``)."""
+    dist = torch.distributed
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def _global_moments(flat: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-channel mean and standard deviation of ``flat`` (channels x values) over every
+    process's values: one all-reduce of the counts, sums and sums of squares."""
+    stats = torch.stack([
+        torch.full_like(flat[:, 0], float(flat.shape[1])), flat.sum(dim=1), (flat * flat).sum(dim=1),
+    ]).double()
+    torch.distributed.all_reduce(stats)
+    count, total, squares = stats
+    mean = total / count
+    var = (squares / count - mean * mean).clamp_min(0.0)
+    std = torch.where(count > 1, var.sqrt(), torch.ones_like(var))
+    return mean.to(flat.dtype), std.to(flat.dtype)

@@ -14,7 +14,9 @@ from typing import Any
 
 from torch import Tensor
 
-from genloom import ConfigError, DataInfo, GenerativeModel, InvertibleGenerator, build_component
+from genloom import (
+    ConfigError, DataInfo, GenerativeModel, InvertibleGenerator, build_component, get_kind,
+)
 from genloom_flow.likelihood import bin_width, bits_per_dim, dequantize
 
 
@@ -52,9 +54,16 @@ class Flow(GenerativeModel):
                 f"model.flow.name={cfg.flow.name} is a {type(self.flow).__name__}, not an invertible "
                 "generator; a flow needs one (e.g. flow:realnvp)"
             )
-        #: the dequantisation bin on the [-1, 1] scale, or None for continuous data
+        kind = get_kind(info.kind)
+        if not kind.continuous:
+            raise ConfigError(
+                f"model.name=flow needs real-valued data; '{info.kind}' data is not continuous "
+                "(its sample kind says so): use a token model for it"
+            )
+        #: the dequantisation bin on the [-1, 1] scale, or None for unbounded data (points):
+        #: data of a kind with a value range (images, piano rolls) lies on ``levels`` levels
         self.bin: float | None = (
-            bin_width(cfg.levels) if info.kind == "image" and cfg.levels else None
+            bin_width(cfg.levels) if kind.value_range is not None and cfg.levels else None
         )
         self.dims = 1
         for d in info.shape:

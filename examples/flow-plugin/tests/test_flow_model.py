@@ -115,3 +115,12 @@ def test_a_conditional_flow_learns_and_samples_per_label():
         return float(s.data[:, :, :4].mean() - s.data[:, :, 4:].mean())
 
     assert top_minus_bottom(0) < -0.2 and top_minus_bottom(1) > 0.2
+
+
+def test_the_flow_asks_the_sample_kind_whether_data_is_continuous():
+    from genloom import ConfigError
+
+    with pytest.raises(ConfigError, match="not continuous"):
+        flow(DataInfo(kind="tokens", shape=(9,), vocab_size=12))
+    assert flow(DIGITS, "model.levels=17").bin is not None  # a kind with a value range
+    assert flow(POINTS, "model.levels=17").bin is None  # no range: used as it is

@@ -7,8 +7,9 @@ for as long, next to the real-data floor, says whether a model is any good.
 Each (family, dataset) pair uses the recipe the family's plugin ships as
 ``<family>-<data>`` (``--data text`` reads the ``-pydoc`` recipes), or a folder of
 ``<family>-<data>.yaml`` files (``--configs``), so the bench trains what the recipes
-document, from any folder. The budget is equal optimizer steps
-(``--steps``: ``trainer.max_steps``) or equal wall-clock seconds (``--budget``:
+document, from any folder. The budget is equal training batches
+(``--steps``: ``trainer.max_steps``, which counts batches for every model, a GAN's
+too) or equal wall-clock seconds (``--budget``:
 Lightning's ``trainer.max_time``, which also counts validation and sample grids; a
 run also ends at its config's ``max_epochs``, the horizon of its learning-rate
 schedule).
@@ -43,7 +44,7 @@ FILES = ("bench.md", "bench.json", "runs")
 
 @dataclass
 class Budget:
-    """Equal optimizer steps, or equal wall-clock seconds, per run."""
+    """Equal training batches, or equal wall-clock seconds, per run."""
 
     steps: int | None = None
     seconds: float | None = None
@@ -58,14 +59,14 @@ class Budget:
 
     def describe(self) -> str:
         if self.steps is not None:
-            return f"{self.steps} optimizer steps per run"
+            return f"{self.steps} training batches per run"
         return f"at most {self.seconds:g} s of wall-clock training per run (or the config's epochs)"
 
 
 def parse_budget(steps: int | None, budget: str | None) -> Budget:
     """Exactly one of ``--steps N`` and ``--budget 180s`` (also ``3m``, ``90``)."""
     if (steps is None) == (budget is None):
-        raise ConfigError("give exactly one budget: --steps N (optimizer steps) or --budget 180s (wall clock)")
+        raise ConfigError("give exactly one budget: --steps N (training batches) or --budget 180s (wall clock)")
     if steps is not None:
         if steps < 1:
             raise ConfigError(f"--steps {steps}: give at least 1")

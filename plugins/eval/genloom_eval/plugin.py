@@ -111,7 +111,7 @@ def genloom_register_commands(cli: click.Group) -> None:
     @click.option("--data", required=True, help="Dataset: digits, toy2d, text, mnist ... (one with example configs).")
     @click.option("--models", required=True,
                   help="Comma-separated families, e.g. vae,gan,diffusion or transformer,lstm.")
-    @click.option("--steps", type=int, default=None, help="Budget: optimizer steps per run.")
+    @click.option("--steps", type=int, default=None, help="Budget: training batches per run (every model).")
     @click.option("--budget", default=None, help="Budget: wall-clock training time per run, e.g. 180s or 3m.")
     @click.option("--seeds", type=int, default=3, show_default=True, help="Runs per family, seeds 0..SEEDS-1.")
     @click.option("--out", type=click.Path(file_okay=False), default=None,

@@ -8,7 +8,7 @@ holds no training loop; ``after_optimizer_step`` keeps the generator's EMA.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -45,11 +45,11 @@ class GAN(GenerativeModel):
 
     @dataclass
     class Config:
-        latent_dim: int = 32
+        latent_dim: int = field(default=32, metadata={"min": 1})
         #: "ns" (non-saturating), "hinge" or "wgan-gp"
         loss: str = "ns"
         #: discriminator steps per generator step (the generator steps every d_steps batches)
-        d_steps: int = 1
+        d_steps: int = field(default=1, metadata={"min": 1})
         #: weight of the WGAN-GP gradient penalty (used with loss=wgan-gp)
         gp_weight: float = 10.0
         #: weight gamma of the R1 penalty gamma/2 * E||grad D(real)||^2; 0 turns it off

@@ -6,17 +6,18 @@ Splits are contiguous (train first, then validation, then test), so no window of
 held-out text was seen in training.
 
 Training windows start at random offsets by default (``windows: random``): each
-epoch draws as many windows as fit without overlap, each at a uniformly random
-position of the training text, so a model sees every alignment of the text rather
-than the same fixed cuts every epoch (nanoGPT's ``get_batch`` does the same). The
-draws come from torch's global generator, which ``seed`` fixes, so a run is
-repeatable. Validation and test always read the fixed, non-overlapping windows,
+epoch reads every fixed cut of the training text once, each window starting at a
+uniformly random position inside its cut, so a model sees every alignment of the text
+rather than the same fixed cuts every epoch (as nanoGPT's random ``get_batch`` offsets
+do), and under DDP each process reads the cuts of its own shard. The offsets come from
+torch's global generator, which ``seed`` fixes (``seed + rank`` on DDP process
+``rank``), so a run is repeatable. Validation and test always read the fixed, non-overlapping windows,
 so held-out numbers are exact totals over the split.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +56,19 @@ class Windows(Dataset):
 
 
 class RandomWindows(Windows):
-    """Windows of ``length`` tokens at uniformly random offsets; the index is ignored.
+    """Windows of ``length`` tokens at random offsets: window ``i`` starts at a uniformly
+    random position of the ``i``-th cut of :class:`Windows` (``[i * length, (i + 1) *
+    length)``, the last start that leaves ``length + 1`` tokens at most).
 
-    The epoch length is that of :class:`Windows` over the same tokens, so an epoch
-    still reads about the whole text once."""
+    The epoch length is that of :class:`Windows` over the same tokens, and an epoch's
+    (shuffled) indices read every cut once, each at a fresh alignment. The index decides
+    where a window lies, so under DDP each process reads the cuts of its own shard of
+    indices (Lightning's ``DistributedSampler``), not the same text as the others."""
 
     def __getitems__(self, indices: list[int]) -> dict[str, Tensor]:
-        high = len(self.tokens) - self.length  # last start that leaves length + 1 tokens
-        starts = torch.randint(0, high, (len(indices),))
+        last = len(self.tokens) - self.length - 1  # last start that leaves length + 1 tokens
+        jitter = torch.randint(0, self.length, (len(indices),))
+        starts = (torch.as_tensor(indices, dtype=torch.long) * self.length + jitter).clamp(max=last)
         offsets = torch.arange(self.length + 1)
         return {"x": self.tokens[starts[:, None] + offsets]}
 
@@ -77,7 +83,7 @@ class Text(GenDataset):
     class Config:
         path: str | None = None
         tokenizer: str = "char"
-        block_size: int = 128
+        block_size: int = field(default=128, metadata={"min": 1})
         #: vocabulary size for tokenizers that learn one (bpe); 0: the tokenizer's default
         vocab_size: int = 0
         #: training windows: "random" offsets each epoch, or "fixed" non-overlapping cuts

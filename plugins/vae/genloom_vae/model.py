@@ -8,7 +8,7 @@ negative log-likelihood), and ``beta`` trades reconstruction against the prior.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -28,7 +28,7 @@ class VAE(GenerativeModel):
 
     @dataclass
     class Config:
-        latent_dim: int = 16
+        latent_dim: int = field(default=16, metadata={"min": 1})
         beta: float = 1.0
         obs_std: float = 0.25
         conditional: bool = False
