@@ -84,6 +84,10 @@ def test_pairwise_images_and_real_or_generated(client, tmp_path):
     sources = {r["source"] for r in real}
     assert len(real) == 12 and sources == {"real", "generated"}
     assert all(r["correct"] == (r["source"] == "real") for r in real)
+    from genloom_eval.human import human_report, read_ratings
+
+    report = human_report(read_ratings(tmp_path / "ratings.jsonl"))  # what genloom evaluate --human reads
+    assert report["realism"][0]["model"] == "cvae-digits" and report["same_model_pairs"] == 1
     bad = client.post("/v1/rate/real", json={"id": "x", "answer": "maybe"}, headers=h)
     assert bad.status_code == 422
 
