@@ -69,7 +69,9 @@ def run_dir_of(checkpoint: str) -> Path:
 @hookimpl
 def genloom_register_commands(cli: click.Group) -> None:
     @cli.command()
-    @click.argument("checkpoint", type=click.Path())
+    @click.argument("checkpoint", type=click.Path(), required=False)
+    @click.option("--human", type=click.Path(dir_okay=False), default=None,
+                  help="A ratings file of genloom serve: win rates, Bradley-Terry ranking, realism (HYPE).")
     @click.option("--metric", "metrics", multiple=True,
                   help="Metric name (repeatable); see 'genloom list metrics'.  "
                        "[default: every metric that applies to the model and its data]")
@@ -80,7 +82,8 @@ def genloom_register_commands(cli: click.Group) -> None:
                   help="An option of one metric (repeatable), e.g. --set nll.k=512.")
     @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
     def evaluate(
-        checkpoint: str, metrics: tuple[str, ...], n: int | None, settings: tuple[str, ...], as_json: bool
+        checkpoint: str | None, human: str | None, metrics: tuple[str, ...], n: int | None,
+        settings: tuple[str, ...], as_json: bool,
     ) -> None:
         """Evaluate CHECKPOINT on its dataset's held-out test split.
 
@@ -93,7 +96,18 @@ def genloom_register_commands(cli: click.Group) -> None:
           genloom evaluate runs/vae-mnist
           genloom evaluate runs/gan-toy2d --metric mmd --n 500 --json
           genloom evaluate runs/vae-digits --metric nll --set nll.k=512
+          genloom evaluate --human ratings.jsonl
         """
+        if human is not None:
+            if checkpoint is not None:
+                raise GenloomError("give CHECKPOINT or --human FILE, not both")
+            from genloom_eval.human import format_report, human_report, read_ratings
+
+            report = human_report(read_ratings(human))
+            click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+            return
+        if checkpoint is None:
+            raise GenloomError("give a CHECKPOINT to evaluate (or --human FILE for human ratings)")
         from genloom_eval.evaluation import evaluate_checkpoint
 
         results = evaluate_checkpoint(checkpoint, metrics, n, settings)
