@@ -219,3 +219,41 @@ def test_a_saved_config_does_not_resolve_environment_variables(trained, tmp_path
         assert result.returncode == 2, result.stderr
         assert "s3cr3t" not in result.stdout + result.stderr
         assert result.stderr.count("\n") == 1 and f"{key}: the config saved in" in result.stderr
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model.encoder.hidden": 2_000_000, "model.decoder.hidden": 2_000_000},
+     "its config describes a model of"),
+])
+def test_an_edited_config_cannot_make_loading_allocate_without_bound(trained, tmp_path, cli,
+                                                                       change, message):
+    """A 2,000,000-wide MLP is terabytes of float32: refused from the shapes alone."""
+    out = tmp_path / "export"
+    assert cli("export", str(trained), str(out)).returncode == 0
+    meta = json.loads((out / "genloom.json").read_text())
+    for dotted, value in change.items():
+        node = meta["config"]
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    (out / "genloom.json").write_text(json.dumps(meta))
+    result = cli("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("info, message", [
+    ({"shape": [3, 1_000_000, 1_000_000]}, "is not a shape genloom samples"),
+    ({"shape": [2, -1]}, "is not a shape genloom samples"),
+    ({"num_classes": 10**12}, "num_classes"),
+])
+def test_an_edited_data_description_is_refused(trained, tmp_path, cli, info, message):
+    out = tmp_path / "export"
+    assert cli("export", str(trained), str(out)).returncode == 0
+    meta = json.loads((out / "genloom.json").read_text())
+    meta["info"].update(info)
+    (out / "genloom.json").write_text(json.dumps(meta))
+    result = cli("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"))
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and result.stderr.count("\n") == 1

@@ -274,7 +274,7 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
     written by :func:`export`. Returns the model in eval mode, with ``run_cfg`` and
     ``info`` restored.
     """
-    from genloom.build import build_model
+    from genloom.bounds import build_bounded
     from genloom.config import load_config
 
     meta, state_dict = read_weights(path)
@@ -283,7 +283,7 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
         base=saved_config, base_label=f"the config saved in '{path}'", overrides=overrides or [],
         check_trainer=False,
     )
-    model = build_model(cfg, info)
+    model = build_bounded(cfg, info, state_dict, path)  # the saved config's sizes are bounded
     load_weights(model, state_dict, path, "checkpoint")
     model.eval()
     if meta.get("quantized"):  # int8 layers with exactly the stored weights

@@ -40,7 +40,7 @@ class Linear:
 
     def alphas_cumprod(self) -> Tensor:
         betas = torch.linspace(self.cfg.beta_start, self.cfg.beta_end, self.timesteps,
-                               dtype=torch.float64)
+                               dtype=torch.float64, device="cpu")  # a table, even in a meta build
         return torch.cumprod(1.0 - betas, dim=0)
 
 
@@ -67,4 +67,4 @@ class Cosine:
             min(1 - self._alpha_bar((i + 1) / n) / self._alpha_bar(i / n), self.cfg.max_beta)
             for i in range(n)
         ]
-        return torch.cumprod(1.0 - torch.tensor(betas, dtype=torch.float64), dim=0)
+        return torch.cumprod(1.0 - torch.tensor(betas, dtype=torch.float64, device="cpu"), dim=0)

@@ -36,7 +36,7 @@ class NoiseSchedule:
     """
 
     def __init__(self, alphas_cumprod: Tensor) -> None:
-        abar = torch.as_tensor(alphas_cumprod, dtype=torch.float64).detach().cpu()
+        abar = torch.as_tensor(alphas_cumprod, dtype=torch.float64, device="cpu").detach()
         if abar.ndim != 1 or len(abar) < 2:
             raise ValueError(f"alphas_cumprod must be a 1-d table of T >= 2 values, got {tuple(abar.shape)}")
         if not bool(((abar > 0) & (abar <= 1)).all()):

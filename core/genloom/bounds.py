@@ -1,0 +1,74 @@
+"""Rebuild a model from a saved config without letting the config decide how much memory
+that takes.
+
+A checkpoint's or export's config is untrusted (docs/security.md): an edited
+``model.width: 1000000000`` or ``info.shape: [3, 1000000, 1000000]`` would otherwise
+make ``genloom sample`` allocate gigabytes to terabytes before anything could say
+no. The weights that come with the config bound what is legitimate: the model is first
+built on PyTorch's ``meta`` device (shapes only, no memory), and refused in one line
+when it would hold far more numbers than its weights do. The data description is
+bounded too, since samplers allocate ``n`` samples of its shape.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from genloom.errors import CheckpointError
+
+#: numbers (parameters and buffers) a model may hold beyond twice what its weights hold:
+#: room for buffers a state dict leaves out (noise schedules, caches), 256 MB of float32
+SLACK = 64 * 2**20
+#: the most numbers one sample of the saved data description may have (1 GB of float32)
+MAX_SAMPLE_NUMEL = 2**28
+MAX_CLASSES = 10**6
+MAX_VOCAB = 10**7
+
+
+def check_info(info: Any, path: str | Path) -> None:
+    """Refuse a data description whose sizes no genloom dataset produces."""
+    shape = tuple(info.shape)
+    if not all(isinstance(d, int) and d > 0 for d in shape) or math.prod(shape) > MAX_SAMPLE_NUMEL:
+        raise CheckpointError(
+            f"'{path}': its data shape {list(shape)[:8]} is not a shape genloom samples "
+            f"(positive sizes, at most {MAX_SAMPLE_NUMEL:,} numbers a sample); the file was edited "
+            "or damaged"
+        )
+    for name, value, limit in (("num_classes", info.num_classes, MAX_CLASSES),
+                               ("vocab_size", info.vocab_size, MAX_VOCAB)):
+        if not isinstance(value, int) or not 0 <= value <= limit:
+            raise CheckpointError(f"'{path}': its {name} {value!r} is out of range (0 to {limit:,}); "
+                                  "the file was edited or damaged")
+
+
+def numel(module: Any) -> int:
+    return sum(t.numel() for t in (*module.parameters(), *module.buffers()))
+
+
+def build_bounded(cfg: Any, info: Any, state_dict: dict[str, Any], path: str | Path) -> Any:
+    """``build_model(cfg, info)``, once a shapes-only build shows it holds no more than
+    twice the numbers in ``state_dict`` (plus :data:`SLACK`); a CheckpointError otherwise.
+
+    A model whose constructor cannot run on the meta device (it computes with tensor
+    values) is built directly; its size then rests on the bounds of its own Config.
+    """
+    import torch
+
+    from genloom.build import build_model
+
+    check_info(info, path)
+    held = sum(t.numel() for t in state_dict.values() if isinstance(t, torch.Tensor))
+    try:
+        with torch.device("meta"):
+            wanted = numel(build_model(cfg, info))
+    except Exception:  # noqa: BLE001 - a constructor that needs real values: no estimate
+        wanted = None
+    if wanted is not None and wanted > 2 * held + SLACK:
+        raise CheckpointError(
+            f"'{path}': its config describes a model of {wanted:,} numbers but its weights hold "
+            f"{held:,}; refusing to build it (the config was edited or does not belong to these "
+            "weights)"
+        )
+    return build_model(cfg, info)
