@@ -219,23 +219,6 @@ def test_last_ckpt_is_written_with_every_periodic_checkpoint(tmp_path, monkeypat
                      ("last.ckpt", 6)]
 
 
-def test_a_resume_drops_no_periodic_checkpoint_a_kill_left(trained, tmp_path, cli):
-    """Periodic checkpoints are never newer than ``last.ckpt``, so the resume's
-    clean-up of newer ones (files a kill left) finds none from a real run."""
-    run = tmp_path / "run"
-    args = [CONFIG, f"output_dir={run}", *TINY, "checkpoint.every_n_steps=2", "checkpoint.keep=-1",
-            "checkpoint.last_every_seconds=1000"]
-    result = cli("train", *args, "trainer.max_epochs=2")
-    assert result.returncode == 0, result.stderr
-    kept = sorted(p.name for p in (run / "checkpoints").glob("epoch=*"))
-    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"]
-    assert kept == ["epoch=000-step=2.ckpt", "epoch=001-step=4.ckpt", "epoch=001-step=6.ckpt"]
-    assert last == 6
-    result = cli("train", *args, "trainer.max_epochs=3", "--resume")
-    assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in (run / "checkpoints").glob("epoch=*"))[:3] == kept
-
-
 def test_every_n_steps_alone_trains_a_packaged_config(tmp_path, cli):
     run = tmp_path / "run"
     result = cli("train", "vae-toy2d", f"output_dir={run}", "data.n=128", "data.batch_size=32",
