@@ -70,6 +70,17 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             f"checkpoint '{p}' was not written by genloom (no 'genloom' metadata); "
             "train with 'genloom train' to get one"
         )
+    fmt = ckpt["genloom"].get("format", 1)
+    if not isinstance(fmt, int) or isinstance(fmt, bool):
+        raise CheckpointError(
+            f"checkpoint '{p}' has a damaged genloom metadata (format {fmt!r} is not a number); "
+            "use a last.ckpt written by genloom train"
+        )
+    if not isinstance(ckpt.get("state_dict"), dict):
+        raise CheckpointError(
+            f"checkpoint '{p}' holds no weights ('state_dict' is missing or not a mapping); "
+            "use a last.ckpt written by genloom train"
+        )
     if checkpoint_format(ckpt) > FORMAT:
         raise CheckpointError(
             f"checkpoint '{p}' has format {checkpoint_format(ckpt)}, newer than this genloom "
@@ -94,6 +105,10 @@ def model_state_dict(ckpt: dict[str, Any]) -> dict[str, Any]:
 
 
 WEIGHTS, METADATA = "model.safetensors", "genloom.json"
+#: the key of ``genloom.json`` that holds the SHA-256 of ``model.safetensors``: the two
+#: files are replaced one after the other, so a crash between could pair new weights
+#: with old metadata; a load checks that they belong together
+WEIGHTS_HASH = "weights_sha256"
 
 
 def is_export(path: str | Path) -> bool:
@@ -112,10 +127,7 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
     samples with int8 matrix products on CPU.
     """
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
-    if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
-        raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
+    _check_export_folder(out, force)
     if quantize is not None:
         quantizer = _quantizer(quantize)
         model = load_checkpoint(path)
@@ -169,17 +181,35 @@ def _quantizer(scheme: str) -> Quantizer:
     except ComponentError as exc:
         raise ComponentError(f"quantisation scheme '{scheme}' needs a quantizer component ({exc}); "
                              "pip install genloom-compress") from None
+def _check_export_folder(out: Path, force: bool) -> None:
+    """Refuse a file, an existing export without ``force``, and a training run's folder
+    (or its ``checkpoints/``): an export there would be loaded instead of the run's
+    ``last.ckpt`` by ``sample``, ``evaluate`` and ``init_from``."""
+    if out.exists() and not out.is_dir():
+        raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
+    if out.is_dir() and ((out / "checkpoints").is_dir() or any(out.glob("*.ckpt"))):
+        raise CheckpointError(
+            f"'{out}' holds a training run's checkpoints; an export there would hide them from "
+            "sample, evaluate and init_from: name another folder"
+        )
+    if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
+        raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
 
 
 def _write_export(out: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Write weights and metadata atomically (a crash leaves the old files or none)."""
+    """Write weights, then metadata, each atomically; the metadata records the weights'
+    SHA-256, so a crash between the two (new weights, old metadata) is detected on load."""
+    import hashlib
+
     from safetensors.torch import save
 
     from genloom.atomic import write_atomic
 
+    data = save(tensors, metadata={"format": "genloom"})
+    meta = {**meta, WEIGHTS_HASH: hashlib.sha256(data).hexdigest()}
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_atomic(out / WEIGHTS, save(tensors, metadata={"format": "genloom"}))
+        write_atomic(out / WEIGHTS, data)
         write_atomic(out / METADATA, json.dumps(meta, indent=2))
     except OSError as exc:
         raise CheckpointError(f"cannot write the export to '{out}': {exc.strerror or exc}") from None
@@ -199,10 +229,7 @@ def save_model(model: Any, out_dir: str | Path, *, force: bool = False,
         raise CheckpointError("save_model needs a model with run_cfg and info "
                               "(one from load_checkpoint or build_model)")
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
-    if not force and any((out / name).exists() for name in (WEIGHTS, METADATA)):
-        raise CheckpointError(f"'{out}' already holds an export; pass --force to replace it")
+    _check_export_folder(out, force)
     meta = genloom_metadata(model)
     if note:
         meta["note"] = note
@@ -211,12 +238,31 @@ def save_model(model: Any, out_dir: str | Path, *, force: bool = False,
 
 
 def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    import hashlib
 
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    fix = "re-export it from the run's last.ckpt (genloom export RUN OUT_DIR --force)"
     try:
         meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
-        state = load_file(str(path / WEIGHTS))
+        data = (path / WEIGHTS).read_bytes()
+        if not isinstance(meta, dict):
+            raise CheckpointError(f"'{path}': its genloom metadata is not a JSON object; {fix}")
+        expected = meta.get(WEIGHTS_HASH)
+        if expected is not None and expected != hashlib.sha256(data).hexdigest():
+            raise CheckpointError(
+                f"export '{path}': {WEIGHTS} does not match {METADATA} (an export interrupted "
+                f"while replacing them?); {fix}"
+            )
+        quantized = meta.get("quantized")
+        if quantized and not (
+            isinstance(quantized, dict) and isinstance(quantized.get("scheme"), str)
+            and isinstance(quantized.get("layers"), list)
+            and all(isinstance(name, str) for name in quantized["layers"])
+        ):
+            raise CheckpointError(f"'{path}': its genloom metadata's 'quantized' is damaged; {fix}")
+        state = load(data)
     except (OSError, ValueError, RecursionError, SafetensorError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"export '{path}' cannot be read: {first}") from None

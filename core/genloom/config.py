@@ -76,10 +76,11 @@ class SampleConfig:
 
 @dataclass
 class CheckpointConfig:
-    """``last.ckpt`` is written at the end of the first epoch, of any epoch that ends
-    ``last_every_seconds`` after the previous save, and of training. Periodic
-    checkpoints follow ``every_n_epochs``/``every_n_steps`` (0 turns them off); the
-    newest ``keep`` are kept (-1: all)."""
+    """``last.ckpt`` is written at the end of the first epoch, of any epoch (or batch,
+    when above 0) that ends ``last_every_seconds`` after the previous save, with every
+    periodic checkpoint, and at the end of training. Periodic checkpoints follow
+    ``every_n_steps`` when it is above 0, else ``every_n_epochs`` (0 turns them off);
+    the newest ``keep`` are kept (-1: all)."""
 
     every_n_epochs: int = 10
     every_n_steps: int = 0

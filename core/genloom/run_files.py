@@ -4,7 +4,9 @@ Every file is replaced atomically (a temporary file in the same folder, flushed 
 disk, then renamed over the old one), so a reader or a later resume sees the old
 content or the new, never half of one. ``metrics.csv`` keeps its history across
 ``--resume``: Lightning's CSV logger deletes the file whenever it opens a run folder
-that has one, which lost every row written before a resume.
+that has one, which lost every row written before a resume. New rows are appended
+(and flushed to disk); the file is rewritten, atomically, only when a new column
+appears, and a row half-written by a kill is dropped when the run is resumed.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class _KeepingWriter(ExperimentWriter):
 
     def __init__(self, log_dir: str, resume: bool) -> None:
         self._resume = resume
+        self._header: list[str] | None = None  # the columns of the file on disk, once known
         super().__init__(log_dir=log_dir)
 
     def _check_log_dir_exists(self) -> None:  # called by __init__; Lightning deletes here
@@ -51,33 +54,48 @@ class _KeepingWriter(ExperimentWriter):
         if not self._resume:
             path.rename(free_name(path))  # a crashed run's rows, kept under another name
             return
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):  # a kill in the middle of appending a row
+            write_atomic(path, data[: data.rfind(b"\n") + 1])
         with path.open(newline="", encoding="utf-8") as f:
             header = next(csv.reader(f), [])
+        self._header = header or None
         self.metrics_keys = sorted(set(header))
 
     def save(self) -> None:
+        """Append the buffered rows; rewrite the whole file only for a new column."""
         if not self.metrics:
             return
         path = Path(self.metrics_file_path)
-        rows: list[dict[str, Any]] = []
-        if path.is_file():
+        if self._header is None and path.is_file():  # another writer made it: read its columns
             with path.open(newline="", encoding="utf-8") as f:
-                reader = csv.DictReader(f)
-                rows = list(reader)
-                self.metrics_keys = sorted(set(self.metrics_keys) | set(reader.fieldnames or []))
-        self.metrics_keys = sorted(set(self.metrics_keys).union(*self.metrics))
+                self._header = next(csv.reader(f), []) or None
+        keys = sorted(set(self.metrics_keys).union(self._header or []).union(*self.metrics))
         out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=self.metrics_keys)
-        writer.writeheader()
-        writer.writerows(rows)
-        writer.writerows(self.metrics)
-        write_atomic(path, out.getvalue())
+        writer = csv.DictWriter(out, fieldnames=keys)
+        if self._header is not None and path.is_file() and set(keys) == set(self._header):
+            csv.DictWriter(out, fieldnames=self._header).writerows(self.metrics)
+            _append(path, out.getvalue())
+        else:
+            rows: list[dict[str, Any]] = []
+            if path.is_file():
+                with path.open(newline="", encoding="utf-8") as f:
+                    rows = list(csv.DictReader(f))
+            writer.writeheader()
+            writer.writerows(rows)
+            writer.writerows(self.metrics)
+            write_atomic(path, out.getvalue())
+            self._header = keys
+        self.metrics_keys = keys
         self.metrics = []
 
 
-    def forget_after(self, step: int) -> int:
+    def forget_after(self, step: int, epoch: int | None = None) -> int:
         """Drop rows logged after ``step`` (work a kill lost and a resume redoes); returns
-        how many went. Rows without a step are kept."""
+        how many went. Rows without a step are kept. With ``epoch``, rows logged at
+        ``step`` itself from that epoch on go too: the first batch after a checkpoint
+        logs at the checkpoint's step (the epoch-end rows before it, of an earlier epoch,
+        stay)."""
         path = Path(self.metrics_file_path)
         if not path.is_file():
             return 0
@@ -85,7 +103,8 @@ class _KeepingWriter(ExperimentWriter):
             reader = csv.DictReader(f)
             fields = list(reader.fieldnames or [])
             rows = list(reader)
-        kept = [r for r in rows if not _after(r.get("step"), step)]
+        kept = [r for r in rows if not _after(r.get("step"), step)
+                and not (epoch is not None and _at(r, step, epoch))]
         if len(kept) < len(rows):
             out = io.StringIO()
             writer = csv.DictWriter(out, fieldnames=fields)
@@ -93,6 +112,22 @@ class _KeepingWriter(ExperimentWriter):
             writer.writerows(kept)
             write_atomic(path, out.getvalue())
         return len(rows) - len(kept)
+
+
+def _append(path: Path, text: str) -> None:
+    """Add ``text`` at the end of ``path`` and flush it to disk (a kill can cut only the
+    last row, which a resume drops)."""
+    with path.open("a", encoding="utf-8", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _at(row: dict[str, Any], step: int, epoch: int) -> bool:
+    try:
+        return float(row.get("step") or "nan") == step and float(row.get("epoch") or "nan") >= epoch
+    except ValueError:
+        return False
 
 
 def _after(value: str | None, step: int) -> bool:
@@ -109,9 +144,9 @@ class RunCSVLogger(CSVLogger):
         super().__init__(save_dir=str(run_dir), name="", version="")
         self._resume = resume
 
-    def forget_after(self, step: int) -> int:
+    def forget_after(self, step: int, epoch: int | None = None) -> int:
         """Drop the rows logged after ``step`` (on rank 0; elsewhere nothing)."""
-        return self.experiment.forget_after(step) or 0
+        return self.experiment.forget_after(step, epoch) or 0
 
     @property
     @rank_zero_experiment
@@ -138,10 +173,10 @@ def remove_stale_temp_files(folder: str | Path) -> list[Path]:
 class RunLock:
     """``RUN/.genloom.lock``: one ``genloom train`` per run directory at a time.
 
-    The file holds the owner's PID and host. A second run into the same directory is
-    refused while that process lives; a lock left by a process that died (a SIGKILL,
-    a power cut) is stale and taken over. Creation is atomic (``O_EXCL``), so two runs
-    started together cannot both win.
+    The lock is the operating system's (``fcntl.flock`` on the file, held while the run
+    lives and released by the kernel when its process dies, a SIGKILL or a power cut
+    included), so two runs can never both hold it, however they interleave. The file
+    also holds the owner's PID and host, for the message that refuses a second run.
     """
 
     NAME = ".genloom.lock"
@@ -149,50 +184,60 @@ class RunLock:
     def __init__(self, run_dir: str | Path) -> None:
         self.path = Path(run_dir) / self.NAME
         self.held = False
+        self._fd: int | None = None
 
     def acquire(self) -> None:
+        import fcntl
+
         from genloom.errors import GenloomError
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):
+        for _ in range(5):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                owner = self._live_owner()
-                if owner is not None:
-                    raise GenloomError(
-                        f"run directory '{self.path.parent}' is in use by another genloom train "
-                        f"(PID {owner}); wait for it to finish or choose another output_dir"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                owner = self._owner()
+                raise GenloomError(
+                    f"run directory '{self.path.parent}' is in use by another genloom train "
+                    f"(PID {owner}); wait for it to finish or choose another output_dir"
+                ) from None
+            except BaseException:
+                os.close(fd)
+                raise
+            try:  # the file we locked may have been removed by its last owner's release
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()} {_host()}\n")
-            self.held = True
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {_host()}\n".encode())
+            self._fd, self.held = fd, True
             return
         raise GenloomError(f"could not lock run directory '{self.path.parent}'; try again")
 
-    def _live_owner(self) -> int | None:
-        """The PID holding the lock, if that process still runs on this host."""
-        try:
-            pid_text, _, host = self.path.read_text().partition(" ")
-            pid = int(pid_text)
-        except (OSError, ValueError):
-            return None
-        if host.strip() and host.strip() != _host():
-            return pid  # another machine's run on a shared disk: cannot check, assume live
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return None
-        except PermissionError:
-            return pid
-        return pid
+    def _owner(self) -> str:
+        """The PID the holder wrote (it writes it right after locking: wait a moment)."""
+        import time
+
+        for _ in range(20):
+            try:
+                pid_text = self.path.read_text().split(" ", 1)[0].strip()
+            except OSError:
+                pid_text = ""
+            if pid_text.isdigit():
+                return pid_text
+            time.sleep(0.05)
+        return "unknown"
 
     def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        if self.held and self._fd is not None:
+            self.path.unlink(missing_ok=True)  # while still locked: see acquire's inode check
+            os.close(self._fd)
+            self._fd, self.held = None, False
 
 
 def _host() -> str:
@@ -224,6 +269,20 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             p.unlink()
 
 
+def check_finite(trainer: Any, module: Any, path: Any) -> None:
+    """Refuse to save weights that are NaN or infinite: the checkpoint on disk keeps
+    the last good ones (a DivergenceError, one line)."""
+    import torch
+
+    from genloom.errors import DivergenceError
+
+    if not all(bool(torch.isfinite(p).all()) for p in module.parameters()):
+        raise DivergenceError(
+            f"training diverged: the weights are not finite at step {trainer.global_step}; "
+            f"'{path}' keeps the last good ones (lower optim.lr or set optim.gradient_clip)"
+        )
+
+
 #: the names :class:`RunModelCheckpoint` gives its files (``-vN``: Lightning's same-name variant)
 PERIODIC_NAME = re.compile(r"epoch=(\d+)-step=(\d+)(?:-v\d+)?\.ckpt")
 
@@ -243,6 +302,13 @@ class RunModelCheckpoint(ModelCheckpoint):
     def __init__(self, *args: Any, resume: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._resume = resume
+        self.last_saved_step = -1  # the global step of the newest file written by this run
+
+    def _save_checkpoint(self, trainer: Any, filepath: str) -> None:
+        """Lightning's save, refused for non-finite weights (as ``last.ckpt`` is)."""
+        check_finite(trainer, trainer.lightning_module, Path(self.dirpath or ".") / "last.ckpt")
+        super()._save_checkpoint(trainer, filepath)
+        self.last_saved_step = trainer.global_step
 
     @property
     def state_key(self) -> str:

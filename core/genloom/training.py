@@ -13,6 +13,7 @@ One run writes one directory::
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 import os
@@ -37,8 +38,8 @@ from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
 from genloom.objects import build_loggers, build_objects
 from genloom.run_files import (
-    AtomicCheckpointIO, RunCSVLogger, RunLock, RunModelCheckpoint, remove_stale_temp_files,
-    write_atomic,
+    AtomicCheckpointIO, RunCSVLogger, RunLock, RunModelCheckpoint, check_finite,
+    remove_stale_temp_files, write_atomic,
 )
 
 RUN_DIR_ENV = "GENLOOM_RUN_DIR"  # lets DDP worker processes find rank 0's run directory
@@ -51,6 +52,10 @@ QUIET_WARNINGS = (
     # frozen parts (latent diffusion's autoencoder) stay in eval mode on purpose
     r".*module\(s\) in eval mode at the start of training.*",
     r".*`training_step` returned `None`.*",  # optim.nonfinite=skip skips a step on purpose
+    # a mid-epoch last.ckpt: the resumed epoch draws its remaining batches from a fresh shuffle
+    r".*resuming from a checkpoint that ended before the epoch ended.*",
+    # a GAN's periodic checkpoint holds the state after its step, as last.ckpt does
+    r".*manual optimization and every_n_train_steps.*",
 )
 
 
@@ -97,24 +102,33 @@ class OneProgressBar(TQDMProgressBar):
 
 
 class WriteConfig(Callback):
-    """On ``--resume``, record the config the run continues with, once training starts
-    (a resume that Lightning refuses leaves the old ``config.yaml`` as it was)."""
+    """On ``--resume``, record the config the run continues with once its first training
+    step has succeeded (a resume that Lightning refuses, or that diverges at once, leaves
+    the old ``config.yaml`` as it was)."""
 
     def __init__(self, path: Path, cfg: DictConfig) -> None:
         self.path, self.cfg = path, cfg
+        self.written = False
 
-    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
-        if trainer.is_global_zero:
-            write_atomic(self.path, OmegaConf.to_yaml(self.cfg))
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any, **kwargs: Any) -> None:
+        if not self.written:
+            self.written = True
+            if trainer.is_global_zero:
+                write_atomic(self.path, OmegaConf.to_yaml(self.cfg))
 
 
 class SampleGrids(Callback):
-    """Write ``samples/epoch-NNN.png`` every N epochs, from the same seed each time."""
+    """Write ``samples/epoch-NNN.png`` every N epochs, from the same seed each time.
+
+    With a :class:`LastCheckpoint` in the run, that callback writes the grids right
+    after saving (``chained``): Lightning runs checkpoint callbacks last, so a grid
+    that failed first used to lose the epoch's ``last.ckpt``."""
 
     def __init__(self, directory: Path, cfg: Any) -> None:
         self.directory, self.cfg = directory, cfg
         self.last: Path | None = None
         self._last_epoch = -1
+        self.chained = False  # set when a LastCheckpoint calls epoch_end/train_end
 
     def _write(self, trainer: L.Trainer, module: Any, epoch: int) -> None:
         """Write the grid named after ``epoch``, the number of completed epochs."""
@@ -139,14 +153,22 @@ class SampleGrids(Callback):
         self._last_epoch = epoch
         log_sample_file(trainer.loggers, self.last, trainer.global_step)
 
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+    def epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         every = self.cfg.every_n_epochs
         if every > 0 and (trainer.current_epoch + 1) % every == 0:
             self._write(trainer, pl_module, trainer.current_epoch + 1)
 
-    def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+    def train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self.cfg.every_n_epochs > 0 and self._last_epoch != trainer.current_epoch:
             self._write(trainer, pl_module, trainer.current_epoch)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if not self.chained:
+            self.epoch_end(trainer, pl_module)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
+        if not self.chained:
+            self.train_end(trainer, pl_module)
 
 
 TEXT_LIMIT = 64_000  # characters of a text sample file shown in TensorBoard
@@ -269,63 +291,108 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
 
 class LastCheckpoint(Checkpoint):
     """``last.ckpt``: written at the end of an epoch when ``min_seconds`` have passed
-    since the previous one (the first epoch always), and when training ends.
+    since the previous one (the first epoch always), at the end of a training batch
+    when ``min_seconds`` (above 0) have passed, whenever a periodic checkpoint was just
+    written, and when training ends.
 
     Tiny epochs (a few hundred milliseconds on CPU) would otherwise spend a noticeable share of
-    their time writing checkpoints; a kill loses at most ``min_seconds`` of work.
+    their time writing checkpoints; a kill loses at most ``min_seconds`` of work (plus a
+    step), however long an epoch is. ``last.ckpt`` is never older than a periodic
+    checkpoint, so a resume that drops periodic files newer than it drops no work.
 
     A ``Checkpoint`` so that Lightning runs it with the checkpoint callbacks, after the
     periodic ``ModelCheckpoint`` of the same epoch: ``last.ckpt`` then records that
     periodic file, and a resume prunes it under ``checkpoint.keep`` (saved first, it
-    did not, and kills left more periodic checkpoints than ``keep``).
+    did not, and kills left more periodic checkpoints than ``keep``). The sample grids
+    (``then``) are written after it, so a failing grid cannot lose the checkpoint.
     """
 
-    def __init__(self, path: Path, min_seconds: float) -> None:
-        self.path, self.min_seconds = path, min_seconds
+    def __init__(self, path: Path, min_seconds: float, periodic: Any = None) -> None:
+        self.path, self.min_seconds, self.periodic = path, min_seconds, periodic
+        self.then: SampleGrids | None = None
         self._saved_at: float | None = None
         self._saved_step = -1
+        self._started_at = time.monotonic()
 
     def _save(self, trainer: L.Trainer, pl_module: Any) -> None:
-        if not all(bool(torch.isfinite(p).all()) for p in pl_module.parameters()):
-            raise DivergenceError(
-                f"training diverged: the weights are not finite at step {trainer.global_step}; "
-                f"'{self.path}' keeps the last good ones (lower optim.lr or set optim.gradient_clip)"
-            )
+        check_finite(trainer, pl_module, self.path)
         trainer.save_checkpoint(str(self.path))  # every rank calls it; rank 0 writes
         self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
+
+    def _periodic_is_newer(self, trainer: L.Trainer) -> bool:
+        """A periodic checkpoint was written at this step and ``last.ckpt`` was not
+        (the same on every process: no broadcast needed)."""
+        saved = getattr(self.periodic, "last_saved_step", None)
+        return saved == trainer.global_step and self._saved_step != trainer.global_step
+
+    def _time_is_up(self) -> bool:
+        return time.monotonic() - (self._saved_at or self._started_at) >= self.min_seconds
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+        self._started_at = time.monotonic()
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module: Any, *args: Any, **kwargs: Any) -> None:
+        if trainer.sanity_checking:
+            return
+        loop = trainer.fit_loop.epoch_loop
+        if loop._should_accumulate() or loop.batch_progress.is_last_batch:
+            return  # mid-accumulation state is not saved; the epoch's end saves the last batch
+        due = False
+        if self.min_seconds > 0:
+            due = bool(trainer.strategy.broadcast(self._time_is_up(), src=0))  # see on_train_epoch_end
+        if due or self._periodic_is_newer(trainer):
+            self._save(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         due = self._saved_at is None or time.monotonic() - self._saved_at >= self.min_seconds
         # every process must agree: save_checkpoint holds a barrier, and clocks differ
         due = bool(trainer.strategy.broadcast(due, src=0))
-        if due and not trainer.sanity_checking:
+        if (due or self._periodic_is_newer(trainer)) and not trainer.sanity_checking:
             self._save(trainer, pl_module)
+        if self.then is not None:
+            self.then.epoch_end(trainer, pl_module)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self._saved_step != trainer.global_step:
             self._save(trainer, pl_module)
+        if self.then is not None:
+            self.then.train_end(trainer, pl_module)
 
 
 class ForgetLostWork(Callback):
     """On ``--resume``, once Lightning has restored ``last.ckpt`` at step S: drop the
     ``metrics.csv`` rows and the periodic checkpoints from after S. They come from
-    work a kill interrupted before ``last.ckpt`` caught up with it; the resumed run
-    does that work again, and would otherwise log its rows twice and leave periodic
-    checkpoints that ``checkpoint.keep`` never prunes (they are not in the restored
-    checkpoint callback's list)."""
+    work a kill (or Ctrl-C) interrupted before ``last.ckpt`` caught up with it; the
+    resumed run does that work again, and would otherwise log its rows twice and leave
+    periodic checkpoints that ``checkpoint.keep`` never prunes (they are not in the
+    restored checkpoint callback's list). Since ``last.ckpt`` is written whenever a
+    periodic checkpoint is, those periodic files hold no work ``last.ckpt`` lacks.
+
+    Rows are matched by the logging step, which is not the optimizer step (a GAN makes
+    two optimizer steps a batch): the first batch after the checkpoint logs at the step
+    Lightning restores (known once the epoch loop has reset, at the first batch)."""
 
     STEP = re.compile(r"step=(\d+)")
 
     def __init__(self, ckpt_dir: Path) -> None:
         self.ckpt_dir = ckpt_dir
+        self._rows_done = False
+
+    def on_train_batch_start(self, trainer: Any, *args: Any, **kwargs: Any) -> None:
+        if self._rows_done:
+            return
+        self._rows_done = True
+        if not trainer.is_global_zero:
+            return
+        step = trainer.fit_loop.epoch_loop._batches_that_stepped  # the step the next row gets
+        for logger in trainer.loggers:
+            if isinstance(logger, RunCSVLogger):
+                logger.forget_after(step, epoch=trainer.current_epoch)
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero:
             return
         step = trainer.global_step
-        for logger in trainer.loggers:
-            if isinstance(logger, RunCSVLogger):
-                logger.forget_after(step)
         for path in self.ckpt_dir.glob("*.ckpt"):
             found = self.STEP.search(path.stem)
             if path.name != "last.ckpt" and found and int(found.group(1)) > step:
@@ -338,9 +405,8 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path, resume: bool = False) -> list
     Two callbacks rather than one: a single ModelCheckpoint saves ``last.ckpt`` only
     when it saves a periodic one, and saving both every epoch doubles the cost.
     """
-    last = LastCheckpoint(ckpt_dir / "last.ckpt", cfg.last_every_seconds)
     if cfg.every_n_epochs <= 0 and cfg.every_n_steps <= 0:
-        return [last]
+        return [LastCheckpoint(ckpt_dir / "last.ckpt", cfg.last_every_seconds)]
     keep = cfg.keep
     periodic = RunModelCheckpoint(
         dirpath=str(ckpt_dir),
@@ -349,10 +415,12 @@ def checkpoint_callbacks(cfg: Any, ckpt_dir: Path, resume: bool = False) -> list
         save_top_k=keep if keep >= 0 else -1,
         monitor="step" if keep > 0 else None,  # keep the newest ``keep``
         mode="max",
-        every_n_epochs=cfg.every_n_epochs or None,
-        every_n_train_steps=cfg.every_n_steps or None,
+        # every_n_steps, when set, replaces every_n_epochs (Lightning accepts only one)
+        every_n_epochs=None if cfg.every_n_steps > 0 else cfg.every_n_epochs,
+        every_n_train_steps=cfg.every_n_steps if cfg.every_n_steps > 0 else None,
         resume=resume,
     )
+    last = LastCheckpoint(ckpt_dir / "last.ckpt", cfg.last_every_seconds, periodic)
     return [periodic, last]  # in this order: see LastCheckpoint
 
 
@@ -519,18 +587,44 @@ def train(
     run_dir = resolve_run_dir(cfg, resume, default_name)
     if resume:
         check_resume(cfg, run_dir / "checkpoints" / "last.ckpt")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GenloomError(f"output_dir '{run_dir}' is a file; name a folder for the run")
     created = not run_dir.exists()
     lock = RunLock(run_dir)
-    if RUN_DIR_ENV not in os.environ and not launcher_rank():  # other ranks run under rank 0's lock
-        lock.acquire()
-        for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
-            remove_stale_temp_files(folder)  # left by a process killed mid-write
+    try:
+        if RUN_DIR_ENV not in os.environ and not launcher_rank():  # other ranks run under rank 0's lock
+            lock.acquire()
+            for folder in (run_dir, run_dir / "checkpoints", run_dir / "samples"):
+                remove_stale_temp_files(folder)  # left by a process killed mid-write
+    except OSError as exc:  # a read-only or full disk, a parent that is a file
+        raise GenloomError(_cannot_write(exc, run_dir)) from None
     try:
         return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo)
     finally:
         lock.release()
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
             run_dir.rmdir()  # nothing was written: leave no empty run behind
+
+
+#: what an OSError from writing a run's files means: the disk, not genloom
+WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.ENOTDIR,
+                errno.EISDIR}
+
+
+def _cannot_write(exc: OSError, run_dir: Path) -> str:
+    where = exc.filename or run_dir
+    return f"cannot write the run's files in '{run_dir}' ('{where}': {exc.strerror or exc}); " \
+        "free space, or choose a writable output_dir"
+
+
+class _Started(Callback):
+    """Records that training started: Lightning restored the checkpoint by then."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self.started = True
 
 
 def _paths_under(folder: Path) -> set[Path]:
@@ -565,10 +659,15 @@ def _fit(
             owners[id(callback)] = plugin
             callbacks.append(callback)
     module = TrainingModule(model)
-    if resume:  # config.yaml is rewritten only once Lightning has accepted the checkpoint
+    started = _Started()
+    callbacks.append(started)
+    if resume:  # config.yaml is rewritten only once a resumed step has succeeded
         callbacks.append(WriteConfig(run_dir / "config.yaml", cfg))
         callbacks.append(ForgetLostWork(ckpt_dir))
     kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks, resume=resume)
+    last_callback = next((c for c in kwargs["callbacks"] if isinstance(c, LastCheckpoint)), None)
+    if last_callback is not None:  # grids after last.ckpt: see SampleGrids
+        last_callback.then, grids.chained = grids, True
     try:
         trainer = L.Trainer(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -576,9 +675,12 @@ def _fit(
     except Exception as exc:  # lightning's MisconfigurationException
         raise ConfigError(f"trainer: {type(exc).__name__}: {exc}") from None
     if trainer.is_global_zero:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            if not resume:
+                write_atomic(run_dir / "config.yaml", OmegaConf.to_yaml(cfg))
+        except OSError as exc:
+            raise GenloomError(_cannot_write(exc, run_dir)) from None
     last = ckpt_dir / "last.ckpt"
     before = _paths_under(run_dir) if resume else set()
     os.environ[RUN_DIR_ENV] = str(run_dir)
@@ -594,6 +696,17 @@ def _fit(
             raise PluginError(
                 f"plugin '{plugin}' failed in its callback {where}: {type(exc).__name__}: {exc}"
             ) from exc
+        if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
+            raise GenloomError(_cannot_write(exc, run_dir)) from None
+        if resume and not started.started and isinstance(
+            exc, (KeyError, TypeError, ValueError, IndexError, AttributeError)
+        ):  # Lightning failed to restore the loop, optimizer or scheduler state
+            _remove_new_files(run_dir, before)
+            raise CheckpointError(
+                f"cannot resume from '{last}': its training state is damaged ({type(exc).__name__}: "
+                f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); start a new run "
+                f"from its weights with init_from={run_dir}; nothing was changed"
+            ) from None
         if resume and type(exc).__name__ == "MisconfigurationException":
             _remove_new_files(run_dir, before)
             first = str(exc).strip().splitlines()[0]
