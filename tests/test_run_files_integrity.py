@@ -114,11 +114,11 @@ def test_a_failing_sample_grid_keeps_the_epochs_checkpoint(tmp_path, monkeypatch
     calls = []
     real = genloom.training.save_samples
 
-    def fails_second_time(samples, path, info):
+    def fails_second_time(samples, path, info, record=None):
         calls.append(path)
         if len(calls) == 2:
             raise RuntimeError("the grid writer broke")
-        return real(samples, path, info)
+        return real(samples, path, info, record)
 
     monkeypatch.setattr(genloom.training, "save_samples", fails_second_time)
     cfg = load_config(CONFIG, [*TINY, "sample.n=8", "sample.every_n_epochs=1", "trainer.max_epochs=3",

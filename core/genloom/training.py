@@ -149,7 +149,15 @@ class SampleGrids(Callback):
             **dict(self.cfg.options),
         )
         path = self.directory / f"epoch-{epoch:03d}{default_suffix(samples.kind)}"
-        self.last = save_samples(samples, path, model.info)
+        from genloom.provenance import generation_record  # the checkpoint it was drawn from: last.ckpt
+
+        record = generation_record(
+            model, checkpoint=(self.directory.parent / "checkpoints" / "last.ckpt").resolve(),
+            n=self.cfg.n, seed=self.cfg.seed, sampler=self.cfg.sampler,
+            options=dict(self.cfg.options), source="train", epoch=epoch,
+            cond=None if cond is None else list(range(model.info.num_classes)), step=trainer.global_step,
+        )
+        self.last = save_samples(samples, path, model.info, record)
         self._last_epoch = epoch
         log_sample_file(trainer.loggers, self.last, trainer.global_step)
 

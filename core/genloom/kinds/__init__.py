@@ -8,6 +8,12 @@ write through :meth:`SampleKind.write`, data-space metrics read
 :meth:`SampleKind.random`. ``DataInfo.kind`` and ``Samples.kind`` hold the kind's name.
 
 The core registers ``image`` and ``points``; the text library (genloom-text) ``tokens``.
+
+Provenance: :meth:`SampleKind.write` takes an optional generation ``record``
+(:mod:`genloom.provenance`). A kind whose :meth:`~SampleKind.write_file` has a ``record``
+parameter embeds it where its format has a place and returns True. Otherwise the core
+adds it to a ``.png`` file as a text chunk, and writes any other file's record (``.npy``
+too) to a sidecar ``FILE.genloom.json``. Kinds written before records existed keep working.
 """
 
 from __future__ import annotations
@@ -61,9 +67,17 @@ class SampleKind:
         or ``.npy`` (the raw array) for a kind that lists none."""
         return self.suffixes[0] if self.suffixes else ".npy"
 
-    def write(self, samples: Samples, path: str | Path, info: DataInfo | None = None) -> Path:
+    def write(
+        self, samples: Samples, path: str | Path, info: DataInfo | None = None,
+        record: dict[str, Any] | None = None,
+    ) -> Path:
         """Write ``samples`` to ``path``: ``.npy`` (the raw array) for every kind, else
-        one of :attr:`suffixes`. Returns the path written."""
+        one of :attr:`suffixes`. Returns the path written.
+
+        ``record`` (a generation record, :mod:`genloom.provenance`) is embedded in the
+        file when :meth:`write_file` takes it and says it did (a ``.png`` always gets it as a
+        text chunk), else written to the sidecar ``FILE.genloom.json``; a stale sidecar of
+        an earlier file is removed."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix != ".npy" and suffix not in self.suffixes:
@@ -74,21 +88,42 @@ class SampleKind:
         # written beside the target under a temporary name with the same suffix (writers
         # pick the format from it), then renamed: a kill mid-write leaves the old file
         tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_tmp_ids)}.tmp{path.suffix}")
+        embedded = False
         try:
             if suffix == ".npy":
                 import numpy as np
 
                 with open(tmp, "wb") as f:
                     np.save(f, samples.data.detach().cpu().numpy())
+            elif record is not None and _takes_record(self.write_file):
+                embedded = self.write_file(samples, tmp, info, record=record) is True
             else:
                 self.write_file(samples, tmp, info)
+            if record is not None and not embedded and suffix == ".png":
+                from genloom.provenance import add_png_record  # a PNG has a place for it
+
+                add_png_record(tmp, record)
+                embedded = True
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
+        from genloom.provenance import dumps, sidecar_of
+
+        sidecar = sidecar_of(path)
+        if record is not None and not embedded:
+            from genloom.atomic import write_atomic
+
+            write_atomic(sidecar, dumps(record) + "\n")
+        else:
+            sidecar.unlink(missing_ok=True)  # it described an earlier file
         return path
 
-    def write_file(self, samples: Samples, path: Path, info: DataInfo | None) -> None:
-        """Write ``samples`` to ``path``, whose suffix is one of :attr:`suffixes`."""
+    def write_file(self, samples: Samples, path: Path, info: DataInfo | None) -> Any:
+        """Write ``samples`` to ``path``, whose suffix is one of :attr:`suffixes`.
+
+        A kind that can embed a generation record adds a keyword parameter
+        ``record: dict | None = None``, stores it in the file when it is given and
+        returns True (False or None: the core writes a sidecar instead)."""
         raise NotImplementedError(f"sample kind {self.name!r} writes no files but .npy")
 
     def features(self, data: Tensor, info: DataInfo | None = None) -> Tensor:
@@ -121,6 +156,16 @@ class SampleKind:
         return draw(model, n, sampler=sampler, cond=cond, generator=generator, **(options or {}))
 
 
+def _takes_record(method: Callable[..., Any]) -> bool:
+    """Whether a kind's ``write_file`` has the optional ``record`` parameter."""
+    import inspect
+
+    try:
+        return "record" in inspect.signature(method).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        return False
+
+
 _CACHE: dict[str, SampleKind] = {}
 
 
@@ -139,9 +184,13 @@ def get_kind(name: str) -> SampleKind:
     return _CACHE[key]
 
 
-def save_samples(samples: Samples, path: str | Path, info: DataInfo | None = None) -> Path:
-    """Write ``samples`` to ``path`` with their kind's writer."""
-    return get_kind(samples.kind).write(samples, path, info)
+def save_samples(
+    samples: Samples, path: str | Path, info: DataInfo | None = None,
+    record: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``samples`` to ``path`` with their kind's writer, with the generation
+    ``record`` embedded or beside it (:meth:`SampleKind.write`)."""
+    return get_kind(samples.kind).write(samples, path, info, record)
 
 
 def default_suffix(kind: str) -> str:

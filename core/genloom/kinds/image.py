@@ -37,11 +37,15 @@ class ImageKind(SampleKind):
     suffixes = (".png",)
     value_range = (-1.0, 1.0)
 
-    def write_file(self, samples: Any, path: Path, info: Any) -> None:
+    def write_file(self, samples: Any, path: Path, info: Any, record: dict | None = None) -> bool:
         from PIL import Image
 
+        from genloom.provenance import png_info
+
         grid = image_grid(samples.data, nrow=samples.extras.get("nrow"))
-        Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid).save(path)
+        image = Image.fromarray(grid[..., 0] if grid.shape[2] == 1 else grid)
+        image.save(path, pnginfo=png_info(record) if record is not None else None)
+        return record is not None
 
     def random(self, info: Any, n: int, generator: torch.Generator) -> Tensor:
         return torch.rand((n, *info.shape), generator=generator) * 2 - 1

@@ -29,7 +29,10 @@ class PointsKind(SampleKind):
     name = "points"
     suffixes = (".png",)
 
-    def write_file(self, samples: Any, path: Path, info: Any) -> None:
+    def write_file(self, samples: Any, path: Path, info: Any, record: dict | None = None) -> bool:
         from PIL import Image
 
-        Image.fromarray(scatter(samples.data)).save(path)
+        from genloom.provenance import png_info
+
+        Image.fromarray(scatter(samples.data)).save(path, pnginfo=png_info(record) if record is not None else None)
+        return record is not None

@@ -109,16 +109,23 @@ class AbcKind(TokensKind):
     suffixes = (".abc", ".mid", ".wav", ".png", ".txt")
     default_n = 1
 
-    def write_file(self, samples: Any, path: Path, info: Any) -> None:
+    def write_file(self, samples: Any, path: Path, info: Any, record: dict | None = None) -> bool:
+        """Writes the file; an ``.abc`` file starts with the generation ``record`` as the
+        comment line ``% genloom: {...}`` (other formats get a sidecar from the core)."""
         if path.suffix.lower() == ".txt":
-            return super().write_file(samples, path, info)
+            super().write_file(samples, path, info)
+            return False
         lines = sample_lines(samples.data, info, samples.extras.get("lengths"))
         if path.suffix.lower() == ".abc":
+            from genloom.provenance import ABC_PREFIX, dumps
             from genloom_music.tune import abc_text
 
-            path.write_text("\n".join(abc_text(t, i + 1) for i, t in enumerate(lines)), encoding="utf-8")
-            return
+            header = ABC_PREFIX + dumps(record) + "\n" if record is not None else ""
+            text = "\n".join(abc_text(t, i + 1) for i, t in enumerate(lines))
+            path.write_text(header + text, encoding="utf-8")
+            return record is not None
         _write_audio([abc_piece(t).notes for t in lines], path, ABC_TEMPO, step=0.25)
+        return False
 
     def pieces(self, data: Tensor, info: Any, lengths: Tensor | None = None) -> list[Piece]:
         return [abc_piece(t) for t in sample_lines(data, info, lengths)]

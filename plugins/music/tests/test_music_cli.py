@@ -67,12 +67,21 @@ def test_every_example_trains_and_samples_through_the_cli(runs, name, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == f"wrote 2 samples to {out}"
     if out.suffix == ".abc":
-        assert out.read_text().startswith("X:1\nT:genloom 1\n") and "X:2" in out.read_text()
+        text = out.read_text()  # the generation record first, as an ABC comment
+        assert text.startswith("% genloom: {") and "\nX:1\nT:genloom 1\n" in text and "X:2" in text
+        assert genloom("inspect", str(out)).stdout.startswith("generated_by:       genloom")
+        again = genloom("reproduce", str(out))
+        assert again.returncode == 0 and again.stdout == "reproduced: identical\n", again.stderr
     elif out.suffix == ".wav":
         with wave.open(str(out)) as f:
             assert f.getnframes() > f.getframerate()  # two 2-bar rolls: several seconds
     else:
         assert out.read_bytes().startswith(b"MThd")
+    if out.suffix != ".abc":  # MIDI and WAV: the record in a sidecar
+        import json
+
+        record = json.loads(out.with_name(out.name + ".genloom.json").read_text())
+        assert record["generated_by"] == "genloom" and record["n"] == 2 and record["seed"] == 1
 
 
 def test_abc_samples_stream_as_text(runs):

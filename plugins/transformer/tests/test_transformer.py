@@ -221,6 +221,27 @@ def test_cli_streams_the_prompts_continuation(trained, tmp_path):
     assert cond.returncode == 2 and "not conditional" in cond.stderr
 
 
+def test_text_samples_get_a_sidecar_record_and_reproduce(trained, tmp_path):
+    import json
+
+    out = tmp_path / "s.txt"
+    args = ["sample", str(trained), "--prompt", "def ", "--max-new-tokens", "12", "--seed", "5", "--n", "2"]
+    streamed = run_cli(*args)
+    assert run_cli(*args, "--out", str(out), "top_p=0.9").returncode == 0
+    assert out.read_text(encoding="utf-8").startswith("def ")  # the user's text, nothing added
+    record = json.loads((tmp_path / "s.txt.genloom.json").read_text())
+    assert (record["prompt"], record["n"], record["kind"]) == ("def ", 2, "tokens")
+    assert record["options"] == {"top_p": 0.9, "prompt": "def ", "max_new_tokens": 12}
+    assert (trained / "samples" / "epoch-001.txt.genloom.json").is_file()  # train-time samples too
+    shown = run_cli("inspect", str(out))
+    assert shown.returncode == 0 and "prompt:             def " in shown.stdout
+    again = run_cli("reproduce", str(out))
+    assert again.returncode == 0 and again.stdout == "reproduced: identical\n", again.stderr
+    out.write_text(streamed.stdout.replace("def ", "dfe ", 1), encoding="utf-8")
+    changed = run_cli("reproduce", str(out))
+    assert changed.returncode == 1 and "not reproduced" in changed.stderr
+
+
 def test_fine_tuning_keeps_the_checkpoints_tokenizer(trained, corpora, tmp_path):
     from genloom.checkpoints import read_weights
 
