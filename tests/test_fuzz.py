@@ -455,6 +455,153 @@ def check_plugin(case: tuple) -> None:
             reset_plugins()
 
 
+
+# -- 6. configs embedded in checkpoints and exports ------------------------------------
+
+#: a module an embedded class path might name: importing it leaves MARKER behind
+EVIL_MODULE = f"import pathlib\npathlib.Path({str(MARKER)!r}).write_text('imported')\nclass X: pass\n"
+EMBEDDED_KEYS = [*[k for k in KEYS if k not in ("data", "model", "optim")], "model.latent.checkpoint",
+                 "model.latent.name", "model.encoder.hidden", "model.decoder.hidden", "model.decoder.name",
+                 "data.size", "data.block_size", "data.vocab_size", "data.num_classes", "trainer.max_steps",
+                 "trainer.default_root_dir", "trainer.plugins", "sample.kind", "name", "data", "model", "optim",
+                 "trainer", "sample", "checkpoint"]
+
+
+def deep(depth: int):
+    node: object = "x"
+    for _ in range(depth):
+        node = {"a": node}
+    return node
+
+
+EMBEDDED_VALUES = st.one_of(
+    st.sampled_from([
+        # class paths, as a name and as a jsonargparse-style object
+        "evil_module.X", "evil_module:X", "os.system", "venv.__main__.X", "builtins.eval",
+        {"class_path": "evil_module.X"}, {"class_path": "os.system", "init_args": {"command": "true"}},
+        [{"class_path": "evil_module.X"}], {"name": "evil_module.X"}, {"_target_": "evil_module.X"},
+        # interpolations and resolvers
+        "${oc.env:HOME}", "${oc.env:GENLOOM_FUZZ_SECRET}", "${oc.env:NOPE,${oc.env:HOME}}",
+        "${oc.decode:'{a: 1}'}", "${oc.decode:${oc.env:HOME}}", "${oc.create:{a: 1}}", "${oc.select:seed}",
+        "${model}", "${..name}", "${data.${model.name}}", "${oops}", "\\${escaped}", "${", "$${x}",
+        # YAML and OmegaConf special strings
+        "???", "~", "null", "!!python/object/apply:os.system ['true']", "*alias", "&anchor x", "<<",
+        "{a: [1, {b: }", "[[[[[[[[[[]]]]]]]]]]", "", "\x00", "\udcff", "nan", "-inf", "1e400",
+        # numbers out of range
+        2**63, 2**70, -(2**63), 10**30, -1, -2**31, 0, 1e308, -1e308, float("inf"), float("nan"), True,
+        # unknown or foreign component names
+        "nope", "nope:nope", "evil_module:X", "vae:vae:vae", ":", "images", "text", "mnist",
+        # paths out of the run
+        "/", "..", "../..", "../../../../etc", "/etc/passwd", "/dev/zero", "/proc/self/mem",
+        "evil_module.py", "../evil_module.py", "other.ckpt", "~/x",
+        # shapes of the wrong kind
+        [], {}, [-1, 2], [10**9, 10**9], [2**40], {"a": None}, None,
+        # deeply nested mappings
+        deep(30), deep(400), deep(5000),
+    ]),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    WORDS,
+)
+EMBEDDED_CASE = st.tuples(
+    st.sampled_from(["checkpoint", "export"]),
+    st.sampled_from(["sample", "evaluate", "export", "config show"]),
+    st.lists(st.tuples(st.sampled_from(EMBEDDED_KEYS), EMBEDDED_VALUES), min_size=1, max_size=3),
+)
+
+
+def set_dotted(config: dict, dotted: str, value) -> None:
+    node = config
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[leaf] = value
+
+
+def tree(folder: Path) -> dict:
+    """Every path under ``folder`` with its size and mtime: what a command may not touch."""
+    return {p: (p.is_dir() or p.stat().st_size, p.is_dir() or p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*"))}
+
+
+@contextlib.contextmanager
+def bounded_memory(extra: int = 3 * 2**30):
+    """Limit this process's address space to what it maps now plus ``extra`` bytes, so an
+    unbounded allocation fails (MemoryError: exit 1, a test failure) instead of swapping."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/statm") as f:
+        mapped = int(f.read().split()[0]) * resource.getpagesize()
+    limit = mapped + extra if hard == resource.RLIM_INFINITY else min(hard, mapped + extra)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def check_embedded_config(sources: dict, scratch: Path, case: tuple) -> None:
+    container, command, edits = case
+    import yaml
+
+    work = scratch / "case"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "beside").mkdir(parents=True)
+    (work / "sibling").mkdir()
+    (work / "sibling" / "precious.txt").write_text("keep")
+    (work / "other.ckpt").write_bytes(sources["checkpoint_bytes"])
+    for folder in (work, work / "beside"):  # in the working directory and beside the file
+        (folder / "evil_module.py").write_text(EVIL_MODULE)
+    if container == "checkpoint":
+        ckpt = torch.load(io.BytesIO(sources["checkpoint_bytes"]), map_location="cpu", weights_only=True)
+        config = ckpt["genloom"]["config"]
+        for key, value in edits:
+            set_dotted(config, key, value)
+        target = work / "beside" / "model.ckpt"
+        torch.save(ckpt, target)
+    else:
+        target = work / "beside" / "export"
+        shutil.copytree(sources["export"], target)
+        meta = json.loads((target / "genloom.json").read_text())
+        config = meta["config"]
+        for key, value in edits:
+            set_dotted(config, key, value)
+        (target / "genloom.json").write_text(json.dumps(meta))
+    out = work / "out"
+    if command == "sample":
+        argv = ["sample", str(target), "--n", "2", "--out", str(out / "s.npy")]
+    elif command == "evaluate":
+        argv = ["evaluate", str(target), "--metric", "losses", "--n", "8"]
+    elif command == "export":
+        argv = ["export", str(target), str(out / "export")]
+    else:
+        shown = work / "beside" / "config.yaml"
+        try:
+            shown.write_text(yaml.safe_dump(config))
+        except (yaml.YAMLError, RecursionError, ValueError):
+            return  # not expressible as YAML
+        argv = ["config", "show", str(shown)]
+    before = tree(work)
+    cwd = os.getcwd()
+    sys.path.insert(0, str(work))  # as 'python -m genloom' puts the working directory first
+    os.chdir(work)
+    try:
+        with bounded_memory():
+            code, stdout, err = cli(*argv)
+    finally:
+        os.chdir(cwd)
+        sys.path.remove(str(work))
+        sys.modules.pop("evil_module", None)
+    assert not MARKER.exists(), f"{argv}: a module named by the saved config was imported"
+    assert_clean_failure(code, err)
+    if command != "config show":  # a YAML file is a config you write: it may read your environment
+        assert "GENLOOM_FUZZ_SECRET_VALUE" not in stdout + err
+    after = tree(work)
+    changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
+    assert all(p == out or out in p.parents for p in changed), sorted(map(str, changed))
+
 # -- the tests -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -469,7 +616,8 @@ def export_dir(run_dir, tmp_path_factory) -> Path:
     return export(run_dir, tmp_path_factory.mktemp("fuzz-export") / "export")
 
 
-TARGETS = ["overrides", "argv", "image_folder", "text_file", "checkpoint", "export", "plugin"]
+TARGETS = ["overrides", "argv", "image_folder", "text_file", "checkpoint", "export", "plugin",
+           "embedded_config"]
 
 
 def run_target(target: str, cases: int, request, tmp_path: Path) -> None:
@@ -491,6 +639,14 @@ def run_target(target: str, cases: int, request, tmp_path: Path) -> None:
     elif target == "export":
         export = request.getfixturevalue("export_dir")
         fuzz(JSON_EDIT, lambda c: check_export(export, tmp_path, c), cases)
+    elif target == "embedded_config":
+        sources = {"checkpoint_bytes": request.getfixturevalue("good_checkpoint"),
+                   "export": request.getfixturevalue("export_dir")}
+        os.environ["GENLOOM_FUZZ_SECRET"] = "GENLOOM_FUZZ_SECRET_VALUE"
+        try:
+            fuzz(EMBEDDED_CASE, lambda c: check_embedded_config(sources, tmp_path, c), cases)
+        finally:
+            os.environ.pop("GENLOOM_FUZZ_SECRET", None)
     else:
         fuzz(PLUGIN_CASE, check_plugin, cases)
     assert not MARKER.exists()  # no payload ran, in any case
