@@ -602,6 +602,109 @@ def check_embedded_config(sources: dict, scratch: Path, case: tuple) -> None:
     changed = {p for p in set(before) | set(after) if before.get(p) != after.get(p)}
     assert all(p == out or out in p.parents for p in changed), sorted(map(str, changed))
 
+
+# -- 7. paths in a checkpoint's Lightning state, on --resume ---------------------------
+
+RESUME_TINY = ["data.n=128", "trainer.enable_progress_bar=false", "sample.n=0", "checkpoint.every_n_epochs=1",
+               "checkpoint.keep=1", "checkpoint.last_every_seconds=0"]
+#: where a hostile path may point: {ckpt} is the run's checkpoints folder, {work} the
+#: folder holding the run and its victims
+HOSTILE_PATHS = [
+    "..", "../..", "/", "", "~", ".", "s3://bucket/epoch=001-step=2.ckpt", "{work}", "{work}/sibling",
+    "{work}/sibling/precious.txt", "{work}/sibling/epoch=001-step=2.ckpt", "{work}/epoch=000-step=1.ckpt",
+    "{ckpt}/../../sibling", "{ckpt}/../../sibling/precious.txt", "{ckpt}/../../sibling/epoch=001-step=2.ckpt",
+    "{ckpt}/../../epoch=000-step=1.ckpt", "{ckpt}/..", "{ckpt}/../config.yaml", "{ckpt}/../metrics.csv",
+    "{ckpt}", "{ckpt}/last.ckpt", "{ckpt}/epoch=001-step=2.ckpt", "../../sibling/epoch=001-step=2.ckpt",
+    "{ckpt}/../../sibling/inner", "{ckpt}/link.ckpt",
+]
+HOSTILE_STATE_VALUES = st.one_of(
+    st.sampled_from(HOSTILE_PATHS),
+    st.sampled_from([None, 5, -1.0, float("nan"), [], {}, ["{work}/sibling"], {"{work}/sibling": 1.0}]),
+)
+CHECKPOINT_KEYS = ["best_model_path", "kth_best_model_path", "last_model_path", "dirpath", "best_k_models",
+                   "best_model_score", "kth_value", "current_score", "monitor"]
+RESUME_EDIT = st.one_of(
+    st.tuples(st.just("callback"), st.sampled_from(CHECKPOINT_KEYS), HOSTILE_STATE_VALUES),
+    st.tuples(st.just("best_k_models"), st.dictionaries(st.sampled_from(HOSTILE_PATHS),
+                                                        st.floats(allow_nan=True), max_size=4)),
+    st.tuples(st.just("new_callback"), st.sampled_from(HOSTILE_PATHS)),  # a second ModelCheckpoint's state
+    st.tuples(st.just("loops"), st.integers(0, 200), HOSTILE_STATE_VALUES),
+    st.tuples(st.just("hyper_parameters"), st.sampled_from(["dirpath", "ckpt_path", "output_dir", "init_from",
+                                                            "default_root_dir", "weights_save_path"]),
+              HOSTILE_STATE_VALUES),
+)
+
+
+def fill(value, places: dict):
+    """``value`` with {work} and {ckpt} replaced by this case's folders."""
+    if isinstance(value, str):
+        return value.format(**places)
+    if isinstance(value, list):
+        return [fill(v, places) for v in value]
+    if isinstance(value, dict):
+        return {fill(k, places): (torch.tensor(v) if isinstance(v, float) else v) for k, v in value.items()}
+    return torch.tensor(value) if isinstance(value, float) else value
+
+
+def poison_state(ckpt: dict, edits: list, places: dict) -> None:
+    key = next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
+    state = ckpt["callbacks"][key]
+    for edit in edits:
+        kind = edit[0]
+        if kind == "callback":
+            state[edit[1]] = fill(edit[2], places)
+        elif kind == "best_k_models":
+            state["best_k_models"] = fill(edit[1], places)
+        elif kind == "new_callback":
+            path = fill(edit[1], places)
+            ckpt["callbacks"][f"ModelCheckpoint{{'monitor': None, 'dirpath': {path!r}}}"] = {
+                **state, "dirpath": path, "best_k_models": {path: torch.tensor(1.0)}, "best_model_path": path}
+        elif kind == "loops":  # a path where a counter was, or a new key beside it
+            leaves = []
+
+            def walk(node):
+                for k, v in node.items():
+                    if isinstance(v, dict):
+                        walk(v)
+                    leaves.append((node, k))
+
+            walk(ckpt["loops"])
+            node, k = leaves[edit[1] % len(leaves)]
+            node[k if edit[1] % 2 else "dirpath"] = fill(edit[2], places)
+        else:
+            ckpt.setdefault("hyper_parameters", {})[edit[1]] = fill(edit[2], places)
+
+
+def check_resume(trained: Path, scratch: Path, edits: list) -> None:
+    work = scratch / "resume"
+    shutil.rmtree(work, ignore_errors=True)
+    run = work / "run"
+    shutil.copytree(trained, run)
+    (work / "sibling" / "inner").mkdir(parents=True)
+    for victim in ("sibling/precious.txt", "sibling/epoch=001-step=2.ckpt", "sibling/inner/last.ckpt",
+                   "epoch=000-step=1.ckpt"):
+        (work / victim).write_text("keep")
+    ckpt_dir = run / "checkpoints"
+    (ckpt_dir / "link.ckpt").symlink_to(work / "sibling" / "precious.txt")
+    last = ckpt_dir / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    poison_state(ckpt, edits, {"work": str(work), "ckpt": str(ckpt_dir)})
+    torch.save(ckpt, last)
+    outside = {p: v for p, v in tree(work).items() if run not in p.parents and p != run}
+    cwd = os.getcwd()
+    os.chdir(ckpt_dir)  # relative paths climb from the checkpoint folder
+    try:
+        code, _, err = cli("train", str(CONFIGS[0]), "trainer.max_epochs=3", f"output_dir={run}", "--resume",
+                           *RESUME_TINY)
+    finally:
+        os.chdir(cwd)
+    assert_clean_failure(code, err)
+    after = {p: v for p, v in tree(work).items() if run not in p.parents and p != run}
+    assert after == outside, sorted(map(str, set(after) ^ set(outside)))
+    assert (work / "sibling" / "precious.txt").read_text() == "keep"
+    if code == 0:
+        assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 2
+
 # -- the tests -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -616,8 +719,18 @@ def export_dir(run_dir, tmp_path_factory) -> Path:
     return export(run_dir, tmp_path_factory.mktemp("fuzz-export") / "export")
 
 
+@pytest.fixture(scope="module")
+def resumable_run(tmp_path_factory) -> Path:
+    """A run of two epochs with periodic checkpoints, to resume (in this process: a resume
+    of one step costs a fraction of a second)."""
+    run = tmp_path_factory.mktemp("fuzz-resume") / "run"
+    code, _, err = cli("train", str(CONFIGS[0]), "trainer.max_epochs=2", f"output_dir={run}", *RESUME_TINY)
+    assert code == 0, err
+    return run
+
+
 TARGETS = ["overrides", "argv", "image_folder", "text_file", "checkpoint", "export", "plugin",
-           "embedded_config"]
+           "embedded_config", "resume_state"]
 
 
 def run_target(target: str, cases: int, request, tmp_path: Path) -> None:
@@ -647,6 +760,9 @@ def run_target(target: str, cases: int, request, tmp_path: Path) -> None:
             fuzz(EMBEDDED_CASE, lambda c: check_embedded_config(sources, tmp_path, c), cases)
         finally:
             os.environ.pop("GENLOOM_FUZZ_SECRET", None)
+    elif target == "resume_state":
+        trained = request.getfixturevalue("resumable_run")
+        fuzz(st.lists(RESUME_EDIT, min_size=1, max_size=5), lambda c: check_resume(trained, tmp_path, c), cases)
     else:
         fuzz(PLUGIN_CASE, check_plugin, cases)
     assert not MARKER.exists()  # no payload ran, in any case
