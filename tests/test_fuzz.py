@@ -705,6 +705,73 @@ def check_resume(trained: Path, scratch: Path, edits: list) -> None:
     if code == 0:
         assert torch.load(last, map_location="cpu", weights_only=True)["epoch"] == 2
 
+
+# -- 8. plugins that misbehave during training -----------------------------------------
+
+TRAIN_PLUGIN_CASE = st.tuples(
+    st.sampled_from(["on_train_batch_end", "on_train_start", "on_validation_epoch_end", "on_save_checkpoint",
+                     "genloom_callbacks", "genloom_trainer_kwargs", "kwargs_junk"]),
+    st.sampled_from(RAISES),
+    st.sampled_from(sorted(SIDE_EFFECTS)),
+)
+
+
+def train_plugin_source(case: tuple) -> str:
+    where, exc, effect = case
+    lines = ["import genloom", "from lightning.pytorch.callbacks import Callback", "", *SIDE_EFFECTS[effect], "",
+             "class Hostile(Callback):"]
+    for hook in ("on_train_batch_end", "on_train_start", "on_validation_epoch_end", "on_save_checkpoint"):
+        lines += [f"    def {hook}(self, *args, **kwargs):", f"        {'raise ' + exc if hook == where else 'pass'}"]
+    lines += ["", "@genloom.hookimpl", "def genloom_callbacks(config):",
+              f"    {'raise ' + exc if where == 'genloom_callbacks' else 'return [Hostile()]'}",
+              "", "@genloom.hookimpl", "def genloom_trainer_kwargs(config, kwargs):"]
+    if where == "genloom_trainer_kwargs":
+        lines.append(f"    raise {exc}")
+    elif where == "kwargs_junk":  # a plugin that breaks what it was handed
+        lines.append("    kwargs['callbacks'] = 5; kwargs['max_epochs'] = 'many'")
+    else:
+        lines.append("    return None")
+    return "\n".join(lines) + "\n"
+
+
+def check_train_plugin(scratch: Path, case: tuple) -> None:
+    from genloom.plugins import reset_plugins
+
+    with tempfile.TemporaryDirectory() as tmp:
+        make_plugin(Path(tmp), "trainfuzz", train_plugin_source(case))
+        sys.path.insert(0, tmp)
+        reset_plugins()
+        run = scratch / "train-run"
+        shutil.rmtree(run, ignore_errors=True)
+        try:
+            code, _, err = cli("train", str(CONFIGS[0]), "trainer.max_epochs=1", f"output_dir={run}",
+                               *RESUME_TINY)
+        finally:
+            sys.path.remove(tmp)
+            sys.modules.pop("gltest_trainfuzz", None)
+            reset_plugins()
+    where, exc, _ = case
+    assert_clean_failure(code, err)  # never 130 with a resume hint: the user pressed nothing
+    assert "--resume" not in err, err
+    if (where, exc) not in SWALLOWED:  # every hook of the case runs in one epoch: it must be reported
+        assert code == 2 and "trainfuzz" in err, err  # the failure names the plugin
+
+
+#: a plugin failure that ends with exit 0, unreported (not yet fixed): Lightning's
+#: validation loop takes a StopIteration out of a callback for the end of its data
+SWALLOWED = {("on_validation_epoch_end", "StopIteration()")}
+
+
+@pytest.mark.xfail(strict=True, reason="not fixed: Lightning swallows a StopIteration from "
+                   "on_validation_epoch_end; genloom does not yet wrap plugin callbacks")
+def test_a_plugin_callback_raising_stop_iteration_is_reported(tmp_path):
+    case = ("on_validation_epoch_end", "StopIteration()", "none")
+    SWALLOWED.discard(case[:2])
+    try:
+        check_train_plugin(tmp_path, case)
+    finally:
+        SWALLOWED.add(case[:2])
+
 # -- the tests -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -730,7 +797,7 @@ def resumable_run(tmp_path_factory) -> Path:
 
 
 TARGETS = ["overrides", "argv", "image_folder", "text_file", "checkpoint", "export", "plugin",
-           "embedded_config", "resume_state"]
+           "embedded_config", "resume_state", "train_plugin"]
 
 
 def run_target(target: str, cases: int, request, tmp_path: Path) -> None:
@@ -763,6 +830,8 @@ def run_target(target: str, cases: int, request, tmp_path: Path) -> None:
     elif target == "resume_state":
         trained = request.getfixturevalue("resumable_run")
         fuzz(st.lists(RESUME_EDIT, min_size=1, max_size=5), lambda c: check_resume(trained, tmp_path, c), cases)
+    elif target == "train_plugin":
+        fuzz(TRAIN_PLUGIN_CASE, lambda c: check_train_plugin(tmp_path, c), cases)
     else:
         fuzz(PLUGIN_CASE, check_plugin, cases)
     assert not MARKER.exists()  # no payload ran, in any case
@@ -777,3 +846,8 @@ def test_hostile_input_sample(target, request, tmp_path):
 @pytest.mark.parametrize("target", TARGETS)
 def test_hostile_input_thousands(target, request, tmp_path):
     run_target(target, SLOW_CASES, request, tmp_path)
+
+
+def test_a_plugin_that_breaks_the_trainer_kwargs_is_one_line(tmp_path):
+    """genloom_trainer_kwargs replacing kwargs['callbacks'] with an int was a TypeError, exit 1."""
+    check_train_plugin(tmp_path, ("kwargs_junk", "ValueError('unused')", "none"))

@@ -474,7 +474,10 @@ def _trainer_kwargs(
     if _plain_strategy(kwargs.get("strategy")) and not _has_checkpoint_io(kwargs.get("plugins")):
         plugins = kwargs.get("plugins") or []
         kwargs["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
-    get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
+    called = get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
+    if not isinstance(kwargs.get("callbacks"), list):  # a plugin replaced the list it was handed
+        raise PluginError(f"genloom_trainer_kwargs of plugin(s) {', '.join(p for p, _ in called)} left "
+                          f"kwargs['callbacks'] a {type(kwargs.get('callbacks')).__name__}, not a list")
     if kwargs.get("enable_progress_bar", True) and not any(
         isinstance(c, TQDMProgressBar) for c in kwargs["callbacks"]
     ):
