@@ -257,3 +257,54 @@ def test_an_edited_data_description_is_refused(trained, tmp_path, cli, info, mes
     result = cli("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and result.stderr.count("\n") == 1
+
+
+def _tree(folder: Path) -> dict:
+    return {p: (p.is_dir() or p.read_bytes()) for p in sorted(folder.rglob("*"))}
+
+
+def test_resume_ignores_dotdot_paths_in_every_path_field(trained, tmp_path, cli):
+    """Every path-like field of the Lightning state (each key of ModelCheckpoint's state,
+    a second ModelCheckpoint entry, loop state, hyper_parameters) climbs out of the run
+    with ``..``: the resume completes, and the folder beside the run is untouched."""
+    run = _copy(trained, tmp_path / "work" / "run")
+    sibling = tmp_path / "work" / "sibling"
+    (sibling / "inner").mkdir(parents=True)
+    for name in ("precious.txt", "epoch=001-step=2.ckpt", "inner/last.ckpt"):
+        (sibling / name).write_text("keep")
+    before = _tree(sibling)
+    ckpt_dir = run / "checkpoints"
+    up = str(ckpt_dir / ".." / ".." / "sibling")
+    last = ckpt_dir / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    key = next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint"))
+    state = ckpt["callbacks"][key]
+    state.update(dirpath=up, best_model_path=f"{up}/epoch=001-step=2.ckpt", last_model_path=f"{up}/precious.txt",
+                 kth_best_model_path=f"{up}/inner", kth_value=torch.tensor(-1.0),
+                 best_k_models={f"{up}/inner": torch.tensor(1e9), "../../sibling": torch.tensor(1e9),
+                                f"{up}/epoch=001-step=2.ckpt": torch.tensor(1e9)})
+    ckpt["callbacks"][f"ModelCheckpoint{{'monitor': None, 'dirpath': {up!r}}}"] = dict(state)
+    ckpt["loops"]["fit_loop"]["state_dict"]["dirpath"] = up
+    ckpt["hyper_parameters"] = {"dirpath": up, "ckpt_path": f"{up}/precious.txt", "output_dir": ".."}
+    torch.save(ckpt, last)
+    result = cli("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY, cwd=ckpt_dir)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert _tree(sibling) == before
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["run", "sibling"]
+
+
+@pytest.mark.parametrize("counter", ["..", float("nan")])
+def test_resume_refuses_a_damaged_step_counter(trained, tmp_path, cli, counter):
+    """A path (or anything but a whole number) where Lightning's step counter was made
+    ``--resume`` fail mid-fit with a TypeError, exit 1."""
+    run = _copy(trained, tmp_path / "run")
+    last = run / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"] = counter
+    torch.save(ckpt, last)
+    before = _tree(run)
+    result = cli("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and "its training state is damaged (its counter loops." in result.stderr
+    assert _tree(run) == before

@@ -482,7 +482,10 @@ def _trainer_kwargs(
     if _plain_strategy(kwargs.get("strategy")) and not _has_checkpoint_io(kwargs.get("plugins")):
         plugins = kwargs.get("plugins") or []
         kwargs["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
-    get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
+    called = get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
+    if not isinstance(kwargs.get("callbacks"), list):  # a plugin replaced the list it was handed
+        raise PluginError(f"genloom_trainer_kwargs of plugin(s) {', '.join(p for p, _ in called)} left "
+                          f"kwargs['callbacks'] a {type(kwargs.get('callbacks')).__name__}, not a list")
     if kwargs.get("enable_progress_bar", True) and not any(
         isinstance(c, TQDMProgressBar) for c in kwargs["callbacks"]
     ):
@@ -540,7 +543,15 @@ def check_resume(cfg: DictConfig, last: Path) -> None:
     :data:`RESUME_MAY_CHANGE` keys may change."""
     from genloom.checkpoints import read_checkpoint
 
-    saved = (read_checkpoint(last).get("genloom") or {}).get("config") or {}
+    ckpt = read_checkpoint(last)
+    saved = (ckpt.get("genloom") or {}).get("config") or {}
+    counter = _damaged_counter(ckpt.get("loops"))
+    if counter is not None:
+        raise CheckpointError(
+            f"cannot resume from '{last}': its training state is damaged (its counter {counter}, not a "
+            f"whole number); start a new run from its weights with init_from={last.parent.parent}; "
+            "nothing was changed"
+        )
     before = saved.get("optim")
     now = OmegaConf.to_container(cfg.optim, resolve=True)
     if isinstance(before, dict):
@@ -557,6 +568,21 @@ def check_resume(cfg: DictConfig, last: Path) -> None:
             "settings, or start a new run from its weights with init_from="
             f"{last.parent.parent}"
         )
+
+
+def _damaged_counter(node: Any, name: str = "loops", counting: bool = False) -> str | None:
+    """``"NAME is a TYPE"`` for the first of the loop counters Lightning restores (its
+    progress tables and the logging step) that is not an int, as written; else None."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found = _damaged_counter(value, f"{name}.{key}", counting or "progress" in str(key)
+                                     or key == "_batches_that_stepped")
+            if found:
+                return found
+        return None
+    if counting and not isinstance(node, int):
+        return f"{ascii(name)[1:-1][:120]} is a {type(node).__name__}"
+    return None
 
 
 def _plugin_callback_in(tb: Any, owners: dict[int, str]) -> tuple[str, str] | None:
