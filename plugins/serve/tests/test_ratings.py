@@ -12,9 +12,11 @@ import subprocess
 import sys
 import time
 
+from pathlib import Path
+
 import pytest
 
-from conftest import ROOT
+ROOT = Path(__file__).resolve().parents[3]  # not from conftest: see test_api.run_cli
 
 
 def _csrf(client):
