@@ -585,6 +585,40 @@ def _damaged_counter(node: Any, name: str = "loops", counting: bool = False) -> 
     return None
 
 
+def _guard_stop_iteration(callback: Any, plugin: str) -> Any:
+    """Make a ``StopIteration`` from ``callback``'s hooks the plugin's failure.
+
+    Lightning's loops read a ``StopIteration`` as "the data is exhausted": one raised in a
+    plugin's ``on_train_batch_end`` ended the epoch and the run exited 0, reporting
+    nothing. Each hook the callback's class defines (``on_*``, ``setup``, ``teardown``,
+    ``state_dict``, ``load_state_dict``) is wrapped on the instance to raise a
+    PluginError naming the plugin instead; everything else it raises passes through.
+    """
+    import functools
+
+    names = [n for n in dir(type(callback))
+             if n.startswith("on_") or n in ("setup", "teardown", "state_dict", "load_state_dict")]
+    for name in names:
+        method = getattr(callback, name, None)
+        if not callable(method):
+            continue
+
+        def guarded(*args: Any, _method: Any = method, _name: str = name, **kwargs: Any) -> Any:
+            try:
+                return _method(*args, **kwargs)
+            except StopIteration as exc:
+                raise PluginError(
+                    f"plugin '{plugin}' failed in its callback {type(callback).__name__}.{_name}: "
+                    f"StopIteration: {exc}"
+                ) from None
+
+        try:
+            setattr(callback, name, functools.wraps(method)(guarded))
+        except (AttributeError, TypeError):  # slots or a read-only attribute: left as it is
+            pass
+    return callback
+
+
 def _plugin_callback_in(tb: Any, owners: dict[int, str]) -> tuple[str, str] | None:
     """``(plugin, "Class.hook")`` when a plugin's callback is on the traceback ``tb``."""
     while tb is not None:
@@ -691,7 +725,7 @@ def _fit(
     for plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
         for callback in extra or []:
             owners[id(callback)] = plugin
-            callbacks.append(callback)
+            callbacks.append(_guard_stop_iteration(callback, plugin))
     module = TrainingModule(model)
     started = _Started()
     callbacks.append(started)
