@@ -44,9 +44,17 @@ def test_rating_routes_need_the_sessions_csrf_token(client, make_client):
     assert client.post("/v1/rate/pair/new", json=body, headers={"X-CSRF-Token": token}).status_code == 200
 
 
-def test_pairwise_text_records_form_an_align_preference_file(client, tmp_path):
-    from genloom_align.preferences import read_pairs
+def _preference_pairs(path):
+    """The pairs file as the align plugin reads one (docs/alignment.md): one JSON object a
+    line with string fields prompt, chosen, rejected. Checked here rather than with
+    genloom_align's reader: a library's tests never import a model plugin."""
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert lines and all(isinstance(obj, dict) and all(isinstance(obj.get(k), str)
+                         for k in ("prompt", "chosen", "rejected")) for obj in lines)
+    return lines
 
+
+def test_pairwise_text_records_form_an_align_preference_file(client, tmp_path):
     h = {"X-CSRF-Token": _csrf(client)}
     for choice in ("A", "B", "tie"):
         r = client.post("/v1/rate/pair/new", json={"models": ["gpt-tiny"], "prompt": "def ", "max_new_tokens": 8},
@@ -63,8 +71,8 @@ def test_pairwise_text_records_form_an_align_preference_file(client, tmp_path):
     assert first["a"]["model"] == "gpt-tiny" and first["a"]["seed"] != first["b"]["seed"]
     assert first["a"]["checkpoint"] and first["time"] and first["prompt"] == "def "
     assert first["chosen"] == first["a"]["text"] and first["rejected"] == first["b"]["text"]
-    pairs = read_pairs(tmp_path / "ratings.pairs.jsonl")
-    assert len(pairs) == 2 and pairs[0].prompt == "def " and pairs[1].chosen == records[1]["b"]["text"]
+    pairs = _preference_pairs(tmp_path / "ratings.pairs.jsonl")
+    assert len(pairs) == 2 and pairs[0]["prompt"] == "def " and pairs[1]["chosen"] == records[1]["b"]["text"]
 
 
 def test_pairwise_images_and_real_or_generated(client, tmp_path):
