@@ -39,7 +39,7 @@ def distributions() -> list[Path]:
 
 def _copy_source(src: Path, dst: Path) -> None:
     if src == ROOT:  # the core: only what its build reads
-        dst.mkdir()
+        dst.mkdir(parents=True)
         for name in ("pyproject.toml", "README.md", "LICENSE"):
             shutil.copy2(src / name, dst / name)
         shutil.copytree(src / "core", dst / "core", ignore=SKIP)

@@ -34,7 +34,8 @@ def _one_line_error(result, code: int = 2) -> str:
 
 
 def test_sample_png_holds_the_record_and_inspect_prints_it(run, tmp_path):
-    from genloom.provenance import file_sha256, read_record
+    from genloom.provenance import file_sha256
+    from genloom_eval.provenance import read_record
 
     out = tmp_path / "s.png"
     result = run_cli("sample", str(run), "--n", "5", "--seed", "7", "--cond", "3,4", "--out", str(out))
@@ -137,7 +138,7 @@ def test_a_kind_without_the_record_parameter_gets_a_sidecar_and_a_stale_one_goes
 
     from genloom.interfaces import Samples
     from genloom.kinds import SampleKind
-    from genloom.provenance import read_record
+    from genloom_eval.provenance import read_record
 
     class Old(SampleKind):  # written before records existed
         name, suffixes = "old", (".dat",)
@@ -150,3 +151,15 @@ def test_a_kind_without_the_record_parameter_gets_a_sidecar_and_a_stale_one_goes
     assert path.read_bytes() == b"x" and read_record(path) == {"generated_by": "genloom", "n": 2}
     Old().write(samples, path, None)  # rewritten without a record: the old one no longer applies
     assert read_record(path) is None
+
+
+def test_the_reader_moved_to_genloom_eval_and_the_old_name_still_works():
+    """Reading records left the core for genloom-eval; the old import path warns once per
+    use and gives the same function (removed in genloom 0.3)."""
+    import genloom.provenance as core_provenance
+    import genloom_eval.provenance as reader
+
+    with pytest.warns(DeprecationWarning, match="genloom.provenance.read_record moved to genloom_eval"):
+        assert core_provenance.read_record is reader.read_record
+    with pytest.raises(AttributeError):
+        core_provenance.no_such_name

@@ -89,20 +89,20 @@ MOVED_COMPONENTS: dict[str, str] = {
 REMOVED_IN = "0.3"
 
 
-def moved_name(name: str, new: str, dist: str) -> object:
-    """``genloom.<name>`` of a root name that moved to module ``new`` of ``dist``: the
-    same object, with a :class:`DeprecationWarning` naming the new import (not cached
-    on ``genloom``, so every old use warns)."""
+def moved_name(name: str, new: str, dist: str, where: str = "genloom") -> object:
+    """``<where>.<name>`` of a name that moved to module ``new`` of ``dist``: the same
+    object, with a :class:`DeprecationWarning` naming the new import (not cached on the
+    old module, so every old use warns)."""
     try:
         module = importlib.import_module(new)
     except ModuleNotFoundError as exc:
         if exc.name and new.startswith(exc.name.split(".")[0]):
             raise AttributeError(
-                f"genloom.{name} moved to {new}.{name} in the {dist} distribution: pip install {dist}"
+                f"{where}.{name} moved to {new}.{name} in the {dist} distribution: pip install {dist}"
             ) from None
         raise
     warnings.warn(
-        f"genloom.{name} moved to {new}.{name} (distribution {dist}); import it from "
+        f"{where}.{name} moved to {new}.{name} (distribution {dist}); import it from "
         f"{new}: the old name is removed in genloom {REMOVED_IN}",
         DeprecationWarning,
         stacklevel=3,

@@ -1,5 +1,5 @@
 """Entry point of the ``eval`` plugin: metrics, the mnist and images datasets, and the
-``evaluate``, ``bench``, ``plot`` and ``interpolate`` commands.
+``evaluate``, ``bench``, ``plot``, ``interpolate``, ``inspect`` and ``reproduce`` commands.
 
 Import-light on purpose (no torch): genloom imports this module for every command,
 ``genloom --help`` and ``genloom plugins`` included; each command imports its
@@ -68,6 +68,56 @@ def run_dir_of(checkpoint: str) -> Path:
 
 @hookimpl
 def genloom_register_commands(cli: click.Group) -> None:
+    @cli.command("inspect")
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
+    def inspect_file(file: str, as_json: bool) -> None:
+        """Print the generation record of a sample FILE genloom wrote.
+
+        \b
+        The record (in the PNG's text chunk 'genloom', an ABC file's first comment line, or
+        FILE.genloom.json beside it) says the genloom and plugin versions, the model, the
+        checkpoint's SHA-256, seed, sampler, options, condition or prompt, n and the time,
+        and marks the file as AI-generated. Exit status 2 when FILE has none.
+        """
+        from genloom_eval.provenance import read_record
+
+        record = read_record(file)
+        if record is None:
+            raise GenloomError(f"no genloom record in {file}")
+        if as_json:
+            click.echo(json.dumps(record, indent=2, ensure_ascii=True))
+            return
+        for key, value in record.items():
+            text = value if isinstance(value, str) and value.isprintable() else json.dumps(value, ensure_ascii=True)
+            name = key if key.isprintable() else json.dumps(key, ensure_ascii=True)
+            click.echo(f"{name + ':':<19} {text}")
+
+    @cli.command()
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option("--run", default=None, type=click.Path(),
+                  help="The run, checkpoint or export to draw from  [default: the one in the record].")
+    def reproduce(file: str, run: str | None) -> None:
+        """Draw the samples of FILE again from its generation record and compare them.
+
+        \b
+        The checkpoint (the record's, or --run) must have the SHA-256 the record names. The
+        new samples are compared with FILE's data (pixels, text, array; not the file bytes,
+        which hold the time): prints 'reproduced: identical' (exit 0) or what differs (exit 1).
+        """
+        import tempfile
+
+        from genloom_eval.provenance import read_record, reproduce_file
+
+        record = read_record(file)
+        if record is None:
+            raise GenloomError(f"no genloom record in {file}")
+        with tempfile.TemporaryDirectory(prefix="genloom-reproduce-") as tmp:
+            ok, message = reproduce_file(record, file, run, Path(tmp))
+        click.echo(message, err=not ok)
+        if not ok:
+            raise SystemExit(1)
+
     @cli.command()
     @click.argument("checkpoint", type=click.Path(), required=False)
     @click.option("--human", type=click.Path(dir_okay=False), default=None,
