@@ -22,7 +22,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import lightning as L
 import torch
@@ -635,8 +635,12 @@ def train(
     resume: bool = False,
     name: str | None = None,
     echo: Callable[[str], None] | None = print,
+    callbacks: Sequence[Any] = (),
 ) -> TrainResult:
-    """Fit the model a resolved run config describes; return where outputs went."""
+    """Fit the model a resolved run config describes; return where outputs went.
+
+    ``callbacks`` are Lightning callbacks of the caller (``genloom bench --until`` watches
+    a metric with one), added after the plugins' and the run's own."""
     from genloom.plugins import get_plugin_host
 
     quiet_lightning()
@@ -667,7 +671,7 @@ def train(
     except OSError as exc:  # a read-only or full disk, a parent that is a file
         raise GenloomError(_cannot_write(exc, run_dir)) from None
     try:
-        return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo)
+        return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo, extra=callbacks)
     finally:
         lock.release()
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
@@ -712,7 +716,7 @@ def _remove_new_files(run_dir: Path, before: set[Path]) -> None:
 
 def _fit(
     cfg: DictConfig, model: Any, datamodule: Any, run_dir: Path, *, resume: bool,
-    echo: Callable[[str], None] | None,
+    echo: Callable[[str], None] | None, extra: Sequence[Any] = (),
 ) -> TrainResult:
     """Build the Trainer around ``model`` and fit it into ``run_dir`` (which is locked)."""
     from genloom.plugins import get_plugin_host, is_plugin_failure, user_interrupts
@@ -726,6 +730,7 @@ def _fit(
         for callback in extra or []:
             owners[id(callback)] = plugin
             callbacks.append(_guard_stop_iteration(callback, plugin))
+    callbacks.extend(extra)
     module = TrainingModule(model)
     started = _Started()
     callbacks.append(started)

@@ -156,6 +156,8 @@ class RunResult:
     steps: int
     batches: int
     metrics: dict[str, float] = field(default_factory=dict)
+    #: with ``--until``: every check, and when the target was first met (TargetLog.as_dict)
+    until: dict[str, Any] | None = None
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -181,6 +183,15 @@ def summarise(runs: list[RunResult], families: Sequence[str]) -> dict[str, Any]:
             "batches": _spread([float(r.batches) for r in mine]),
             "params": mine[0].params if mine else 0,
         }
+        logs = [r.until for r in mine if r.until is not None]
+        if logs:
+            hit = [log for log in logs if log["reached_s"] is not None]
+            summary[family]["until"] = {
+                "reached": len(hit), "runs": len(logs),
+                "seconds": _spread([log["reached_s"] for log in hit]),
+                "steps": _spread([float(log["reached_step"]) for log in hit]),
+                "best": _spread([log["best"] for log in logs if log["best"] is not None]),
+            }
     return summary
 
 
@@ -216,6 +227,17 @@ def markdown(report: dict[str, Any]) -> str:
         floor = next((s for s in floors if s is not None), None)
         cells = [_fmt(summary[f]["metrics"].get(key)) for f in families]
         lines.append(f"| {key} | {_fmt(floor)} | " + " | ".join(cells) + " |")
+    if report.get("until"):
+        target = report["until"]["target"]
+        until = [summary[f].get("until") for f in families]
+        lines.append(f"| reached {target} | | " + " | ".join(
+            f"{u['reached']}/{u['runs']}" if u else "–" for u in until) + " |")
+        lines.append(f"| training s to {target} | | " + " | ".join(
+            _fmt(u["seconds"], 3) if u else "–" for u in until) + " |")
+        lines.append(f"| steps to {target} | | " + " | ".join(
+            _fmt(u["steps"], 6) if u else "–" for u in until) + " |")
+        lines.append(f"| best {target.split('<')[0].split('>')[0]} while checked | | " + " | ".join(
+            _fmt(u["best"]) if u else "–" for u in until) + " |")
     lines.append("| wall time (s) | | " + " | ".join(_fmt(summary[f]["wall_s"], 3) for f in families) + " |")
     lines.append("| optimizer steps | | " + " | ".join(_fmt(summary[f]["steps"], 6) for f in families) + " |")
     lines.append("| batches | | " + " | ".join(_fmt(summary[f]["batches"], 6) for f in families) + " |")
@@ -261,14 +283,15 @@ def _prepare_out(out: Path, force: bool) -> None:
 
 
 def _train_and_evaluate(
-    cfg: Any, family: str, config: Path, run_dir: Path, n: int | None
+    cfg: Any, family: str, config: Path, run_dir: Path, n: int | None, until: Any = None
 ) -> RunResult:
     from genloom_eval.evaluation import evaluate_checkpoint
     from genloom.training import train
 
+    watcher = until() if until is not None else None
     start = time.monotonic()
-    result = train(cfg, name=f"{family}-{cfg.seed}", echo=None)
-    wall = time.monotonic() - start
+    result = train(cfg, name=f"{family}-{cfg.seed}", echo=None, callbacks=[watcher] if watcher else [])
+    wall = time.monotonic() - start - (watcher.paused if watcher else 0.0)
     trainer = result.trainer
     batches = trainer.fit_loop.epoch_loop.batch_progress.total.completed
     params = sum(p.numel() for p in result.model.parameters())
@@ -278,6 +301,7 @@ def _train_and_evaluate(
         family=family, seed=int(cfg.seed), run_dir=str(run_dir), config=str(config), wall_s=wall,
         eval_s=time.monotonic() - start, params=int(params), steps=int(trainer.global_step),
         batches=int(batches), metrics={k: float(v) for k, v in metrics.items()},
+        until=watcher.history.as_dict() if watcher else None,
     )
 
 
@@ -293,9 +317,15 @@ def run_bench(
     force: bool = False,
     command: str = "",
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    until: str | None = None,
+    every: str = "30s",
 ) -> dict[str, Any]:
     """Train and evaluate every family in ``models`` for seeds ``0..seeds-1``; write
     ``out/bench.md``, ``out/bench.json`` and the runs under ``out/runs/``; return the report.
+
+    With ``until`` (``"fid<=3x"``, ``"val/bpc<=2.08"``: :mod:`genloom_eval.bench_target`)
+    each run is checked every ``every`` of training time and stops at the target; the
+    table gains the training seconds and steps to reach it.
 
     Every config is loaded and validated before anything trains, so a bad pair or a
     bad override fails in a second, not after the first runs.
@@ -309,6 +339,13 @@ def run_bench(
         raise ConfigError(f"--seeds {seeds}: give 1 to {2**32} runs per family")
     if n is not None and n < 2:
         raise ConfigError(f"--n {n}: give at least 2")
+    watch = None
+    if until is not None:
+        from functools import partial
+
+        from genloom_eval.bench_target import parse_every, parse_target, until_callback
+
+        watch = partial(until_callback, parse_target(until), parse_every(every), n)
     per_family = split_overrides(overrides, families)
     for item in overrides:  # FAMILY:data.KEY=VALUE would make the families' data differ
         family, colon, rest = item.partition("=")[0].partition(":")
@@ -334,17 +371,22 @@ def run_bench(
     load_before, started = os.getloadavg()[0], time.monotonic()
     runs: list[RunResult] = []
     for i, (family, path, run_dir, cfg) in enumerate(plan, 1):
-        run = _train_and_evaluate(cfg, family, path, run_dir, n)
+        run = _train_and_evaluate(cfg, family, path, run_dir, n, watch)
         runs.append(run)
+        reached = ""
+        if run.until is not None:
+            reached = (f", {until} at {run.until['reached_s']:.1f} s (step {run.until['reached_step']})"
+                       if run.until["reached_s"] is not None else f", {until} not reached (best {run.until['best']})")
         progress(
-            f"bench [{i}/{len(plan)}] {family} seed {run.seed}: {run.steps} steps in {run.wall_s:.1f} s, "
-            f"evaluated in {run.eval_s:.1f} s ({run_dir})"
+            f"bench [{i}/{len(plan)}] {family} seed {run.seed}: {run.steps} steps in {run.wall_s:.1f} s"
+            f"{reached}, evaluated in {run.eval_s:.1f} s ({run_dir})"
         )
     report: dict[str, Any] = {
         "data": data,
         "models": families,
         "seeds": list(range(seeds)),
         "budget": {"steps": budget.steps, "seconds": budget.seconds, "text": budget.describe()},
+        "until": None if until is None else {"target": until, "every_s": watch.args[1]},
         "n": n,
         "data_config": shared,
         "overrides": list(overrides),

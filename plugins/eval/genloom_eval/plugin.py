@@ -188,9 +188,15 @@ def genloom_register_commands(cli: click.Group) -> None:
                   help="Folder of FAMILY-DATA.yaml configs (--data text reads FAMILY-pydoc.yaml).  "
                        "[default: the recipes the installed plugins ship]")
     @click.option("--force", is_flag=True, help="Replace an earlier bench in --out.")
+    @click.option("--until", default=None, metavar="METRIC<=VALUE",
+                  help="Time to quality: check every run while it trains and stop it at this target, "
+                       "e.g. 'fid<=3x' (3 times the real-data floor) or 'val/bpc<=2.08'.")
+    @click.option("--every", default="30s", show_default=True,
+                  help="With --until: training time between checks of an evaluated metric.")
     def bench(
         data: str, models: str, steps: int | None, budget: str | None, seeds: int, out: str | None,
         overrides: tuple[str, ...], n: int | None, configs: str | None, force: bool,
+        until: str | None, every: str,
     ) -> None:
         """Train each family in --models on --data under the same budget, for each seed,
         evaluate every run like genloom evaluate, and tabulate mean and spread.
@@ -198,9 +204,12 @@ def genloom_register_commands(cli: click.Group) -> None:
         \b
         Writes OUT/bench.md (the table, also printed), OUT/bench.json (every run's
         metrics, wall time, parameters and steps) and the runs under OUT/runs/.
-        Progress goes to stderr, one line per run.
+        Progress goes to stderr, one line per run. With --until, each run is checked
+        every --every of training (the clock stops while it is checked) and stops at the
+        target; the table adds the training seconds and steps to reach it.
           genloom bench --data digits --models vae,gan,diffusion --budget 60s --seeds 2
           genloom bench --data text --models transformer,lstm --steps 200 --seeds 1
+          genloom bench --data mnist --models vae,gan --budget 5m --until 'fid<=3x' --every 60s
         """
         from genloom_eval.bench import parse_budget, run_bench
 
@@ -212,11 +221,14 @@ def genloom_register_commands(cli: click.Group) -> None:
         command += [a for o in overrides for a in ("--set", o)] + (["--n", str(n)] if n is not None else [])
         if configs is not None:
             command += ["--configs", configs]
+        if until is not None:
+            command += ["--until", until, "--every", every]
         import shlex
 
         report = run_bench(
             data, models.split(","), chosen, seeds, folder, overrides, n=n, configs=Path(configs) if configs else None,
             force=force, command=shlex.join(command), progress=lambda line: click.echo(line, err=True),
+            until=until, every=every,
         )
         click.echo(report["markdown"], nl=False)
         click.echo(f"wrote {folder / 'bench.md'} and {folder / 'bench.json'}", err=True)
