@@ -55,6 +55,9 @@ GENLOOM_COMPONENTS = {
         "energy distance between samples and training data, with floor"),
     "metric:sliced_wasserstein": ("genloom_eval.metrics.distances:SlicedWasserstein",
         "sliced Wasserstein-2 distance between samples and training data, with floor"),
+    "metric:c2st": ("genloom_eval.metrics.c2st:C2ST",
+        "classifier two-sample test: held-out accuracy of an MLP telling real data from samples "
+        "(0.5 = indistinguishable), with its real-vs-real floor; images, points, text"),
 }
 
 
