@@ -52,31 +52,38 @@ def _split_tokens(split: Any) -> list[torch.Tensor]:
     return [split[i]["x"] for i in range(len(split))]
 
 
+def text_sets(model: Any, datamodule: Any, metric: str = "copying") -> tuple[list[str], list[str], list[str]]:
+    """``(samples, heldout, training)`` as text: ``n`` seeded samples and as many seeded
+    held-out windows, each a training window long, and the training split's text."""
+    from genloom_text.tokenizers import tokenizer_from_state
+
+    from genloom.kinds import get_kind
+
+    if get_kind(model.info.kind).continuous or not model.info.tokenizer:
+        raise ConfigError(f"metric {metric}: reads text; use --metric novelty for other data")
+    tokenizer = tokenizer_from_state(model.info.tokenizer)
+    test = _split_tokens(datamodule.split("test"))
+    length = int(model.info.shape[0])
+    pieces = [run[i : i + length] for run in test for i in range(0, len(run) - length + 1, length)]
+    n = getattr(datamodule, "eval_n", None) or min(DEFAULT_N, len(pieces))
+    if not 1 <= n <= len(pieces):
+        raise ConfigError(f"--n {n}: give 1 to {len(pieces)} (the test split's windows)")
+    generator = torch.Generator().manual_seed(int(model.run_cfg.seed))
+    order = torch.randperm(len(pieces), generator=generator)[:n].tolist()
+    heldout = [tokenizer.decode(pieces[i].tolist()) for i in order]
+    with torch.no_grad():
+        samples = model.sample(n, generator=torch.Generator().manual_seed(int(model.run_cfg.seed)),
+                               max_new_tokens=length).data
+    texts = [tokenizer.decode([int(t) for t in row]) for row in samples]
+    training = [tokenizer.decode(run.tolist()) for run in _split_tokens(datamodule.split("train"))]
+    return texts, heldout, training
+
+
 class Copying:
     """Verbatim n-gram overlap with the training text: samples against held-out text."""
 
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
-        from genloom_text.tokenizers import tokenizer_from_state
-
-        from genloom.kinds import get_kind
-
-        if get_kind(model.info.kind).continuous or not model.info.tokenizer:
-            raise ConfigError("metric copying: reads text; use --metric novelty for other data")
-        tokenizer = tokenizer_from_state(model.info.tokenizer)
-        test = _split_tokens(datamodule.split("test"))
-        length = int(model.info.shape[0])
-        pieces = [run[i : i + length] for run in test for i in range(0, len(run) - length + 1, length)]
-        n = getattr(datamodule, "eval_n", None) or min(DEFAULT_N, len(pieces))
-        if not 1 <= n <= len(pieces):
-            raise ConfigError(f"--n {n}: give 1 to {len(pieces)} (the test split's windows)")
-        generator = torch.Generator().manual_seed(int(model.run_cfg.seed))
-        order = torch.randperm(len(pieces), generator=generator)[:n].tolist()
-        heldout = [tokenizer.decode(pieces[i].tolist()) for i in order]
-        with torch.no_grad():
-            samples = model.sample(n, generator=torch.Generator().manual_seed(int(model.run_cfg.seed)),
-                                   max_new_tokens=length).data
-        texts = [tokenizer.decode([int(t) for t in row]) for row in samples]
-        training = [tokenizer.decode(run.tolist()) for run in _split_tokens(datamodule.split("train"))]
+        texts, heldout, training = text_sets(model, datamodule)
         fake, floor = copy_rates(texts, training), copy_rates(heldout, training)
         out: dict[str, float] = {}
         for size in SIZES:

@@ -35,4 +35,7 @@ GENLOOM_COMPONENTS = {
     "metric:copying": ("genloom_text.copying:Copying",
         "text: share of sampled 8/16/32-character n-grams found verbatim in the training text, "
         "next to the same for held-out text"),
+    "metric:invention": ("genloom_text.invention:Invention",
+        "text: share of sampled words, Python identifiers and section headings never in the "
+        "training text, next to the same for held-out text"),
 }
