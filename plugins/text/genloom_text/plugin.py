@@ -8,6 +8,8 @@ names (``text``, ``char``, ``multinomial``, ``tokens``, ...), now under the plug
 
 from __future__ import annotations
 
+from genloom import hookimpl
+
 
 #: this plugin's components, ``"kind:name": ("package.module:Attr", "help")``: genloom
 #: reads the table as data, without running this module
@@ -32,6 +34,9 @@ GENLOOM_COMPONENTS = {
         "prompt)"),
     "sample_kind:tokens": ("genloom_text.kinds:TokensKind",
         "(n, length) token ids; text, streamed by genloom sample"),
+    "text_encoder:chars": ("genloom_text.encoder:CharEncoder",
+        "a small transformer encoder over a prompt's characters (its own alphabet): token "
+        "states for cross-attention"),
     "metric:copying": ("genloom_text.copying:Copying",
         "text: share of sampled 8/16/32-character n-grams found verbatim in the training text, "
         "next to the same for held-out text"),
@@ -39,3 +44,8 @@ GENLOOM_COMPONENTS = {
         "text: share of sampled words, Python identifiers and section headings never in the "
         "training text, next to the same for held-out text"),
 }
+
+
+@hookimpl
+def genloom_component_kinds() -> dict[str, str]:
+    return {"text_encoder": "prompt encoders: token states another model attends to (text-to-image)"}

@@ -1,0 +1,146 @@
+"""The text-to-image model: a prompt-conditioned denoiser trained with caption dropout.
+
+It composes parts from two libraries without importing either's model: the text
+encoder is a registered ``text_encoder`` component (genloom-text's ``chars`` by default),
+the noise schedule a registered ``noise_schedule`` (genloom-diffusion's), and it keeps
+genloom-diffusion's :class:`~genloom_diffusion.DenoisingModel` contract so that library's
+samplers (``ddim``, ``ddpm``, ``dpmpp_2m``, a third party's) drive it. The denoiser's
+``cond`` is the prompt's token ids; the "no prompt" input is all padding (id 0), which
+is what :attr:`null_label` tells the samplers, so classifier-free guidance works unchanged.
+
+Training captions come from the batch: ``captions`` (zero-padded UTF-8 bytes, one or
+more phrasings per example: one is drawn per step), else ``y`` labels written as
+``"a <class name>"``, else no prompt. ``cond_dropout`` of the prompts are replaced by
+none, which teaches the unconditional prediction guidance needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+from genloom.kinds import get_kind
+from genloom_diffusion import NoiseSchedule
+
+from genloom_t2i.unet import CrossAttentionUNet
+
+
+class TextToImage(GenerativeModel):
+    """Prompt-conditioned diffusion; sample with ``t2i:prompt`` (its default sampler)."""
+
+    likelihood = "none"
+    has_latent_space = False
+    default_sampler = "t2i:prompt"
+    subcomponents = {
+        "text_encoder": ("text_encoder", "text:chars"),
+        "schedule": ("noise_schedule", "diffusion:cosine"),
+    }
+
+    @dataclass
+    class Config:
+        timesteps: int = field(default=1000, metadata={"min": 2})
+        channels: int = field(default=32, metadata={"min": 4})
+        heads: int = field(default=4, metadata={"min": 1})
+        #: share of training prompts replaced by "no prompt" (classifier-free guidance)
+        cond_dropout: float = field(default=0.1, metadata={"min": 0.0, "max": 0.99})
+        #: the guidance scale t2i:prompt uses when none is given
+        guidance: float = field(default=3.0, metadata={"min": 0.0})
+        #: keep the text encoder's weights fixed (train only the UNet)
+        freeze_text: bool = False
+        ema: bool = True
+        ema_decay: float = field(default=0.999, metadata={"min": 0.0, "max": 0.99999})
+
+    def __init__(self, cfg: Any, info: DataInfo) -> None:
+        super().__init__(cfg, info)
+        if info.kind != "image" or not get_kind(info.kind).continuous:
+            raise ConfigError(f"model t2i draws images, not {info.kind!r} data")
+        text = build_component("text_encoder", cfg.text_encoder)
+        if cfg.freeze_text:
+            text.requires_grad_(False)
+        self.denoiser = CrossAttentionUNet(tuple(info.shape), text, channels=cfg.channels, heads=cfg.heads)
+        table = build_component("noise_schedule", cfg.schedule, timesteps=cfg.timesteps)
+        self.noise_schedule = NoiseSchedule(table.alphas_cumprod())
+        self.sample_shape = tuple(info.shape)
+        self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
+
+    # -- what samplers read (genloom_diffusion.DenoisingModel) ------------------------
+
+    @property
+    def conditional(self) -> bool:
+        """Always: the prompt is the condition (labels are turned into prompts)."""
+        return True
+
+    @property
+    def text_encoder(self) -> nn.Module:
+        """The text encoder whose vocabulary prompts are tokenized with."""
+        return self.denoiser.text
+
+    def component(self, interface: type) -> nn.Module | None:
+        if interface is Denoiser:
+            return self.ema.module if self.ema is not None else self.denoiser
+        return super().component(interface)
+
+    @property
+    def null_label(self) -> int | None:
+        """The padding id: an all-padding prompt is "no prompt" (when dropout taught it)."""
+        return 0 if self.cfg.cond_dropout > 0 else None
+
+    @property
+    def x0_range(self) -> float | None:
+        return 1.0
+
+    def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
+        return x
+
+    # -- prompts ----------------------------------------------------------------------
+
+    def tokenize(self, prompts: Sequence[str]) -> Tensor:
+        """``(n, context)`` token ids of ``prompts``; a one-line ConfigError for a prompt
+        that is too long or has characters the encoder does not know."""
+        return self.text_encoder.tokenize(list(prompts))
+
+    def label_prompts(self, labels: Tensor) -> list[str]:
+        """``"a 7"`` for label 7: how a class label becomes a prompt."""
+        names = self.info.class_names or [str(i) for i in range(self.info.num_classes or 0)]
+        if any(int(v) < 0 or int(v) >= len(names) for v in labels.flatten()):
+            raise ConfigError(f"class labels must be 0 to {len(names) - 1}")
+        return [f"a {names[int(v)]}" for v in labels.flatten()]
+
+    def batch_tokens(self, batch: dict[str, Tensor]) -> Tensor:
+        """The training prompts of ``batch`` as ids, after caption dropout."""
+        x = batch["x"]
+        if batch.get("captions") is not None:
+            caps = batch["captions"]
+            if caps.dim() == 3:  # several phrasings: one per example, drawn now
+                pick = torch.randint(0, caps.shape[1], (len(caps),), device=caps.device)
+                caps = caps[torch.arange(len(caps), device=caps.device), pick]
+            tokens = self.text_encoder.tokenize_bytes(caps)
+        elif batch.get("y") is not None and self.info.num_classes:
+            tokens = self.tokenize(self.label_prompts(batch["y"].cpu())).to(x.device)
+        else:
+            tokens = torch.zeros(len(x), 1, dtype=torch.long, device=x.device)
+        if self.training and self.cfg.cond_dropout > 0:
+            drop = torch.rand(len(x), device=x.device) < self.cfg.cond_dropout
+            tokens = tokens.masked_fill(drop[:, None], 0)
+        return tokens
+
+    # -- the objective ----------------------------------------------------------------
+
+    def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
+        x = batch["x"]
+        tokens = self.batch_tokens(batch)
+        schedule = self.noise_schedule
+        t = torch.randint(0, schedule.timesteps, (len(x),), device=x.device)
+        noise = torch.randn_like(x)
+        out = self.denoiser(schedule.add_noise(x, noise, t), t, tokens)
+        return {"loss": (out - noise).pow(2).mean()}
+
+    def after_optimizer_step(self, player: str | None) -> None:
+        """Update the EMA weights once per optimizer step."""
+        if self.ema is not None:
+            self.ema.update(self.denoiser)
