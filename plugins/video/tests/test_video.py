@@ -168,7 +168,7 @@ def test_a_tiny_run_trains_samples_predicts_evaluates_resumes_and_exports(tmp_pa
     assert ev.returncode == 0, ev.stderr
     scores = json.loads(ev.stdout)
     assert {"test/frame_fid", "test/identity_floor", "test/smoothness_floor"} <= set(scores)
-    resumed = genloom("train", str(run), "--resume", "trainer.max_epochs=2")
+    resumed = genloom("train", "video-mnist", f"output_dir={run}", "--resume", "trainer.max_epochs=2", *small)
     assert resumed.returncode == 0, resumed.stderr
     assert (run / "samples" / "epoch-002.gif").is_file()
     exported = genloom("export", str(run), str(tmp_path / "export"))
