@@ -1,0 +1,122 @@
+"""``spacetime``: a factorised space-time denoiser for clips ``(n, frames, c, h, w)``.
+
+Full 3-D convolutions or joint space-time attention cost too much for a CPU; the
+factorised form (Ho et al., 2022, "Video diffusion models") mixes space and time in
+separate layers: each block is a 3x3 convolution applied to every frame on its own,
+then a size-3 convolution along time at every pixel, with a residual around both. One
+strided level halves the frame side. The diffusion timestep enters every block as an
+added per-channel embedding.
+
+The first frame, when given as ``cond`` (``(n, c, h, w)`` in [-1, 1]), is fed to every
+frame as extra input channels with a flag channel set to 1; without it those channels
+are 0. The model trains with the frame dropped part of the time, so one network both
+continues a given frame (``video:predict``) and makes clips from nothing (any
+diffusion sampler).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genloom import ConfigError, Denoiser
+
+
+def timestep_embedding(t: Tensor, dim: int) -> Tensor:
+    """Sinusoidal ``(n, dim)`` embeddings of integer timesteps."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10_000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([args.sin(), args.cos()], dim=1)
+
+
+def _groups(channels: int) -> int:
+    return math.gcd(8, channels)
+
+
+class SpaceTimeBlock(nn.Module):
+    """Per-frame 3x3 convolution, then a temporal convolution; residual; timestep added."""
+
+    def __init__(self, channels: int, emb_dim: int) -> None:
+        super().__init__()
+        self.norm1 = nn.GroupNorm(_groups(channels), channels)
+        self.spatial = nn.Conv2d(channels, channels, 3, padding=1)
+        self.emb = nn.Linear(emb_dim, channels)
+        self.norm2 = nn.GroupNorm(_groups(channels), channels)
+        self.temporal = nn.Conv1d(channels, channels, 3, padding=1)
+        nn.init.zeros_(self.temporal.weight)  # starts as a per-frame network
+        nn.init.zeros_(self.temporal.bias)
+
+    def forward(self, x: Tensor, emb: Tensor, frames: int) -> Tensor:
+        # x: (n * frames, c, h, w); emb: (n, emb_dim)
+        nt, c, h, w = x.shape
+        n = nt // frames
+        y = self.spatial(nn.functional.silu(self.norm1(x)))
+        y = y + self.emb(emb).repeat_interleave(frames, 0)[:, :, None, None]
+        x = x + y
+        z = nn.functional.silu(self.norm2(x))
+        z = z.reshape(n, frames, c, h, w).permute(0, 3, 4, 2, 1).reshape(n * h * w, c, frames)
+        z = self.temporal(z).reshape(n, h, w, c, frames).permute(0, 4, 3, 1, 2).reshape(nt, c, h, w)
+        return x + z
+
+
+class SpaceTimeDenoiser(Denoiser):
+    """Denoiser over clips: ``forward(x_t, t, cond=None)``, ``cond`` the first frame or None."""
+
+    @dataclass
+    class Config:
+        channels: int = 32
+        #: space-time blocks at full and at half resolution
+        blocks: int = 2
+        prediction: str = "eps"
+
+    def __init__(self, cfg: Any, data_shape: tuple[int, ...], num_classes: int = 0, timesteps: int = 1000,
+                 **_: Any) -> None:
+        super().__init__()
+        if len(data_shape) != 4:
+            raise ConfigError(f"denoiser spacetime needs clips (frames, channels, height, width), "
+                              f"got data of shape {tuple(data_shape)} (data.name=moving_mnist)")
+        frames, c, h, w = data_shape
+        if h % 2 or w % 2:
+            raise ConfigError(f"denoiser spacetime halves the frame once: data.size must be even, got {h}x{w}")
+        if cfg.channels < 1 or cfg.blocks < 1:
+            raise ConfigError("model.denoiser.channels and model.denoiser.blocks must be at least 1")
+        self.prediction = cfg.prediction
+        self.frames, self.data_channels = frames, c
+        ch, emb = cfg.channels, 4 * cfg.channels
+        self.emb = nn.Sequential(nn.Linear(ch, emb), nn.SiLU(), nn.Linear(emb, emb))
+        self.inp = nn.Conv2d(2 * c + 1, ch, 3, padding=1)
+        self.high = nn.ModuleList(SpaceTimeBlock(ch, emb) for _ in range(cfg.blocks))
+        self.down = nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1)
+        self.low = nn.ModuleList(SpaceTimeBlock(2 * ch, emb) for _ in range(cfg.blocks))
+        self.up = nn.ConvTranspose2d(2 * ch, ch, 4, stride=2, padding=1)
+        self.out = nn.Sequential(nn.GroupNorm(_groups(ch), ch), nn.SiLU(), nn.Conv2d(ch, c, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+        self.channels = ch
+
+    def forward(self, x: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
+        return self.denoise(x, t, cond, None)
+
+    def denoise(self, x: Tensor, t: Tensor, first: Tensor | None, keep: Tensor | None) -> Tensor:
+        """The prediction for clips ``x`` at ``t``, given ``first`` frames ``(n, c, h, w)``
+        where ``keep`` (``(n,)`` bool; None: all) is True and no frame elsewhere."""
+        n, frames, c, h, w = x.shape
+        ctx = torch.zeros((n, c + 1, h, w), dtype=x.dtype, device=x.device)
+        if first is not None:
+            given = torch.cat([first.to(x.dtype), torch.ones((n, 1, h, w), dtype=x.dtype, device=x.device)], 1)
+            ctx = given if keep is None else torch.where(keep[:, None, None, None], given, ctx)
+        inp = torch.cat([x, ctx[:, None].expand(n, frames, c + 1, h, w)], 2).reshape(n * frames, 2 * c + 1, h, w)
+        emb = self.emb(timestep_embedding(t, self.channels))
+        hi = self.inp(inp)
+        for block in self.high:
+            hi = block(hi, emb, frames)
+        lo = self.down(hi)
+        for block in self.low:
+            lo = block(lo, emb, frames)
+        y = self.out(hi + self.up(lo))
+        return y.reshape(n, frames, c, h, w)
