@@ -193,12 +193,13 @@ class GivenData:
             raise ConfigError(f"data: genloom.train(data=...) takes a torch Dataset, IterableDataset or "
                               f"DataLoader, got a {type(source).__name__}")
         self.cfg, self.source = cfg, source
+        self.columns = dict(cfg.get("columns") or {}) or None
         self._info: DataInfo | None = None
 
     @property
     def info(self) -> DataInfo:
         if self._info is None:
-            self._info = infer_info(first_item(self.source, self.cfg.get("columns") or None), self.cfg)
+            self._info = infer_info(first_item(self.source, self.columns), self.cfg)
         return self._info
 
     def splits(self, val_fraction: float, test_fraction: float, seed: int) -> dict[str, Any]:

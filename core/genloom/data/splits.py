@@ -40,6 +40,8 @@ class DataSplits:
         self.dataset = dataset
         self.cfg = cfg
         self._splits: dict[str, Dataset] | None = None
+        #: ``data.columns`` of genloom.train(data=...): its items' keys (a component maps its own)
+        self.columns = getattr(dataset, "columns", None)
 
     @property
     def info(self) -> DataInfo:
@@ -57,7 +59,7 @@ class DataSplits:
         """A one-line ConfigError when split ``name`` is empty: the data is too small for
         one example (a text shorter than a window), or the fractions leave nothing; or
         when its first item is no genloom item (a missing column, not a tensor)."""
-        if first_item(self.split(name), self.cfg.get("columns") or None) is None:
+        if first_item(self.split(name), self.columns) is None:
             from genloom.errors import ConfigError
 
             hint = " or a smaller data.block_size" if "block_size" in self.cfg else ""
@@ -72,7 +74,7 @@ class DataSplits:
         if shuffle:
             self.require_examples(name)
         ds = self.split(name)
-        columns = self.cfg.get("columns") or None
+        columns = self.columns
         if isinstance(ds, DataLoader):
             return self._adopt(ds, columns)
         if isinstance(ds, IterableDataset) or not hasattr(ds, "__len__"):
