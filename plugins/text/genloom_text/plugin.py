@@ -63,7 +63,7 @@ def genloom_register_commands(cli: click.Group) -> None:
         The data.name=token-file dataset then reads training windows from it by
         memory map, so the text never has to fit in memory (docs/data.md):
           genloom tokenize corpus.txt corpus.bin
-          genloom train transformer-pydoc data.name=token-file data.path=corpus.bin
+          genloom train my.yaml   (data: {name: token-file, path: corpus.bin})
         """
         from genloom_text.tokenfile import write_token_file
 
