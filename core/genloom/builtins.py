@@ -16,6 +16,8 @@ GENLOOM_COMPONENTS = {
                        "the built-in 8x8 handwritten digits, 1,797 images with labels"),
     "dataset:toy2d": ("genloom.data.toy2d:Toy2D",
                       "2-D point clouds: moons, swiss_roll, gaussians8, checkerboard"),
+    "dataset:given": ("genloom.data.items:GivenData",
+                      "the torch Dataset, IterableDataset or DataLoader of genloom.train(cfg, data=...)"),
     "sampler:prior": ("genloom.samplers.prior:PriorSampler",
                       "z ~ N(0, I) decoded by a one-shot Generator (options: temperature)"),
     "sample_kind:image": ("genloom.kinds.image:ImageKind",

@@ -33,6 +33,7 @@ from genloom.build import build_dataset, build_model
 from genloom.checkpoints import load_weights, read_weights
 from genloom.data.base import UsesSavedTokenizer, adopt_saved_tokenizer
 from genloom.data.datamodule import GenDataModule
+from genloom.data.items import GivenData
 from genloom.errors import CheckpointError, ConfigError, DivergenceError, GenloomError, PluginError
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
@@ -635,17 +636,20 @@ def train(
     resume: bool = False,
     name: str | None = None,
     echo: Callable[[str], None] | None = print,
+    data: Any = None,
     callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Fit the model a resolved run config describes; return where outputs went.
 
-    ``callbacks`` are Lightning callbacks of the caller (``genloom bench --until`` watches
-    a metric with one), added after the plugins' and the run's own."""
+    ``data``, when given, replaces the config's dataset: a per-item torch ``Dataset``,
+    an ``IterableDataset`` or a ``DataLoader``, read through ``data.columns``
+    (docs/data.md). ``callbacks`` are Lightning callbacks of the caller (``genloom bench
+    --until`` watches a metric with one), added after the plugins' and the run's own."""
     from genloom.plugins import get_plugin_host
 
     quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    dataset = build_dataset(cfg)
+    dataset = build_dataset(cfg) if data is None else GivenData(cfg.data, data)
     if cfg.init_from and isinstance(dataset, UsesSavedTokenizer):
         # token data: encode with the init checkpoint's tokenizer, not a refit one
         meta, _ = read_weights(cfg.init_from)

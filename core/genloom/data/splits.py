@@ -12,10 +12,11 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset
 
-from genloom.data.base import GenDataset, identity_collate
+from genloom.data.base import GenDataset
 from genloom.data.info import DataInfo
+from genloom.data.items import ItemCollate, Shard, fields, first_item
 
 
 def all_examples(dataset: Any) -> dict[str, Tensor]:
@@ -24,7 +25,7 @@ def all_examples(dataset: Any) -> dict[str, Tensor]:
     indices = list(range(len(dataset)))
     if hasattr(dataset, "__getitems__"):
         return dataset.__getitems__(indices)
-    items = [dataset[i] for i in indices]
+    items = [fields(dataset[i]) for i in indices]
     return {k: torch.stack([item[k] for item in items]) for k in items[0]}
 
 
@@ -39,6 +40,8 @@ class DataSplits:
         self.dataset = dataset
         self.cfg = cfg
         self._splits: dict[str, Dataset] | None = None
+        #: ``data.columns`` of genloom.train(data=...): its items' keys (a component maps its own)
+        self.columns = getattr(dataset, "columns", None)
 
     @property
     def info(self) -> DataInfo:
@@ -54,8 +57,9 @@ class DataSplits:
 
     def require_examples(self, name: str = "train") -> None:
         """A one-line ConfigError when split ``name`` is empty: the data is too small for
-        one example (a text shorter than a window), or the fractions leave nothing."""
-        if len(self.split(name)) == 0:
+        one example (a text shorter than a window), or the fractions leave nothing; or
+        when its first item is no genloom item (a missing column, not a tensor)."""
+        if first_item(self.split(name), self.columns) is None:
             from genloom.errors import ConfigError
 
             hint = " or a smaller data.block_size" if "block_size" in self.cfg else ""
@@ -70,16 +74,40 @@ class DataSplits:
         if shuffle:
             self.require_examples(name)
         ds = self.split(name)
+        columns = self.columns
+        if isinstance(ds, DataLoader):
+            return self._adopt(ds, columns)
+        if isinstance(ds, IterableDataset) or not hasattr(ds, "__len__"):
+            return DataLoader(Shard(ds), batch_size=self.cfg.batch_size, collate_fn=ItemCollate(columns),
+                              num_workers=self.cfg.num_workers, persistent_workers=self.cfg.num_workers > 0)
         shard = -(-len(ds) // max(1, processes))  # DistributedSampler pads shards to equal size
         return DataLoader(
             ds,
             batch_size=self.cfg.batch_size,
             shuffle=shuffle,
             drop_last=shuffle and shard > self.cfg.batch_size,
-            collate_fn=identity_collate,
+            collate_fn=ItemCollate(columns),  # batches from __getitems__ pass through
             num_workers=self.cfg.num_workers,
             persistent_workers=self.cfg.num_workers > 0,
         )
+
+    @staticmethod
+    def _adopt(loader: DataLoader, columns: Any) -> DataLoader:
+        """A user's DataLoader with its batches mapped to genloom's fields, and an
+        iterable dataset's items shared out among processes and workers (:class:`Shard`);
+        Lightning gives a map-style one its DistributedSampler under DDP."""
+        iterable = isinstance(loader.dataset, IterableDataset)
+        kwargs: dict[str, Any] = dict(
+            num_workers=loader.num_workers, collate_fn=ItemCollate(columns, inner=loader.collate_fn),
+            pin_memory=loader.pin_memory, worker_init_fn=loader.worker_init_fn,
+            persistent_workers=loader.persistent_workers, generator=loader.generator)
+        if iterable:
+            kwargs.update(batch_size=loader.batch_size, drop_last=loader.drop_last)
+        elif loader.batch_size is None:
+            kwargs.update(batch_sampler=loader.batch_sampler)
+        else:
+            kwargs.update(batch_size=loader.batch_size, drop_last=loader.drop_last, sampler=loader.sampler)
+        return DataLoader(Shard(loader.dataset) if iterable else loader.dataset, **kwargs)
 
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches (the last partial batch dropped)."""

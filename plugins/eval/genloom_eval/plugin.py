@@ -22,6 +22,12 @@ from genloom.errors import GenloomError
 GENLOOM_COMPONENTS = {
     "dataset:images": ("genloom_eval.data.images:ImageFolder",
         "a folder of PNG/JPEG images, sub-folders as classes"),
+    "dataset:image-stream": ("genloom_eval.data.lazy_images:ImageStream",
+        "a folder of images read lazily in loader workers, with resize/crop/flip (any size of "
+        "folder)"),
+    "dataset:hf": ("genloom_eval.data.hf:HFDataset",
+        "a local Hugging Face datasets folder or file, map-style or streaming, through data.columns "
+        "(needs genloom-eval[hf]: datasets)"),
     "metric:losses": ("genloom_eval.metrics.losses:TestLosses",
         "the model's own losses (e.g. the negative ELBO) on the test split"),
     "metric:frechet": ("genloom_eval.metrics.frechet:Frechet",

