@@ -27,7 +27,8 @@ img{image-rendering:pixelated;max-width:100%;min-width:256px} pre{white-space:pr
 <div id="tab-pair" hidden><section>
 <p>Two samples for the same prompt or condition: pick the better one, or tie.</p>
 <label>A: <select id="pair-a"></select></label> <label>B: <select id="pair-b"></select></label>
-<label>prompt <input id="pair-prompt" value=""></label> <button id="pair-new">New pair</button>
+<label>prompt <input id="pair-prompt" value=""></label> <label>label <input id="pair-cond" size="4"
+title="class label for conditional models [default: one at random]"></label> <button id="pair-new">New pair</button>
 <div class="pair"><div><h3>A</h3><div id="pair-A"></div></div><div><h3>B</h3><div id="pair-B"></div></div></div>
 <button class="pick" data-choice="A">A is better</button><button class="pick" data-choice="B">B is better</button>
 <button class="pick" data-choice="tie">Tie</button> <span id="pair-msg"></span></section></div>
@@ -66,7 +67,7 @@ function field(form, label, name, value){
   form.appendChild(l); form.appendChild(document.createTextNode(" "));
 }
 for (const m of MODELS) {
-  const s = document.createElement("section"); const h = document.createElement("h2");
+  const s = document.createElement("section"); s.dataset.model = m.name; const h = document.createElement("h2");
   h.textContent = m.name + " (" + m.family + ", " + m.kind + ")"; s.appendChild(h);
   const f = document.createElement("form"); f.dataset.model = m.name;
   if (m.streams) {field(f, "prompt", "prompt", ""); field(f, "max tokens", "max_new_tokens", 200);
@@ -102,11 +103,13 @@ async function stream(name, v, out){
       const data = ev.split("\\n").find(l => l.startsWith("data: ")); if (!data) continue;
       const j = JSON.parse(data.slice(6)); if (ev.startsWith("event: error")) throw new Error(j.error);
       if (j.text !== undefined) pre.textContent += j.text; } }
+  pre.dataset.done = "true";
 }
 let pairId = null, realId = null;
 $("pair-new").onclick = async () => {
   const a = $("pair-a").value, b = $("pair-b").value; $("pair-msg").textContent = "…";
   try { const body = {models: a === b ? [a] : [a, b]}; if ($("pair-prompt").value) body.prompt = $("pair-prompt").value;
+        if ($("pair-cond").value) body.cond = +$("pair-cond").value;
         const j = await post("/v1/rate/pair/new", body, true); pairId = j.id;
         render(j.a, $("pair-A")); render(j.b, $("pair-B")); $("pair-msg").textContent = ""; }
   catch (err) { $("pair-msg").textContent = err.message; }
