@@ -68,6 +68,13 @@ class StreamBody(_Body):
     stop: list[StrictStr] = Field(default_factory=list, description="stop before any of these strings")
 
 
+class InterpolateBody(_Body):
+    seeds: list[StrictInt] = Field([0, 1], description="2 to 8 seeds; the strip walks from each to the next")
+    steps: StrictInt = Field(8, description="points per segment, 2 to 32")
+    method: StrictStr = Field("slerp", description="slerp (along the sphere Gaussian latents live near) or lerp")
+    cond: StrictInt | None = Field(None, description="class label of a conditional model [default: 0]")
+
+
 class PairBody(_Body):
     models: list[StrictStr] = Field(description="two models, or one model (two seeds)")
     prompt: StrictStr | None = None
@@ -403,6 +410,43 @@ def create_app(models: list[str] | dict[str, ServedModel], *, token: str | None 
                             headers={"Content-Disposition": f'inline; filename="{name}-seed{body.seed}{suffix}"'})
         return {"model": name, "checkpoint": model.checkpoint, "n": n, "seed": body.seed,
                 "kind": model.kind.name, "file": state.item(model, drawn, record, suffix), "record": record}
+
+    @app.post("/v1/models/{name}/interpolate",
+              summary="A latent model's walk between seeded latents: one PNG strip per pair of seeds, "
+                      "the frames in order (genloom interpolate)")
+    def interpolate(name: str, body: InterpolateBody, format: str = "json") -> Any:
+        if format not in ("json", "file"):
+            raise HTTPException(422, "format must be json or file")
+        model = state.model(name)
+        if not model.interpolates:
+            raise HTTPException(400, f"model '{name}' has no latent space to walk; interpolation works with "
+                                     "latent-variable models (VAE, GAN)")
+        if not 2 <= len(body.seeds) <= 8:
+            raise HTTPException(422, "seeds: give 2 to 8 seeds")
+        for seed in body.seeds:
+            state.seed(seed)
+        if not 2 <= body.steps <= 32:
+            raise HTTPException(422, "steps must be 2 to 32")
+        if body.method not in ("slerp", "lerp"):
+            raise HTTPException(422, "method must be slerp or lerp")
+        cond = body.cond if body.cond is not None or not model.conditional else 0
+        if cond is not None:
+            state.cond(model, cond, 1)  # the label checks of /samples
+        from genloom_eval.interpolation import interpolate as walk
+
+        with model.lock:
+            drawn = walk(model.model, body.seeds, steps=body.steps, method=body.method, cond=cond)
+        drawn.extras.pop("latents", None)
+        n = len(drawn.data)
+        record = state.record(model, n, body.seeds[0], "interpolation", {}, cond,
+                              interpolation={"seeds": body.seeds, "steps": body.steps, "method": body.method})
+        if format == "file":
+            data, suffix, _ = state.render(model, drawn, record)
+            return Response(data, media_type=MEDIA.get(suffix, "application/octet-stream"))
+        frames = [state.item(model, drawn.__class__(data=drawn.data[i:i + 1], kind=drawn.kind))
+                  for i in range(n)]
+        return {"model": name, "seeds": body.seeds, "steps": body.steps, "method": body.method, "cond": cond,
+                "file": state.item(model, drawn, record), "frames": frames, "record": record}
 
     @app.post("/v1/models/{name}/stream",
               summary="Server-sent events of a text model's output as it is decoded")

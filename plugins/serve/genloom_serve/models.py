@@ -82,13 +82,26 @@ class ServedModel:
     def streams(self) -> bool:
         return bool(self.kind.streams)
 
+    @property
+    def interpolates(self) -> bool:
+        """Whether POST /interpolate can walk this model's latent space (genloom-eval's
+        :func:`~genloom_eval.interpolation.latent_generator` accepts it)."""
+        from genloom_eval.interpolation import latent_generator
+
+        try:
+            latent_generator(self.model)
+        except Exception:  # noqa: BLE001 - no latent prior with a one-shot generator
+            return False
+        return True
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name, "family": self.family, "kind": self.kind.name,
             "checkpoint": self.checkpoint, "conditional": self.conditional, "labels": self.labels,
             "default_sampler": getattr(self.model, "default_sampler", None), "samplers": self.samplers,
             "streams": self.streams, "has_latent_space": bool(getattr(self.model, "has_latent_space", False)),
-            "suffix": self.kind.default_suffix, "default_n": self.kind.default_n,
+            "interpolates": self.interpolates, "suffix": self.kind.default_suffix,
+            "suffixes": [*self.kind.suffixes, ".npy"], "default_n": self.kind.default_n,
         }
 
     def held_out(self) -> Any:

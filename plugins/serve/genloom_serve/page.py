@@ -86,9 +86,46 @@ for (const m of MODELS) {
     } catch (err) { out.innerHTML = ""; const p = document.createElement("p"); p.className = "err";
                     p.textContent = err.message; out.appendChild(p); }
   };
+  if (m.interpolates) s.appendChild(walkForm(m));
+  if ((m.suffixes || []).includes(".wav")) s.appendChild(audioLinks(m));
   $("tab-gen").appendChild(s);
   for (const id of ["pair-a", "pair-b", "real-model"]) { const o = document.createElement("option");
     o.textContent = m.name; $(id).appendChild(o); }
+}
+function walkForm(m){  // an interpolation strip, and a slider that steps through its frames
+  const box = document.createElement("div"); box.className = "walk"; const f = document.createElement("form");
+  field(f, "seeds", "seeds", "0,1"); field(f, "steps", "steps", 8);
+  if (m.conditional) field(f, "label", "cond", 0);
+  const b = document.createElement("button"); b.textContent = "Interpolate"; f.appendChild(b);
+  const out = document.createElement("div"); box.appendChild(f); box.appendChild(out);
+  f.onsubmit = async (e) => {
+    e.preventDefault(); const v = Object.fromEntries(new FormData(f)); out.textContent = "…";
+    try {
+      const body = {seeds: v.seeds.split(",").map(Number), steps: +v.steps}; if (v.cond) body.cond = +v.cond;
+      const j = await post("/v1/models/" + encodeURIComponent(m.name) + "/interpolate", body);
+      out.textContent = ""; const strip = document.createElement("div"); render(j.file, strip);
+      const frame = document.createElement("div"); frame.className = "frame";
+      const slider = document.createElement("input"); slider.type = "range"; slider.min = 0;
+      slider.max = j.frames.length - 1; slider.value = 0; slider.className = "walk-slider";
+      slider.oninput = () => render(j.frames[+slider.value], frame);
+      out.appendChild(strip); out.appendChild(slider); out.appendChild(frame); slider.oninput();
+    } catch (err) { out.textContent = ""; const p = document.createElement("p"); p.className = "err";
+                    p.textContent = err.message; out.appendChild(p); }
+  };
+  return box;
+}
+function audioLinks(m){  // music kinds: the same draw as WAV (a player) and as MIDI (a download)
+  const box = document.createElement("div"); const b = document.createElement("button");
+  b.textContent = "Play (WAV) / MIDI"; box.appendChild(b); const out = document.createElement("div"); box.appendChild(out);
+  b.onclick = async () => {
+    const seed = +(box.parentNode.querySelector("input[name=seed]") || {value: 0}).value;
+    try { out.textContent = "";
+      for (const suffix of [".wav", ".mid"]) {
+        const j = await post("/v1/models/" + encodeURIComponent(m.name) + "/samples?suffix=" + suffix, {n: 1, seed});
+        const el = document.createElement("div"); render(j.file, el); out.appendChild(el); }
+    } catch (err) { out.textContent = err.message; }
+  };
+  return box;
 }
 async function stream(name, v, out){
   const body = {prompt: v.prompt, seed: +v.seed, max_new_tokens: +v.max_new_tokens};

@@ -97,6 +97,15 @@ def test_page_generates_streams_and_records_a_pairwise_rating(server, browser):
     assert grid.get_attribute("src").startswith("data:image/png;base64,")
     assert browser.execute_script("return arguments[0].naturalWidth", grid) > 0  # the PNG decoded
 
+    # an interpolation strip and its slider
+    section = browser.find_element(By.CSS_SELECTOR, "section[data-model='cvae-digits']")
+    section.find_element(By.CSS_SELECTOR, ".walk button").click()
+    slider = wait.until(lambda d: section.find_elements(By.CSS_SELECTOR, ".walk-slider"))[0]
+    assert slider.get_attribute("max") == "7"
+    first = section.find_element(By.CSS_SELECTOR, ".frame img").get_attribute("src")
+    browser.execute_script("arguments[0].value = 7; arguments[0].dispatchEvent(new Event('input'))", slider)
+    assert section.find_element(By.CSS_SELECTOR, ".frame img").get_attribute("src") != first
+
     # stream text until done
     text_form = browser.find_element(By.CSS_SELECTOR, 'form[data-model="gpt-tiny"]')
     text_form.find_element(By.NAME, "prompt").send_keys("def ")
