@@ -18,6 +18,8 @@ $(STAMP): requirements.txt pyproject.toml $(PLUGINS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' $(foreach p,$(dir $(PLUGINS)),-e $(p))
+	@# genloom-serve's page is tested in headless Chromium: installed where it can be (root with apt)
+	command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || true
 	touch $@
 
 $(EXAMPLES_STAMP): $(STAMP) $(EXAMPLE_FILES)

@@ -68,6 +68,13 @@ class StreamBody(_Body):
     stop: list[StrictStr] = Field(default_factory=list, description="stop before any of these strings")
 
 
+class InterpolateBody(_Body):
+    seeds: list[StrictInt] = Field([0, 1], description="2 to 8 seeds; the strip walks from each to the next")
+    steps: StrictInt = Field(8, description="points per segment, 2 to 32")
+    method: StrictStr = Field("slerp", description="slerp (along the sphere Gaussian latents live near) or lerp")
+    cond: StrictInt | None = Field(None, description="class label of a conditional model [default: 0]")
+
+
 class PairBody(_Body):
     models: list[StrictStr] = Field(description="two models, or one model (two seeds)")
     prompt: StrictStr | None = None
@@ -239,21 +246,50 @@ class Server:
             log.warning("sampling %s failed", served.name, exc_info=True)
             raise HTTPException(422, f"the sampler failed with these options ({type(exc).__name__})") from None
 
-    def render(self, served: ServedModel, samples: Any) -> tuple[bytes, str]:
-        """The kind's own file for ``samples`` (as ``genloom sample`` writes it), and its suffix."""
+    def record(self, served: ServedModel, n: int, seed: int, sampler: str | None, options: dict[str, Any],
+               cond: Any, **extra: Any) -> dict[str, Any]:
+        """The generation record ``genloom sample`` writes (:mod:`genloom.provenance`), with
+        ``source: serve``; the checkpoint is named as given at start-up and its SHA-256 was
+        hashed once at load, so ``genloom reproduce FILE --run RUN`` draws the file again."""
+        from genloom.provenance import generation_record
+
+        labels = None if cond is None else [int(v) for v in (cond if isinstance(cond, list) else [cond])]
+        record = generation_record(served.model, checkpoint=None, n=n, seed=seed, sampler=sampler,
+                                   options=options, cond=labels, source="serve", **extra)
+        record.update(checkpoint=served.path, checkpoint_sha256=served.sha256 or None)
+        return record
+
+    def suffix(self, served: ServedModel, suffix: str | None) -> str:
+        """The file type asked for (``?suffix=.wav``), one the kind writes; else its default."""
+        if suffix is None:
+            return served.kind.default_suffix
+        allowed = (*served.kind.suffixes, ".npy")
+        if suffix not in allowed:
+            raise HTTPException(422, f"suffix must be one of {', '.join(allowed)} for {served.kind.name} samples")
+        return suffix
+
+    def render(self, served: ServedModel, samples: Any, record: dict[str, Any] | None = None,
+               suffix: str | None = None) -> tuple[bytes, str, bool]:
+        """The kind's own file for ``samples`` (as ``genloom sample`` writes it), its
+        suffix, and whether ``record`` is embedded in it (PNG, ABC) rather than in the
+        sidecar ``FILE.genloom.json`` genloom sample would write beside it."""
         from genloom.kinds import save_samples
+        from genloom.provenance import sidecar_of
 
-        suffix = served.kind.default_suffix
+        suffix = suffix or served.kind.default_suffix
         with tempfile.TemporaryDirectory(prefix="genloom-serve-") as tmp:
-            path = save_samples(samples, Path(tmp) / f"samples{suffix}", served.model.info)
-            return path.read_bytes(), suffix
+            path = save_samples(samples, Path(tmp) / f"samples{suffix}", served.model.info, record)
+            return path.read_bytes(), suffix, record is not None and not sidecar_of(path).exists()
 
-    def item(self, served: ServedModel, samples: Any) -> dict[str, Any]:
-        data, suffix = self.render(served, samples)
+    def item(self, served: ServedModel, samples: Any, record: dict[str, Any] | None = None,
+             suffix: str | None = None) -> dict[str, Any]:
+        data, suffix, embedded = self.render(served, samples, record, suffix)
         out = {"media_type": MEDIA.get(suffix) or mimetypes.guess_type("x" + suffix)[0] or
                "application/octet-stream", "suffix": suffix, "base64": base64.b64encode(data).decode("ascii")}
-        if suffix == ".txt":
+        if suffix in (".txt", ".abc"):
             out["text"] = data.decode("utf-8", "replace")
+        if record is not None:
+            out["record_embedded"] = embedded
         return out
 
     # -- rating items -------------------------------------------------------------------
@@ -357,21 +393,60 @@ def create_app(models: list[str] | dict[str, ServedModel], *, token: str | None 
 
     @app.post("/v1/models/{name}/samples",
               summary="Draw samples: JSON with the kind's file base64-encoded, or ?format=file for the file")
-    def samples(name: str, body: SampleBody, format: str = "json") -> Any:
+    def samples(name: str, body: SampleBody, format: str = "json", suffix: str | None = None) -> Any:
         if format not in ("json", "file"):
             raise HTTPException(422, "format must be json or file")
         model = state.model(name)
+        suffix = state.suffix(model, suffix)
         if body.prompt is not None and len(body.prompt) > limits.max_prompt_chars:
             raise HTTPException(422, f"prompt is longer than {limits.max_prompt_chars} characters")
         options = state.text_options(model, dict(body.options), body.prompt, body.max_new_tokens)
         n = model.kind.default_n if body.n is None else body.n
         drawn = state.draw(model, n, body.seed, body.cond, body.sampler, options)
+        record = state.record(model, n, body.seed, body.sampler, options, body.cond)
         if format == "file":
-            data, suffix = state.render(model, drawn)
+            data, suffix, _ = state.render(model, drawn, record, suffix)
             return Response(data, media_type=MEDIA.get(suffix, "application/octet-stream"),
                             headers={"Content-Disposition": f'inline; filename="{name}-seed{body.seed}{suffix}"'})
         return {"model": name, "checkpoint": model.checkpoint, "n": n, "seed": body.seed,
-                "kind": model.kind.name, "file": state.item(model, drawn)}
+                "kind": model.kind.name, "file": state.item(model, drawn, record, suffix), "record": record}
+
+    @app.post("/v1/models/{name}/interpolate",
+              summary="A latent model's walk between seeded latents: one PNG strip per pair of seeds, "
+                      "the frames in order (genloom interpolate)")
+    def interpolate(name: str, body: InterpolateBody, format: str = "json") -> Any:
+        if format not in ("json", "file"):
+            raise HTTPException(422, "format must be json or file")
+        model = state.model(name)
+        if not model.interpolates:
+            raise HTTPException(400, f"model '{name}' has no latent space to walk; interpolation works with "
+                                     "latent-variable models (VAE, GAN)")
+        if not 2 <= len(body.seeds) <= 8:
+            raise HTTPException(422, "seeds: give 2 to 8 seeds")
+        for seed in body.seeds:
+            state.seed(seed)
+        if not 2 <= body.steps <= 32:
+            raise HTTPException(422, "steps must be 2 to 32")
+        if body.method not in ("slerp", "lerp"):
+            raise HTTPException(422, "method must be slerp or lerp")
+        cond = body.cond if body.cond is not None or not model.conditional else 0
+        if cond is not None:
+            state.cond(model, cond, 1)  # the label checks of /samples
+        from genloom_eval.interpolation import interpolate as walk
+
+        with model.lock:
+            drawn = walk(model.model, body.seeds, steps=body.steps, method=body.method, cond=cond)
+        drawn.extras.pop("latents", None)
+        n = len(drawn.data)
+        record = state.record(model, n, body.seeds[0], "interpolation", {}, cond,
+                              interpolation={"seeds": body.seeds, "steps": body.steps, "method": body.method})
+        if format == "file":
+            data, suffix, _ = state.render(model, drawn, record)
+            return Response(data, media_type=MEDIA.get(suffix, "application/octet-stream"))
+        frames = [state.item(model, drawn.__class__(data=drawn.data[i:i + 1], kind=drawn.kind))
+                  for i in range(n)]
+        return {"model": name, "seeds": body.seeds, "steps": body.steps, "method": body.method, "cond": cond,
+                "file": state.item(model, drawn, record), "frames": frames, "record": record}
 
     @app.post("/v1/models/{name}/stream",
               summary="Server-sent events of a text model's output as it is decoded")
@@ -438,7 +513,8 @@ def create_app(models: list[str] | dict[str, ServedModel], *, token: str | None 
                 events.put(("error", "internal error (see the server's log)"))
                 return
             events.put(("done", {"finish_reason": reason, "seed": body.seed, "model": name,
-                                 "checkpoint": model.checkpoint}))
+                                 "checkpoint": model.checkpoint,
+                                 "record": state.record(model, 1, body.seed, body.sampler, options, None)}))
 
         def sse() -> Iterator[str]:
             thread = threading.Thread(target=work, name=f"stream-{name}", daemon=True)
@@ -480,6 +556,9 @@ def create_app(models: list[str] | dict[str, ServedModel], *, token: str | None 
         while len(chosen) == 1 and seeds[1] == seeds[0]:
             seeds[1] = secrets.randbelow(2**31)
         chosen = chosen * (3 - len(chosen))
+        cond = body.cond
+        if cond is None and chosen[0].conditional and chosen[1].conditional and chosen[0].labels:
+            cond = secrets.choice(chosen[0].labels)  # one label for both sides, as the real-or-generated item
         sides = []
         for served_model, seed in zip(chosen, seeds):
             prompt = body.prompt if served_model.streams else None
@@ -487,10 +566,10 @@ def create_app(models: list[str] | dict[str, ServedModel], *, token: str | None 
                 raise HTTPException(422, f"prompt is longer than {limits.max_prompt_chars} characters")
             options = state.text_options(served_model, {}, prompt,
                                          body.max_new_tokens if served_model.streams else None)
-            drawn = state.draw(served_model, 1, seed, body.cond, None, options)
+            drawn = state.draw(served_model, 1, seed, cond, None, options)
             item = state.item(served_model, drawn)
             sides.append({"model": served_model.name, "checkpoint": served_model.checkpoint, "seed": seed,
-                          "options": options, "cond": body.cond, "item": item})
+                          "options": options, "cond": cond, "item": item})
         if secrets.randbelow(2):
             sides.reverse()
         key = state.remember({"type": "pair", "session": session, "sides": sides,

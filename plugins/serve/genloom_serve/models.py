@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import threading
 from dataclasses import dataclass, field
@@ -10,26 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from genloom.errors import GenloomError
-
-
-def checkpoint_file(path: str | Path) -> Path:
-    """The file ``genloom.load_checkpoint(path)`` reads: a run's ``last.ckpt``, a
-    ``.ckpt`` itself, or an export's ``model.safetensors``."""
-    p = Path(path)
-    if p.is_dir():
-        if (p / "model.safetensors").is_file():
-            return p / "model.safetensors"
-        return p / "checkpoints" / "last.ckpt" if (p / "checkpoints").is_dir() else p / "last.ckpt"
-    return p
-
-
-def file_hash(path: Path) -> str:
-    """The first 16 hex digits of the SHA-256 of ``path``: which checkpoint made a sample."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
 
 
 def model_name(path: str | Path) -> str:
@@ -75,9 +54,10 @@ class ServedModel:
     path: str
     model: Any
     kind: Any  #: the SampleKind instance
-    checkpoint: str  #: hash of the checkpoint file
+    checkpoint: str  #: hash of the checkpoint file (16 hex digits)
     samplers: dict[str, dict[str, Any]]
     lock: threading.Lock = field(default_factory=threading.Lock)  #: one forward pass at a time
+    sha256: str = ""  #: the checkpoint file's full SHA-256, hashed once at load (generation records)
     _held_out: Any = None
 
     @property
@@ -102,13 +82,26 @@ class ServedModel:
     def streams(self) -> bool:
         return bool(self.kind.streams)
 
+    @property
+    def interpolates(self) -> bool:
+        """Whether POST /interpolate can walk this model's latent space (genloom-eval's
+        :func:`~genloom_eval.interpolation.latent_generator` accepts it)."""
+        from genloom_eval.interpolation import latent_generator
+
+        try:
+            latent_generator(self.model)
+        except Exception:  # noqa: BLE001 - no latent prior with a one-shot generator
+            return False
+        return True
+
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name, "family": self.family, "kind": self.kind.name,
             "checkpoint": self.checkpoint, "conditional": self.conditional, "labels": self.labels,
             "default_sampler": getattr(self.model, "default_sampler", None), "samplers": self.samplers,
             "streams": self.streams, "has_latent_space": bool(getattr(self.model, "has_latent_space", False)),
-            "suffix": self.kind.default_suffix, "default_n": self.kind.default_n,
+            "interpolates": self.interpolates, "suffix": self.kind.default_suffix,
+            "suffixes": [*self.kind.suffixes, ".npy"], "default_n": self.kind.default_n,
         }
 
     def held_out(self) -> Any:
@@ -138,6 +131,7 @@ def load_models(runs: list[str]) -> dict[str, ServedModel]:
     """Load each run once; two runs with one folder name are an error."""
     from genloom.checkpoints import load_checkpoint
     from genloom.kinds import get_kind
+    from genloom.provenance import checkpoint_file, file_sha256
 
     served: dict[str, ServedModel] = {}
     for run in runs:
@@ -146,8 +140,9 @@ def load_models(runs: list[str]) -> dict[str, ServedModel]:
             raise GenloomError(f"two runs are named '{name}' ({served[name].path} and {run}); "
                                "serve runs whose folders have different names")
         model = load_checkpoint(run).eval()
+        digest = file_sha256(checkpoint_file(run))
         served[name] = ServedModel(
             name=name, path=str(run), model=model, kind=get_kind(model.info.kind),
-            checkpoint=file_hash(checkpoint_file(run)), samplers=compatible_samplers(model),
+            checkpoint=digest[:16], samplers=compatible_samplers(model), sha256=digest,
         )
     return served

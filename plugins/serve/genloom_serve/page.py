@@ -27,7 +27,8 @@ img{image-rendering:pixelated;max-width:100%;min-width:256px} pre{white-space:pr
 <div id="tab-pair" hidden><section>
 <p>Two samples for the same prompt or condition: pick the better one, or tie.</p>
 <label>A: <select id="pair-a"></select></label> <label>B: <select id="pair-b"></select></label>
-<label>prompt <input id="pair-prompt" value=""></label> <button id="pair-new">New pair</button>
+<label>prompt <input id="pair-prompt" value=""></label> <label>label <input id="pair-cond" size="4"
+title="class label for conditional models [default: one at random]"></label> <button id="pair-new">New pair</button>
 <div class="pair"><div><h3>A</h3><div id="pair-A"></div></div><div><h3>B</h3><div id="pair-B"></div></div></div>
 <button class="pick" data-choice="A">A is better</button><button class="pick" data-choice="B">B is better</button>
 <button class="pick" data-choice="tie">Tie</button> <span id="pair-msg"></span></section></div>
@@ -66,7 +67,7 @@ function field(form, label, name, value){
   form.appendChild(l); form.appendChild(document.createTextNode(" "));
 }
 for (const m of MODELS) {
-  const s = document.createElement("section"); const h = document.createElement("h2");
+  const s = document.createElement("section"); s.dataset.model = m.name; const h = document.createElement("h2");
   h.textContent = m.name + " (" + m.family + ", " + m.kind + ")"; s.appendChild(h);
   const f = document.createElement("form"); f.dataset.model = m.name;
   if (m.streams) {field(f, "prompt", "prompt", ""); field(f, "max tokens", "max_new_tokens", 200);
@@ -85,9 +86,46 @@ for (const m of MODELS) {
     } catch (err) { out.innerHTML = ""; const p = document.createElement("p"); p.className = "err";
                     p.textContent = err.message; out.appendChild(p); }
   };
+  if (m.interpolates) s.appendChild(walkForm(m));
+  if ((m.suffixes || []).includes(".wav")) s.appendChild(audioLinks(m));
   $("tab-gen").appendChild(s);
   for (const id of ["pair-a", "pair-b", "real-model"]) { const o = document.createElement("option");
     o.textContent = m.name; $(id).appendChild(o); }
+}
+function walkForm(m){  // an interpolation strip, and a slider that steps through its frames
+  const box = document.createElement("div"); box.className = "walk"; const f = document.createElement("form");
+  field(f, "seeds", "seeds", "0,1"); field(f, "steps", "steps", 8);
+  if (m.conditional) field(f, "label", "cond", 0);
+  const b = document.createElement("button"); b.textContent = "Interpolate"; f.appendChild(b);
+  const out = document.createElement("div"); box.appendChild(f); box.appendChild(out);
+  f.onsubmit = async (e) => {
+    e.preventDefault(); const v = Object.fromEntries(new FormData(f)); out.textContent = "…";
+    try {
+      const body = {seeds: v.seeds.split(",").map(Number), steps: +v.steps}; if (v.cond) body.cond = +v.cond;
+      const j = await post("/v1/models/" + encodeURIComponent(m.name) + "/interpolate", body);
+      out.textContent = ""; const strip = document.createElement("div"); render(j.file, strip);
+      const frame = document.createElement("div"); frame.className = "frame";
+      const slider = document.createElement("input"); slider.type = "range"; slider.min = 0;
+      slider.max = j.frames.length - 1; slider.value = 0; slider.className = "walk-slider";
+      slider.oninput = () => render(j.frames[+slider.value], frame);
+      out.appendChild(strip); out.appendChild(slider); out.appendChild(frame); slider.oninput();
+    } catch (err) { out.textContent = ""; const p = document.createElement("p"); p.className = "err";
+                    p.textContent = err.message; out.appendChild(p); }
+  };
+  return box;
+}
+function audioLinks(m){  // music kinds: the same draw as WAV (a player) and as MIDI (a download)
+  const box = document.createElement("div"); const b = document.createElement("button");
+  b.textContent = "Play (WAV) / MIDI"; box.appendChild(b); const out = document.createElement("div"); box.appendChild(out);
+  b.onclick = async () => {
+    const seed = +(box.parentNode.querySelector("input[name=seed]") || {value: 0}).value;
+    try { out.textContent = "";
+      for (const suffix of [".wav", ".mid"]) {
+        const j = await post("/v1/models/" + encodeURIComponent(m.name) + "/samples?suffix=" + suffix, {n: 1, seed});
+        const el = document.createElement("div"); render(j.file, el); out.appendChild(el); }
+    } catch (err) { out.textContent = err.message; }
+  };
+  return box;
 }
 async function stream(name, v, out){
   const body = {prompt: v.prompt, seed: +v.seed, max_new_tokens: +v.max_new_tokens};
@@ -102,11 +140,13 @@ async function stream(name, v, out){
       const data = ev.split("\\n").find(l => l.startsWith("data: ")); if (!data) continue;
       const j = JSON.parse(data.slice(6)); if (ev.startsWith("event: error")) throw new Error(j.error);
       if (j.text !== undefined) pre.textContent += j.text; } }
+  pre.dataset.done = "true";
 }
 let pairId = null, realId = null;
 $("pair-new").onclick = async () => {
   const a = $("pair-a").value, b = $("pair-b").value; $("pair-msg").textContent = "…";
   try { const body = {models: a === b ? [a] : [a, b]}; if ($("pair-prompt").value) body.prompt = $("pair-prompt").value;
+        if ($("pair-cond").value) body.cond = +$("pair-cond").value;
         const j = await post("/v1/rate/pair/new", body, true); pairId = j.id;
         render(j.a, $("pair-A")); render(j.b, $("pair-B")); $("pair-msg").textContent = ""; }
   catch (err) { $("pair-msg").textContent = err.message; }

@@ -102,6 +102,16 @@ def test_pairwise_images_and_real_or_generated(client, tmp_path):
     assert bad.status_code == 422
 
 
+def test_pairwise_on_a_conditional_model_without_a_label_draws_one(client, tmp_path):
+    """Found by the browser test: the pairwise tab sent no label and a conditional model failed."""
+    h = {"X-CSRF-Token": _csrf(client)}
+    pair = client.post("/v1/rate/pair/new", json={"models": ["cvae-digits"]}, headers=h)
+    assert pair.status_code == 200, pair.text
+    client.post("/v1/rate/pair", json={"id": pair.json()["id"], "choice": "tie"}, headers=h)
+    record = json.loads((tmp_path / "ratings.jsonl").read_text().splitlines()[-1])
+    assert record["a"]["cond"] == record["b"]["cond"] and record["a"]["cond"] in range(10)
+
+
 def test_ratings_off_without_a_file(make_client):
     client = make_client(ratings=None)
     r = client.post("/v1/rate/pair/new", json={"models": ["vae-toy2d"]}, headers={"X-CSRF-Token": _csrf(client)})
