@@ -76,8 +76,13 @@ class Datastore:
             self._sq = (self.keys * self.keys).sum(dim=1)
         return self._sq
 
-    def log_probs(self, queries: Tensor, vocab_size: int, k: int, temperature: float = 1.0) -> Tensor:
-        """``log p_kNN`` ``(n, vocab)`` for ``queries`` ``(n, width)``."""
+    def log_probs(self, queries: Tensor, vocab_size: int, k: int, temperature: float = 1.0,
+                  chunk: int = 64) -> Tensor:
+        """``log p_kNN`` ``(n, vocab)`` for ``queries`` ``(n, width)``, ``chunk`` rows at a
+        time (each row's distances to every key are held at once)."""
+        if len(queries) > chunk:
+            return torch.cat([self.log_probs(queries[i : i + chunk], vocab_size, k, temperature, chunk)
+                              for i in range(0, len(queries), chunk)])
         q = queries.float().to(self.keys.device)
         dist = (q * q).sum(dim=1, keepdim=True) - 2.0 * q @ self.keys.T + self.squared_norms[None, :]
         k = min(k, len(self))
