@@ -104,3 +104,14 @@ def test_training_writes_energy_json(tmp_path, monkeypatch):
     assert energy["wh"] > 0 and energy["co2_g"] > 0 and energy["grid"] == "de"
     assert energy["method"].startswith(("cpu-time", "rapl"))
     assert energy["segments"][0]["seconds"] > 0
+
+
+def test_a_bad_grid_stops_training_before_it_starts(tmp_path, monkeypatch, capsys):
+    from genloom.cli import main
+
+    monkeypatch.setenv("GENLOOM_GRID", "mars")
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "vae-toy2d", f"output_dir={tmp_path / 'run'}", "trainer.max_steps=1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and "GENLOOM_GRID='mars'" in err[0]
+    assert not (tmp_path / "run").exists()
