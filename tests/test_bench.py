@@ -170,3 +170,14 @@ def test_bench_finds_the_packaged_recipes_from_any_folder(tmp_path, monkeypatch)
     assert config_path(None, "vae", "digits") == config_file("vae-digits")
     assert config_path(None, "transformer", "text") == config_file("transformer-pydoc")
     assert {"vae", "gan", "diffusion"} <= set(available(None)["mnist"])
+
+
+def test_bench_rows_report_training_energy_and_co2_with_the_method(toy2d):
+    out, stdout, _ = toy2d
+    report = json.loads((out / "bench.json").read_text())
+    for run in report["runs"]:
+        assert run["energy"]["wh"] > 0 and run["energy"]["co2_g"] > 0
+        assert run["energy"]["method"].startswith(("cpu-time", "rapl"))
+    table = (out / "bench.md").read_text()
+    assert "| training energy (Wh) |" in table and "| training CO2 (g) |" in table
+    assert "Energy: " in table and "gCO2/kWh" in table

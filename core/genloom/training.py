@@ -730,8 +730,8 @@ def _fit(
     grids = SampleGrids(run_dir / "samples", cfg.sample)
     callbacks.append(grids)
     owners: dict[int, str] = {}  # id(callback) -> the plugin that gave it
-    for plugin, extra in get_plugin_host().call_each("genloom_callbacks", config=cfg):
-        for callback in extra or []:
+    for plugin, given in get_plugin_host().call_each("genloom_callbacks", config=cfg):
+        for callback in given or []:
             owners[id(callback)] = plugin
             callbacks.append(_guard_stop_iteration(callback, plugin))
     callbacks.extend(extra)

@@ -158,6 +158,8 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     #: with ``--until``: every check, and when the target was first met (TargetLog.as_dict)
     until: dict[str, Any] | None = None
+    #: the run's ``energy.json`` (genloom_eval.energy): Wh, CO2 grams and the method
+    energy: dict[str, Any] | None = None
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -182,6 +184,11 @@ def summarise(runs: list[RunResult], families: Sequence[str]) -> dict[str, Any]:
             "steps": _spread([float(r.steps) for r in mine]),
             "batches": _spread([float(r.batches) for r in mine]),
             "params": mine[0].params if mine else 0,
+            "energy_wh": _spread([r.energy["wh"] for r in mine if r.energy]),
+            "co2_g": _spread([r.energy["co2_g"] for r in mine if r.energy]),
+            "energy_method": next((r.energy["method"] for r in mine if r.energy), None),
+            "grid": next((f"{r.energy['grid']} ({r.energy['grid_g_per_kwh']:g} gCO2/kWh)"
+                          for r in mine if r.energy), None),
         }
         logs = [r.until for r in mine if r.until is not None]
         if logs:
@@ -242,6 +249,14 @@ def markdown(report: dict[str, Any]) -> str:
     lines.append("| optimizer steps | | " + " | ".join(_fmt(summary[f]["steps"], 6) for f in families) + " |")
     lines.append("| batches | | " + " | ".join(_fmt(summary[f]["batches"], 6) for f in families) + " |")
     lines.append("| parameters | | " + " | ".join(f"{summary[f]['params']:,}" for f in families) + " |")
+    if any(summary[f].get("energy_method") for f in families):
+        lines.append("| training energy (Wh) | | " + " | ".join(
+            _fmt(summary[f].get("energy_wh"), 3) for f in families) + " |")
+        lines.append("| training CO2 (g) | | " + " | ".join(
+            _fmt(summary[f].get("co2_g"), 3) for f in families) + " |")
+        methods = list(dict.fromkeys(summary[f]["energy_method"] for f in families if summary[f].get("energy_method")))
+        grids = list(dict.fromkeys(summary[f]["grid"] for f in families if summary[f].get("grid")))
+        lines += ["", f"Energy: {'; '.join(methods)}. CO2: energy x grid {', '.join(grids)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -285,6 +300,7 @@ def _prepare_out(out: Path, force: bool) -> None:
 def _train_and_evaluate(
     cfg: Any, family: str, config: Path, run_dir: Path, n: int | None, until: Any = None
 ) -> RunResult:
+    from genloom_eval.energy import read_run_energy
     from genloom_eval.evaluation import evaluate_checkpoint
     from genloom.training import train
 
@@ -301,7 +317,7 @@ def _train_and_evaluate(
         family=family, seed=int(cfg.seed), run_dir=str(run_dir), config=str(config), wall_s=wall,
         eval_s=time.monotonic() - start, params=int(params), steps=int(trainer.global_step),
         batches=int(batches), metrics={k: float(v) for k, v in metrics.items()},
-        until=watcher.history.as_dict() if watcher else None,
+        until=watcher.history.as_dict() if watcher else None, energy=read_run_energy(result.run_dir),
     )
 
 

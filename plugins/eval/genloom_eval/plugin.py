@@ -79,6 +79,14 @@ def run_dir_of(checkpoint: str) -> Path:
 
 
 @hookimpl
+def genloom_callbacks(config: object) -> list[object]:
+    """Meter every training run's energy and CO2 (genloom_eval.energy)."""
+    from genloom_eval.energy import energy_callback
+
+    return [energy_callback()]
+
+
+@hookimpl
 def genloom_register_commands(cli: click.Group) -> None:
     @cli.command("inspect")
     @click.argument("file", type=click.Path(dir_okay=False))

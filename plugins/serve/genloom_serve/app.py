@@ -187,6 +187,8 @@ class Server:
                     raise HTTPException(422, f"option {key}={v} is out of range (|value| <= {lim.max_option_value:g})")
                 if isinstance(v, str) and len(v) > 200:
                     raise HTTPException(422, f"option {key} is longer than 200 characters")
+            if key == "knn_store":  # a path on the server: a client must not pick files to read
+                raise HTTPException(422, "knn_store (a path on the server) cannot be set by a request")
             if key == "steps" and isinstance(value, int) and not 1 <= value <= lim.max_steps:
                 raise HTTPException(422, f"steps must be 1 to {lim.max_steps}")
             if key == "max_new_tokens" and isinstance(value, int) and not 1 <= value <= lim.max_new_tokens:

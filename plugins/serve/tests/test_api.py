@@ -154,6 +154,8 @@ def test_batched_tensors_equal_unbatched(served):
     ("/v1/models/gpt-tiny/samples", {"prompt": "x" * 3000}, 422, "prompt is longer"),
     ("/v1/models/gpt-tiny/samples", {"max_new_tokens": 100000}, 422, "max_new_tokens must be"),
     ("/v1/models/gpt-tiny/stream", {"max_new_tokens": 0}, 422, "max_new_tokens must be"),
+    ("/v1/models/gpt-tiny/samples", {"options": {"knn_weight": 0.5, "knn_store": "/etc"}}, 422,
+     "knn_store (a path on the server) cannot be set"),
     ("/v1/models/gpt-tiny/stream", {"stop": [""]}, 422, "stop:"),
     ("/v1/models/gpt-tiny/stream", {"sampler": "beam"}, 400, "cannot stream"),
     ("/v1/models/vae-toy2d/stream", {}, 400, "does not stream"),

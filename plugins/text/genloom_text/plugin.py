@@ -84,3 +84,37 @@ def genloom_register_commands(cli: click.Group) -> None:
         else:
             click.echo(f"{out}: {header['count']:,} {header['dtype']} ids, vocabulary "
                        f"{header['vocab_size']:,} ({tokenizer})")
+
+    # genloom retrieve build: the kNN-LM datastore of a run (genloom_text.retrieval)
+    @cli.group()
+    def retrieve() -> None:
+        """Retrieval over a text model's training corpus (kNN-LM).
+
+        \b
+        Build the datastore once, then sample with it:
+          genloom retrieve build runs/transformer-pydoc
+          genloom sample runs/transformer-pydoc knn_weight=0.25 knn_k=16 knn_store=runs/transformer-pydoc
+        """
+
+    @retrieve.command("build")
+    @click.argument("run", type=click.Path(exists=True))
+    @click.option("--max-positions", default=500_000, show_default=True, type=click.IntRange(min=1, max=5_000_000),
+                  help="Training positions to keep (evenly spaced windows beyond it).")
+    @click.option("--out", default=None, type=click.Path(dir_okay=False),
+                  help="Where to write it  [default: RUN/retrieval/knn.safetensors].")
+    @click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+    def build(run: str, max_positions: int, out: str | None, as_json: bool) -> None:
+        """Store (final hidden state, next token) for every position of RUN's training split.
+
+        \b
+        RUN is a run folder or checkpoint of a model whose network has step_hidden (the
+        transformer). Keys are float16, values int32, in one safetensors file.
+        """
+        from genloom_text.retrieval_cli import build_for_run
+
+        info = build_for_run(run, max_positions=max_positions, out=out)
+        if as_json:
+            click.echo(json.dumps(info, indent=2))
+        else:
+            click.echo(f"wrote {info['path']}: {info['positions']:,} positions, keys {info['width']} wide "
+                       f"({info['bytes'] / 1e6:.1f} MB)")

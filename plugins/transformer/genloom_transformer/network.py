@@ -119,6 +119,7 @@ class Transformer(AutoregressiveGenerator):
         if positions == "rotary" and (width // heads) % 2:
             raise ValueError("rotary positions need an even head size (width / heads)")
         self.vocab_size, self.context_length = vocab_size, context_length
+        self.hidden_size = width  # genloom_text.retrieval.HasHiddenStates
         self.latent_shape, self.data_shape = (), (context_length,)
         self.positions = positions
         self.tok_emb = nn.Embedding(vocab_size, width)
@@ -156,6 +157,15 @@ class Transformer(AutoregressiveGenerator):
 
         ``cond`` holds one class label per row (or one for all rows) when the network
         is conditional; an unconditional network ignores it."""
+        logits, _, new_cache = self.step_hidden(tokens, cache, cond)
+        return logits, new_cache
+
+    def step_hidden(
+        self, tokens: Tensor, cache: Cache | None = None, cond: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Cache]:
+        """:meth:`step`, plus the final hidden state ``(n, t, width)`` the output layer
+        reads (after the last LayerNorm): the keys of kNN-LM retrieval
+        (``genloom_text.retrieval.HasHiddenStates``)."""
         past = 0 if cache is None else cache[0][0].shape[2]
         t = tokens.shape[1]
         if past + t > self.context_length:
@@ -180,4 +190,5 @@ class Transformer(AutoregressiveGenerator):
         for i, block in enumerate(self.blocks):
             x, kv = block(x, None if cache is None else cache[i], rope)
             new_cache.append(kv)
-        return self.head(self.ln_f(x)), tuple(new_cache)
+        hidden = self.ln_f(x)
+        return self.head(hidden), hidden, tuple(new_cache)

@@ -41,6 +41,19 @@ def _row_cond(cond: Tensor | None, n: int, device: torch.device) -> Tensor | Non
     return cond.to(device)
 
 
+def _with_retrieval(model: Any, gen: Any, weight: float, k: int, temperature: float, store: Any) -> Any:
+    """``gen``, or (``weight`` > 0) ``gen`` with kNN-LM retrieval mixed into its steps.
+    At weight 0 nothing is loaded or wrapped: sampling is exactly the model's."""
+    from genloom_text.retrieval import KNNGenerator, check_knn, hidden_generator, load_datastore
+
+    check_knn(weight, k, temperature, store)
+    if weight == 0:
+        return gen
+    hidden = hidden_generator(model)
+    data = load_datastore(str(store), int(hidden.hidden_size), int(gen.vocab_size))
+    return KNNGenerator(gen, data, float(weight), int(k), float(temperature))
+
+
 class _Decoding(Sampler):
     drives = AutoregressiveGenerator
 
@@ -57,7 +70,9 @@ class MultinomialSampler(_Decoding):
     ``repetition_penalty`` (1: off), ``stop`` (a string or list; the row ends after
     the token that completes one), ``max_new_tokens``. Rows are independent draws
     continuing the same ``prompt``. ``on_token`` (Python only) is called with each
-    new ``(n,)`` token batch, for streaming.
+    new ``(n,)`` token batch, for streaming. ``knn_weight`` (0: off), ``knn_k``,
+    ``knn_temperature`` and ``knn_store`` (a run with ``genloom retrieve build``'s
+    datastore) mix kNN-LM retrieval into the distribution (:mod:`genloom_text.retrieval`).
     """
 
     def sample(
@@ -75,17 +90,24 @@ class MultinomialSampler(_Decoding):
         repetition_penalty: float = 1.0,
         stop: Any = None,
         on_token: Callable[[Tensor], None] | None = None,
+        knn_weight: float = 0.0,
+        knn_k: int = 16,
+        knn_temperature: float = 1.0,
+        knn_store: str | None = None,
     ) -> Samples:
         return self._run(
             model, n, cond=cond, generator=generator, prompt=prompt, max_new_tokens=max_new_tokens,
             temperature=temperature, top_k=top_k, top_p=top_p,
             repetition_penalty=repetition_penalty, stop=stop, on_token=on_token, greedy=False,
+            knn=(knn_weight, knn_k, knn_temperature, knn_store),
         )
 
     def _run(self, model: Any, n: int, *, cond: Tensor | None, generator: Any, prompt: str,
              max_new_tokens: int, stop: Any, on_token: Any, greedy: bool, temperature: float = 1.0,
-             top_k: int = 0, top_p: float = 1.0, repetition_penalty: float = 1.0) -> Samples:
+             top_k: int = 0, top_p: float = 1.0, repetition_penalty: float = 1.0,
+             knn: tuple[float, int, float, Any] = (0.0, 16, 1.0, None)) -> Samples:
         gen, ids = self._prepare(model, prompt, max_new_tokens)
+        gen = _with_retrieval(model, gen, *knn)
         _check_count("top_k", top_k, 0)
         check_options(temperature, top_k, top_p, repetition_penalty)
         stops = StopStrings(tokenizer_of(model), parse_stop(stop), n)
@@ -104,7 +126,8 @@ class MultinomialSampler(_Decoding):
 class GreedySampler(MultinomialSampler):
     """Always the most likely next token: deterministic, the same for every row.
 
-    Options: ``prompt``, ``max_new_tokens``, ``repetition_penalty``, ``stop``.
+    Options: ``prompt``, ``max_new_tokens``, ``repetition_penalty``, ``stop``, and the
+    kNN-LM options ``knn_weight``, ``knn_k``, ``knn_temperature``, ``knn_store``.
     """
 
     def sample(  # type: ignore[override]
@@ -119,10 +142,15 @@ class GreedySampler(MultinomialSampler):
         repetition_penalty: float = 1.0,
         stop: Any = None,
         on_token: Callable[[Tensor], None] | None = None,
+        knn_weight: float = 0.0,
+        knn_k: int = 16,
+        knn_temperature: float = 1.0,
+        knn_store: str | None = None,
     ) -> Samples:
         return self._run(
             model, n, cond=cond, generator=generator, prompt=prompt, max_new_tokens=max_new_tokens,
             repetition_penalty=repetition_penalty, stop=stop, on_token=on_token, greedy=True,
+            knn=(knn_weight, knn_k, knn_temperature, knn_store),
         )
 
 
