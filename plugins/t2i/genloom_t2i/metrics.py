@@ -62,14 +62,29 @@ def fidelity(images: Tensor, caps: list[Caption]) -> dict[str, float]:
     return out
 
 
-def _draw(model: Any, caps: list[Caption], seed: int) -> Tensor:
+def _draw(model: Any, caps: list[Caption], seed: int, **options: Any) -> Tensor:
     tokens = model.tokenize([c.text for c in caps])
     with torch.no_grad():
-        return model.sample(len(caps), cond=tokens, generator=torch.Generator().manual_seed(seed)).data
+        return model.sample(len(caps), cond=tokens, generator=torch.Generator().manual_seed(seed),
+                            **options).data
 
 
 class PromptFidelity:
-    """Prompt fidelity on test prompts and held-out combinations, FID, and their floors."""
+    """Prompt fidelity on test prompts and held-out combinations, FID, and their floors.
+
+    ``steps``: sampler steps per sample (None: the sampler's default, 50 for DDIM);
+    ``guidance``: the guidance scale (None: the model's). Both are ``genloom evaluate
+    --set prompt_fidelity.steps=25`` options.
+    """
+
+    def __init__(self, steps: int | None = None, guidance: float | None = None) -> None:
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+            raise ConfigError(f"metric prompt_fidelity: steps must be a whole number >= 1, got {steps!r}")
+        if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, (int, float))
+                                     or guidance < 0):
+            raise ConfigError(f"metric prompt_fidelity: guidance must be a number >= 0, got {guidance!r}")
+        self.options: dict[str, Any] = {k: v for k, v in (("steps", steps), ("guidance", guidance))
+                                        if v is not None}
 
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
         if not hasattr(model, "tokenize"):
@@ -93,7 +108,7 @@ class PromptFidelity:
                 only = "held"
             else:
                 caps, only = prompts_for(y, a, seed), None
-            fake = _draw(model, caps, seed)
+            fake = _draw(model, caps, seed, **self.options)
             shuffled = [caps[i] for i in torch.randperm(len(caps), generator=torch.Generator().manual_seed(seed + 1))]
             for suffix, images, prompts in (("", fake, caps), ("_floor", x, caps), ("_chance", x, shuffled)):
                 if only:

@@ -23,7 +23,7 @@ def test_prompt_fidelity_reports_values_floors_and_chance():
     data = DataSplits(build_dataset(cfg), cfg.data)
     data.eval_n = 12
     model = build_model(cfg, data.info).eval()
-    out = PromptFidelity()(model, data)
+    out = PromptFidelity(steps=3)(model, data)
     for key in ("digit_acc", "thickness_acc", "slant_acc", "size_acc", "horizontal_acc", "vertical_acc"):
         assert {f"test/{key}", f"test/{key}_floor", f"test/{key}_chance"} <= set(out), key
     assert all(out[f"test/{n}_acc_floor"] == 1.0 for n in ("thickness", "slant", "size"))
@@ -50,3 +50,13 @@ def test_the_captioned_digits_classifier_reads_them_and_the_centred_one_does_not
                         for n in (CLASSIFIER, "mnist"))
     assert own >= 0.95 and centred < 0.8
     assert f"{own:.4f}" == classifier_metadata(CLASSIFIER)["test_accuracy"]
+
+
+def test_prompt_fidelity_options_are_checked():
+    from genloom.errors import ConfigError
+    from genloom_t2i.metrics import PromptFidelity
+
+    assert PromptFidelity(steps=5, guidance=2).options == {"steps": 5, "guidance": 2}
+    for bad in ({"steps": 0}, {"steps": 2.5}, {"guidance": -1}, {"guidance": "x"}):
+        with pytest.raises(ConfigError, match="metric prompt_fidelity"):
+            PromptFidelity(**bad)
