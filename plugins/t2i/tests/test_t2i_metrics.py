@@ -60,3 +60,18 @@ def test_prompt_fidelity_options_are_checked():
     for bad in ({"steps": 0}, {"steps": 2.5}, {"guidance": -1}, {"guidance": "x"}):
         with pytest.raises(ConfigError, match="metric prompt_fidelity"):
             PromptFidelity(**bad)
+
+
+def test_default_metrics_of_a_captioned_digits_model_read_its_classifier():
+    """genloom evaluate without --metric picks FID & co. for captioned_mnist, in its own network."""
+    from genloom import build_model, load_config
+    from genloom_eval.data.captioned_mnist import CaptionedMNIST
+    from genloom_eval.metrics.choose import default_metrics
+    from genloom_eval.metrics.classifier import classifier_for, load_classifier
+
+    cfg = load_config(None, ["model.name=t2i", "data.name=captioned_mnist", "model.channels=4",
+                             "model.heads=1", "model.text_encoder.dim=8", "model.text_encoder.layers=0",
+                             "model.text_encoder.heads=1"], check_trainer=False)
+    model = build_model(cfg, CaptionedMNIST(CaptionedMNIST.Config()).info)
+    assert classifier_for(model, "fid") is load_classifier("captioned_mnist")
+    assert "fid" in default_metrics(model)
