@@ -49,7 +49,9 @@ class HasHiddenStates(Protocol):
 
 def hidden_generator(model: Any) -> Any:
     """The model's generator, checked to expose :class:`HasHiddenStates`."""
-    gen = getattr(model, "net", model)
+    from genloom_text.language import LanguageModel
+
+    gen = model.net if isinstance(model, LanguageModel) else model
     if not isinstance(gen, HasHiddenStates):
         raise ConfigError(
             f"kNN-LM retrieval needs a network with step_hidden (final hidden states); "
@@ -104,7 +106,9 @@ def build_datastore(model: Any, tokens: Tensor, *, max_positions: int = 500_000,
     block size and keep (hidden state, next token) at every position. With more positions
     than ``max_positions``, evenly spaced windows are kept (deterministic)."""
     gen = hidden_generator(model)
-    width = int(getattr(model, "block_size", gen.context_length))
+    from genloom_text.language import LanguageModel
+
+    width = model.block_size if isinstance(model, LanguageModel) else int(gen.context_length)
     if tokens.ndim != 1 or len(tokens) < 2:
         raise ConfigError("the training split holds fewer than 2 tokens: nothing to retrieve")
     if max_positions < 1:
