@@ -302,6 +302,11 @@ def import_hf(folder: str | Path) -> Any:
     model = build_model(cfg, info)
     if m["tied"]:
         state["head.weight"] = state["tok_emb.weight"]
+    expected = model.net.state_dict()
+    for key, tensor in state.items():
+        if key in expected and tuple(tensor.shape) != tuple(expected[key].shape):
+            raise _fail(f"the weights do not fit config.json: '{key}' is {list(tensor.shape)}, the config "
+                        f"makes it {list(expected[key].shape)}")
     load_weights(model, {"net." + k: v for k, v in state.items()}, path, "Hugging Face model")
     return model.eval()
 

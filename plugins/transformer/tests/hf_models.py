@@ -44,7 +44,7 @@ def make_model(kind: str, folder: str | Path, *, width: int = 32, layers: int = 
     tok = make_tokenizer(300, "<s>" if kind == "llama" else None)
     if kind == "gpt2":
         cfg = transformers.GPT2Config(vocab_size=vocab, n_embd=width, n_layer=layers, n_head=heads,
-                                      n_positions=context, bos_token_id=0, eos_token_id=0)
+                                      n_positions=context, bos_token_id=0, eos_token_id=None)
         model = transformers.GPT2LMHeadModel(cfg)
     else:
         cfg = transformers.LlamaConfig(
