@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("transformers")  # the test extra installs it
+import transformers  # noqa: E402,F401  (test-only: make the failure loud where it is missing)
 
 sys.path.insert(0, str(Path(__file__).parent))
 from hf_models import make_model  # noqa: E402

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-transformers = pytest.importorskip("transformers")  # the test extra installs it
+import transformers  # noqa: E402  (test-only: the dev and test extras install it)
 
 from safetensors.torch import load_file  # noqa: E402
 
