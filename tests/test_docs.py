@@ -26,7 +26,7 @@ SLOW = {
     "examples/vqvae-plugin/README.md", "plugins/music/README.md",
     "plugins/diffusion/README.md", "plugins/gan/README.md", "plugins/rnn/README.md",
     "plugins/transformer/README.md", "docs/scaling.md", "docs/alignment.md",
-    "plugins/align/README.md",
+    "plugins/align/README.md", "docs/pretrained.md",
 }
 
 FILES = doc_files()
