@@ -27,6 +27,7 @@ SLOW = {
     "plugins/diffusion/README.md", "plugins/gan/README.md", "plugins/rnn/README.md",
     "plugins/transformer/README.md", "docs/scaling.md", "docs/alignment.md",
     "plugins/align/README.md", "docs/data.md", "plugins/t2i/README.md", "docs/text-to-image.md",
+    "docs/pretrained.md",
 }
 
 FILES = doc_files()

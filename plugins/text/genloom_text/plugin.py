@@ -31,6 +31,8 @@ GENLOOM_COMPONENTS = {
     "tokenizer:byte": ("genloom_text.tokenizers:ByteTokenizer", "UTF-8 bytes, 256 ids"),
     "tokenizer:bpe": ("genloom_text.bpe:BPETokenizer",
         "byte-pair encoding trained on the corpus (needs genloom-text[bpe]: tokenizers)"),
+    "tokenizer:hf": ("genloom_text.hf_tokenizer:HFTokenizer",
+        "a Hugging Face tokenizer.json of an imported model (needs genloom-text[bpe]: tokenizers)"),
     "sampler:multinomial": ("genloom_text.decoding.samplers:MultinomialSampler",
         "token-by-token sampling for autoregressive models (temperature, top_k, top_p, "
         "repetition_penalty, stop, max_new_tokens, prompt)"),

@@ -28,6 +28,19 @@ class TransformerLM(LanguageModel):
         conditional: bool = False
         #: biases in the linear layers and LayerNorms (false: none, as nanoGPT's bias=False)
         bias: bool = True
+        #: key/value heads (grouped-query attention); 0: as many as ``heads``
+        kv_heads: int = 0
+        #: "layernorm" (GPT-2) or "rmsnorm" (Llama)
+        norm: str = "layernorm"
+        norm_eps: float = 1e-5
+        #: "gelu", "gelu_tanh" (GPT-2's approximation) or "swiglu" (Llama's gated MLP)
+        activation: str = "gelu"
+        #: hidden width of the MLP; 0: 4 x width
+        mlp_width: int = 0
+        #: the output layer shares the token embedding's weights
+        tied: bool = True
+        #: base of the rotary angles (Llama's rope_theta)
+        rope_base: float = 10000.0
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -44,4 +57,7 @@ class TransformerLM(LanguageModel):
             info.vocab_size, context, width=cfg.width, layers=cfg.layers, heads=cfg.heads,
             dropout=cfg.dropout, positions=cfg.positions,
             num_classes=info.num_classes if cfg.conditional else 0, bias=cfg.bias,
+            kv_heads=cfg.kv_heads, norm=cfg.norm, norm_eps=cfg.norm_eps,
+            activation=cfg.activation, mlp_width=cfg.mlp_width, tied=cfg.tied,
+            rope_base=cfg.rope_base,
         )

@@ -9,8 +9,13 @@ With ``num_classes > 0`` a class embedding of each row's label (``cond``) is add
 the token embedding at every position; without, ``cond`` is ignored and the network
 (its parameters and their initialisation included) is exactly the unconditional one.
 
+The options beyond GPT-2's shape hold Llama's (and most small open models'): ``norm=
+"rmsnorm"``, ``activation="swiglu"`` with its own ``mlp_width``, grouped-query attention
+(``kv_heads``), ``rope_base`` and an untied output layer (``tied=False``); their defaults
+build exactly the network (and initial weights) this module built before they existed.
+
 The cache is a tuple with one ``(keys, values)`` pair per layer, each
-``(batch, heads, positions, head_dim)``: batch first, so the core's decoding can pick
+``(batch, kv_heads, positions, head_dim)``: batch first, so the core's decoding can pick
 beams with ``index_select(0, ...)``. A step on ``t`` new tokens costs ``t`` positions of
 compute against the cached ones, not the whole prefix.
 """
@@ -45,12 +50,18 @@ def rotate(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 
 
 class Attention(nn.Module):
-    """Causal multi-head self-attention that appends to a per-layer KV cache."""
+    """Causal multi-head self-attention that appends to a per-layer KV cache.
 
-    def __init__(self, width: int, heads: int, dropout: float, bias: bool = True) -> None:
+    ``kv_heads < heads`` is grouped-query attention (Llama's shape): each key/value head
+    serves ``heads / kv_heads`` query heads, and the cache holds only the ``kv_heads``."""
+
+    def __init__(self, width: int, heads: int, dropout: float, bias: bool = True,
+                 kv_heads: int = 0) -> None:
         super().__init__()
         self.heads, self.head_dim = heads, width // heads
-        self.qkv = nn.Linear(width, 3 * width, bias=bias)
+        self.kv_heads = kv_heads or heads
+        # queries, keys, values in one matrix: rows [q (width), k, v (kv_heads * head_dim each)]
+        self.qkv = nn.Linear(width, width + 2 * self.kv_heads * self.head_dim, bias=bias)
         self.proj = nn.Linear(width, width, bias=bias)
         self.dropout = dropout
         self.resid_drop = nn.Dropout(dropout)
@@ -59,11 +70,19 @@ class Attention(nn.Module):
         self, x: Tensor, past: tuple[Tensor, Tensor] | None, rope: tuple[Tensor, Tensor] | None
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         n, t, width = x.shape
-        q, k, v = self.qkv(x).view(n, t, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        kv_width = self.kv_heads * self.head_dim
+        q, k, v = self.qkv(x).split([width, kv_width, kv_width], dim=-1)
+        q = q.view(n, t, self.heads, self.head_dim).transpose(1, 2)
+        k = k.view(n, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = v.view(n, t, self.kv_heads, self.head_dim).transpose(1, 2)
         if rope is not None:
             q, k = rotate(q, *rope), rotate(k, *rope)
         if past is not None:
             k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        cache = (k, v)
+        if self.kv_heads != self.heads:
+            group = self.heads // self.kv_heads
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         p = k.shape[2] - t  # cached positions before these
         drop = self.dropout if self.training else 0.0
         if t == 1:  # one new query sees every key: no mask
@@ -74,19 +93,45 @@ class Attention(nn.Module):
             mask = torch.ones(t, p + t, dtype=torch.bool, device=x.device).tril(diagonal=p)
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)
         y = y.transpose(1, 2).reshape(n, t, width)
-        return self.resid_drop(self.proj(y)), (k, v)
+        return self.resid_drop(self.proj(y)), cache
+
+
+class SwiGLU(nn.Module):
+    """``silu(gate) * up`` of a linear layer's output ``[gate, up]`` (Llama's MLP)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = x.chunk(2, dim=-1)
+        return F.silu(gate) * up
+
+
+NORMS = ("layernorm", "rmsnorm")
+ACTIVATIONS = ("gelu", "gelu_tanh", "swiglu")
+
+
+def _norm(kind: str, width: int, bias: bool, eps: float) -> nn.Module:
+    if kind == "rmsnorm":
+        return nn.RMSNorm(width, eps=eps)
+    return nn.LayerNorm(width, eps=eps, bias=bias)
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: attention then a 4x GELU MLP, each on a residual."""
+    """Pre-norm transformer block: attention then an MLP, each on a residual.
 
-    def __init__(self, width: int, heads: int, dropout: float, bias: bool = True) -> None:
+    The MLP is GPT-2's (``gelu``/``gelu_tanh``: width -> mlp_width -> width) or Llama's
+    SwiGLU (``swiglu``: ``mlp.0`` makes gate and up in one matrix)."""
+
+    def __init__(self, width: int, heads: int, dropout: float, bias: bool = True, *,
+                 kv_heads: int = 0, norm: str = "layernorm", norm_eps: float = 1e-5,
+                 activation: str = "gelu", mlp_width: int = 0) -> None:
         super().__init__()
-        self.ln1, self.ln2 = nn.LayerNorm(width, bias=bias), nn.LayerNorm(width, bias=bias)
-        self.attn = Attention(width, heads, dropout, bias)
+        self.ln1, self.ln2 = _norm(norm, width, bias, norm_eps), _norm(norm, width, bias, norm_eps)
+        self.attn = Attention(width, heads, dropout, bias, kv_heads)
+        hidden = mlp_width or 4 * width
+        act: nn.Module = (SwiGLU() if activation == "swiglu"
+                          else nn.GELU(approximate="tanh" if activation == "gelu_tanh" else "none"))
         self.mlp = nn.Sequential(
-            nn.Linear(width, 4 * width, bias=bias), nn.GELU(),
-            nn.Linear(4 * width, width, bias=bias), nn.Dropout(dropout),
+            nn.Linear(width, 2 * hidden if activation == "swiglu" else hidden, bias=bias), act,
+            nn.Linear(hidden, width, bias=bias), nn.Dropout(dropout),
         )
 
     def forward(self, x: Tensor, past: Any, rope: Any) -> tuple[Tensor, tuple[Tensor, Tensor]]:
@@ -110,6 +155,13 @@ class Transformer(AutoregressiveGenerator):
         positions: str = "learned",
         num_classes: int = 0,
         bias: bool = True,
+        kv_heads: int = 0,
+        norm: str = "layernorm",
+        norm_eps: float = 1e-5,
+        activation: str = "gelu",
+        mlp_width: int = 0,
+        tied: bool = True,
+        rope_base: float = 10000.0,
     ) -> None:
         super().__init__()
         if width % heads:
@@ -118,6 +170,12 @@ class Transformer(AutoregressiveGenerator):
             raise ValueError(f"positions='{positions}': choose 'learned' or 'rotary'")
         if positions == "rotary" and (width // heads) % 2:
             raise ValueError("rotary positions need an even head size (width / heads)")
+        if kv_heads and heads % kv_heads:
+            raise ValueError(f"heads={heads} must be a multiple of kv_heads={kv_heads}")
+        if norm not in NORMS:
+            raise ValueError(f"norm='{norm}': choose one of {', '.join(NORMS)}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation='{activation}': choose one of {', '.join(ACTIVATIONS)}")
         self.vocab_size, self.context_length = vocab_size, context_length
         self.hidden_size = width  # genloom_text.retrieval.HasHiddenStates
         self.latent_shape, self.data_shape = (), (context_length,)
@@ -129,15 +187,20 @@ class Transformer(AutoregressiveGenerator):
         self.cls_emb = nn.Embedding(num_classes, width) if num_classes > 0 else None
         self.pos_emb = nn.Embedding(context_length, width) if positions == "learned" else None
         if positions == "rotary":
-            cos, sin = rotary_tables(context_length, width // heads)
+            cos, sin = rotary_tables(context_length, width // heads, rope_base)
             # derived from the config: not saved, so checkpoints hold learned weights only
             self.register_buffer("rope_cos", cos, persistent=False)
             self.register_buffer("rope_sin", sin, persistent=False)
         self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(width, heads, dropout, bias) for _ in range(layers))
-        self.ln_f = nn.LayerNorm(width, bias=bias)
+        self.blocks = nn.ModuleList(
+            Block(width, heads, dropout, bias, kv_heads=kv_heads, norm=norm, norm_eps=norm_eps,
+                  activation=activation, mlp_width=mlp_width)
+            for _ in range(layers)
+        )
+        self.ln_f = _norm(norm, width, bias, norm_eps)
         self.head = nn.Linear(width, vocab_size, bias=False)
-        self.head.weight = self.tok_emb.weight  # weight tying
+        if tied:
+            self.head.weight = self.tok_emb.weight  # weight tying
         self.apply(self._init)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith(("attn.proj.weight", "mlp.2.weight")):
