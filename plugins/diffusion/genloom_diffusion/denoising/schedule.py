@@ -66,34 +66,28 @@ class NoiseSchedule:
 
     def alpha_bar(self, t: float) -> float:
         """``alpha_bar_t``, the signal variance kept at ``t``; 1 at ``t = -1``."""
-        if t < 0:
-            return 1.0
         if float(t).is_integer():
-            return self._abar[int(t)]
+            return 1.0 if t < 0 else self._abar[int(t)]
         return 1.0 / (1.0 + self.ve_sigma(t) ** 2)
 
     def alpha(self, t: float) -> float:
         """``sqrt(alpha_bar_t)``; 1 at ``t = -1`` (clean data)."""
-        if t < 0:
-            return 1.0
         if float(t).is_integer():
-            return self._alpha[int(t)]
+            return 1.0 if t < 0 else self._alpha[int(t)]
         return 1.0 / math.sqrt(1.0 + self.ve_sigma(t) ** 2)
 
     def sigma(self, t: float) -> float:
         """``sqrt(1 - alpha_bar_t)``; 0 at ``t = -1``."""
-        if t < 0:
-            return 0.0
         if float(t).is_integer():
-            return self._sigma[int(t)]
+            return 0.0 if t < 0 else self._sigma[int(t)]
         s = self.ve_sigma(t)
         return s / math.sqrt(1.0 + s * s)
 
     def log_snr(self, t: float) -> float:
         """``lambda_t = log(alpha_t / sigma_t)``, the time variable of DPM-Solver; +inf at -1."""
-        if t < 0:
-            return math.inf
         if float(t).is_integer():
+            if t < 0:
+                return math.inf
             return math.log(self._alpha[int(t)]) - math.log(self._sigma[int(t)])
         return -self._log_sigma(t)
 
@@ -119,7 +113,7 @@ class NoiseSchedule:
 
     def ve_sigma(self, t: float) -> float:
         """``sigma~_t = sigma_t / alpha_t`` at a (continuous) timestep; 0 at ``t = -1``."""
-        if t < 0:
+        if t < 0 and float(t).is_integer():
             return 0.0
         return math.exp(self._log_sigma(t))
 
