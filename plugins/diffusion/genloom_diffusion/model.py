@@ -4,7 +4,10 @@ It owns the parts (a :class:`~genloom.Denoiser` and a noise schedule, both named
 config; optionally a frozen autoencoder for latent diffusion) and the objective:
 noise a batch at random timesteps and regress the denoiser's output onto what its
 ``prediction`` kind says it should be (``eps``, ``x0`` or ``v``), weighted per
-``loss_weighting``. Samplers are separate components (``ddpm``, ``ddim``,
+``loss_weighting``. With ``objective: flow`` it is a flow-matching model instead
+(:mod:`genloom_diffusion.flow`): the denoiser (``prediction: v``) learns the velocity
+of the straight path from data to noise, and ``flow_euler``/``flow_heun`` sample it.
+Samplers are separate components (``ddpm``, ``ddim``,
 ``dpmpp_2m``, or another plugin's): they read what they need from the model through
 the attributes listed under "What samplers read" below.
 """
@@ -23,7 +26,11 @@ from genloom.model import FitContext
 
 from genloom_diffusion.denoising import NoiseSchedule
 from genloom_diffusion.first_stage import FirstStage, FirstStageConfig
+from genloom_diffusion.flow import TIME_SAMPLINGS, FlowPath
 from genloom_diffusion.objective import WEIGHTINGS, loss_weight
+
+#: what ``model.objective`` may be
+OBJECTIVES = ("diffusion", "flow")
 
 #: batches of training data used to measure the latent scale when training starts
 SCALE_BATCHES = 8
@@ -50,6 +57,10 @@ class Diffusion(GenerativeModel):
 
     @dataclass
     class Config:
+        #: ``diffusion`` (a noise schedule's forward process) or ``flow`` (rectified flow)
+        objective: str = "diffusion"
+        #: flow only: how training draws the time (uniform or logit_normal)
+        flow_time: str = "uniform"
         timesteps: int = 1000
         conditional: bool = False
         #: share of training labels replaced by "no label" (classifier-free guidance)
@@ -76,12 +87,20 @@ class Diffusion(GenerativeModel):
         if self.denoiser.prediction not in ("eps", "x0", "v"):
             raise ValueError(f"denoiser '{cfg.denoiser.name}' predicts {self.denoiser.prediction!r}, "
                              "not one of eps, x0, v")
+        if cfg.objective == "flow" and self.denoiser.prediction != "v":
+            raise ConfigError("model.objective=flow trains the denoiser to predict a velocity: "
+                              "set model.denoiser.prediction=v")
         table = build_component("noise_schedule", cfg.schedule, timesteps=cfg.timesteps)
         self.noise_schedule = NoiseSchedule(table.alphas_cumprod())
         if len(self.noise_schedule.alphas_cumprod) != cfg.timesteps:
             raise ValueError(f"noise schedule '{cfg.schedule.name}' returned "
                              f"{len(self.noise_schedule.alphas_cumprod)} values for {cfg.timesteps} timesteps")
         self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
+        #: what the samplers check they solve (see DiffusionSampler.objective)
+        self.objective: str = cfg.objective
+        self.flow_path = FlowPath(cfg.timesteps) if cfg.objective == "flow" else None
+        if self.flow_path is not None:
+            self.default_sampler = "diffusion:flow_euler"
 
     # -- what samplers read -----------------------------------------------------------
 
@@ -114,6 +133,8 @@ class Diffusion(GenerativeModel):
         x, labels = batch["x"], self._labels(batch)
         if self.first_stage is not None:
             x = self.first_stage.encode(x, batch.get("y"))
+        if self.flow_path is not None:
+            return self._flow_losses(x, labels)
         schedule = self.noise_schedule
         t = torch.randint(0, schedule.timesteps, (len(x),), device=x.device)
         noise = torch.randn_like(x)
@@ -124,6 +145,14 @@ class Diffusion(GenerativeModel):
             return {"loss": err.mean()}
         weight = loss_weight(self.cfg.loss_weighting, kind, schedule.snr(t), self.cfg.min_snr_gamma)
         return {"loss": (weight * err).mean(), "mse": err.mean()}
+
+    def _flow_losses(self, x: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        """Flow matching: regress the denoiser onto ``noise - x`` at ``x_s`` (plain MSE)."""
+        path = self.flow_path
+        s = path.draw_times(len(x), self.cfg.flow_time, x.device)
+        noise = torch.randn_like(x)
+        out = self.denoiser(path.add_noise(x, noise, s), path.model_time(s), labels)
+        return {"loss": (out - path.target(x, noise)).pow(2).mean()}
 
     def _labels(self, batch: dict[str, Tensor]) -> Tensor | None:
         """Class labels for the denoiser; in training, ``cond_dropout`` of them become "no label"."""
@@ -162,6 +191,16 @@ def _check_config(cfg: Any, info: DataInfo) -> None:
         raise ConfigError("model.conditional=true needs a dataset with class labels (e.g. digits)")
     if not 0 <= cfg.cond_dropout < 1:
         raise ConfigError(f"model.cond_dropout must be in [0, 1), got {cfg.cond_dropout}")
+    if cfg.objective not in OBJECTIVES:
+        raise ConfigError(f"model.objective: unknown objective '{cfg.objective}'; "
+                          f"valid choices: {', '.join(OBJECTIVES)}")
+    if cfg.objective == "flow":
+        if cfg.loss_weighting != "mse":
+            raise ConfigError("model.objective=flow takes model.loss_weighting=mse (min_snr "
+                              "weights a diffusion schedule's timesteps)")
+        if cfg.flow_time not in TIME_SAMPLINGS:
+            raise ConfigError(f"model.flow_time: unknown time sampling '{cfg.flow_time}'; "
+                              f"valid choices: {', '.join(TIME_SAMPLINGS)}")
     if cfg.loss_weighting not in WEIGHTINGS:
         raise ConfigError(f"model.loss_weighting: unknown weighting '{cfg.loss_weighting}'; "
                           f"valid choices: {', '.join(WEIGHTINGS)}")

@@ -82,6 +82,8 @@ def test_model_options_are_checked():
                                "model.ema=false", *FEW_STEPS], id="diffusion-x0-cosine"),
     Case("diffusion", POINTS, ["model.denoiser.name=mlp", "model.denoiser.hidden=32", *FEW_STEPS],
          id="diffusion-points"),
+    Case("diffusion", DIGITS, [*TINY, "model.objective=flow", "model.denoiser.prediction=v",
+                               "model.conditional=true"], id="flow-conditional"),
 ])
 def test_diffusion_conformance(case, check):
     check(case)

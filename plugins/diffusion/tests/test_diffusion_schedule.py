@@ -139,3 +139,43 @@ def test_schedule_options_are_checked():
     with pytest.raises(ConfigError, match="unknown key"):
         load_config(None, ["model.name=diffusion", "model.schedule.name=cosine",
                            "model.schedule.beta_end=0.1"], check_trainer=False)
+
+
+def test_v_target_and_min_snr_weights_by_hand():
+    """Numbers worked out from alpha_bar alone: v = alpha eps - sigma x0; SNR = abar / (1 - abar);
+    min-SNR-5 weights min(SNR, 5) / SNR (eps), min(SNR, 5) (x0), min(SNR, 5) / (SNR + 1) (v)."""
+    s = NoiseSchedule(torch.tensor([0.96, 0.64, 0.36], dtype=torch.float64))
+    x0 = torch.tensor([[1.0, -2.0]] * 3, dtype=torch.float64)
+    eps = torch.tensor([[0.5, 3.0]] * 3, dtype=torch.float64)
+    t = torch.tensor([0, 1, 2])
+    # alpha = 0.9798, 0.8, 0.6; sigma = 0.2, 0.6, 0.8
+    a0 = 0.96 ** 0.5
+    expected_v = torch.tensor([[a0 * 0.5 - 0.2 * 1.0, a0 * 3.0 - 0.2 * -2.0],
+                               [0.8 * 0.5 - 0.6 * 1.0, 0.8 * 3.0 - 0.6 * -2.0],
+                               [0.6 * 0.5 - 0.8 * 1.0, 0.6 * 3.0 - 0.8 * -2.0]], dtype=torch.float64)
+    assert torch.allclose(s.target("v", x0, eps, t), expected_v, atol=1e-12)
+    snr = s.snr(t).double()  # 24, 16/9, 9/16
+    assert torch.allclose(snr, torch.tensor([24.0, 16 / 9, 9 / 16], dtype=torch.float64), rtol=1e-6)
+    assert torch.allclose(loss_weight("min_snr", "eps", snr, 5.0),
+                          torch.tensor([5 / 24, 1.0, 1.0], dtype=torch.float64), rtol=1e-6)
+    assert torch.allclose(loss_weight("min_snr", "x0", snr, 5.0),
+                          torch.tensor([5.0, 16 / 9, 9 / 16], dtype=torch.float64), rtol=1e-6)
+    assert torch.allclose(loss_weight("min_snr", "v", snr, 5.0),
+                          torch.tensor([5 / 25, (16 / 9) / (25 / 9), (9 / 16) / (25 / 16)],
+                                       dtype=torch.float64), rtol=1e-6)
+
+
+def test_continuous_timesteps_interpolate_log_sigma_between_integer_ones():
+    s = table("linear")
+    sig = s.sigmas
+    t = 417.25
+    expected = float((0.75 * sig[417].log() + 0.25 * sig[418].log()).exp())
+    assert s.ve_sigma(t) == pytest.approx(expected, rel=1e-12)
+    assert s.alpha_bar(t) == pytest.approx(1 / (1 + expected ** 2), rel=1e-12)
+    assert s.sigma_to_t(expected) == pytest.approx(t, abs=1e-9)
+    x0, eps = torch.randn(3, 2, dtype=torch.float64), torch.randn(3, 2, dtype=torch.float64)
+    x_t = s.add_noise(x0, eps, t)  # scalar continuous t: the interpolated coefficients
+    assert torch.allclose(s.x0_and_eps(s.target("v", x0, eps, t), x_t, t, "v")[0], x0, atol=1e-10)
+    for bad in (-0.5, 999.5, 1200.5):
+        with pytest.raises(ValueError, match="continuous timestep must lie in"):
+            s.alpha(bad)

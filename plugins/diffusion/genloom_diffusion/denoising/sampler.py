@@ -13,6 +13,7 @@ contract, whichever plugin the model and its :class:`~genloom.Denoiser` come fro
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -21,9 +22,17 @@ import torch
 from torch import Tensor
 
 from genloom import ConfigError, Denoiser, Sampler, Samples, progress
+from genloom.interfaces import IncompatibleSamplerError
 from genloom.samplers.prior import sample_kind_of
 
 from genloom_diffusion.denoising.schedule import NoiseSchedule
+
+
+#: the samplers this plugin ships for each objective (for the error that names them)
+OBJECTIVE_SAMPLERS = {
+    "diffusion": ("ddim", "ddpm", "dpmpp_2m", "euler"),
+    "flow": ("flow_euler", "flow_heun"),
+}
 
 
 @runtime_checkable
@@ -90,24 +99,29 @@ class Run:
         """What the denoiser predicts: ``"eps"``, ``"x0"`` or ``"v"``."""
         return self.denoiser.prediction
 
-    def predict(self, x: Tensor, t: int) -> Tensor:
+    def predict(self, x: Tensor, t: float) -> Tensor:
         """The denoiser's output at ``(x, t)``, with classifier-free guidance when asked.
+
+        An integer ``t`` reaches the denoiser as a long tensor; a fractional one
+        (continuous time: Karras spacing, flow matching) as a float tensor, which the
+        sinusoidal time embeddings of this library's denoisers take as it is.
 
         Guidance combines the conditional and unconditional outputs as
         ``u + w (c - u)`` in one batched call. The conversions between prediction
         kinds are affine in the output, so guiding ``eps``, ``x0`` or ``v`` is the same.
         """
+        dtype = torch.long if float(t).is_integer() else torch.float32
         if self.uncond is None:
-            return self.denoiser(x, torch.full((len(x),), t, dtype=torch.long, device=x.device), self.cond)
+            return self.denoiser(x, torch.full((len(x),), t, dtype=dtype, device=x.device), self.cond)
         both = self.denoiser(
             torch.cat([x, x]),
-            torch.full((2 * len(x),), t, dtype=torch.long, device=x.device),
+            torch.full((2 * len(x),), t, dtype=dtype, device=x.device),
             torch.cat([self.cond, self.uncond]),
         )
         c, u = both.chunk(2)
         return torch.lerp(u, c, self.guidance)
 
-    def x0_and_eps(self, out: Tensor, x: Tensor, t: int) -> tuple[Tensor, Tensor]:
+    def x0_and_eps(self, out: Tensor, x: Tensor, t: float) -> tuple[Tensor, Tensor]:
         """Clean-data and noise estimates from a denoiser output (see :func:`estimates`)."""
         return estimates(self.schedule, out, x, t, self.kind, self.clip)
 
@@ -141,6 +155,10 @@ class DiffusionSampler(Sampler):
     requires = (DenoisingModel,)
     #: shown on the progress bar
     label = "sampling"
+    #: the training objective whose ODE this sampler solves: ``"diffusion"`` (a
+    #: :class:`NoiseSchedule`'s forward process) or ``"flow"`` (rectified flow); a model
+    #: declares its own as ``objective`` (none: diffusion)
+    objective = "diffusion"
     #: timesteps visited when the user gives no ``steps`` (capped at the model's
     #: timesteps); None visits every timestep
     default_steps: int | None = 50
@@ -176,17 +194,24 @@ class DiffusionSampler(Sampler):
     ) -> Samples:
         """The loop every diffusion sampler shares: check the model and options, pick
         the timesteps, draw the start (:meth:`initial_x`), call :meth:`step` for each
-        ``(t, t_next)`` pair under the progress bar, and :meth:`finish`. ``options``
-        (already checked by the caller) reach :meth:`step` as ``run.options``."""
+        ``(t, t_next)`` pair under the progress bar, and :meth:`finish`, all under
+        ``torch.inference_mode``. ``options`` (already checked by the caller) reach
+        :meth:`step` as ``run.options``; a true ``karras`` option visits the continuous
+        timesteps of Karras sigmas (:meth:`NoiseSchedule.karras_timesteps`) instead of
+        evenly spaced integer ones, so ``t`` may be a float."""
         run = self.start(model, n, cond, guidance, clip)
         run.generator, run.options = generator, options
         total = run.schedule.timesteps
         default = total if self.default_steps is None else min(self.default_steps, total)
-        ts = self.timesteps(run.schedule, steps, default=default)
-        x = self.initial_x(run, model, n, generator, ts[0])
-        for t, t_next in self.steps_bar(pairs(ts)):
-            x = self.step(run, x, t, t_next)
-        return self.finish(run, x, cond)
+        ts: list[Any] = self.timesteps(run.schedule, steps, default=default)
+        if options.get("karras"):  # the same number of steps, at Karras' noise levels
+            ts = run.schedule.karras_timesteps(len(ts))
+        with torch.inference_mode():  # no autograd records, no version counters
+            x = self.initial_x(run, model, n, generator, ts[0])
+            for t, t_next in self.steps_bar(pairs(ts)):
+                x = self.step(run, x, t, t_next)
+            samples = self.finish(run, x, cond)
+        return dataclasses.replace(samples, data=samples.data.clone())  # a normal tensor again
 
     def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
         """The update rule: ``x`` at timestep ``t`` to timestep ``t_next`` (``-1``: the
@@ -205,6 +230,13 @@ class DiffusionSampler(Sampler):
     ) -> Run:
         """Check the model and options; return the run state (labels on the right device)."""
         denoiser = self.check(model)
+        objective = getattr(model, "objective", "diffusion")
+        if objective != self.objective:
+            raise IncompatibleSamplerError(
+                f"sampler {type(self).__name__} solves a {self.objective} model's ODE, but this "
+                f"model was trained with model.objective={objective}; pick one of its samplers: "
+                f"{', '.join(OBJECTIVE_SAMPLERS.get(objective, ('see genloom list samplers',)))}"
+            )
         schedule: NoiseSchedule = model.noise_schedule
         param = next(denoiser.parameters(), None)
         device = param.device if param is not None else torch.device("cpu")

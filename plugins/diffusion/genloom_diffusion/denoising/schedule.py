@@ -12,6 +12,15 @@ predict: the noise ``eps``, the clean data ``x0``, or the velocity
 
 Timesteps are integers ``0 .. T-1``; ``-1`` stands for the clean data
 (``alpha = 1``, ``sigma = 0``), the target of a sampler's last step.
+
+Time is also continuous: every scalar coefficient accepts a float ``t`` in
+``[0, T-1]``, interpolating ``log`` of the variance-exploding noise level
+``sigma~_t = sigma_t / alpha_t = sqrt((1 - alpha_bar_t) / alpha_bar_t)`` linearly between
+the neighbouring timesteps (as diffusers' ``_sigma_to_t`` does), and
+:meth:`NoiseSchedule.sigma_to_t` is its exact inverse. :attr:`NoiseSchedule.sigmas` is
+that sigma table, and :meth:`NoiseSchedule.karras_timesteps` the continuous timesteps of
+Karras et al. (2022)'s spacing, so a sampler that chooses its own noise levels (Karras
+sigmas, say) need not round them to integer timesteps.
 """
 
 from __future__ import annotations
@@ -23,8 +32,9 @@ from torch import Tensor
 
 KINDS = ("eps", "x0", "v")
 
-#: a single timestep (sampling) or one per example (training)
-Timestep = int | Tensor
+#: a single timestep (sampling; an int, or a float for continuous time) or one per
+#: example (training)
+Timestep = int | float | Tensor
 
 
 class NoiseSchedule:
@@ -48,26 +58,99 @@ class NoiseSchedule:
         self._abar = abar.tolist()
         self._alpha = abar.sqrt().tolist()
         self._sigma = (1 - abar).sqrt().tolist()
+        self._log_sigmas = (0.5 * ((1 - abar).log() - abar.log())).tolist()  # log sigma~, rising
         self._tables: dict[tuple[torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
         self._snr: dict[tuple[torch.device, str], Tensor] = {}
 
     # -- scalar coefficients (samplers) ---------------------------------------------------
 
-    def alpha_bar(self, t: int) -> float:
+    def alpha_bar(self, t: float) -> float:
         """``alpha_bar_t``, the signal variance kept at ``t``; 1 at ``t = -1``."""
-        return 1.0 if t < 0 else self._abar[t]
+        if float(t).is_integer():
+            return 1.0 if t < 0 else self._abar[int(t)]
+        return 1.0 / (1.0 + self.ve_sigma(t) ** 2)
 
-    def alpha(self, t: int) -> float:
+    def alpha(self, t: float) -> float:
         """``sqrt(alpha_bar_t)``; 1 at ``t = -1`` (clean data)."""
-        return 1.0 if t < 0 else self._alpha[t]
+        if float(t).is_integer():
+            return 1.0 if t < 0 else self._alpha[int(t)]
+        return 1.0 / math.sqrt(1.0 + self.ve_sigma(t) ** 2)
 
-    def sigma(self, t: int) -> float:
+    def sigma(self, t: float) -> float:
         """``sqrt(1 - alpha_bar_t)``; 0 at ``t = -1``."""
-        return 0.0 if t < 0 else self._sigma[t]
+        if float(t).is_integer():
+            return 0.0 if t < 0 else self._sigma[int(t)]
+        s = self.ve_sigma(t)
+        return s / math.sqrt(1.0 + s * s)
 
-    def log_snr(self, t: int) -> float:
+    def log_snr(self, t: float) -> float:
         """``lambda_t = log(alpha_t / sigma_t)``, the time variable of DPM-Solver; +inf at -1."""
-        return math.inf if t < 0 else math.log(self._alpha[t]) - math.log(self._sigma[t])
+        if float(t).is_integer():
+            if t < 0:
+                return math.inf
+            return math.log(self._alpha[int(t)]) - math.log(self._sigma[int(t)])
+        return -self._log_sigma(t)
+
+    # -- continuous time and the sigma table ----------------------------------------------
+
+    @property
+    def sigmas(self) -> Tensor:
+        """The variance-exploding noise level ``sigma~_t = sqrt((1 - alpha_bar_t) / alpha_bar_t)``
+        of every timestep ``0 .. T-1`` (float64, rising): diffusers' and k-diffusion's sigma
+        table. ``x_t / alpha_t = x_0 + sigma~_t eps``."""
+        return torch.tensor(self._log_sigmas, dtype=torch.float64).exp()
+
+    def _check_time(self, t: float) -> None:
+        if not 0 <= t <= self.timesteps - 1:
+            raise ValueError(f"continuous timestep must lie in [0, {self.timesteps - 1}] (or be -1), got {t}")
+
+    def _log_sigma(self, t: float) -> float:
+        """``log sigma~`` at continuous ``t``: linear between the neighbouring timesteps."""
+        self._check_time(t)
+        low = min(int(math.floor(t)), self.timesteps - 2)
+        w = t - low
+        return (1 - w) * self._log_sigmas[low] + w * self._log_sigmas[low + 1]
+
+    def ve_sigma(self, t: float) -> float:
+        """``sigma~_t = sigma_t / alpha_t`` at a (continuous) timestep; 0 at ``t = -1``."""
+        if t < 0 and float(t).is_integer():
+            return 0.0
+        return math.exp(self._log_sigma(t))
+
+    def sigma_to_t(self, sigma: float) -> float:
+        """The continuous timestep whose ``sigma~`` is ``sigma`` (the inverse of
+        :meth:`ve_sigma`); noise levels outside the table clamp to ``0`` or ``T-1``."""
+        if sigma <= 0:
+            return -1.0
+        log_sigma, table = math.log(sigma), self._log_sigmas
+        if log_sigma <= table[0]:
+            return 0.0
+        if log_sigma >= table[-1]:
+            return float(self.timesteps - 1)
+        high = next(i for i in range(1, len(table)) if table[i] >= log_sigma)  # table rises
+        low = high - 1
+        span = table[high] - table[low]
+        return low + (0.0 if span == 0 else (log_sigma - table[low]) / span)
+
+    def karras_sigmas(self, steps: int, rho: float = 7.0) -> list[float]:
+        """``steps`` noise levels from the table's largest ``sigma~`` to its smallest, evenly
+        spaced in ``sigma^(1/rho)`` (Karras et al., 2022, eq. 5; diffusers'
+        ``use_karras_sigmas``): most steps where the noise is low and detail is made."""
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        lo, hi = math.exp(self._log_sigmas[0]) ** (1 / rho), math.exp(self._log_sigmas[-1]) ** (1 / rho)
+        if steps == 1:
+            return [hi ** rho]
+        return [(hi + i / (steps - 1) * (lo - hi)) ** rho for i in range(steps)]
+
+    def karras_timesteps(self, steps: int, rho: float = 7.0) -> list[float]:
+        """The continuous timesteps of :meth:`karras_sigmas`, first ``T-1``: what a sampler
+        visits with Karras spacing (each exact, not rounded to an integer)."""
+        ts = [self.sigma_to_t(s) for s in self.karras_sigmas(steps, rho)]
+        ts[0] = float(self.timesteps - 1)  # the ends exactly, not through a pow/log round trip
+        if steps > 1:
+            ts[-1] = 0.0
+        return ts
 
     def spaced(self, steps: int) -> list[int]:
         """``steps`` timesteps from ``T-1`` down, evenly spaced ("trailing" spacing).
@@ -84,7 +167,7 @@ class NoiseSchedule:
     def _coefficients(self, t: Timestep, like: Tensor) -> tuple[Tensor | float, Tensor | float]:
         """``(alpha_t, sigma_t)`` shaped to broadcast against ``like``."""
         if not isinstance(t, Tensor):
-            return self.alpha(int(t)), self.sigma(int(t))
+            return self.alpha(t), self.sigma(t)
         key = (like.device, like.dtype)
         if key not in self._tables:
             self._tables[key] = (

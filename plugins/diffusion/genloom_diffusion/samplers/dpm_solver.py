@@ -6,21 +6,26 @@ integral of the clean-data prediction; DPM-Solver++ approximates that prediction
 as linear in ``lambda`` using the previous step's estimate (multistep: one denoiser
 call per step). The first step has no history and the last step lands on the
 clean data, so both are first order (and then equal DDIM's). Good samples in 10-20
-steps where DDIM needs more.
+steps where DDIM needs more. With ``karras=true`` the steps sit at Karras et al.
+(2022)'s noise levels (continuous timesteps, not rounded): diffusers'
+``DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", use_karras_sigmas=True)``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
 
+from genloom import ConfigError, Samples
+
 from genloom_diffusion.denoising import DiffusionSampler, NoiseSchedule, Run
 
 
-def dpmpp_2m_step(schedule: NoiseSchedule, x0: Tensor, x: Tensor, t: int, t_next: int,
-                  previous: tuple[Tensor, int] | None = None) -> Tensor:
+def dpmpp_2m_step(schedule: NoiseSchedule, x0: Tensor, x: Tensor, t: float, t_next: float,
+                  previous: tuple[Tensor, float] | None = None) -> Tensor:
     """One step from ``x`` at ``t`` to ``t_next`` (``-1``: the clean data).
 
     ``previous`` is ``(x0 estimate, timestep)`` of the step before, or None for a
@@ -49,7 +54,27 @@ class DPMSolverPP2M(DiffusionSampler):
     label = "dpmpp_2m"
     default_steps = 20
 
-    def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
+    def sample(
+        self,
+        model: Any,
+        n: int,
+        *,
+        cond: Tensor | None = None,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        karras: bool = False,
+        guidance: float = 1.0,
+        clip: bool | None = None,
+    ) -> Samples:
+        """``steps``: denoiser calls (default 20); ``karras``: Karras-spaced noise levels
+        instead of evenly spaced timesteps; ``guidance``: classifier-free guidance scale
+        (1: none); ``clip``: clip predicted x0 to [-1, 1] (default: for pixel-space images)."""
+        if not isinstance(karras, bool):
+            raise ConfigError(f"karras must be true or false, got {karras!r}")
+        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
+                                guidance=guidance, clip=clip, karras=karras)
+
+    def step(self, run: Run, x: Tensor, t: float, t_next: float) -> Tensor:
         """One multistep update; the step's ``(x0, t)`` is kept in ``run.state`` for the next."""
         x0, _ = run.x0_and_eps(run.predict(x, t), x, t)
         x = dpmpp_2m_step(run.schedule, x0, x, t, t_next, run.state.get("previous"))
