@@ -6,6 +6,10 @@ every command).
 
 from __future__ import annotations
 
+from typing import Any
+
+from genloom import hookimpl
+
 #: this plugin's components, ``"kind:name": ("package.module:Attr", "help")``: genloom
 #: reads the table as data, without running this module
 GENLOOM_COMPONENTS = {
@@ -40,3 +44,12 @@ GENLOOM_COMPONENTS = {
     "config:video-mnist-gpu": ("genloom_video:configs/video-mnist-gpu.yaml",
         "the same on 20 frames of 64x64 two-digit Moving MNIST, sized for one GPU (untested)"),
 }
+
+
+@hookimpl
+def genloom_callbacks(config: Any) -> list[Any]:
+    """Every run's ``.gif`` sample files as animations in TensorBoard (genloom_video.board);
+    inert in runs whose samples are not GIFs or that have no TensorBoard logger."""
+    from genloom_video.board import VideoSamplesInTensorBoard
+
+    return [VideoSamplesInTensorBoard()]

@@ -175,3 +175,33 @@ def test_a_tiny_run_trains_samples_predicts_evaluates_resumes_and_exports(tmp_pa
     assert exported.returncode == 0, exported.stderr
     again = genloom("sample", str(tmp_path / "export"), "--n", "1", "--out", str(tmp_path / "e.gif"), "steps=2")
     assert again.returncode == 0, again.stderr
+
+
+def test_video_samples_are_animations_in_tensorboard(tmp_path):
+    """The core leaves binary sample files out of TensorBoard; the plugin's callback logs
+    each GIF as it is on disk, so the image dashboard plays it."""
+    pytest.importorskip("tensorboard", reason="TensorBoard is optional (the dev extra installs it)")
+    import io
+
+    from PIL import Image
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from genloom import load_config, train
+
+    run = tmp_path / "run"
+    cfg = load_config("video-mnist", [
+        "data.frames=3", "data.size=12", "data.digit_size=6", "data.sequences=16", "data.batch_size=8",
+        "model.denoiser.channels=4", "model.timesteps=10", "trainer.max_epochs=2",
+        "trainer.enable_progress_bar=false", "checkpoint.every_n_epochs=0", "sample.every_n_epochs=1",
+        "sample.n=2", "sample.options.steps=2", f"output_dir={run}"])
+    result = train(cfg, echo=None)
+    board = EventAccumulator(str(run / "tensorboard"), size_guidance={"images": 0})
+    board.Reload()
+    shown = board.Images("samples")
+    files = sorted((run / "samples").glob("epoch-*.gif"))
+    assert len(files) == 2
+    assert [e.step for e in shown] == [result.trainer.global_step // 2, result.trainer.global_step]
+    for event, gif in zip(shown, files):
+        assert event.encoded_image_string == gif.read_bytes()
+        with Image.open(io.BytesIO(event.encoded_image_string)) as im:
+            assert im.format == "GIF" and im.n_frames == 3
