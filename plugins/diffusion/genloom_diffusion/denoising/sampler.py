@@ -46,7 +46,9 @@ class DenoisingModel(Protocol):
     * ``null_label``: the "no label" class for classifier-free guidance, or None;
     * ``x0_range``: the default clipping range of predicted clean data, or None;
     * ``to_data(x, cond)``: the final ``x_0`` as data (decoded for latent diffusion);
-    * ``conditional`` and ``info`` as every genloom model has them.
+    * ``conditional`` and ``info`` as every genloom model has them;
+    * optionally ``objective`` (:class:`TrainedObjective`): ``"flow"`` for a
+      flow-matching model; a model without it is a diffusion model.
     """
 
     noise_schedule: NoiseSchedule
@@ -69,6 +71,15 @@ class DenoisingModel(Protocol):
     def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
         """Map a finished sample of the diffusion space to data (identity, or a first
         stage's decoder for latent diffusion)."""
+
+
+@runtime_checkable
+class TrainedObjective(Protocol):
+    """A model that says which objective trained it: ``"diffusion"`` (a noise schedule's
+    forward process) or ``"flow"`` (flow matching). Samplers solve one objective's ODE
+    and refuse the other's models."""
+
+    objective: str
 
 
 @dataclass
@@ -230,7 +241,7 @@ class DiffusionSampler(Sampler):
     ) -> Run:
         """Check the model and options; return the run state (labels on the right device)."""
         denoiser = self.check(model)
-        objective = getattr(model, "objective", "diffusion")
+        objective = model.objective if isinstance(model, TrainedObjective) else "diffusion"
         if objective != self.objective:
             raise IncompatibleSamplerError(
                 f"sampler {type(self).__name__} solves a {self.objective} model's ODE, but this "
