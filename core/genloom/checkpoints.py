@@ -55,6 +55,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if p.is_dir():
         p = p / "checkpoints" / "last.ckpt" if (p / "checkpoints").is_dir() else p / "last.ckpt"
     if not p.is_file():
+        if Path(path).is_dir():
+            raise CheckpointError(f"'{path}' holds no checkpoint and is in no layout genloom knows{_layouts(path)}")
         raise CheckpointError(f"checkpoint '{path}' does not exist")
     try:
         with warnings.catch_warnings():  # torch warns about odd pickle protocols first
@@ -313,16 +315,34 @@ def _config_and_info(meta: Any, path: str | Path) -> tuple[Any, DataInfo]:
     return config, info
 
 
+def _layouts(path: str | Path, found: bool = False) -> Any:
+    """``found``: the ``layout`` components (a plugin's reader of a foreign folder, with
+    ``recognizes(path)`` and ``load(path)``) that read the folder ``path`` that is no run or
+    export; otherwise the layouts known, as words for an error."""
+    from genloom.plugins import get_registry
+
+    known = get_registry().components("layout")
+    p = Path(path)
+    if found:
+        plain = not p.is_dir() or is_export(p) or (p / "checkpoints").is_dir() or (p / "last.ckpt").exists()
+        return [] if plain else [obj for obj in (c.load() for c in known) if obj.recognizes(p)][:1]
+    return ("; genloom reads a run (last.ckpt), an export (model.safetensors + genloom.json)"
+            + "".join(f", {c.name} ({c.help})" for c in known))
+
+
 def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any:
     """Rebuild the model saved in ``path`` through the registry and load its weights.
 
-    ``path`` is a ``.ckpt`` file, a run directory (its ``last.ckpt``) or a folder
-    written by :func:`export`. Returns the model in eval mode, with ``run_cfg`` and
+    ``path`` is a ``.ckpt`` file, a run directory (its ``last.ckpt``), a folder
+    written by :func:`export`, or a folder in a foreign layout that a plugin's ``layout``
+    component reads (such as Hugging Face's). Returns the model in eval mode, with ``run_cfg`` and
     ``info`` restored.
     """
     from genloom.bounds import build_bounded
     from genloom.config import load_config
 
+    for layout in _layouts(path, found=True):  # a folder in a plugin's foreign layout
+        return layout.load(path)
     meta, state_dict = read_weights(path)
     saved_config, info = _config_and_info(meta, path)
     cfg = load_config(

@@ -21,7 +21,7 @@ from genloom.moved import MOVED_COMPONENTS
 #: The kinds the core itself consumes. Plugins may register other kinds.
 KINDS = (
     "model", "encoder", "generator", "denoiser", "sampler", "dataset", "metric", "tokenizer",
-    "sample_kind", "config", "quantizer",
+    "sample_kind", "config", "quantizer", "layout",
 )
 #: the plugin name of the core's own components (``genloom:prior``, ``genloom:digits``)
 CORE_PLUGIN = "genloom"

@@ -311,6 +311,21 @@ def import_hf(folder: str | Path) -> Any:
     return model.eval()
 
 
+class HFLayout:
+    """The ``layout`` component ``hf``: ``genloom sample FOLDER``, ``genloom.load_checkpoint``
+    and the align commands read a Hugging Face folder directly, as :func:`import_hf` does."""
+
+    @staticmethod
+    def recognizes(path: Path) -> bool:
+        """A folder with a ``config.json`` (what ``transformers`` writes; the model type is
+        checked on load, so an unsupported one is a clear error, not "unknown layout")."""
+        return (path / CONFIG).is_file()
+
+    @staticmethod
+    def load(path: str | Path) -> Any:
+        return import_hf(path)
+
+
 def hf_shape(model: Any) -> tuple[str, dict[str, Any]]:
     """``("gpt2" | "llama", its model section)`` for a genloom transformer, or a one-line
     error naming what does not fit either."""

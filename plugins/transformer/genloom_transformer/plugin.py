@@ -16,6 +16,8 @@ from genloom import hookimpl
 GENLOOM_COMPONENTS = {
     "model:transformer": ("genloom_transformer.model:TransformerLM",
         "decoder-only transformer language model with a KV cache (learned or rotary positions)"),
+    "layout:hf": ("genloom_transformer.hf:HFLayout",
+        "a Hugging Face GPT-2 or Llama folder: config.json, *.safetensors, tokenizer.json"),
     # example configs, packaged: genloom train NAME / genloom config init NAME
     "config:transformer-pydoc": ("genloom_transformer:configs/transformer-pydoc.yaml",
         "a character-level GPT on the standard library's pydoc topics"),

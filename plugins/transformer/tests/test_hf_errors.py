@@ -83,3 +83,22 @@ def test_as_a_program_too(good, tmp_path):
     r = subprocess.run([sys.executable, "-m", "genloom", "import-hf", str(folder), str(tmp_path / "out")],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.startswith("error: ") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_a_folder_in_no_known_layout_names_the_layouts(tmp_path, capsys):
+    from genloom.cli import main
+
+    (tmp_path / "stuff").mkdir()
+    (tmp_path / "stuff" / "weights.bin").write_bytes(b"x")
+    with pytest.raises(SystemExit) as exit_:
+        main(["sample", str(tmp_path / "stuff")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "genloom reads a run (last.ckpt), an export (model.safetensors + genloom.json), hf (" in err
+
+
+def test_load_checkpoint_of_an_unsupported_hf_folder_says_which_are(good, tmp_path):
+    from genloom import CheckpointError, load_checkpoint
+
+    with pytest.raises(CheckpointError, match="model_type 'bert' is not supported; genloom imports gpt2, llama"):
+        load_checkpoint(spoil(good, tmp_path, "model_type"))

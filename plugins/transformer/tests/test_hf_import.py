@@ -149,3 +149,18 @@ def test_a_shape_neither_gpt2_nor_llama_is_refused(tmp_path):
     r = run_cli("export-hf", str(tmp_path / "run"), str(tmp_path / "hf"))
     assert r.returncode == 2 and "neither GPT-2" in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "hf").exists()
+
+
+def test_a_hugging_face_folder_loads_directly(folders, tmp_path, capsys):
+    """The ``layout`` component ``hf``: load_checkpoint, genloom sample and the align
+    commands read the folder itself, as import-hf does."""
+    from genloom.cli import main
+
+    folder = folders["gpt2"]
+    model = load_checkpoint(folder)
+    x = torch.randint(0, 320, (2, 16))
+    with torch.no_grad():
+        assert torch.allclose(model.net.step(x)[0], reference(folder)(x).logits, atol=1e-5, rtol=0)
+    main(["sample", str(folder), "--sampler", "greedy", "--prompt", "the", "--max-new-tokens", "4",
+          "--out", str(tmp_path / "s.txt")])
+    assert (tmp_path / "s.txt").read_text().startswith("the")
