@@ -224,14 +224,14 @@ class DiffusionSampler(Sampler):
             samples = self.finish(run, x, cond)
         return dataclasses.replace(samples, data=samples.data.clone())  # a normal tensor again
 
-    def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
+    def step(self, run: Run, x: Tensor, t: float, t_next: float) -> Tensor:
         """The update rule: ``x`` at timestep ``t`` to timestep ``t_next`` (``-1``: the
-        clean data). Fresh noise comes from ``run.noise(run.generator, x)``; history
+        clean data; floats under Karras spacing). Fresh noise comes from ``run.noise(run.generator, x)``; history
         between steps goes in ``run.state``."""
         raise NotImplementedError(f"{type(self).__name__} must implement step(run, x, t, t_next)")
 
     def initial_x(self, run: Run, model: Any, n: int, generator: torch.Generator | None,
-                  t: int) -> Tensor:
+                  t: float) -> Tensor:
         """The sampler's state at the first timestep ``t``: :meth:`initial_noise`. A
         sampler that integrates in other units (sigma space) overrides it."""
         return self.initial_noise(run, model, n, generator)
@@ -309,7 +309,7 @@ class DiffusionSampler(Sampler):
 
 
 def estimates(
-    schedule: NoiseSchedule, out: Tensor, x: Tensor, t: int, kind: str, clip: float | None = None,
+    schedule: NoiseSchedule, out: Tensor, x: Tensor, t: float, kind: str, clip: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``(x0, eps)`` from a denoiser output of ``kind`` at ``(x, t)``.
 
