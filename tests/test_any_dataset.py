@@ -70,7 +70,7 @@ def test_every_torch_source_trains_one_process(tmp_path, source, extra):
 
 
 def test_items_collate_into_batches_with_mapped_columns():
-    batches = list(loader(Items(), "data.columns={image: img, label: label}"))
+    batches = list(loader(Items(), "data.columns={image: img, label: label}", "data.val_fraction=0"))
     assert seen(batches) == list(range(40))  # every item once per epoch
     assert set(batches[0]) == {"x", "y"} and batches[0]["y"].dtype == torch.long
 
@@ -204,3 +204,47 @@ def test_two_ddp_processes_read_disjoint_shares(tmp_path, kind):
     assert zero and len(zero) == len(one)
     assert not set(zero) & set(one)  # disjoint shares
     assert len(set(zero) | set(one)) == 64  # together: all of it
+
+
+def test_given_data_is_split_for_validation_or_validated_by_val_data():
+    c = cfg("data.val_fraction=0.25")
+    parts = GivenData(c.data, Items()).splits(0.25, 0.1, seed=0)
+    train, val = sorted(parts["train"].indices), sorted(parts["val"].indices)
+    assert len(val) == 10 and sorted(train + val) == list(range(40))
+    assert parts["val"].indices == GivenData(c.data, Items()).splits(0.25, 0.1, seed=0)["val"].indices
+    assert len(GivenData(c.data, Items()).splits(0.0, 0.1, seed=0)["train"]) == 40
+    held = Stream(8)
+    assert GivenData(c.data, Stream(), held).splits(0.25, 0.1, seed=0)["val"] is held
+    assert len(GivenData(c.data, Stream()).splits(0.25, 0.1, seed=0)["val"]) == 0  # iterables: none
+
+
+def test_no_validation_is_said_once_instead_of_lightnings_warning(tmp_path):
+    import warnings
+
+    said = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        genloom.train(cfg(f"output_dir={tmp_path}/run"), data=Stream(), echo=said.append)
+    assert not [w for w in caught if "Total length" in str(w.message)]
+    assert said[0].startswith("no validation:") and "val_data" in said[0]
+    result = genloom.train(cfg(f"output_dir={tmp_path}/val"), data=Stream(), val_data=Stream(16), echo=said.append)
+    assert "val/loss" in result.trainer.callback_metrics
+    assert sum(line.startswith("no validation") for line in said) == 1  # none for the second run
+
+
+def test_a_model_built_in_python_trains_with_the_default_run_config(tmp_path):
+    from genloom_vae.model import VAE
+
+    info = genloom.DataInfo(kind="points", shape=(2,))
+    section = genloom.load_config(None, ["model.name=vae"]).model
+    model = VAE(section, info=info)  # built by hand: no run config of its own
+    before = [p.detach().clone() for p in model.parameters()]
+    result = genloom.train(model, data=Items(), echo=None, overrides=[
+        f"output_dir={tmp_path}/run", "data.columns={image: img}", *TINY[:3]])
+    assert result.model is model and result.checkpoint.is_file()
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    saved = OmegaConf.load(tmp_path / "run" / "config.yaml")
+    assert saved.model.name == "vae:vae" and saved.data.name.endswith("given") and saved.optim.lr == 1e-3
+    wrong = VAE(section, info=genloom.DataInfo(kind="points", shape=(3,)))
+    with pytest.raises(ConfigError, match="built for points data of shape"):
+        genloom.train(wrong, data=Items(), echo=None, overrides=["data.columns={image: img}"])

@@ -33,7 +33,7 @@ from genloom.build import build_dataset, build_model
 from genloom.checkpoints import load_weights, read_weights
 from genloom.data.base import UsesSavedTokenizer, adopt_saved_tokenizer
 from genloom.data.datamodule import GenDataModule
-from genloom.data.items import GivenData
+from genloom.data.items import GivenData, first_item
 from genloom.errors import CheckpointError, ConfigError, DivergenceError, GenloomError, PluginError
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
@@ -630,33 +630,87 @@ def _plugin_callback_in(tb: Any, owners: dict[int, str]) -> tuple[str, str] | No
     return None
 
 
+def config_for_model(model: Any, overrides: Sequence[str] = (), given_data: bool = False) -> DictConfig:
+    """The run config of a ``GenerativeModel`` built in Python: its own ``run_cfg`` when
+    it has one (``build_model`` sets it), else ``load_config``'s defaults (Adam at
+    ``optim.lr`` 1e-3, ``trainer.max_epochs`` 10, ``output_dir`` runs/NAME, ...) with the
+    model's ``cfg`` as the model section and ``data.name=given`` when data is given;
+    ``overrides`` (``key=value``) go on top. The config names the model's class by its
+    registered name, registering it as ``local:<class name>`` if it is not registered
+    (so its checkpoints load again in a process that can import the class)."""
+    from genloom.config import load_config
+    from genloom.plugins import get_registry, register
+
+    cls = type(model)
+    target = f"{cls.__module__}:{cls.__qualname__}"
+    model_name = next((c.full_name for c in get_registry().components("model") if c.target == target), None)
+    if model_name is None:
+        model_name = register("model", cls.__name__.lower(), cls)
+    if model.run_cfg is not None:
+        base = OmegaConf.to_container(model.run_cfg)
+    else:
+        section = model.cfg if model.cfg is None or isinstance(model.cfg, DictConfig) else OmegaConf.structured(model.cfg)
+        base = {"model": OmegaConf.to_container(section) if section is not None else {}}
+        if given_data:
+            base["data"] = {"name": "given"}
+    base["model"]["name"] = model_name
+    return load_config(None, overrides, base=base)
+
+
+def adopt_model(model: Any, cfg: DictConfig, info: Any) -> Any:
+    """A model built in Python, checked against the data's ``info`` and given the run's
+    optimizer config (what :func:`genloom.build.build_model` sets on a model it builds)."""
+    if model.info is None:
+        model.info = info
+    elif tuple(model.info.shape) != tuple(info.shape) or model.info.kind != info.kind:
+        raise ConfigError(f"genloom.train: the model was built for {model.info.kind} data of shape "
+                          f"{tuple(model.info.shape)}, the data is {info.kind} of shape {tuple(info.shape)}; "
+                          "build the model for this data")
+    model.optim_cfg, model.run_cfg = cfg.optim, cfg
+    return model
+
+
 def train(
-    cfg: DictConfig,
+    cfg: DictConfig | Any,
     *,
     resume: bool = False,
     name: str | None = None,
     echo: Callable[[str], None] | None = print,
     data: Any = None,
+    val_data: Any = None,
+    overrides: Sequence[str] = (),
     callbacks: Sequence[Any] = (),
 ) -> TrainResult:
-    """Fit the model a resolved run config describes; return where outputs went.
+    """Fit the model a resolved run config describes, or a ``GenerativeModel`` built in
+    Python (its run config: the defaults of ``load_config`` with ``overrides``, see
+    :func:`config_for_model`); return where outputs went.
 
     ``data``, when given, replaces the config's dataset: a per-item torch ``Dataset``,
     an ``IterableDataset`` or a ``DataLoader``, read through ``data.columns``
-    (docs/data.md). ``callbacks`` are Lightning callbacks of the caller (``genloom bench
-    --until`` watches a metric with one), added after the plugins' and the run's own."""
+    (docs/data.md); ``val_data`` (the same forms) is its validation data, else a
+    per-item dataset gives ``data.val_fraction`` of its items to validation. ``callbacks``
+    are Lightning callbacks of the caller (``genloom bench --until`` watches a metric
+    with one), added after the plugins' and the run's own."""
     from genloom.plugins import get_plugin_host
 
+    given_model = None
+    if isinstance(cfg, torch.nn.Module):
+        given_model, cfg = cfg, config_for_model(cfg, overrides, given_data=data is not None)
+    elif overrides:
+        raise ConfigError("genloom.train: overrides are for a model object; apply them with "
+                          "load_config(path, overrides) to a config")
     quiet_lightning()
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    dataset = build_dataset(cfg) if data is None else GivenData(cfg.data, data)
+    if data is None and val_data is not None:
+        raise ConfigError("genloom.train: val_data needs data (the training data it belongs with)")
+    dataset = build_dataset(cfg) if data is None else GivenData(cfg.data, data, val_data)
     if cfg.init_from and isinstance(dataset, UsesSavedTokenizer):
         # token data: encode with the init checkpoint's tokenizer, not a refit one
         meta, _ = read_weights(cfg.init_from)
         adopt_saved_tokenizer(dataset, (meta.get("info") or {}).get("tokenizer"))
     datamodule = GenDataModule(dataset, cfg.data)
     datamodule.require_examples("train")  # before a run folder exists, not mid-fit
-    model = build_model(cfg, dataset.info)
+    model = build_model(cfg, dataset.info) if given_model is None else adopt_model(given_model, cfg, dataset.info)
     if cfg.init_from and not resume:
         load_initial_weights(model, cfg.init_from)
     default_name = name or f"{cfg.model.name.split(':')[-1]}-{cfg.data.name.split(':')[-1]}"
@@ -675,7 +729,8 @@ def train(
     except OSError as exc:  # a read-only or full disk, a parent that is a file
         raise GenloomError(_cannot_write(exc, run_dir)) from None
     try:
-        return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo, extra=callbacks)
+        return _fit(cfg, model, datamodule, run_dir, resume=resume, echo=echo, extra=callbacks,
+                    validate=first_item(datamodule.split("val"), datamodule.columns) is not None)
     finally:
         lock.release()
         if created and run_dir.is_dir() and not any(run_dir.iterdir()):
@@ -720,7 +775,7 @@ def _remove_new_files(run_dir: Path, before: set[Path]) -> None:
 
 def _fit(
     cfg: DictConfig, model: Any, datamodule: Any, run_dir: Path, *, resume: bool,
-    echo: Callable[[str], None] | None, extra: Sequence[Any] = (),
+    echo: Callable[[str], None] | None, extra: Sequence[Any] = (), validate: bool = True,
 ) -> TrainResult:
     """Build the Trainer around ``model`` and fit it into ``run_dir`` (which is locked)."""
     from genloom.plugins import get_plugin_host, is_plugin_failure, user_interrupts
@@ -742,6 +797,13 @@ def _fit(
         callbacks.append(WriteConfig(run_dir / "config.yaml", cfg))
         callbacks.append(ForgetLostWork(ckpt_dir))
     kwargs = _trainer_kwargs(cfg, module, run_dir, callbacks, resume=resume)
+    if not validate:  # said once, instead of Lightning's warning about a zero-length loader
+        kwargs["limit_val_batches"] = 0
+        if echo and not launcher_rank():
+            given = isinstance(datamodule.dataset, GivenData)
+            echo("no validation: the data has no held-out examples (" + (
+                "give genloom.train(..., val_data=...), or per-item data and data.val_fraction > 0)"
+                if given else "raise data.val_fraction)"))
     last_callback = next((c for c in kwargs["callbacks"] if isinstance(c, LastCheckpoint)), None)
     if last_callback is not None:  # grids after last.ckpt: see SampleGrids
         last_callback.then, grids.chained = grids, True

@@ -170,8 +170,8 @@ def infer_info(item: dict[str, Tensor] | None, cfg: Any) -> DataInfo:
 
 class GivenData:
     """The dataset component behind ``genloom.train(cfg, data=...)``: a per-item or
-    iterable torch dataset (all of it trains: no held-out split) or a DataLoader (used
-    as it is, its batches mapped through ``data.columns``)."""
+    iterable torch dataset or a DataLoader (used as it is, its batches mapped through
+    ``data.columns``), with ``val_data`` of the same forms as its validation data."""
 
     @dataclass
     class Config:
@@ -186,13 +186,14 @@ class GivenData:
     def _empty() -> Dataset:
         return torch.utils.data.TensorDataset(torch.zeros(0))
 
-    def __init__(self, cfg: Any, source: Any = None) -> None:
+    def __init__(self, cfg: Any, source: Any = None, val: Any = None) -> None:
         if source is None:
             raise ConfigError("data.name=given takes its data from Python: genloom.train(cfg, data=...)")
-        if not isinstance(source, (Dataset, DataLoader)) and not hasattr(source, "__getitem__"):
-            raise ConfigError(f"data: genloom.train(data=...) takes a torch Dataset, IterableDataset or "
-                              f"DataLoader, got a {type(source).__name__}")
-        self.cfg, self.source = cfg, source
+        for arg, given in (("data", source), ("val_data", val)):
+            if given is not None and not isinstance(given, (Dataset, DataLoader)) and not hasattr(given, "__getitem__"):
+                raise ConfigError(f"data: genloom.train({arg}=...) takes a torch Dataset, IterableDataset or "
+                                  f"DataLoader, got a {type(given).__name__}")
+        self.cfg, self.source, self.val = cfg, source, val
         self.columns = dict(cfg.get("columns") or {}) or None
         self._info: DataInfo | None = None
 
@@ -203,4 +204,14 @@ class GivenData:
         return self._info
 
     def splits(self, val_fraction: float, test_fraction: float, seed: int) -> dict[str, Any]:
-        return {"train": self.source, "val": self._empty(), "test": self._empty()}
+        """``val_data`` validates when given; else a per-item dataset gives a seeded
+        ``val_fraction`` of its items to validation (iterables and DataLoaders cannot be
+        split: no validation). There is no test split (``genloom evaluate`` cannot
+        rebuild data given from Python)."""
+        train, val = self.source, self.val
+        sized = not isinstance(train, (DataLoader, IterableDataset)) and hasattr(train, "__len__")
+        if val is None and sized and val_fraction > 0 and int(len(train) * val_fraction) >= 1:
+            order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed)).tolist()
+            k = int(len(train) * val_fraction)
+            train, val = torch.utils.data.Subset(train, order[k:]), torch.utils.data.Subset(train, order[:k])
+        return {"train": train, "val": self._empty() if val is None else val, "test": self._empty()}
