@@ -18,7 +18,8 @@ def run_cli(*args: str):
 
 
 def test_png_from_the_api_is_inspected_and_reproduced(client, runs, tmp_path):
-    from genloom.provenance import checkpoint_file, file_sha256, read_record
+    from genloom.provenance import checkpoint_file, file_sha256
+    from genloom_eval.provenance import read_record
 
     body = {"n": 4, "seed": 11, "cond": [3, 5], "options": {"temperature": 0.9}}
     r = client.post("/v1/models/cvae-digits/samples", json=body)
