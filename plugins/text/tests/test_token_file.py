@@ -67,6 +67,34 @@ def test_readers_draw_inside_their_own_parts(token_file):
     assert not all(torch.equal(a, b) for a, b in zip(zero, windows(token_file, 0, 2, seed=1)))
 
 
+def test_an_epoch_does_not_hold_an_offset_per_window(token_file):
+    # a part of 10**12 ids: drawing the epoch's 7.8e9 offsets at once needs 62 GB
+    ds = RandomTokenWindows(str(token_file), 0, 10**12, 128, 0)
+    ds.set_epoch(0)
+    assert next(iter(ds))["x"].dtype == torch.int64
+
+
+def _file_pages_kb():
+    try:
+        status = open("/proc/self/status").read()
+    except OSError:
+        return None
+    rows = [line.split()[1] for line in status.splitlines() if line.startswith("RssFile:")]
+    return int(rows[0]) if rows else None
+
+
+@pytest.mark.skipif(_file_pages_kb() is None, reason="needs Linux's /proc/self/status")
+def test_reading_windows_does_not_grow_the_process(tmp_path):
+    # a memory map would keep every window's neighbouring pages resident (16 MB here)
+    (tmp_path / "big.txt").write_bytes(b"abcdefgh" * (1 << 21))
+    write_token_file(tmp_path / "big.txt", tmp_path / "big.bin", "byte")
+    ds = RandomTokenWindows(str(tmp_path / "big.bin"), 0, 1 << 24, 64, 0)
+    before = _file_pages_kb()
+    for _, _window in zip(range(3000), ds):
+        pass
+    assert _file_pages_kb() - before < 4096
+
+
 def test_a_worker_gets_the_path_not_a_copy_of_the_ids(token_file):
     import pickle
 
