@@ -9,14 +9,18 @@ diffusers scheduler subclasses diffusers' base):
   ``eps``, ``x0`` and ``v``;
 * :class:`DenoisingModel` -- what a sampler reads from a model;
 * :class:`DiffusionSampler` -- the base a sampler extends: it owns the loop, a
-  subclass writes ``step``; :class:`Run` is one sampling call's state, and
-  :func:`pairs` and :func:`estimates` are the helpers a ``step`` uses;
+  subclass writes ``step`` (and its ``grid`` of times, when it is not the noise
+  schedule's); :class:`Run` is one sampling call's state, and :func:`pairs` and
+  :func:`estimates` are the helpers a ``step`` uses; :class:`SigmaSpaceSampler` is the
+  base of samplers that integrate ``x_t / alpha_t`` (Euler, Heun);
+* :class:`Option` -- one of a sampler's own options, declared as data, with the
+  checks :func:`number`, :func:`positive`, :func:`between` and :func:`flag`;
 * :class:`FirstStage` and :class:`FirstStageConfig` -- a latent model's frozen
   autoencoder (another run's), composed by latent diffusion and by two-stage models
   such as a VQ-VAE's prior.
 
 It also ships the ``diffusion`` model, its denoisers, noise schedules and the DDPM,
-DDIM and DPM-Solver++ samplers (registered by :mod:`genloom_diffusion.plugin`).
+DDIM, DPM-Solver++, Euler and flow samplers (registered by :mod:`genloom_diffusion.plugin`).
 
 The names load lazily, so that importing the plugin's entry module (which genloom
 does for every command) does not import torch.
@@ -37,6 +41,12 @@ _LAZY = {
     "Run": "genloom_diffusion.denoising.sampler",
     "estimates": "genloom_diffusion.denoising.sampler",
     "pairs": "genloom_diffusion.denoising.sampler",
+    "SigmaSpaceSampler": "genloom_diffusion.denoising.sigma",
+    "Option": "genloom_diffusion.denoising.options",
+    "between": "genloom_diffusion.denoising.options",
+    "flag": "genloom_diffusion.denoising.options",
+    "number": "genloom_diffusion.denoising.options",
+    "positive": "genloom_diffusion.denoising.options",
     "FirstStage": "genloom_diffusion.first_stage",
     "FirstStageConfig": "genloom_diffusion.first_stage",
 }
@@ -54,6 +64,8 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:  # pragma: no cover
+    from genloom_diffusion.denoising.options import Option, between, flag, number, positive
     from genloom_diffusion.denoising.sampler import DenoisingModel, DiffusionSampler, Run, estimates, pairs
+    from genloom_diffusion.denoising.sigma import SigmaSpaceSampler
     from genloom_diffusion.denoising.schedule import KINDS, NoiseSchedule
     from genloom_diffusion.first_stage import FirstStage, FirstStageConfig

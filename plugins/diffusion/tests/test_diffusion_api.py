@@ -2,6 +2,7 @@
 it (with a DeprecationWarning), and the sampler loop a subclass fills with ``step``."""
 
 import importlib
+import inspect
 import subprocess
 import sys
 import warnings
@@ -11,8 +12,11 @@ import torch
 
 import genloom
 import genloom_diffusion
-from genloom import DataInfo, build_model, load_config
-from genloom_diffusion import DiffusionSampler, Run
+import genloom.sampling
+from genloom import ConfigError, DataInfo, build_model, load_config
+from genloom_diffusion import DiffusionSampler, Option, Run, between
+from genloom_diffusion.samplers.ddim import DDIM
+from genloom_diffusion.samplers.flow import FlowHeun
 
 OLD_MODULES = {
     "genloom.denoising": "genloom_diffusion.denoising",
@@ -96,3 +100,65 @@ def test_a_sampler_that_writes_only_step_runs_on_the_base_loop():
 def test_a_sampler_without_step_says_so():
     with pytest.raises(NotImplementedError, match="step"):
         DiffusionSampler().sample(tiny_model(), 1)
+
+
+class Shrink(DiffusionSampler):
+    """A third-party sampler with an option of its own and a grid of its own."""
+
+    options = {"factor": Option(0.5, "how much of x0 each step keeps", between(0, 1))}
+
+    def grid(self, run, steps):  # three uneven steps, whatever `steps` says
+        return [19, 10, 3, -1]
+
+    def step(self, run, x, t, t_next):
+        self.seen = getattr(self, "seen", []) + [(t, t_next, run.options["factor"])]
+        return torch.lerp(x, run.x0_and_eps(run.predict(x, t), x, t)[0], run.options["factor"])
+
+
+def test_declared_options_make_the_sample_signature_genloom_checks():
+    params = inspect.signature(Shrink().sample).parameters
+    assert list(params) == ["model", "n", "cond", "generator", "steps", "factor", "guidance", "clip"]
+    assert params["factor"].default == 0.5 and params["factor"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert "``factor``: how much of x0 each step keeps (default 0.5)" in Shrink.sample.__doc__
+    assert list(inspect.signature(DDIM().sample).parameters)[4:] == ["steps", "eta", "guidance", "clip"]
+    assert list(inspect.signature(FlowHeun().sample).parameters)[4:] == ["steps", "shift", "guidance"]
+    assert "(default 10)" in FlowHeun.sample.__doc__  # its own default_steps, not its parent's
+
+
+def test_options_are_checked_and_reach_step_and_the_grid_is_the_samplers():
+    model, sampler = tiny_model(), Shrink()
+    sampler.sample(model, 2, generator=torch.Generator().manual_seed(0), factor=1)
+    assert sampler.seen == [(19, 10, 1.0), (10, 3, 1.0), (3, -1, 1.0)]
+    assert isinstance(sampler.seen[0][2], float)  # the checked value, not the given int
+    with pytest.raises(ConfigError, match="factor must be a number between 0 and 1, got 2"):
+        sampler.sample(model, 2, factor=2)
+    with pytest.raises(ConfigError, match="guidance must be a number, got 'lots'"):
+        sampler.sample(model, 2, guidance="lots")
+    with pytest.raises(ConfigError, match="clip must be true or false, got 1"):
+        sampler.sample(model, 2, clip=1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'eta'"):
+        sampler.sample(model, 2, eta=0.5)
+    with pytest.raises(ConfigError, match="has no option 'fctor'.*did you mean 'factor'"):
+        genloom.sampling._check_options(sampler, {"fctor": 0.5})  # the core reads the signature
+
+
+def test_a_sampler_that_writes_its_own_sample_keeps_it_and_so_do_its_subclasses():
+    class Own(DDIM):
+        def sample(self, model, n, *, cond=None, generator=None, width: int = 3):
+            return self.sample_loop(model, n, cond=cond, generator=generator, steps=width,
+                                    guidance=1.0, clip=None, eta=0.0)
+
+    class Child(Own):
+        label = "child"
+
+    for cls in (Own, Child):
+        assert list(inspect.signature(cls().sample).parameters)[4:] == ["width"]
+    out = Child().sample(tiny_model(), 2, generator=torch.Generator().manual_seed(0), width=2)
+    assert out.data.shape == (2, 2)
+
+
+def test_the_sigma_space_base_is_public_and_euler_uses_it():
+    from genloom_diffusion.samplers.euler import Euler
+
+    assert issubclass(Euler, genloom_diffusion.SigmaSpaceSampler)
+    assert issubclass(genloom_diffusion.SigmaSpaceSampler, DiffusionSampler)

@@ -142,7 +142,7 @@ def test_step_counts_are_checked(steps):
 def test_unknown_options_and_incompatible_pairs_are_clear_errors():
     with pytest.raises(ConfigError, match="did you mean 'steps'"):
         points_model().sample(2, sampler="ddim", stpes=10)
-    with pytest.raises(ConfigError, match="eta must be between 0 and 1"):
+    with pytest.raises(ConfigError, match="eta must be a number between 0 and 1"):
         points_model().sample(2, sampler="ddim", eta=2.0)
     with pytest.raises(IncompatibleSamplerError, match="drives a Generator"):
         points_model().sample(2, sampler="prior")

@@ -12,15 +12,12 @@ ancestral (DDPM-like) amount; ``eta=0`` is the plain deterministic Euler method.
 from __future__ import annotations
 
 import math
-from typing import Any
 
-import torch
 from torch import Tensor
 
-from genloom import ConfigError, Samples
-from genloom_diffusion import Run
+from genloom_diffusion import Option, Run, SigmaSpaceSampler, between
 
-from genloom_ebm.samplers.karras import SigmaSpaceSampler, check_guidance_and_clip, derivative, ve_sigma
+from genloom_ebm.samplers.karras import derivative, ve_sigma
 
 
 def ancestral_sigmas(sigma: float, sigma_next: float, eta: float) -> tuple[float, float]:
@@ -49,27 +46,7 @@ class EulerAncestral(SigmaSpaceSampler):
 
     label = "euler_ancestral"
     default_steps = 50
-
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        steps: int | None = None,
-        eta: float = 1.0,
-        guidance: float = 1.0,
-        clip: bool | None = None,
-    ) -> Samples:
-        """``steps``: timesteps to visit (default 50, trailing spacing); ``eta``: 1
-        ancestral .. 0 deterministic Euler; ``guidance``: classifier-free guidance scale
-        (1: none); ``clip``: clip predicted x0 to [-1, 1] (default: for pixel-space images)."""
-        if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0.0 <= eta <= 1.0:
-            raise ConfigError(f"eta must be a number between 0 and 1, got {eta!r}")
-        check_guidance_and_clip(guidance, clip)
-        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
-                                guidance=guidance, clip=clip, eta=float(eta))
+    options = {"eta": Option(1.0, "1 ancestral .. 0 deterministic Euler", between(0, 1))}
 
     def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
         """One Euler step from ``sigma_t`` down to ``sigma_down``, then fresh noise."""

@@ -10,15 +10,11 @@ Deterministic: the only randomness is the starting noise.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
 
-from genloom import Samples
-from genloom_diffusion import Run
+from genloom_diffusion import Run, SigmaSpaceSampler
 
-from genloom_ebm.samplers.karras import SigmaSpaceSampler, check_guidance_and_clip, derivative, ve_sigma
+from genloom_ebm.samplers.karras import derivative, ve_sigma
 
 
 def euler_step(x: Tensor, x0: Tensor, sigma: float, sigma_next: float) -> tuple[Tensor, Tensor]:
@@ -40,24 +36,6 @@ class Heun(SigmaSpaceSampler):
 
     label = "heun"
     default_steps = 25
-
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        steps: int | None = None,
-        guidance: float = 1.0,
-        clip: bool | None = None,
-    ) -> Samples:
-        """``steps``: timesteps to visit (default 25, trailing spacing; 2 steps - 1
-        denoiser calls); ``guidance``: classifier-free guidance scale (1: none); ``clip``:
-        clip predicted x0 to [-1, 1] (default: for pixel-space images)."""
-        check_guidance_and_clip(guidance, clip)
-        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
-                                guidance=guidance, clip=clip)
 
     def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
         """Euler's predictor, then Heun's corrector (none on the last step, to sigma 0)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -25,6 +25,7 @@ from genloom import ConfigError, Denoiser, Sampler, Samples, progress
 from genloom.interfaces import IncompatibleSamplerError
 from genloom.samplers.prior import sample_kind_of
 
+from genloom_diffusion.denoising.options import Option, checked, signed_sample
 from genloom_diffusion.denoising.schedule import NoiseSchedule
 
 
@@ -144,22 +145,28 @@ class Run:
 class DiffusionSampler(Sampler):
     """Base of the diffusion samplers: drives the Denoiser of a :class:`DenoisingModel`.
 
-    The loop is written once, in :meth:`sample_loop` (a template method); a subclass
-    writes :meth:`step`, the update from ``x`` at ``t`` to ``t_next`` (``-1``: the
-    clean data), and sets ``default_steps``::
+    The loop is written once, in :meth:`sample_loop` (a template method): check the
+    model and options, lay out the :meth:`grid` of times, draw the start
+    (:meth:`initial_x`), call :meth:`step` for each pair of neighbouring times under a
+    progress bar and ``torch.inference_mode``, and :meth:`finish` (decode, to the
+    CPU). A subclass writes :meth:`step`, the update from ``x`` at ``t`` to ``t_next``
+    (``-1``: the clean data), sets ``default_steps``, and declares its own options::
 
         class MySampler(DiffusionSampler):
             default_steps = 50
+            options = {"eta": Option(0.0, "fresh noise, 0 .. 1", between(0, 1))}
 
             def step(self, run, x, t, t_next):
                 x0, eps = run.x0_and_eps(run.predict(x, t), x, t)
-                return ...  # the update rule
+                return ...  # the update rule; run.options["eta"] is the checked option
 
-    The inherited ``sample`` takes ``steps``, ``guidance`` and ``clip``. A sampler
-    with options of its own (DDIM's ``eta``) declares them as keyword-only
-    parameters of its own ``sample`` (genloom checks ``--sampler`` options against
-    that signature), checks them, and calls
-    ``self.sample_loop(..., eta=eta)``; they reach ``step`` as ``run.options``.
+    The class's ``sample`` is made from that table (:mod:`~genloom_diffusion.denoising.options`):
+    its keyword-only parameters are ``steps``, the sampler's ``options`` and the
+    ``common_options`` it takes (``guidance``, ``clip``), which is what genloom checks
+    ``--sampler`` options against. A sampler may still write its own ``sample`` (to
+    read an option that is not a plain value, say) and call :meth:`sample_loop`.
+    A different grid (flow matching's times) overrides :meth:`grid`; a different
+    state (sigma space) overrides :meth:`initial_x`.
     """
 
     drives = Denoiser
@@ -173,23 +180,29 @@ class DiffusionSampler(Sampler):
     #: timesteps visited when the user gives no ``steps`` (capped at the model's
     #: timesteps); None visits every timestep
     default_steps: int | None = 50
+    #: the sampler's own options, name -> :class:`~genloom_diffusion.Option`; they reach
+    #: :meth:`step` checked, as ``run.options``
+    options: ClassVar[dict[str, Option]] = {}
+    #: which of the options every diffusion sampler may take this one takes (a sampler
+    #: without ``clip`` never clips)
+    common_options: ClassVar[tuple[str, ...]] = ("steps", "guidance", "clip")
 
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        steps: int | None = None,
-        guidance: float = 1.0,
-        clip: bool | None = None,
-    ) -> Samples:
-        """``steps``: timesteps to visit (default: the sampler's ``default_steps``);
-        ``guidance``: classifier-free guidance scale (1: none); ``clip``: clip predicted
-        x0 to [-1, 1] (default: for pixel-space images)."""
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give the subclass a ``sample`` whose signature lists its options, unless it
+        (or a class between it and this one) wrote its own."""
+        super().__init_subclass__(**kwargs)
+        if "sample" not in cls.__dict__ and getattr(cls.sample, "signed", False):
+            cls.sample = signed_sample(cls, DiffusionSampler._sample)  # type: ignore[method-assign]
+
+    def _sample(self, model: Any, n: int, *, cond: Tensor | None = None,
+                generator: torch.Generator | None = None, **options: Any) -> Samples:
+        values = checked(type(self), options)
+        steps, guidance = values.pop("steps", None), values.pop("guidance", 1.0)
+        clip = values.pop("clip", False)
         return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
-                                guidance=guidance, clip=clip)
+                                guidance=guidance, clip=clip, **values)
+
+    sample = _sample  # given its signature below the class, as every subclass is
 
     def sample_loop(
         self,
@@ -203,26 +216,32 @@ class DiffusionSampler(Sampler):
         clip: bool | None,
         **options: Any,
     ) -> Samples:
-        """The loop every diffusion sampler shares: check the model and options, pick
-        the timesteps, draw the start (:meth:`initial_x`), call :meth:`step` for each
-        ``(t, t_next)`` pair under the progress bar, and :meth:`finish`, all under
+        """The loop every diffusion sampler shares: check the model and options, lay
+        out the :meth:`grid`, draw the start (:meth:`initial_x`), call :meth:`step` for
+        each ``(t, t_next)`` pair under the progress bar, and :meth:`finish`, all under
         ``torch.inference_mode``. ``options`` (already checked by the caller) reach
-        :meth:`step` as ``run.options``; a true ``karras`` option visits the continuous
-        timesteps of Karras sigmas (:meth:`NoiseSchedule.karras_timesteps`) instead of
-        evenly spaced integer ones, so ``t`` may be a float."""
+        :meth:`step` as ``run.options``."""
         run = self.start(model, n, cond, guidance, clip)
         run.generator, run.options = generator, options
-        total = run.schedule.timesteps
-        default = total if self.default_steps is None else min(self.default_steps, total)
-        ts: list[Any] = self.timesteps(run.schedule, steps, default=default)
-        if options.get("karras"):  # the same number of steps, at Karras' noise levels
-            ts = run.schedule.karras_timesteps(len(ts))
+        grid = self.grid(run, steps)
         with torch.inference_mode():  # no autograd records, no version counters
-            x = self.initial_x(run, model, n, generator, ts[0])
-            for t, t_next in self.steps_bar(pairs(ts)):
+            x = self.initial_x(run, model, n, generator, grid[0])
+            for t, t_next in self.steps_bar(list(zip(grid, grid[1:]))):
                 x = self.step(run, x, t, t_next)
             samples = self.finish(run, x, cond)
         return dataclasses.replace(samples, data=samples.data.clone())  # a normal tensor again
+
+    def grid(self, run: Run, steps: int | None) -> list[Any]:
+        """The times the loop visits, noisiest first, then where the last step lands
+        (``-1``: the clean data). Evenly spaced integer timesteps (:meth:`timesteps`),
+        or with a true ``karras`` option the continuous timesteps of Karras sigmas
+        (:meth:`NoiseSchedule.karras_timesteps`, so ``t`` may be a float)."""
+        total = run.schedule.timesteps
+        default = total if self.default_steps is None else min(self.default_steps, total)
+        ts: list[Any] = self.timesteps(run.schedule, steps, default=default)
+        if run.options.get("karras"):  # the same number of steps, at Karras' noise levels
+            ts = run.schedule.karras_timesteps(len(ts))
+        return [*ts, -1]
 
     def step(self, run: Run, x: Tensor, t: float, t_next: float) -> Tensor:
         """The update rule: ``x`` at timestep ``t`` to timestep ``t_next`` (``-1``: the
@@ -306,6 +325,9 @@ class DiffusionSampler(Sampler):
         data = model.to_data(x, data_cond)
         kind = sample_kind_of(model)
         return Samples(data=data.float().cpu(), kind=kind, cond=None if cond is None else cond.cpu())
+
+
+DiffusionSampler.sample = signed_sample(DiffusionSampler, DiffusionSampler._sample)  # type: ignore[method-assign]
 
 
 def estimates(

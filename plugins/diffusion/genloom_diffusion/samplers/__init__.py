@@ -1,1 +1,3 @@
-"""Diffusion samplers, one per module: ``ddpm``, ``ddim``, ``dpmpp_2m``."""
+"""Diffusion samplers, one per module (``ddpm``, ``ddim``, ``dpmpp_2m``, ``euler``, and
+``flow_euler``/``flow_heun`` in :mod:`~genloom_diffusion.samplers.flow`), each a
+:class:`~genloom_diffusion.DiffusionSampler` that writes its ``step`` and declares its options."""

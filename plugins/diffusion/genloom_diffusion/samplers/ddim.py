@@ -9,14 +9,12 @@ it (0: deterministic, the same noise gives the same sample at any step count;
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from genloom import ConfigError, Samples
-
 from genloom_diffusion.denoising import DiffusionSampler, NoiseSchedule, Run
+from genloom_diffusion.denoising.options import Option, between
 
 
 def ddim_step(schedule: NoiseSchedule, x0: Tensor, eps: Tensor, x: Tensor, t: int, t_prev: int,
@@ -43,26 +41,7 @@ class DDIM(DiffusionSampler):
 
     label = "ddim"
     default_steps = 50
-
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        steps: int | None = None,
-        eta: float = 0.0,
-        guidance: float = 1.0,
-        clip: bool | None = None,
-    ) -> Samples:
-        """``steps``: timesteps to visit (default 50); ``eta``: 0 deterministic .. 1
-        DDPM-like; ``guidance``: classifier-free guidance scale (1: none); ``clip``: clip
-        predicted x0 to [-1, 1] (default: for pixel-space images)."""
-        if not 0.0 <= eta <= 1.0:
-            raise ConfigError(f"eta must be between 0 and 1, got {eta}")
-        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
-                                guidance=guidance, clip=clip, eta=eta)
+    options = {"eta": Option(0.0, "0 deterministic .. 1 DDPM-like", between(0, 1))}
 
     def step(self, run: Run, x: Tensor, t: int, t_next: int) -> Tensor:
         """One DDIM step from ``t`` to ``t_next``, with fresh noise when ``eta > 0``."""

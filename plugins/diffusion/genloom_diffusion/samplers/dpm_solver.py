@@ -14,14 +14,11 @@ steps where DDIM needs more. With ``karras=true`` the steps sit at Karras et al.
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import torch
 from torch import Tensor
 
-from genloom import ConfigError, Samples
-
 from genloom_diffusion.denoising import DiffusionSampler, NoiseSchedule, Run
+from genloom_diffusion.denoising.options import Option, flag
 
 
 def dpmpp_2m_step(schedule: NoiseSchedule, x0: Tensor, x: Tensor, t: float, t_next: float,
@@ -53,26 +50,7 @@ class DPMSolverPP2M(DiffusionSampler):
 
     label = "dpmpp_2m"
     default_steps = 20
-
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        steps: int | None = None,
-        karras: bool = False,
-        guidance: float = 1.0,
-        clip: bool | None = None,
-    ) -> Samples:
-        """``steps``: denoiser calls (default 20); ``karras``: Karras-spaced noise levels
-        instead of evenly spaced timesteps; ``guidance``: classifier-free guidance scale
-        (1: none); ``clip``: clip predicted x0 to [-1, 1] (default: for pixel-space images)."""
-        if not isinstance(karras, bool):
-            raise ConfigError(f"karras must be true or false, got {karras!r}")
-        return self.sample_loop(model, n, cond=cond, generator=generator, steps=steps,
-                                guidance=guidance, clip=clip, karras=karras)
+    options = {"karras": Option(False, "Karras-spaced noise levels instead of evenly spaced timesteps", flag)}
 
     def step(self, run: Run, x: Tensor, t: float, t_next: float) -> Tensor:
         """One multistep update; the step's ``(x0, t)`` is kept in ``run.state`` for the next."""

@@ -9,52 +9,30 @@ deterministic: the only randomness is the starting noise.
 
 from __future__ import annotations
 
-from typing import Any
-
-import torch
 from torch import Tensor
 
-from genloom import ConfigError, Samples
+from genloom import ConfigError
 
 from genloom_diffusion.denoising import DiffusionSampler, Run
+from genloom_diffusion.denoising.options import Option, positive
 from genloom_diffusion.flow import euler_step, flow_sigmas, heun_step
 
 
 class FlowSampler(DiffusionSampler):
-    """The loop of a flow sampler: the base's checks, guidance and finish, over the
-    times of :func:`~genloom_diffusion.flow.flow_sigmas`; a subclass writes ``step``."""
+    """A flow sampler: the base's loop over the times of
+    :func:`~genloom_diffusion.flow.flow_sigmas`; a subclass writes ``step``."""
 
     objective = "flow"
     default_steps = 20
+    options = {"shift": Option(1.0, "> 1 spends more of the steps at high noise", positive)}
+    common_options = ("steps", "guidance")  # no clipping: a velocity has no x0 to clip
 
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        steps: int | None = None,
-        shift: float = 1.0,
-        guidance: float = 1.0,
-    ) -> Samples:
-        """``steps``: integration steps (default 20); ``shift``: > 1 spends more of them
-        at high noise; ``guidance``: classifier-free guidance scale (1: none)."""
+    def grid(self, run: Run, steps: int | None) -> list[float]:
+        """``steps + 1`` times from 1 (noise) to 0 (data): :func:`~genloom_diffusion.flow.flow_sigmas`."""
         steps = self.default_steps if steps is None else steps
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 10_000:
             raise ConfigError(f"steps must be a whole number from 1 to 10000, got {steps!r}")
-        if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not shift > 0:
-            raise ConfigError(f"shift must be a positive number, got {shift!r}")
-        run = self.start(model, n, cond, guidance, False)
-        run.generator, run.options = generator, {"shift": float(shift)}
-        times = flow_sigmas(steps, float(shift))
-        with torch.inference_mode():
-            x = self.initial_noise(run, model, n, generator)
-            for s, s_next in self.steps_bar(list(zip(times, times[1:]))):
-                x = self.step(run, x, s, s_next)
-            samples = self.finish(run, x, cond)
-        return Samples(data=samples.data.clone(), kind=samples.kind, cond=samples.cond,
-                       extras=samples.extras)
+        return flow_sigmas(steps, run.options["shift"])
 
     @staticmethod
     def velocity(run: Run, x: Tensor, s: float) -> Tensor:
