@@ -87,10 +87,25 @@ def test_import_command_export_samples_the_same(tmp_path, capsys):
     assert np.array_equal(ours(direct, "ddim", 5), ours(exported, "ddim", 5))
 
 
-def test_vae_is_a_frozen_first_stage(tmp_path):
+def test_sampling_an_imported_folder_never_imports_diffusers(tmp_path):
+    import subprocess
+
+    dm.ddpm(tmp_path / "pipe")
+    code = ("import sys; sys.modules['diffusers'] = None  # any import of diffusers now fails\n"
+            "from genloom import load_checkpoint\n"
+            f"print(load_checkpoint({str(tmp_path / 'pipe')!r}).sample(1, sampler='ddpm', steps=3).data.shape)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "torch.Size([1, 3, 16, 16])" in r.stdout, r.stderr
+
+
+def test_vae_is_a_frozen_first_stage(tmp_path, capsys):
     from genloom import DataInfo, build_model, load_config, save_model
 
     vae = dm.vae(tmp_path / "vae")
+    assert cli("import-diffusers", str(tmp_path / "vae"), str(tmp_path / "vae-export")) == 0
+    assert "AutoencoderKL, 43,711 parameters, latents (4, 8, 8)" in capsys.readouterr().out
+    exported = load_checkpoint(tmp_path / "vae-export")
+    assert exported.sample(2, generator=torch.Generator().manual_seed(0)).data.shape == (2, 3, 16, 16)
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
     cfg = load_config(base={"model": {"name": "diffusion", "ema": False, "latent": {
         "checkpoint": str(tmp_path / "vae"), "scale": 1.0}, "denoiser": {"name": "mlp"}}}, check_trainer=False)
