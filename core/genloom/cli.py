@@ -317,7 +317,7 @@ def sample(
 @click.option("--quantize", type=click.Choice(["int8"]), default=None,
               help="Store the linear layers' weights in int8 (dynamic quantisation, CPU inference).")
 @click.option("--format", "fmt", default="genloom", show_default=True, metavar="NAME",
-              help="genloom, or a layout a plugin writes (hf: Hugging Face, with genloom-transformer).")
+              help="genloom, or a layout a plugin writes (genloom list layout), such as hf or diffusers.")
 def export(checkpoint: str, out_dir: str, force: bool, quantize: str | None, fmt: str) -> None:
     """Write CHECKPOINT as OUT_DIR/model.safetensors + OUT_DIR/genloom.json.
 

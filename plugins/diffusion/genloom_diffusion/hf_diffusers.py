@@ -18,7 +18,8 @@ allowlists of class names and keys, sizes are bounded before anything is allocat
 weights load with safetensors, and nothing the folder names is imported. diffusers
 need not be installed. The ``diffusers`` layout component lets ``genloom sample
 FOLDER`` and ``genloom.load_checkpoint(FOLDER)`` read such a folder directly;
-``genloom import-diffusers FOLDER OUT`` writes it as a genloom export.
+``genloom import-diffusers FOLDER OUT`` writes it as a genloom export, and ``genloom
+export CHECKPOINT OUT --format diffusers`` writes such a model (fine-tuned, say) back.
 """
 
 from __future__ import annotations
@@ -143,9 +144,10 @@ def scheduler_section(sched: dict[str, Any], where: str) -> dict[str, Any]:
         raise _fail(f"'{where}': steps_offset must be a whole number in 0..{steps - 1}, got {offset!r}")
     if prediction not in PREDICTIONS:
         raise _fail(f"'{where}': prediction_type {prediction!r} is not one of {', '.join(PREDICTIONS)}")
-    clip = float(sched.get("clip_sample_range", 1.0)) if sched.get("clip_sample", True) else 0.0
-    if not 0 <= clip < math.inf:
-        raise _fail(f"'{where}': clip_sample_range must be a positive number")
+    clip = sched.get("clip_sample_range", 1.0)
+    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < math.inf:
+        raise _fail(f"'{where}': clip_sample_range must be a positive number, not {clip!r}")
+    clip = float(clip) if sched.get("clip_sample", True) else 0.0
     beta = {"name": "diffusion:diffusers", "beta_schedule": sched.get("beta_schedule", "linear"),
             "beta_start": sched.get("beta_start", 1e-4), "beta_end": sched.get("beta_end", 0.02)}
     if beta["beta_schedule"] not in BETA_SCHEDULES:
@@ -244,6 +246,73 @@ def describe(model: Any) -> str:
     return f"AutoencoderKL, {n:,} parameters, latents {tuple(model.encoder.latent_shape)}"
 
 
+# -- writing -------------------------------------------------------------------------------
+
+#: the diffusers release whose folder format :func:`export_diffusers` writes
+DIFFUSERS_FORMAT = "0.42.1"
+SCHEDULER_NAMES = {v: k for k, v in PREDICTIONS.items()}
+
+
+def diffusers_files(model: Any) -> dict[str, Any]:
+    """``{relative path: bytes or str}`` of ``model`` (an imported or fine-tuned
+    ``diffusers`` or ``diffusers_vae`` model) in the layout diffusers' save_pretrained writes."""
+    from omegaconf import OmegaConf
+    from safetensors.torch import save
+
+    from genloom import Denoiser
+    from genloom_diffusion.hf_model import DiffusersDiffusion
+    from genloom_diffusion.hf_vae import DiffusersVAE
+
+    def tensors(state: dict[str, Any]) -> bytes:
+        return save({k: v.detach().clone().contiguous().cpu() for k, v in state.items()}, metadata={"format": "pt"})
+
+    def config(cls: str, section: dict[str, Any]) -> str:
+        return json.dumps({"_class_name": cls, "_diffusers_version": DIFFUSERS_FORMAT, **section}, indent=2) + "\n"
+
+    if isinstance(model, DiffusersVAE):
+        section = OmegaConf.to_container(model.cfg, resolve=True)
+        section.pop("name", None)
+        state = {k.split(".", 1)[1] if k.startswith(("encoder.quant_conv.", "decoder.post_quant_conv.")) else k: v
+                 for k, v in model.state_dict().items()}
+        return {CONFIG: config("AutoencoderKL", section), WEIGHTS: tensors(state)}
+    if not isinstance(model, DiffusersDiffusion) or model.first_stage is not None or model.num_classes:
+        raise _fail("only a model imported from diffusers (model diffusers or diffusers_vae, unconditional, "
+                    "in pixel space) writes the diffusers format")
+    m = OmegaConf.to_container(model.cfg, resolve=True)
+    unet = {k: v for k, v in m["denoiser"].items() if k not in ("name", "prediction")}
+    sched = {"num_train_timesteps": m["timesteps"], "beta_schedule": m["schedule"]["beta_schedule"],
+             "beta_start": m["schedule"]["beta_start"], "beta_end": m["schedule"]["beta_end"],
+             "prediction_type": SCHEDULER_NAMES[m["denoiser"]["prediction"]],
+             "clip_sample": m["clip_sample_range"] > 0, "clip_sample_range": m["clip_sample_range"] or 1.0,
+             "timestep_spacing": m["timestep_spacing"], "steps_offset": m["steps_offset"],
+             "variance_type": "fixed_small"}
+    index = {"_class_name": "DDPMPipeline", "_diffusers_version": DIFFUSERS_FORMAT,
+             "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
+    return {MODEL_INDEX: json.dumps(index, indent=2) + "\n", f"unet/{CONFIG}": config("UNet2DModel", unet),
+            f"unet/{WEIGHTS}": tensors(model.component(Denoiser).state_dict()),
+            f"scheduler/{SCHEDULER_CONFIG}": config("DDPMScheduler", sched)}
+
+
+def export_diffusers(model: Any, out: str | Path, *, force: bool = False) -> list[str]:
+    """Write ``model`` in diffusers' layout to ``out`` (see :func:`diffusers_files`); returns
+    the files written. An existing model in ``out`` is kept unless ``force``."""
+    from genloom.atomic import write_atomic
+
+    files = diffusers_files(model)
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise _fail(f"'{out_dir}' exists and is not a folder; name a folder for the export")
+    if not force and any((out_dir / n).exists() for n in (MODEL_INDEX, CONFIG)):
+        raise _fail(f"'{out_dir}' already holds a model; pass --force to replace it")
+    try:
+        for name, data in files.items():
+            (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(out_dir / name, data)
+    except OSError as exc:
+        raise _fail(f"cannot write to '{out_dir}': {exc.strerror or exc}") from None
+    return sorted(files)
+
+
 class DiffusersLayout:
     """The ``layout`` component ``diffusers``: ``genloom sample FOLDER`` and
     ``genloom.load_checkpoint(FOLDER)`` (so ``model.latent.checkpoint``) read a diffusers
@@ -265,3 +334,8 @@ class DiffusersLayout:
     @staticmethod
     def load(path: str | Path) -> Any:
         return import_diffusers(path)
+
+    @staticmethod
+    def write(model: Any, out: str | Path, *, force: bool = False) -> list[str]:
+        """``genloom export CHECKPOINT OUT --format diffusers``: :func:`export_diffusers`."""
+        return export_diffusers(model, out, force=force)

@@ -139,6 +139,8 @@ BAD = {
     "pipeline": lambda p: _edit(p / "model_index.json", _class_name="StableDiffusionPipeline"),
     "not json": lambda p: (p / "unet" / "config.json").write_text("{"),
     "class embeddings": lambda p: _edit(p / "unet" / "config.json", num_class_embeds=10),
+    "clip range": lambda p: _edit(p / "scheduler" / "scheduler_config.json", clip_sample_range="1"),
+    "huge": lambda p: _edit(p / "unet" / "config.json", block_out_channels=[8, 16, 10**6]),
 }
 EXPECTED = {
     "missing weights": "has no diffusion_pytorch_model.safetensors",
@@ -150,6 +152,8 @@ EXPECTED = {
     "pipeline": "pipeline 'StableDiffusionPipeline' is not supported",
     "not json": "is not valid JSON",
     "class embeddings": "num_class_embeds=10 is not supported",
+    "clip range": "clip_sample_range must be a positive number, not '1'",
+    "huge": "channel counts must lie in 1..8192",
 }
 
 
@@ -182,3 +186,40 @@ def test_lone_unet_and_unknown_folder(tmp_path):
     (tmp_path / "other" / "config.json").write_text('{"_class_name": "UNet1DModel", "_diffusers_version": "0"}')
     with pytest.raises(CheckpointError, match="'UNet1DModel' is not supported"):
         load_checkpoint(tmp_path / "other")
+
+
+def test_export_format_diffusers_round_trips(tmp_path, capsys):
+    """genloom export --format diffusers writes an imported pipeline or autoencoder back:
+    diffusers loads identical tensors, and the pipeline draws genloom's images."""
+    from diffusers import AutoencoderKL, DDPMPipeline
+    from safetensors.torch import load_file
+
+    dm.ddpm(tmp_path / "pipe", scheduler={"timestep_spacing": "trailing", "prediction_type": "v_prediction"})
+    dm.vae(tmp_path / "vae")
+    for name in ("pipe", "vae"):
+        assert cli("import-diffusers", str(tmp_path / name), str(tmp_path / f"{name}-genloom")) == 0
+        assert cli("export", str(tmp_path / f"{name}-genloom"), str(tmp_path / f"{name}-back"),
+                   "--format", "diffusers") == 0
+    assert "(diffusers: model_index.json, scheduler/scheduler_config.json" in capsys.readouterr().out
+    for sub in ("unet", "."):
+        original = tmp_path / ("pipe" if sub == "unet" else "vae") / sub / "diffusion_pytorch_model.safetensors"
+        back = tmp_path / ("pipe-back" if sub == "unet" else "vae-back") / sub / original.name
+        a, b = load_file(original), load_file(back)
+        assert sorted(a) == sorted(b) and all(torch.equal(a[k], b[k]) for k in a)
+    pipe = DDPMPipeline.from_pretrained(tmp_path / "pipe-back")
+    assert pipe.scheduler.config.timestep_spacing == "trailing"
+    assert np.abs(ours(load_checkpoint(tmp_path / "pipe-genloom"), "ddpm", 10) - theirs(pipe, 10)).max() <= 2e-5
+    assert AutoencoderKL.from_pretrained(tmp_path / "vae-back").config.latent_channels == 4
+    assert cli("export", str(tmp_path / "pipe-genloom"), str(tmp_path / "pipe-back"), "--format", "diffusers") == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_export_format_diffusers_refuses_other_models(tmp_path, capsys):
+    from genloom import DataInfo, build_model, load_config, save_model
+
+    cfg = load_config(base={"model": {"name": "diffusion", "denoiser": {"name": "mlp"}}}, check_trainer=False)
+    save_model(build_model(cfg, DataInfo(kind="points", shape=(2,))), tmp_path / "run")
+    assert cli("export", str(tmp_path / "run"), str(tmp_path / "out"), "--format", "diffusers") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "only a model imported from diffusers" in err, err
+    assert not (tmp_path / "out").exists()
