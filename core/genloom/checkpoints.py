@@ -147,6 +147,19 @@ def export(path: str | Path, out_dir: str | Path, *, force: bool = False,
     return _write_export(out, tensors, meta)
 
 
+def export_as(fmt: str, path: str | Path, out_dir: str | Path, *, force: bool = False,
+              quantize: str | None = None) -> list[str]:
+    """Write a checkpoint in the format of the ``layout`` component ``fmt`` (one that has
+    ``write(model, out_dir, force=...)``, returning the files written)."""
+    from genloom.plugins import get_registry
+
+    writers = [c.name for c in get_registry().components("layout") if hasattr(c.load(), "write")]
+    if fmt not in writers or quantize:
+        raise CheckpointError(f"export format '{fmt}' is unknown; formats: genloom, {', '.join(writers)}"
+                              if fmt not in writers else "--quantize writes genloom's format only")
+    return get_registry().load("layout", fmt).write(load_checkpoint(path), out_dir, force=force)
+
+
 class Quantizer(Protocol):
     """A ``quantizer`` component (genloom-compress registers ``int8``): how an export
     stores weights in fewer bits, and how they are read back. The core reaches

@@ -316,15 +316,24 @@ def sample(
 @click.option("--force", is_flag=True, help="Replace an existing export in OUT_DIR.")
 @click.option("--quantize", type=click.Choice(["int8"]), default=None,
               help="Store the linear layers' weights in int8 (dynamic quantisation, CPU inference).")
-def export(checkpoint: str, out_dir: str, force: bool, quantize: str | None) -> None:
+@click.option("--format", "fmt", default="genloom", show_default=True, metavar="NAME",
+              help="genloom, or a layout a plugin writes (genloom list layout), such as hf or diffusers.")
+def export(checkpoint: str, out_dir: str, force: bool, quantize: str | None, fmt: str) -> None:
     """Write CHECKPOINT as OUT_DIR/model.safetensors + OUT_DIR/genloom.json.
 
     The export loads without pickle: genloom sample OUT_DIR works on it, and so does
     genloom.load_checkpoint(OUT_DIR). With --quantize int8, every linear layer not tied
     to another module is stored in int8 and runs as int8 when the export is loaded.
+    With --format NAME, a plugin's layout writes OUT_DIR in its own format instead.
     """
     from genloom.checkpoints import export as write_export
 
+    if fmt != "genloom":
+        from genloom.checkpoints import export_as
+
+        files = export_as(fmt, checkpoint, out_dir, force=force, quantize=quantize)
+        click.echo(f"exported {checkpoint} to {out_dir} ({fmt}: {', '.join(files)})")
+        return
     out = write_export(checkpoint, out_dir, force=force, quantize=quantize)
     size = (Path(out) / "model.safetensors").stat().st_size
     click.echo(f"exported {checkpoint} to {out}" + (f" ({quantize}, {size / 1e6:.2f} MB)" if quantize else ""))

@@ -1,9 +1,13 @@
 """Entry point of the diffusion plugin: declares its components by import path, as data.
 
 Import-light on purpose (no torch): genloom imports this module for every command.
+It adds ``genloom import-diffusers`` (diffusers pipeline and AutoencoderKL folders in),
+which imports its machinery when it runs.
 """
 
 from __future__ import annotations
+
+import click
 
 from genloom import hookimpl
 
@@ -18,6 +22,17 @@ GENLOOM_COMPONENTS = {
         "UNet for square power-of-two images (8x8 and up), time and class embeddings"),
     "denoiser:mlp": ("genloom_diffusion.mlp:MLPDenoiser",
         "residual MLP for points and flat latents (any shape, flattened)"),
+    "model:diffusers": ("genloom_diffusion.hf_model:DiffusersDiffusion",
+        "diffusion imported from a diffusers DDPM/DDIM pipeline: its scheduler's timestep spacing and "
+        "clipping"),
+    "model:diffusers_vae": ("genloom_diffusion.hf_vae:DiffusersVAE",
+        "a diffusers AutoencoderKL, imported: a frozen first stage for latent diffusion"),
+    "denoiser:diffusers_unet": ("genloom_diffusion.hf_unet:DiffusersUNet",
+        "diffusers' UNet2DModel (DownBlock2D/AttnDownBlock2D, UpBlock2D/AttnUpBlock2D), re-implemented"),
+    "noise_schedule:diffusers": ("genloom_diffusion.hf_diffusers:DiffusersBetas",
+        "a diffusers scheduler's betas (linear, scaled_linear, squaredcos_cap_v2), computed as diffusers does"),
+    "layout:diffusers": ("genloom_diffusion.hf_diffusers:DiffusersLayout",
+        "a diffusers folder: a DDPM/DDIM pipeline (UNet2DModel + scheduler) or an AutoencoderKL"),
     "noise_schedule:linear": ("genloom_diffusion.schedules:Linear",
         "betas linear from beta_start to beta_end (Ho et al., 2020)"),
     "noise_schedule:cosine": ("genloom_diffusion.schedules:Cosine",
@@ -53,3 +68,29 @@ GENLOOM_COMPONENTS = {
 @hookimpl
 def genloom_component_kinds() -> dict[str, str]:
     return {"noise_schedule": "forward-process noise schedules; model diffusion reads model.schedule"}
+
+
+@hookimpl
+def genloom_register_commands(cli: click.Group) -> None:
+    @cli.command("import-diffusers")
+    @click.argument("folder", type=click.Path())
+    @click.argument("out_dir", type=click.Path(file_okay=False))
+    @click.option("--force", is_flag=True, help="Replace an export already in OUT_DIR.")
+    def import_diffusers(folder: str, out_dir: str, force: bool) -> None:
+        """Import a diffusers FOLDER as a genloom export in OUT_DIR.
+
+        FOLDER is local and in the layout diffusers' save_pretrained writes: a
+        DDPMPipeline or DDIMPipeline (model_index.json, unet/, scheduler/), or an
+        AutoencoderKL (config.json, diffusion_pytorch_model.safetensors). It is read as
+        data; no code from it runs and diffusers need not be installed. A pipeline's
+        export samples with genloom sample OUT_DIR (ddpm, ddim, ...); an AutoencoderKL's
+        is a first stage for latent diffusion (model.latent.checkpoint=OUT_DIR).
+        """
+        from genloom import save_model
+        from genloom_diffusion.hf_diffusers import describe
+        from genloom_diffusion.hf_diffusers import import_diffusers as load
+
+        model = load(folder)
+        save_model(model, out_dir, force=force, note={"made_by": "genloom import-diffusers",
+                                                     "source": str(folder)})
+        click.echo(f"imported {folder} ({describe(model)}) to {out_dir}")

@@ -325,6 +325,11 @@ class HFLayout:
     def load(path: str | Path) -> Any:
         return import_hf(path)
 
+    @staticmethod
+    def write(model: Any, out: str | Path, *, force: bool = False) -> list[str]:
+        """``genloom export CHECKPOINT OUT --format hf``: :func:`export_hf`."""
+        return export_hf(model, out, force=force)
+
 
 def hf_shape(model: Any) -> tuple[str, dict[str, Any]]:
     """``("gpt2" | "llama", its model section)`` for a genloom transformer, or a one-line
