@@ -62,8 +62,9 @@ class TextToImage(GenerativeModel):
         timesteps: int = field(default=1000, metadata={"min": 2})
         channels: int = field(default=32, metadata={"min": 4})
         heads: int = field(default=4, metadata={"min": 1})
-        #: also add the prompt's pooled text vector to the timestep embedding (FiLM-like)
-        pooled: bool = True
+        #: also add the prompt's pooled text vector to the timestep embedding (the recipes
+        #: turn it on; off by default so that runs saved before it existed still load)
+        pooled: bool = False
         #: share of training prompts replaced by "no prompt" (classifier-free guidance)
         cond_dropout: float = field(default=0.1, metadata={"min": 0.0, "max": 0.99})
         #: the guidance scale t2i:prompt uses when none is given

@@ -4,11 +4,11 @@ Three levels (side ``S``, ``S/2``, ``S/4``; ``S`` a multiple of 4, e.g. 28 -> 14
 residual conv blocks with the timestep added per channel; at ``S/2`` and ``S/4`` each
 block is followed by cross-attention: the image positions are the queries, the text
 encoder's states (with its padding masked out) the keys and values, as in latent
-diffusion's UNet (Rombach et al., 2022). With ``pooled`` (the default) the prompt also
+diffusion's UNet (Rombach et al., 2022). With ``pooled`` the prompt also
 reaches every block globally: the masked mean of its token states, projected, is added
-to the timestep embedding (as Imagen and SDXL add a pooled text vector), a path that
-learns in a few hundred steps what cross-attention takes thousands to find. The text encoder is a submodule, so it trains
-with the UNet (and its EMA copy moves with it); ``cond`` is the prompt's token ids.
+to the timestep embedding (as Imagen and SDXL add a pooled text vector): a direct path
+from the whole prompt to every block, beside the position-wise one. The text encoder is
+a submodule, so it trains with the UNet (and its EMA copy moves with it); ``cond`` is the prompt's token ids.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class CrossAttentionUNet(Denoiser):
     prediction = "eps"
 
     def __init__(self, data_shape: tuple[int, ...], text_encoder: nn.Module, channels: int = 32,
-                 heads: int = 4, pooled: bool = True, prediction: str = "eps") -> None:
+                 heads: int = 4, pooled: bool = False, prediction: str = "eps") -> None:
         super().__init__()
         self.prediction = prediction
         cin, side = data_shape[0], data_shape[-1]

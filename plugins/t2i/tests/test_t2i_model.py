@@ -139,7 +139,7 @@ def test_the_pooled_prompt_reaches_every_block_without_cross_attention():
 
 
 def test_flow_objective_trains_a_velocity_and_samples_with_flow_euler():
-    model = t2i("model.objective=flow")
+    model = t2i("model.objective=flow", "model.pooled=true")
     assert model.denoiser.prediction == "v" and model.base_sampler == "diffusion:flow_euler"
     batch = {"x": torch.rand(4, 1, 8, 8) * 2 - 1, "y": torch.tensor([1, 2, 3, 4])}
     loss = model.losses(batch)["loss"]
@@ -186,7 +186,7 @@ def test_a_tiny_model_follows_its_prompt_better_than_shuffled_prompts():
 
     torch.manual_seed(0)
     cfg = load_config(None, ["model.name=t2i", "data.name=digits", "model.objective=flow", "model.ema=false",
-                             *SMALL], check_trainer=False)
+                             "model.pooled=true", *SMALL], check_trainer=False)
     data = build_dataset(cfg)
     model = build_model(cfg, data.info)
     train = data.splits(0.1, 0.1, 0)["train"]
