@@ -39,6 +39,7 @@ def genloom(*args: str, code: int = 0) -> subprocess.CompletedProcess:
 @parametrize_with_checks([
     Case("t2i", DIGITS, SMALL, id="t2i-digits"),
     Case("t2i", DataInfo(kind="image", shape=(1, 12, 12)), [*SMALL, "model.ema=false"], id="t2i-unlabelled"),
+    Case("t2i", DIGITS, [*SMALL, "model.objective=flow", "model.pooled=true"], id="t2i-flow-pooled"),
 ])
 def test_t2i_conformance(case, check):
     check(case)
