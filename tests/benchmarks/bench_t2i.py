@@ -3,11 +3,11 @@
 Run: OMP_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_t2i.py [--minutes 0.5,1,2] [--n 50]
   [--channels 16] [--batch 32] [--steps 25]
 
-Trains the ``t2i-mnist`` recipe's model (genloom-t2i: cross-attention UNet, jointly trained
-``text:chars`` encoder, caption dropout 0.1, EMA) on ``captioned_mnist`` with a plain loop
+Trains the ``t2i-mnist`` recipe's model (genloom-t2i: cross-attention UNet with the pooled
+prompt vector, jointly trained ``text:chars`` encoder, flow matching, caption dropout 0.1, EMA) on ``captioned_mnist`` with a plain loop
 (Adam, the recipe's learning rate, no schedule) and, each time the training clock passes
 one of ``--minutes``, stops the clock and runs ``prompt_fidelity`` on ``--n`` test prompts
-and ``--n`` held-out combinations (DDIM, ``--steps`` steps, guidance 3). It prints a row
+and ``--n`` held-out combinations (the recipe's sampler, ``--steps`` steps, guidance 3). It prints a row
 per budget: steps, digit accuracy on test prompts and on held-out combinations, the mean
 attribute accuracy, the held-out attribute's accuracy and FID, with the real-data floors
 and the shuffled-prompt chance level as the baseline beside them. Nothing is asserted:

@@ -30,14 +30,17 @@ class PromptSampler(Sampler):
 
     def sample(self, model: Any, n: int, *, cond: Tensor | None = None,
                generator: torch.Generator | None = None, prompt: str | None = None,
-               base: str = "diffusion:ddim", guidance: float | None = None,
+               base: str | None = None, guidance: float | None = None,
                **options: Any) -> Samples:
-        """``prompt``: text(s) separated by ``|``; ``base``: the diffusion sampler to run;
+        """``prompt``: text(s) separated by ``|``; ``base``: the diffusion sampler to run
+        (default: the model's ``base_sampler``, ``diffusion:ddim`` or ``diffusion:flow_euler``);
         ``guidance``: classifier-free guidance scale (default: the model's); other
         options (``steps``, ``eta``, ``clip``) go to ``base``."""
         from genloom.sampling import draw
 
         tokens = self.tokens(model, n, cond, prompt)
+        if base is None:
+            base = getattr(model, "base_sampler", "diffusion:ddim")
         if base.rpartition(":")[2] == "prompt":
             raise ConfigError("base=prompt would call itself; name a diffusion sampler, e.g. base=ddim")
         if guidance is None:

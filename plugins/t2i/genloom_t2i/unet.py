@@ -4,8 +4,11 @@ Three levels (side ``S``, ``S/2``, ``S/4``; ``S`` a multiple of 4, e.g. 28 -> 14
 residual conv blocks with the timestep added per channel; at ``S/2`` and ``S/4`` each
 block is followed by cross-attention: the image positions are the queries, the text
 encoder's states (with its padding masked out) the keys and values, as in latent
-diffusion's UNet (Rombach et al., 2022). The text encoder is a submodule, so it trains
-with the UNet (and its EMA copy moves with it); ``cond`` is the prompt's token ids.
+diffusion's UNet (Rombach et al., 2022). With ``pooled`` the prompt also
+reaches every block globally: the masked mean of its token states, projected, is added
+to the timestep embedding (as Imagen and SDXL add a pooled text vector): a direct path
+from the whole prompt to every block, beside the position-wise one. The text encoder is
+a submodule, so it trains with the UNet (and its EMA copy moves with it); ``cond`` is the prompt's token ids.
 """
 
 from __future__ import annotations
@@ -24,6 +27,12 @@ def timestep_embedding(t: Tensor, dim: int) -> Tensor:
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]
     return torch.cat([args.sin(), args.cos()], dim=1)
+
+
+def pooled_states(states: Tensor, mask: Tensor) -> Tensor:
+    """The mean of the token states ``(n, L, d)`` over the unmasked positions: ``(n, d)``."""
+    w = mask.to(states.dtype)[..., None]
+    return (states * w).sum(1) / w.sum(1).clamp(min=1.0)
 
 
 def groups(channels: int) -> int:
@@ -68,13 +77,15 @@ class CrossAttention(nn.Module):
 
 
 class CrossAttentionUNet(Denoiser):
-    """Predicts the noise ``eps`` in ``x_t`` given the timestep and the prompt's token ids."""
+    """Predicts ``prediction`` (``eps``, ``x0`` or ``v``) for ``x_t`` given the timestep and
+    the prompt's token ids."""
 
     prediction = "eps"
 
     def __init__(self, data_shape: tuple[int, ...], text_encoder: nn.Module, channels: int = 32,
-                 heads: int = 4) -> None:
+                 heads: int = 4, pooled: bool = False, prediction: str = "eps") -> None:
         super().__init__()
+        self.prediction = prediction
         cin, side = data_shape[0], data_shape[-1]
         if len(data_shape) != 3 or data_shape[1] != side or side % 4:
             raise ValueError(f"the t2i UNet needs square images with a side divisible by 4, "
@@ -83,6 +94,7 @@ class CrossAttentionUNet(Denoiser):
         self.text = text_encoder
         tx = int(text_encoder.dim)
         self.time = nn.Sequential(nn.Linear(c, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
+        self.pool = nn.Sequential(nn.Linear(tx, tdim), nn.SiLU(), nn.Linear(tdim, tdim)) if pooled else None
         self.inp = nn.Conv2d(cin, c, 3, padding=1)
         self.down0 = ResBlock(c, c, tdim)
         self.pool1 = nn.Conv2d(c, c, 3, stride=2, padding=1)
@@ -101,6 +113,8 @@ class CrossAttentionUNet(Denoiser):
             cond = torch.zeros(len(x_t), 1, dtype=torch.long, device=x_t.device)
         states, mask = self.text(cond.view(len(x_t), -1).long())
         temb = self.time(timestep_embedding(t, self.channels))
+        if self.pool is not None:
+            temb = temb + self.pool(pooled_states(states, mask))
         h0 = self.down0(self.inp(x_t), temb)
         h1 = self.attn1(self.down1(self.pool1(h0), temb), states, mask)
         h = self.mid(self.pool2(h1), temb)
