@@ -52,12 +52,15 @@ _LAZY = {
     "build_model": "genloom.build",
     "build_component": "genloom.build",
     "train": "genloom.training",
-    "load_checkpoint": "genloom.checkpoints",
+    "load": "genloom.checkpoints",
     "save_model": "genloom.checkpoints",
     "register": "genloom.plugins",
 }
 
 __all__ = ["__version__", "hookimpl", "progress", *_LAZY]
+
+#: names kept outside ``__all__``: ``load_checkpoint`` is ``load``'s name before 0.2
+_KEPT = {"load_checkpoint": "genloom.checkpoints"}
 
 #: root names that moved: name -> (the module to import it from, its distribution).
 #: ``genloom.<name>`` still works, with a DeprecationWarning, until genloom 0.3.
@@ -86,7 +89,7 @@ _DEPRECATED: dict[str, tuple[str, str]] = {
 def __getattr__(name: str) -> Any:
     if name in _DEPRECATED:
         return _moved.moved_name(name, *_DEPRECATED[name])
-    module = _LAZY.get(name)
+    module = _LAZY.get(name) or _KEPT.get(name)
     if module is None:
         raise AttributeError(f"module 'genloom' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

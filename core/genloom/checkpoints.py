@@ -330,13 +330,15 @@ def _layouts(path: str | Path, found: bool = False) -> Any:
             + "".join(f", {c.name} ({c.help})" for c in known))
 
 
-def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any:
+def load(path: str | Path, overrides: list[str] | None = None) -> Any:
     """Rebuild the model saved in ``path`` through the registry and load its weights.
 
     ``path`` is a ``.ckpt`` file, a run directory (its ``last.ckpt``), a folder
     written by :func:`export`, or a folder in a foreign layout that a plugin's ``layout``
-    component reads (such as Hugging Face's). Returns the model in eval mode, with ``run_cfg`` and
-    ``info`` restored.
+    component reads (such as Hugging Face's); a folder in no known layout raises a
+    CheckpointError naming the layouts genloom knows. Returns the model in eval mode, with
+    ``run_cfg`` and ``info`` restored. ``genloom.load_checkpoint`` is the same function
+    (its name before genloom 0.2, kept).
     """
     from genloom.bounds import build_bounded
     from genloom.config import load_config
@@ -356,3 +358,6 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
         _quantizer(_scheme(meta, path)).requantize(model, meta, _read_export(Path(path))[1])
         model.quantized_layers = list(meta["quantized"]["layers"])
     return model
+
+
+load_checkpoint = load  # the name before genloom 0.2, kept without a warning
