@@ -179,7 +179,7 @@ def config_init(name: str, out: str | None, force: bool) -> None:
     genloom config init gan-digits               writes gan-digits.yaml
     genloom config init vae-digits --out my.yaml
     """
-    from genloom.example_configs import config_file
+    from genloom.config import config_file
 
     source = config_file(name)
     target = Path(out) if out else Path(f"{source.stem}.yaml")
@@ -210,7 +210,7 @@ def train(config_file: str, overrides: tuple[str, ...], resume: bool) -> None:
     Any trainer.* key goes to lightning.Trainer (devices, strategy, precision ...).
     """
     from genloom.config import load_config
-    from genloom.example_configs import resolve_config_argument
+    from genloom.config import resolve_config_argument
 
     config_file = resolve_config_argument(config_file)  # a file, or a packaged example's name
     cfg = load_config(config_file, overrides)  # before importing Lightning: a bad config answers fast

@@ -397,6 +397,40 @@ def parse_overrides(overrides: Sequence[str]) -> DictConfig:
     return merged
 
 
+def config_file(name: str, registry: Any = None) -> Path:
+    """The YAML file of the packaged example config ``name``: a component of kind
+    ``config``, ``"package:path"`` inside the installed plugin that owns it, so a pip
+    user without ``examples/configs/`` can run ``genloom train gan-digits``.
+
+    Raises ConfigError naming the known examples when there is no such config, or
+    saying what is wrong with the installed plugin when its file is missing.
+    """
+    from genloom.registry import packaged_file
+
+    if registry is None:
+        from genloom.plugins import get_registry
+
+        registry = get_registry()
+    try:
+        component = registry.resolve("config", name)
+    except ComponentError as exc:
+        raise ConfigError(f"{exc}; a config is a YAML file path or the name of an example "
+                          "('genloom list configs')") from None
+    try:
+        return packaged_file(component)
+    except ComponentError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def resolve_config_argument(arg: str, registry: Any = None) -> str:
+    """What ``genloom train CONFIG`` reads: ``arg`` itself if it is a file or looks like
+    a path (a missing one too, so the caller's error names it), else the packaged
+    example config named ``arg``."""
+    if Path(arg).exists() or "/" in arg or "\\" in arg or arg.endswith((".yaml", ".yml")):
+        return arg
+    return str(config_file(arg, registry))
+
+
 def load_config(
     path: str | Path | None = None,
     overrides: Sequence[str] = (),
@@ -422,8 +456,6 @@ def load_config(
     ``import_classes=False`` imports no class path at all (``genloom config show``).
     """
     if path is not None:  # a recipe's name ("vae-digits") works as in ``genloom train``
-        from genloom.example_configs import resolve_config_argument
-
         path = resolve_config_argument(str(path))
     file_cfg = read_yaml(path) if path is not None else OmegaConf.create({})
     base_cfg = OmegaConf.create(without_interpolations(base, base_label) if base is not None else {})

@@ -23,6 +23,8 @@ from types import ModuleType
 
 #: old module -> (new module, the distribution that ships it); removed in genloom 0.3
 MOVED: dict[str, tuple[str, str]] = {
+    # folded into genloom.config, beside load_config which reads the recipes it finds
+    "genloom.example_configs": ("genloom.config", "genloom"),
     # the developer kit (genloom-devkit); conformance.py was merged into testing.checks
     "genloom.testing.conformance": ("genloom_devkit.testing.checks", "genloom-devkit"),
     "genloom.testing": ("genloom_devkit.testing", "genloom-devkit"),
