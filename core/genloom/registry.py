@@ -18,8 +18,8 @@ from typing import Any
 from genloom.errors import ComponentError, did_you_mean
 from genloom.moved import MOVED_COMPONENTS
 
-#: The kinds the core itself consumes. Plugins may register other kinds.
-KINDS = (
+#: The component kinds the core itself consumes. Plugins may register other kinds.
+COMPONENT_KINDS = (
     "model", "encoder", "generator", "denoiser", "sampler", "dataset", "metric", "tokenizer",
     "sample_kind", "config", "quantizer", "layout",
 )
@@ -123,7 +123,7 @@ class Registry:
         self._by_kind.get(component.kind, {}).pop(component.full_name, None)
 
     def kinds(self) -> list[str]:
-        return sorted(set(self._by_kind) | set(KINDS))
+        return sorted(set(self._by_kind) | set(COMPONENT_KINDS))
 
     def components(self, kind: str | None = None) -> list[Component]:
         """Every component, or every component of one kind, sorted by full name."""
@@ -227,3 +227,12 @@ def install_hint(kind: str, name: str) -> str:
         return ""
     return f" (it comes with {dist}: pip install {dist.split(' or ')[0]})"
 
+
+def __getattr__(name: str) -> Any:
+    if name == "KINDS":  # its name before 0.2; "kinds" are also sample kinds
+        import warnings
+
+        warnings.warn("genloom.registry.KINDS is now COMPONENT_KINDS; the old name is removed "
+                      "in genloom 0.3", DeprecationWarning, stacklevel=2)
+        return COMPONENT_KINDS
+    raise AttributeError(f"module 'genloom.registry' has no attribute {name!r}")
