@@ -1,19 +1,9 @@
-"""Checkpoints that rebuild their model through the registry, never through pickle.
+"""Checkpoints that rebuild their model through the registry, never through pickle
+(``torch.load(weights_only=True)``, safetensors for exports).
 
-A genloom checkpoint is a Lightning checkpoint plus a ``genloom`` entry holding the
-resolved run config, the data info and the versions of the plugins that were loaded.
-Loading uses ``torch.load(weights_only=True)``, so a checkpoint cannot run code.
-
-Formats (``genloom["format"]``):
-
-* 1: the model was the LightningModule; state dict keys are the model's own.
-* 2: the model is a plain module inside the training adapter
-  (:class:`~genloom.lightning_module.TrainingModule`), so every key has the prefix
-  ``model.``.
-
-:func:`read_weights` (and so :func:`load_checkpoint`, ``init_from`` and
-:func:`export`) returns the model's own keys for both; an export always holds them
-unprefixed, whatever its format number.
+A checkpoint is Lightning's plus a ``genloom`` entry (resolved config, data info, plugin
+versions). Format 1 keys are the model's own; format 2 keys carry the training adapter's
+prefix ``model.``. :func:`read_weights` returns the model's own keys for both.
 """
 
 from __future__ import annotations
@@ -28,7 +18,7 @@ from omegaconf import OmegaConf
 
 from genloom import __version__
 from genloom.data.info import DataInfo
-from genloom.errors import CheckpointError
+from genloom.errors import CheckpointError, first_line
 
 FORMAT = 2
 #: what format 2 puts before every state dict key: the adapter's attribute ``model``
@@ -266,7 +256,7 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             raise CheckpointError(f"'{path}': its genloom metadata's 'quantized' is damaged; {fix}")
         state = load(data)
     except (OSError, ValueError, RecursionError, SafetensorError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise CheckpointError(f"export '{path}' cannot be read: {first}") from None
     return meta, state
 
@@ -288,7 +278,7 @@ def load_weights(model: Any, state_dict: dict[str, Any], path: str | Path, what:
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
+        first = first_line(exc)
         raise CheckpointError(
             f"{what} '{path}' does not fit this model ({first}); use one of the same "
             "architecture"
@@ -310,7 +300,7 @@ def _config_and_info(meta: Any, path: str | Path) -> tuple[Any, DataInfo]:
         config = OmegaConf.create(meta["config"])
         info = DataInfo.from_dict(meta["info"])
     except Exception as exc:  # omegaconf's validation errors, or fields of the wrong type
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise CheckpointError(f"'{path}': its genloom metadata is damaged ({first}); {fix}") from None
     return config, info
 

@@ -1,9 +1,5 @@
-"""The ``genloom`` command line.
-
-Commands that only look at what is installed (``--help``, ``plugins``, ``list``)
-import neither torch nor lightning; the heavy imports happen inside the commands that
-train or sample. User errors print one line and exit with status 2 (``--debug``
-shows the traceback).
+"""The ``genloom`` command line. Commands that only look at what is installed import
+neither torch nor lightning; user errors print one line and exit 2 (``--debug``: traceback).
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ from typing import Any
 import click
 
 from genloom import __version__
-from genloom.errors import ConfigError, GenloomError
+from genloom.errors import GenloomError
 
 FALSY = ("", "0", "false", "no", "off")
 KIND_ALIASES = {

@@ -1,10 +1,8 @@
 """One resolved OmegaConf tree per run: schemas <- a YAML file <- ``key=value`` overrides.
 
-Every section is checked against a schema: the run's own dataclasses below, and for
-``data`` and ``model`` (and every sub-component such as ``model.encoder``) the
-``Config`` dataclass of the component the ``name`` key selects. A mistake is a
-:class:`ConfigError` naming the key, where it came from (the file, the command line
-or the defaults) and the valid choices or the nearest match.
+Every section, and every component's section (``model.encoder``), is checked against a
+schema; a mistake is a :class:`ConfigError` naming the key, where it came from and the
+valid choices or the nearest match.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from genloom.errors import ComponentError, ConfigError, did_you_mean
+from genloom.errors import ComponentError, ConfigError, did_you_mean, first_line
 
 # -- the run's own schema -------------------------------------------------------------
 
@@ -152,10 +150,6 @@ def _fail(key: str, message: str, sources: Sources) -> ConfigError:
     return ConfigError(f"{key}: {message} (from {sources.of(key)})")
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def _field_names(*schemas: type | None) -> list[str]:
     return [f.name for s in schemas if s is not None for f in dataclasses.fields(s)]
 
@@ -194,9 +188,9 @@ def _merge(schemas: Sequence[type], values: DictConfig, path: str, sources: Sour
     except OmegaConfBaseException as exc:
         sub = getattr(exc, "full_key", None)
         key = ".".join(p for p in (path, sub) if p) or "config"
-        raise _fail(key, _first_line(exc), sources) from None
+        raise _fail(key, first_line(exc), sources) from None
     except (TypeError, ValueError) as exc:  # optim.betas.0=1: one item of a list the schema has
-        raise _fail(path or "config", f"{_first_line(exc)}; set a list or mapping whole "
+        raise _fail(path or "config", f"{first_line(exc)}; set a list or mapping whole "
                     "(optim.betas=[0.9, 0.99]), not one item of it", sources) from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
@@ -370,7 +364,7 @@ def read_yaml(path: str | Path) -> DictConfig:
     except Exception as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or _first_line(exc)
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise ConfigError(f"config file '{p}' is not valid YAML{where}: {problem}") from None
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"config file '{p}' must hold a mapping of sections (data, model, ...)")
@@ -391,7 +385,7 @@ def parse_overrides(overrides: Sequence[str]) -> DictConfig:
             raise ConfigError(f"override '{key}': the value is nested too deeply to read") from None
         except Exception as exc:  # YAML syntax (yaml.YAMLError), omegaconf, clashing types
             raise ConfigError(
-                f"override '{item[:80]}' cannot be read ({_first_line(exc)}); a value that is "
+                f"override '{item[:80]}' cannot be read ({first_line(exc)}); a value that is "
                 f"not plain YAML needs quotes: {key}='...'"
             ) from None
     return merged
@@ -465,7 +459,7 @@ def load_config(
     except (OmegaConfBaseException, TypeError, ValueError) as exc:
         # e.g. optim.betas.0=1: an index into a list the file gives whole
         raise ConfigError(
-            f"overrides {list(overrides)} do not fit the config ({_first_line(exc)}); set a list or "
+            f"overrides {list(overrides)} do not fit the config ({first_line(exc)}); set a list or "
             "mapping whole (optim.betas=[0.9, 0.99]) rather than one item of it"
         ) from None
     sources = Sources(
@@ -517,7 +511,7 @@ def validate(
     try:  # interpolations may cross sections (sample.seed: ${seed}), so resolve the whole tree
         OmegaConf.resolve(raw)
     except OmegaConfBaseException as exc:
-        raise ConfigError(f"cannot resolve interpolation: {_first_line(exc)}") from None
+        raise ConfigError(f"cannot resolve interpolation: {first_line(exc)}") from None
     out.data = resolve_component(
         "dataset", raw.get("data"), "data", sources, common=DataSection,
         default_name="digits", registry=registry,
@@ -558,5 +552,5 @@ def validate(
     try:
         OmegaConf.resolve(out)
     except OmegaConfBaseException as exc:
-        raise ConfigError(f"cannot resolve interpolation: {_first_line(exc)}") from None
+        raise ConfigError(f"cannot resolve interpolation: {first_line(exc)}") from None
     return out

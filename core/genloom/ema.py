@@ -1,11 +1,6 @@
-"""``EMA``: an exponential moving average of a module's weights, for sampling.
-
-GANs and diffusion models sample from averaged weights because they are smoother
-than the last step's. One helper in the core, so every plugin averages the same way
-and checkpoints look the same: a model holds ``self.ema = EMA(self.net, decay)``,
-calls ``self.ema.update(self.net)`` from
-:meth:`~genloom.GenerativeModel.after_optimizer_step`, and hands ``self.ema.module``
-to samplers from :meth:`~genloom.GenerativeModel.component`.
+"""``EMA``: an exponential moving average of a module's weights, for sampling (GANs and
+diffusion models sample from averaged weights). One helper, so every plugin averages and
+checkpoints the same way.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """The plugin contract: every hook a genloom plugin may implement.
 
-A plugin is a module named by an entry point in the ``genloom`` group. It defines
-functions decorated with :data:`genloom.hookimpl` whose names are the hook names
-below. The module must be cheap to import (no torch, no lightning): it registers
-components by import path, and genloom imports them only when a config or command
-uses them. The core registers its own built-ins through these same hooks.
+A plugin is a module named by a ``genloom`` entry point, with functions decorated by
+:data:`genloom.hookimpl` named after the hooks below. It must be cheap to import (no
+torch, no lightning): components are registered by import path and imported when used.
 """
 
 from __future__ import annotations

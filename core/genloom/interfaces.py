@@ -1,18 +1,10 @@
 """The four interfaces every generative model in genloom is made of.
 
-They are plain ``torch.nn.Module`` subclasses (Sampler excepted), usable without
-Lightning, so a researcher can use them in a notebook and a plugin can compose with
-another plugin's parts knowing only these contracts:
-
-* :class:`Encoder` maps data to a latent: a distribution (:class:`DiagonalGaussian`),
-  discrete codes (:class:`DiscreteLatent`, from a :class:`DiscreteEncoder`), an exact
-  latent with its log-determinant (:class:`FlowLatent`), or a plain tensor.
-* :class:`Generator` maps a latent (or a context) to data in one shot;
-  :class:`AutoregressiveGenerator` produces one step at a time with an explicit cache;
-  :class:`InvertibleGenerator` is a bijection (a normalizing flow): it is both the
-  Generator (z -> x) and the Encoder (x -> z, with ``log|det dz/dx|``).
-* :class:`Denoiser` predicts noise, clean data or velocity from a noisy input.
-* :class:`Sampler` draws samples from a model through one of the above.
+Plain ``torch.nn.Module`` subclasses (Sampler excepted), usable without Lightning, so a
+plugin can compose with another plugin's parts knowing only these contracts:
+:class:`Encoder` (data to a latent), :class:`Generator` (latent to data, or one step at
+a time: :class:`AutoregressiveGenerator`; both ways: :class:`InvertibleGenerator`),
+:class:`Denoiser` and :class:`Sampler`.
 """
 
 from __future__ import annotations

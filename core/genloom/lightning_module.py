@@ -1,17 +1,10 @@
 """``TrainingModule``: the one LightningModule, wrapped around a plain GenerativeModel.
 
-Everything Lightning-specific about training a genloom model lives here: the
-training step for one optimizer (automatic optimization) or several players (manual
-optimization with per-player step ratios, accumulation, clipping, toggling and LR
-schedules), validation and test logging, ``configure_optimizers`` from the run's
-``optim`` section, and the ``genloom`` metadata of every checkpoint. The model takes
-part only through its documented hooks (``on_fit_start``, ``after_optimizer_step``,
-``validation_losses``, ``validation_sums``, ``validation_metrics``), so models and
-plugins never see a Trainer.
-
-The model is the attribute ``model``, so a checkpoint's state dict keys carry the
-prefix ``model.`` (checkpoint format 2); :meth:`TrainingModule.on_load_checkpoint`
-adds it to format-1 checkpoints, which had none, so ``--resume`` reads both.
+Everything Lightning-specific about training lives here (one optimizer, or several
+players with manual optimization; validation logging; ``configure_optimizers``; checkpoint
+metadata), so models and plugins never see a Trainer. The model is the attribute
+``model``: checkpoint keys carry the prefix ``model.`` (format 2), and
+:meth:`TrainingModule.on_load_checkpoint` adds it to format-1 checkpoints.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """``GenerativeModel``: the plain ``torch.nn.Module`` every genloom model extends.
 
-A model owns its components (``Encoder``, ``Generator``, ``Denoiser`` ...) and states
-its objective as ``losses(batch) -> {"loss": ..., **parts}``. It knows nothing of
-Lightning: sampling, evaluation and export use it as an ordinary module, without
-Lightning's import cost. Training wraps it in the core's adapter,
-:class:`genloom.lightning_module.TrainingModule`, which owns the loop: one optimizer
-with automatic optimization, or several "players" (a GAN's generator and
-discriminator) with manual optimization, per-player step ratios, gradient clipping
-and accumulation, optimizer toggling that is safe under DDP, logging and checkpoint
-metadata. A model that needs to act during training overrides the few lifecycle
-hooks below (:meth:`GenerativeModel.on_fit_start`,
-:meth:`~GenerativeModel.after_optimizer_step`, :meth:`~GenerativeModel.validation_sums`
-and :meth:`~GenerativeModel.validation_metrics`), never Lightning's, so no plugin
-breaks when Lightning changes.
+A model owns its components and states its objective as ``losses(batch)``. It knows
+nothing of Lightning, so sampling, evaluation and export skip Lightning's import cost;
+training wraps it in :class:`genloom.lightning_module.TrainingModule`, and a model acts
+during training only through the few lifecycle hooks below, never Lightning's, so no
+plugin breaks when Lightning changes.
 """
 
 from __future__ import annotations

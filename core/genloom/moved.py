@@ -1,15 +1,9 @@
 """Old import paths of modules that left the core, kept working for one minor version.
 
-When a family library moved into its own distribution (``genloom.language`` is now
-``genloom_text.language``), code written against the old path keeps running: importing
-``genloom.language`` (or any module below it) imports the new module, warns once with a
-:class:`DeprecationWarning` that names the new path, and returns *the same module
-object*, so classes keep one identity (``isinstance`` holds across both names).
-
-A finder on ``sys.meta_path`` does it, rather than a stub file per old module: a stub
-package would load the new package's submodules a second time under the old names.
-The table is data; nothing here imports another distribution until an old path is
-used, and a missing library gives an ``ImportError`` saying what to install.
+Importing an old path (``genloom.language``) warns with a DeprecationWarning naming the new
+one and returns *the same module object*, so classes keep one identity. A finder on
+``sys.meta_path`` does it rather than stub files, which would load the new package's
+submodules a second time; a missing library is an ImportError saying what to install.
 """
 
 from __future__ import annotations

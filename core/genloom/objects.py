@@ -1,24 +1,10 @@
-"""Objects chosen in config by class path: loggers, callbacks, profilers, optimizers.
+"""Objects chosen in config by class path (loggers, callbacks, profilers, optimizers),
+in LightningCLI's ``{class_path, init_args}`` shape; loggers also go by name.
 
-The shape is LightningCLI's, so a Lightning user already knows it::
-
-    trainer:
-      logger: {class_path: lightning.pytorch.loggers.CSVLogger, init_args: {name: extra}}
-      callbacks:
-        - {class_path: lightning.pytorch.callbacks.EarlyStopping, init_args: {monitor: val/loss}}
-      profiler: simple
-
-Loggers also go by name (``csv``, ``tensorboard``, ``wandb``, ``mlflow``). Every class
-path is checked when the config loads (it imports, and is the right kind of class),
-so a typo is a one-line error before anything runs; a logger whose package is not
-installed is a one-line install hint when the run starts.
-
-Importing a module runs its code, so a class path is imported only from an allowlist:
-torch's optimizers and schedules and Lightning's loggers, callbacks and profilers
-(:data:`ALLOWED_MODULES`). A class of your own needs an explicit opt-in naming its
-package: ``GENLOOM_ALLOW_CLASS_PATHS=mypkg,other.callbacks``. A class path inside a
-checkpoint's or export's saved config is never imported while that config is read
-(see :func:`genloom.config.load_config`'s ``base``).
+Every class path is checked when the config loads, so a typo fails before anything
+runs. Importing runs code, so only :data:`ALLOWED_MODULES` (torch's optimizers and
+schedules, Lightning's loggers, callbacks and profilers) and packages named in
+``GENLOOM_ALLOW_CLASS_PATHS`` are imported, and never from a checkpoint's saved config.
 """
 
 from __future__ import annotations

@@ -1,11 +1,8 @@
 """Optimizers and learning-rate schedules from the ``optim`` config section.
 
-Weight decay goes to weight matrices only (``optim.decay: weights``, the default):
-every parameter of two or more dimensions except embedding tables. Biases, norm
-gains and embeddings are left undecayed, because shrinking them toward zero pulls
-a LayerNorm's scale or a token's vector toward nothing instead of regularising a
-mapping (minGPT's grouping; nanoGPT decays embeddings as well). ``optim.decay: all``
-decays every parameter, as genloom did before.
+Weight decay goes to weight matrices only by default (``optim.decay: weights``, minGPT's
+grouping): decaying biases, norm gains and embeddings pulls them toward nothing instead
+of regularising a mapping. ``optim.decay: all`` decays every parameter.
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """Provenance: a generation record on every sample file genloom writes.
 
-A *generation record* is a small JSON object saying where a sample came from: the
-genloom and plugin versions, the model and the SHA-256 of the checkpoint or export it
-was drawn from, the seed, sampler and options, the condition labels or prompt, how many
-samples, the time (UTC), and ``"generated_by": "genloom"`` (the file is AI-generated).
-:meth:`genloom.kinds.SampleKind.write` stores it in the file where the format has a
-place (a PNG text chunk with key ``genloom``, a ``% genloom: {...}`` comment line at the
-top of an ABC file) and in a sidecar ``FILE.genloom.json`` otherwise.
-
-The core only writes records. Reading them back (``genloom inspect``) and drawing the
-samples again (``genloom reproduce``) live in genloom-eval's
-:mod:`genloom_eval.provenance`, which treats a record read from a file as untrusted.
+A small JSON object saying where samples came from (versions, model, checkpoint SHA-256,
+seed, sampler and options, condition, time, ``"generated_by": "genloom"``), stored by
+:meth:`genloom.kinds.SampleKind.write`. The core only writes records; reading them back
+(``genloom inspect``, ``reproduce``) is genloom-eval's, which treats them as untrusted.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Named components, resolved lazily.
+"""Named components, resolved lazily: registered by import path, imported only when used.
 
-Plugins register components by import path (``"pkg.module:Attr"``); nothing is imported
-until a config or a command asks for it. A component's full name is
-``plugin:name``; its short name works while only one plugin uses it. Nothing is
-silently overridden: a clash makes the short name ambiguous, and resolving it is an
-error that lists the full names to choose from.
+A full name is ``plugin:name``; a short name works while one plugin uses it. Nothing is
+silently overridden: a clash makes the short name ambiguous, an error listing full names.
 """
 
 from __future__ import annotations

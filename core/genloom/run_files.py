@@ -1,12 +1,8 @@
-"""Files a training run writes, written so that a crash, a kill or a resume loses nothing.
+"""Files a training run writes, so that a crash, a kill or a resume loses nothing.
 
-Every file is replaced atomically (a temporary file in the same folder, flushed to
-disk, then renamed over the old one), so a reader or a later resume sees the old
-content or the new, never half of one. ``metrics.csv`` keeps its history across
-``--resume``: Lightning's CSV logger deletes the file whenever it opens a run folder
-that has one, which lost every row written before a resume. New rows are appended
-(and flushed to disk); the file is rewritten, atomically, only when a new column
-appears, and a row half-written by a kill is dropped when the run is resumed.
+Files are replaced atomically. ``metrics.csv`` keeps its history across ``--resume``
+(Lightning's CSV logger deleted it): rows are appended and flushed, the file is rewritten
+only when a column appears, and a row half-written by a kill is dropped on resume.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Drawing samples from a model through a named, registered sampler.
-
-This is the one path every sample takes, from the CLI, training's sample grids, the
-metrics and the Python API: resolve the sampler (the model's ``default_sampler`` when
-none is named), check that it can drive the model and that its options exist, then
-call it in eval mode, under ``torch.no_grad`` unless the sampler ``needs_grad``.
-Writing the samples is their kind's job (:mod:`genloom.kinds`).
+"""The one path every sample takes (CLI, sample grids, metrics, Python API): resolve the
+sampler (the model's ``default_sampler`` when none is named), check it can drive the
+model and takes the options given, then call it in eval mode, under ``no_grad`` unless
+it ``needs_grad``. Writing samples is their kind's job (:mod:`genloom.kinds`).
 """
 
 from __future__ import annotations

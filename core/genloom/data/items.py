@@ -1,12 +1,9 @@
-"""Any torch data: per-item datasets, iterable datasets and DataLoaders, as genloom batches.
+"""Any torch data (per-item datasets, iterable datasets, DataLoaders) as genloom batches.
 
-genloom's own datasets assemble whole batches (``__getitems__`` returns ``{"x", "y"}``).
-Everything else yields items: a dict, an ``(x, y)`` tuple or a tensor. :func:`fields`
-maps one item (or one collated batch) to genloom's fields through ``data.columns``
-(``image``/``text``/``x`` -> ``x``, ``label``/``y`` -> ``y``), :class:`ItemCollate`
-stacks them, and :class:`Shard` gives every DDP process and every loader worker its
-own disjoint share of an iterable, in equal counts (a rank with one batch more than
-the others would wait for them forever).
+:func:`fields` maps an item or a collated batch to genloom's fields through
+``data.columns``, :class:`ItemCollate` stacks items, and :class:`Shard` gives every DDP
+process and loader worker a disjoint share of an iterable in equal counts (a rank with
+one batch more would wait for the others forever).
 """
 
 from __future__ import annotations

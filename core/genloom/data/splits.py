@@ -1,9 +1,7 @@
-"""``DataSplits``: the deterministic train/val/test splits of a dataset, and their loaders.
+"""``DataSplits``: the deterministic train/val/test splits of a dataset and their loaders.
 
-Plain torch, no Lightning: ``genloom evaluate`` and the metrics read held-out data
-through it without paying Lightning's import. Training wraps the same class in
-:class:`~genloom.data.datamodule.GenDataModule`, so a run and its evaluation see the
-same split of the same examples.
+Plain torch, so evaluation reads held-out data without Lightning; training extends it
+(:class:`~genloom.data.datamodule.GenDataModule`), so both see the same split.
 """
 
 from __future__ import annotations

@@ -1,10 +1,6 @@
-"""``toy2d``: two-dimensional point clouds (moons, swiss roll, 8 gaussians, checkerboard).
-
-Small, fast and easy to look at, they show whether a model covers every mode. Every
-shape is drawn with numpy from one ``numpy.random.default_rng(seed)``, so a seed gives
-the same points everywhere. Moons and the swiss roll follow scikit-learn's
-``make_moons`` and ``make_swiss_roll`` (the same distributions and parameters; the
-points differ, as the random streams do).
+"""``toy2d``: two-dimensional point clouds (moons, swiss roll, 8 gaussians, checkerboard)
+that show whether a model covers every mode. Drawn with numpy from one seeded generator;
+moons and the swiss roll follow scikit-learn's distributions without needing it.
 """
 
 from __future__ import annotations

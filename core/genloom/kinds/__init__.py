@@ -1,19 +1,11 @@
 """Sample kinds: what a batch of samples *is*, how it is written to files, how metrics read it.
 
-A :class:`SampleKind` is a registered component (kind ``sample_kind``), so a plugin that
-generates a new kind of data (audio, piano rolls, meshes) registers one and every core
-path that touches samples works with it: ``genloom sample`` and training's sample files
-write through :meth:`SampleKind.write`, data-space metrics read
-:meth:`SampleKind.features`, and the conformance kit makes test data with
-:meth:`SampleKind.random`. ``DataInfo.kind`` and ``Samples.kind`` hold the kind's name.
-
-The core registers ``image`` and ``points``; the text library (genloom-text) ``tokens``.
-
-Provenance: :meth:`SampleKind.write` takes an optional generation ``record``
-(:mod:`genloom.provenance`). A kind whose :meth:`~SampleKind.write_file` has a ``record``
-parameter embeds it where its format has a place and returns True. Otherwise the core
-adds it to a ``.png`` file as a text chunk, and writes any other file's record (``.npy``
-too) to a sidecar ``FILE.genloom.json``. Kinds written before records existed keep working.
+A :class:`SampleKind` is a registered component (kind ``sample_kind``), so a plugin with a
+new kind of data registers one and every core path that writes, measures or fakes samples
+works with it. The core registers ``image`` and ``points``; genloom-text ``tokens``.
+A generation record (:mod:`genloom.provenance`) goes into the file where the kind's format
+has a place (``write_file`` with a ``record`` parameter, a PNG text chunk), else into a
+sidecar ``FILE.genloom.json``.
 """
 
 from __future__ import annotations
