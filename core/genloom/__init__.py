@@ -17,9 +17,8 @@ __version__ = "0.1.0"
 #: Marker for plugin hook implementations: decorate ``genloom_*`` functions with it.
 hookimpl = pluggy.HookimplMarker("genloom")
 
-# Eager, not lazy: the module needs only the standard library, and importing it here
-# keeps ``genloom.progress`` the function even where ``genloom.progress`` (the module)
-# is imported first, which would otherwise leave the module in its place.
+# eager (standard library only), so ``genloom.progress`` stays the function even where
+# the module ``genloom.progress`` is imported first
 from genloom.progress import progress  # noqa: E402
 from genloom import moved as _moved  # noqa: E402
 
@@ -59,7 +58,7 @@ _LAZY = {
 
 __all__ = ["__version__", "hookimpl", "progress", *_LAZY]
 
-#: names kept outside ``__all__``: ``load_checkpoint`` is ``load``'s name before 0.2
+#: names kept outside ``__all__``: ``load_checkpoint`` is ``load``'s earlier name
 _KEPT = {"load_checkpoint": "genloom.checkpoints"}
 
 #: root names that moved: name -> (the module to import it from, its distribution).

@@ -44,12 +44,9 @@ def numel(module: Any) -> int:
 
 
 def build_bounded(cfg: Any, info: Any, state_dict: dict[str, Any], path: str | Path) -> Any:
-    """``build_model(cfg, info)``, once a shapes-only build shows it holds no more than
-    twice the numbers in ``state_dict`` (plus :data:`SLACK`); a CheckpointError otherwise.
-
-    A model whose constructor cannot run on the meta device (it computes with tensor
-    values) is built directly; its size then rests on the bounds of its own Config.
-    """
+    """``build_model(cfg, info)`` once a meta-device build holds at most twice the numbers
+    in ``state_dict`` (plus :data:`SLACK`), else a CheckpointError. A constructor that
+    cannot run on meta is built directly, bounded by its Config's bounds."""
     import torch
 
     from genloom.build import build_model

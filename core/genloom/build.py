@@ -20,9 +20,7 @@ def build_component(kind: str, cfg: Any, **context: Any) -> Any:
     except GenloomError:
         raise
     except Exception as exc:
-        raise ComponentError(
-            f"{kind} '{cfg.name}' failed to build: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise ComponentError(f"{kind} '{cfg.name}' failed to build: {type(exc).__name__}: {exc}") from exc
 
 
 def build_dataset(run_cfg: Any) -> Any:

@@ -58,26 +58,18 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "or holds more than tensors and plain data; use a last.ckpt written by genloom train"
         ) from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("genloom"), dict):
-        raise CheckpointError(
-            f"checkpoint '{p}' was not written by genloom (no 'genloom' metadata); "
-            "train with 'genloom train' to get one"
-        )
+        raise CheckpointError(f"checkpoint '{p}' was not written by genloom (no 'genloom' metadata); "
+                              "train with 'genloom train' to get one")
     fmt = ckpt["genloom"].get("format", 1)
     if not isinstance(fmt, int) or isinstance(fmt, bool):
-        raise CheckpointError(
-            f"checkpoint '{p}' has a damaged genloom metadata (format {fmt!r} is not a number); "
-            "use a last.ckpt written by genloom train"
-        )
+        raise CheckpointError(f"checkpoint '{p}' has a damaged genloom metadata (format {fmt!r} is not a "
+                              "number); use a last.ckpt written by genloom train")
     if not isinstance(ckpt.get("state_dict"), dict):
-        raise CheckpointError(
-            f"checkpoint '{p}' holds no weights ('state_dict' is missing or not a mapping); "
-            "use a last.ckpt written by genloom train"
-        )
+        raise CheckpointError(f"checkpoint '{p}' holds no weights ('state_dict' is missing or not a "
+                              "mapping); use a last.ckpt written by genloom train")
     if checkpoint_format(ckpt) > FORMAT:
-        raise CheckpointError(
-            f"checkpoint '{p}' has format {checkpoint_format(ckpt)}, newer than this genloom "
-            f"{__version__} reads ({FORMAT}); upgrade genloom"
-        )
+        raise CheckpointError(f"checkpoint '{p}' has format {checkpoint_format(ckpt)}, newer than this "
+                              f"genloom {__version__} reads ({FORMAT}); upgrade genloom")
     return ckpt
 
 
@@ -97,9 +89,7 @@ def model_state_dict(ckpt: dict[str, Any]) -> dict[str, Any]:
 
 
 WEIGHTS, METADATA = "model.safetensors", "genloom.json"
-#: the key of ``genloom.json`` that holds the SHA-256 of ``model.safetensors``: the two
-#: files are replaced one after the other, so a crash between could pair new weights
-#: with old metadata; a load checks that they belong together
+#: the key of ``genloom.json`` holding ``model.safetensors``' SHA-256 (see _write_export)
 WEIGHTS_HASH = "weights_sha256"
 
 
@@ -163,8 +153,7 @@ def _scheme(meta: dict[str, Any], path: str | Path) -> str:
 
 
 def _quantizer(scheme: str) -> Quantizer:
-    """The registered ``quantizer`` component ``scheme``, or a one-line error saying
-    what to install."""
+    """The registered ``quantizer`` ``scheme``, or a one-line error saying what to install."""
     from genloom.errors import ComponentError
     from genloom.plugins import get_registry
 
@@ -173,10 +162,11 @@ def _quantizer(scheme: str) -> Quantizer:
     except ComponentError as exc:
         raise ComponentError(f"quantisation scheme '{scheme}' needs a quantizer component ({exc}); "
                              "pip install genloom-compress") from None
+
+
 def _check_export_folder(out: Path, force: bool) -> None:
-    """Refuse a file, an existing export without ``force``, and a training run's folder
-    (or its ``checkpoints/``): an export there would be loaded instead of the run's
-    ``last.ckpt`` by ``sample``, ``evaluate`` and ``init_from``."""
+    """Refuse a file, an existing export without ``force``, and a run's folder (where the
+    export would be loaded instead of the run's ``last.ckpt``)."""
     if out.exists() and not out.is_dir():
         raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
     if out.is_dir() and ((out / "checkpoints").is_dir() or any(out.glob("*.ckpt"))):
@@ -189,8 +179,8 @@ def _check_export_folder(out: Path, force: bool) -> None:
 
 
 def _write_export(out: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Write weights, then metadata, each atomically; the metadata records the weights'
-    SHA-256, so a crash between the two (new weights, old metadata) is detected on load."""
+    """Write weights, then metadata recording their SHA-256, each atomically (a crash between
+    the two is detected on load)."""
     import hashlib
 
     from safetensors.torch import save
@@ -243,10 +233,8 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             raise CheckpointError(f"'{path}': its genloom metadata is not a JSON object; {fix}")
         expected = meta.get(WEIGHTS_HASH)
         if expected is not None and expected != hashlib.sha256(data).hexdigest():
-            raise CheckpointError(
-                f"export '{path}': {WEIGHTS} does not match {METADATA} (an export interrupted "
-                f"while replacing them?); {fix}"
-            )
+            raise CheckpointError(f"export '{path}': {WEIGHTS} does not match {METADATA} (an export "
+                                  f"interrupted while replacing them?); {fix}")
         quantized = meta.get("quantized")
         if quantized and not (
             isinstance(quantized, dict) and isinstance(quantized.get("scheme"), str)
@@ -256,8 +244,7 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             raise CheckpointError(f"'{path}': its genloom metadata's 'quantized' is damaged; {fix}")
         state = load(data)
     except (OSError, ValueError, RecursionError, SafetensorError) as exc:
-        first = first_line(exc)
-        raise CheckpointError(f"export '{path}' cannot be read: {first}") from None
+        raise CheckpointError(f"export '{path}' cannot be read: {first_line(exc)}") from None
     return meta, state
 
 
@@ -278,16 +265,13 @@ def load_weights(model: Any, state_dict: dict[str, Any], path: str | Path, what:
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as exc:
-        first = first_line(exc)
-        raise CheckpointError(
-            f"{what} '{path}' does not fit this model ({first}); use one of the same "
-            "architecture"
-        ) from None
+        raise CheckpointError(f"{what} '{path}' does not fit this model ({first_line(exc)}); use one of "
+                              "the same architecture") from None
 
 
 def _config_and_info(meta: Any, path: str | Path) -> tuple[Any, DataInfo]:
-    """The saved run config and data description, or a one-line CheckpointError when
-    the metadata was edited or damaged (its JSON in an export is easy to edit)."""
+    """The saved run config and data description, or a one-line CheckpointError when the
+    metadata was edited or damaged."""
     from omegaconf import OmegaConf
 
     fix = "re-export it from the run's last.ckpt (genloom export RUN OUT_DIR --force)"
@@ -321,14 +305,14 @@ def _layouts(path: str | Path, found: bool = False) -> Any:
 
 
 def load(path: str | Path, overrides: list[str] | None = None) -> Any:
-    """Rebuild the model saved in ``path`` through the registry and load its weights.
+    """Rebuild the model saved in ``path`` through the registry and load its weights
+    (``genloom.load_checkpoint``, its earlier name, is the same function, without a warning).
 
-    ``path`` is a ``.ckpt`` file, a run directory (its ``last.ckpt``), a folder
-    written by :func:`export`, or a folder in a foreign layout that a plugin's ``layout``
-    component reads (such as Hugging Face's); a folder in no known layout raises a
-    CheckpointError naming the layouts genloom knows. Returns the model in eval mode, with
-    ``run_cfg`` and ``info`` restored. ``genloom.load_checkpoint`` is the same function
-    (its name before genloom 0.2, kept).
+    ``path`` is a ``.ckpt`` file, a run directory (its ``last.ckpt``), a folder written by
+    :func:`export`, or a folder in a foreign layout that a plugin's ``layout`` component
+    reads (such as Hugging Face's); a folder in no known layout raises a CheckpointError
+    naming the layouts genloom knows. Returns the model in eval mode, with ``run_cfg`` and
+    ``info`` restored.
     """
     from genloom.bounds import build_bounded
     from genloom.config import load_config
@@ -350,4 +334,4 @@ def load(path: str | Path, overrides: list[str] | None = None) -> Any:
     return model
 
 
-load_checkpoint = load  # the name before genloom 0.2, kept without a warning
+load_checkpoint = load  # its earlier name, kept without a warning

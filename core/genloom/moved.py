@@ -86,9 +86,8 @@ REMOVED_IN = "0.3"
 
 
 def moved_name(name: str, new: str, dist: str, where: str = "genloom") -> object:
-    """``<where>.<name>`` of a name that moved to module ``new`` of ``dist``: the same
-    object, with a :class:`DeprecationWarning` naming the new import (not cached on the
-    old module, so every old use warns)."""
+    """``<where>.<name>``, moved to module ``new`` of ``dist``: the same object, with a
+    DeprecationWarning naming the new import on every use (nothing is cached)."""
     try:
         module = importlib.import_module(new)
     except ModuleNotFoundError as exc:
@@ -97,12 +96,8 @@ def moved_name(name: str, new: str, dist: str, where: str = "genloom") -> object
                 f"{where}.{name} moved to {new}.{name} in the {dist} distribution: pip install {dist}"
             ) from None
         raise
-    warnings.warn(
-        f"{where}.{name} moved to {new}.{name} (distribution {dist}); import it from "
-        f"{new}: the old name is removed in genloom {REMOVED_IN}",
-        DeprecationWarning,
-        stacklevel=3,
-    )
+    warnings.warn(f"{where}.{name} moved to {new}.{name} (distribution {dist}); import it from "
+                  f"{new}: the old name is removed in genloom {REMOVED_IN}", DeprecationWarning, stacklevel=3)
     return getattr(module, name)
 
 
@@ -134,12 +129,8 @@ class _MovedLoader(importlib.abc.Loader):
                     f"pip install {self.dist}", name=old,
                 ) from None
             raise
-        warnings.warn(
-            f"'{old}' moved to '{self.new}' (distribution {self.dist}); the old path is "
-            f"removed in genloom {REMOVED_IN}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        warnings.warn(f"'{old}' moved to '{self.new}' (distribution {self.dist}); the old path is "
+                      f"removed in genloom {REMOVED_IN}", DeprecationWarning, stacklevel=2)
         # importlib returns whatever sys.modules holds after exec_module: the new module
         sys.modules[old] = target
 

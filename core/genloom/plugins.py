@@ -177,10 +177,8 @@ def read_component_table(module: str) -> list[tuple[str, str, str, str]] | None:
     try:
         table = ast.literal_eval(node)
     except ValueError:
-        raise ValueError(
-            f"{TABLE} must be a literal dict (data, read without running the module); "
-            "compute components in genloom_register_components instead"
-        ) from None
+        raise ValueError(f"{TABLE} must be a literal dict (data, read without running the module); "
+                         "compute components in genloom_register_components instead") from None
     if not isinstance(table, dict):
         raise ValueError(f"{TABLE} must be a dict of 'kind:name' -> target or (target, help)")
     rows = []
@@ -190,10 +188,8 @@ def read_component_table(module: str) -> list[tuple[str, str, str, str]] | None:
             value = (value, "")
         ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, str) for v in value)
         if not sep or not kind or not ok:
-            raise ValueError(
-                f"{TABLE} entry {key!r}: {value!r} is not 'kind:name': 'package.module:Attr' "
-                "or ('package.module:Attr', 'help')"
-            )
+            raise ValueError(f"{TABLE} entry {key!r}: {value!r} is not 'kind:name': 'package.module:Attr' "
+                             "or ('package.module:Attr', 'help')")
         rows.append((kind, name, value[0], value[1]))
     return rows
 

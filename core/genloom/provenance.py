@@ -39,8 +39,8 @@ def file_sha256(path: str | Path) -> str:
 
 
 def checkpoint_file(path: str | Path) -> Path:
-    """The file ``load_checkpoint(path)`` reads the weights from: a ``.ckpt`` file, a
-    run directory's ``checkpoints/last.ckpt``, or an export's ``model.safetensors``."""
+    """The file ``genloom.load(path)`` reads the weights from (``.ckpt``, a run's ``last.ckpt``,
+    an export's ``model.safetensors``)."""
     from genloom.checkpoints import WEIGHTS, is_export
 
     p = Path(path)
@@ -67,22 +67,13 @@ def json_safe(value: Any) -> Any:
 
 
 def generation_record(
-    model: Any,
-    *,
-    checkpoint: str | Path | None,
-    n: int,
-    seed: int,
-    sampler: str | None,
-    options: dict[str, Any] | None = None,
-    cond: list[int] | None = None,
-    source: str = "sample",
+    model: Any, *, checkpoint: str | Path | None, n: int, seed: int, sampler: str | None,
+    options: dict[str, Any] | None = None, cond: list[int] | None = None, source: str = "sample",
     **extra: Any,
 ) -> dict[str, Any]:
-    """The record of ``n`` samples drawn from ``model`` (loaded from ``checkpoint``).
-
-    ``cond`` is the class labels given (cycled over the samples); the prompt, when there
-    is one, is in ``options``. ``source`` says what wrote the file (``sample``, ``train``,
-    ``serve``). The checkpoint's hash is of :func:`checkpoint_file`.
+    """The record of ``n`` samples drawn from ``model`` (loaded from ``checkpoint``, hashed
+    as :func:`checkpoint_file`): ``cond`` the class labels given, the prompt in ``options``,
+    ``source`` what wrote the file (``sample``, ``train``, ``serve``).
     """
     from genloom.plugins import get_plugin_host
 
@@ -121,8 +112,7 @@ def dumps(record: dict[str, Any]) -> str:
 
 
 def png_info(record: dict[str, Any]) -> Any:
-    """A Pillow ``PngInfo`` holding ``record`` as the text chunk ``genloom``; pass it to
-    ``Image.save(path, pnginfo=...)``."""
+    """A Pillow ``PngInfo`` holding ``record`` as the text chunk ``genloom`` (for ``Image.save``)."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
@@ -131,8 +121,7 @@ def png_info(record: dict[str, Any]) -> Any:
 
 
 def add_png_record(path: str | Path, record: dict[str, Any]) -> None:
-    """Insert ``record`` as a ``genloom`` text chunk right after the header of the PNG
-    file ``path`` (written by any library), leaving the pixel data as it is."""
+    """Insert ``record`` as a ``genloom`` text chunk right after the PNG header of ``path``."""
     import struct
     import zlib
 

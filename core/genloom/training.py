@@ -125,13 +125,8 @@ class SampleGrids(Callback):
         if model.conditional and model.info.num_classes:
             cond = torch.arange(self.cfg.n) % model.info.num_classes
         generator = torch.Generator().manual_seed(self.cfg.seed)
-        samples = model.sample(
-            self.cfg.n,
-            sampler=self.cfg.sampler,
-            cond=cond,
-            generator=generator,
-            **dict(self.cfg.options),
-        )
+        samples = model.sample(self.cfg.n, sampler=self.cfg.sampler, cond=cond, generator=generator,
+                               **dict(self.cfg.options))
         path = self.directory / f"epoch-{epoch:03d}{default_suffix(samples.kind)}"
         from genloom.provenance import generation_record  # the checkpoint it was drawn from: last.ckpt
 
@@ -240,10 +235,8 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
         return Path(inherited)
     rank = launcher_rank()
     if rank is not None and not cfg.output_dir:
-        raise ConfigError(
-            "this process was started by torchrun or SLURM with the others: set "
-            "output_dir=... so every process writes the same run directory"
-        )
+        raise ConfigError("this process was started by torchrun or SLURM with the others: set "
+                          "output_dir=... so every process writes the same run directory")
     if rank:  # not rank 0: rank 0 checks and locks the directory
         return Path(cfg.output_dir)
     if cfg.output_dir:
@@ -252,18 +245,14 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
         if resume and not has_run:
             raise GenloomError(f"nothing to resume: '{run_dir}/checkpoints/last.ckpt' does not exist")
         if not resume and has_run:
-            raise GenloomError(
-                f"run directory '{run_dir}' already holds a run; pass --resume to continue it "
-                "or set output_dir=... to start a new one"
-            )
+            raise GenloomError(f"run directory '{run_dir}' already holds a run; pass --resume to continue it "
+                               "or set output_dir=... to start a new one")
         return run_dir
     base = Path("runs") / default_name
     if resume:
         if not (base / "checkpoints" / "last.ckpt").exists():
-            raise GenloomError(
-                f"nothing to resume: '{base}/checkpoints/last.ckpt' does not exist "
-                "(set output_dir=... to the run to resume)"
-            )
+            raise GenloomError(f"nothing to resume: '{base}/checkpoints/last.ckpt' does not exist "
+                               "(set output_dir=... to the run to resume)")
         return base
     run_dir, n = base, 1
     while run_dir.exists():
@@ -488,11 +477,9 @@ def check_resume(cfg: DictConfig, last: Path) -> None:
     saved = (ckpt.get("genloom") or {}).get("config") or {}
     counter = _damaged_counter(ckpt.get("loops"))
     if counter is not None:
-        raise CheckpointError(
-            f"cannot resume from '{last}': its training state is damaged (its counter {counter}, not a "
-            f"whole number); start a new run from its weights with init_from={last.parent.parent}; "
-            "nothing was changed"
-        )
+        raise CheckpointError(f"cannot resume from '{last}': its training state is damaged (its counter "
+                              f"{counter}, not a whole number); start a new run from its weights with "
+                              f"init_from={last.parent.parent}; nothing was changed")
     before = saved.get("optim")
     now = OmegaConf.to_container(cfg.optim, resolve=True)
     if isinstance(before, dict):
@@ -503,12 +490,10 @@ def check_resume(cfg: DictConfig, last: Path) -> None:
         changed = []
     if changed:
         key = changed[0]
-        raise ConfigError(
-            f"optim.{key} cannot change on --resume (was {before.get(key)!r}, now {now.get(key)!r}): "
-            "the optimizer state comes back from the checkpoint; resume with the run's optim "
-            "settings, or start a new run from its weights with init_from="
-            f"{last.parent.parent}"
-        )
+        raise ConfigError(f"optim.{key} cannot change on --resume (was {before.get(key)!r}, now "
+                          f"{now.get(key)!r}): the optimizer state comes back from the checkpoint; resume "
+                          "with the run's optim settings, or start a new run from its weights with "
+                          f"init_from={last.parent.parent}")
 
 
 def _damaged_counter(node: Any, name: str = "loops", counting: bool = False) -> str | None:
@@ -541,10 +526,8 @@ def _guard_stop_iteration(callback: Any, plugin: str) -> Any:
             try:
                 return _method(*args, **kwargs)
             except StopIteration as exc:
-                raise PluginError(
-                    f"plugin '{plugin}' failed in its callback {type(callback).__name__}.{_name}: "
-                    f"StopIteration: {exc}"
-                ) from None
+                raise PluginError(f"plugin '{plugin}' failed in its callback "
+                                  f"{type(callback).__name__}.{_name}: StopIteration: {exc}") from None
 
         try:
             setattr(callback, name, functools.wraps(method)(guarded))
@@ -600,15 +583,9 @@ def adopt_model(model: Any, cfg: DictConfig, info: Any) -> Any:
 
 
 def train(
-    cfg: DictConfig | Any,
-    *,
-    resume: bool = False,
-    name: str | None = None,
-    echo: Callable[[str], None] | None = print,
-    data: Any = None,
-    val_data: Any = None,
-    overrides: Sequence[str] = (),
-    callbacks: Sequence[Any] = (),
+    cfg: DictConfig | Any, *, resume: bool = False, name: str | None = None,
+    echo: Callable[[str], None] | None = print, data: Any = None, val_data: Any = None,
+    overrides: Sequence[str] = (), callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Fit the model a resolved run config describes, or a ``GenerativeModel`` built in
     Python (its run config: the defaults of ``load_config`` with ``overrides``, see
@@ -620,8 +597,6 @@ def train(
     per-item dataset gives ``data.val_fraction`` of its items to validation. ``callbacks``
     are Lightning callbacks of the caller (``genloom bench --until`` watches a metric
     with one), added after the plugins' and the run's own."""
-    from genloom.plugins import get_plugin_host
-
     given_model = None
     if isinstance(cfg, torch.nn.Module):
         given_model, cfg = cfg, config_for_model(cfg, overrides, given_data=data is not None)
@@ -753,16 +728,12 @@ def _fit(
     os.environ[RUN_DIR_ENV] = str(run_dir)
     interrupts = user_interrupts()  # a KeyboardInterrupt without a Ctrl-C is a plugin's
     try:
-        trainer.fit(
-            module, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
-        )
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True)
     except Exception as exc:
         culprit = _plugin_callback_in(exc.__traceback__, owners)
         if culprit is not None:
-            plugin, where = culprit
-            raise PluginError(
-                f"plugin '{plugin}' failed in its callback {where}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise PluginError(f"plugin '{culprit[0]}' failed in its callback {culprit[1]}: "
+                              f"{type(exc).__name__}: {exc}") from exc
         if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
             raise GenloomError(_cannot_write(exc, run_dir)) from None
         if resume and not started.started and isinstance(
@@ -776,37 +747,29 @@ def _fit(
             ) from None
         if resume and type(exc).__name__ == "MisconfigurationException":
             _remove_new_files(run_dir, before)
-            first = first_line(exc)
-            raise ConfigError(
-                f"cannot resume '{run_dir}': {first} Raise trainer.max_epochs (or "
-                "trainer.max_steps) above what the run has done; nothing was changed"
-            ) from None
+            raise ConfigError(f"cannot resume '{run_dir}': {first_line(exc)} Raise trainer.max_epochs (or "
+                              "trainer.max_steps) above what the run has done; nothing was changed") from None
         if not isinstance(exc, RuntimeError):
             raise
         if resume and "state_dict" in str(exc):
             _remove_new_files(run_dir, before)
-            first = first_line(exc)
-            raise CheckpointError(
-                f"cannot resume from '{last}': it does not fit this config's model ({first}); "
-                "resume with the config the run was trained with"
-            ) from None
+            raise CheckpointError(f"cannot resume from '{last}': it does not fit this config's model "
+                                  f"({first_line(exc)}); resume with the config the run was trained "
+                                  "with") from None
         raise
     except BaseException as exc:  # a plugin's own BaseException, or Ctrl-C
         # Lightning turns Ctrl-C into sys.exit(1), or lets it through mid-callback
         cause = exc.__context__ if isinstance(exc.__context__, KeyboardInterrupt) else exc
         culprit = _plugin_callback_in(cause.__traceback__, owners)
         if culprit is not None and is_plugin_failure(cause, interrupts):
-            raise PluginError(
-                f"plugin '{culprit[0]}' failed in its callback {culprit[1]}: "
-                f"{type(cause).__name__}: {cause}"
-            ) from None
+            raise PluginError(f"plugin '{culprit[0]}' failed in its callback {culprit[1]}: "
+                              f"{type(cause).__name__}: {cause}") from None
         if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         if isinstance(exc, SystemExit) and not trainer.interrupted:
             raise
-        raise GenloomInterrupt(
-            f"interrupted; continue with: genloom train ... output_dir={run_dir} --resume"
-        ) from None
+        raise GenloomInterrupt(f"interrupted; continue with: genloom train ... output_dir={run_dir} "
+                               "--resume") from None
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
     if echo and trainer.is_global_zero:

@@ -90,15 +90,10 @@ def process_share() -> tuple[int, int]:
 
 
 class Shard(IterableDataset):
-    """Every ``count``-th item of ``source`` for reader ``index`` (:func:`process_share`).
-
-    Items are read in rounds of ``count``; a reader takes its one item of each complete
-    round, so all readers get the same number and together read every item except at
-    most ``count - 1`` at the end. A source that splits itself among loader workers
-    (``shards_workers = True``, as Hugging Face's streaming datasets do) is split here by
-    process only, and one that shares itself out (``shards_itself = True``, e.g. the text
-    library's token-file windows) passes through. Each pass calls the source's
-    ``set_epoch`` (a shuffle buffer's seed).
+    """Reader ``index``'s item of every complete round of ``count`` items of ``source``
+    (:func:`process_share`), so all readers get equal counts. A source with
+    ``shards_workers`` (Hugging Face streaming) is split by process only, one with
+    ``shards_itself`` passes through; each pass calls the source's ``set_epoch``.
     """
 
     def __init__(self, source: Any) -> None:

@@ -61,11 +61,8 @@ class Toy2D(InMemoryDataset):
 
 
 def moons(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
-    """Two interleaving half circles, shuffled, plus Gaussian noise of std ``noise``.
-
-    As ``sklearn.datasets.make_moons``: ``n // 2`` points on the upper unit half circle
-    (angles evenly spaced over [0, pi]), the rest on the lower one shifted to ``(1, 0.5)``.
-    """
+    """Two interleaving half circles, shuffled, plus Gaussian noise of std ``noise``, as
+    ``sklearn.datasets.make_moons`` draws them."""
     n_out = n // 2
     n_in = n - n_out
     outer = np.linspace(0, math.pi, n_out)
@@ -79,12 +76,8 @@ def moons(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
 
 
 def swiss_roll(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
-    """The swiss roll seen from its axis: ``(t cos t, t sin t)`` plus Gaussian noise of std
-    ``noise``, with ``t`` uniform on ``[1.5 pi, 4.5 pi]``.
-
-    As the ``(x, z)`` columns of ``sklearn.datasets.make_swiss_roll`` (its third
-    coordinate, the roll's height, is not drawn).
-    """
+    """The swiss roll seen from its axis, ``(t cos t, t sin t)`` with ``t`` uniform on
+    ``[1.5 pi, 4.5 pi]`` plus noise (``make_swiss_roll``'s ``(x, z)`` columns)."""
     t = 1.5 * math.pi * (1 + 2 * rng.uniform(size=n))
     pts = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
     return pts + noise * rng.standard_normal(size=pts.shape)
