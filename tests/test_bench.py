@@ -163,7 +163,7 @@ def test_bench_mnist_keeps_each_familys_padding(tmp_path, capsys):
 
 def test_bench_finds_the_packaged_recipes_from_any_folder(tmp_path, monkeypatch):
     """A pip user has no examples/configs: the recipes the plugins ship are the default."""
-    from genloom.example_configs import config_file
+    from genloom.config import config_file
     from genloom_eval.bench import available, config_path
 
     monkeypatch.chdir(tmp_path)

@@ -87,3 +87,29 @@ def test_an_export_with_damaged_metadata_is_a_one_line_error(runs, tmp_path, edi
     (out / "genloom.json").write_text(json.dumps(meta))
     with pytest.raises(CheckpointError, match="genloom export RUN OUT_DIR --force"):
         load_checkpoint(out)
+
+
+def test_load_is_the_public_name_and_load_checkpoint_still_works(runs, recwarn):
+    import warnings
+
+    import genloom
+
+    root = runs[0]
+    assert "load" in genloom.__all__ and "load_checkpoint" not in genloom.__all__
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # the old name warns nothing
+        assert genloom.load_checkpoint is genloom.load
+    model = genloom.load(root / "new")
+    assert model.state_dict().keys() == runs[2].keys()
+
+
+def test_a_folder_in_no_known_layout_names_the_known_layouts(tmp_path):
+    import genloom
+
+    (tmp_path / "weights.bin").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError) as err:
+        genloom.load(tmp_path)
+    message = str(err.value)
+    assert "no layout genloom knows" in message
+    assert "a run (last.ckpt), an export (model.safetensors + genloom.json)" in message
+    assert "\n" not in message

@@ -6,7 +6,7 @@ import pytest
 
 from support import ROOT, run_cli
 from genloom.errors import ConfigError
-from genloom.example_configs import config_file, resolve_config_argument
+from genloom.config import config_file, resolve_config_argument
 from genloom.plugins import get_registry
 
 EXAMPLES = sorted((ROOT / "examples/configs").glob("*.yaml"))
@@ -53,3 +53,16 @@ def test_config_init_copies_an_example_and_never_overwrites(tmp_path):
     assert typo.returncode == 2 and "did you mean 'cgan-digits'" in typo.stderr
     listed = run_cli("list", "configs")
     assert listed.returncode == 0 and "gan:cgan-digits" in listed.stdout and "vae:vae-digits" in listed.stdout
+
+
+def test_the_old_module_path_still_works_with_a_deprecation_warning():
+    import importlib
+    import sys
+
+    import genloom.config
+
+    sys.modules.pop("genloom.example_configs", None)
+    with pytest.warns(DeprecationWarning, match="genloom.config"):
+        old = importlib.import_module("genloom.example_configs")
+    assert old.config_file is genloom.config.config_file
+    assert old.resolve_config_argument is genloom.config.resolve_config_argument

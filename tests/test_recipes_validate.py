@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from genloom.config import load_config
-from genloom.example_configs import config_file
+from genloom.config import config_file
 from genloom.plugins import get_registry
 
 RECIPES = sorted(c.full_name for c in get_registry().components("config"))

@@ -115,3 +115,11 @@ def test_the_first_party_install_table_is_current():
     spec.loader.exec_module(script)
     committed = (root / "core" / "genloom" / "first_party.json").read_text()
     assert committed == script.render(), "run: .venv/bin/python scripts/first_party.py"
+
+
+def test_component_kinds_has_one_name_and_the_old_one_warns():
+    import genloom.registry as registry
+
+    assert "sample_kind" in registry.COMPONENT_KINDS and "model" in registry.COMPONENT_KINDS
+    with pytest.warns(DeprecationWarning, match="COMPONENT_KINDS"):
+        assert registry.KINDS is registry.COMPONENT_KINDS

@@ -17,9 +17,8 @@ __version__ = "0.1.0"
 #: Marker for plugin hook implementations: decorate ``genloom_*`` functions with it.
 hookimpl = pluggy.HookimplMarker("genloom")
 
-# Eager, not lazy: the module needs only the standard library, and importing it here
-# keeps ``genloom.progress`` the function even where ``genloom.progress`` (the module)
-# is imported first, which would otherwise leave the module in its place.
+# eager (standard library only), so ``genloom.progress`` stays the function even where
+# the module ``genloom.progress`` is imported first
 from genloom.progress import progress  # noqa: E402
 from genloom import moved as _moved  # noqa: E402
 
@@ -52,12 +51,15 @@ _LAZY = {
     "build_model": "genloom.build",
     "build_component": "genloom.build",
     "train": "genloom.training",
-    "load_checkpoint": "genloom.checkpoints",
+    "load": "genloom.checkpoints",
     "save_model": "genloom.checkpoints",
     "register": "genloom.plugins",
 }
 
 __all__ = ["__version__", "hookimpl", "progress", *_LAZY]
+
+#: names kept outside ``__all__``: ``load_checkpoint`` is ``load``'s earlier name
+_KEPT = {"load_checkpoint": "genloom.checkpoints"}
 
 #: root names that moved: name -> (the module to import it from, its distribution).
 #: ``genloom.<name>`` still works, with a DeprecationWarning, until genloom 0.3.
@@ -86,7 +88,7 @@ _DEPRECATED: dict[str, tuple[str, str]] = {
 def __getattr__(name: str) -> Any:
     if name in _DEPRECATED:
         return _moved.moved_name(name, *_DEPRECATED[name])
-    module = _LAZY.get(name)
+    module = _LAZY.get(name) or _KEPT.get(name)
     if module is None:
         raise AttributeError(f"module 'genloom' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)

@@ -1,13 +1,9 @@
-"""Rebuild a model from a saved config without letting the config decide how much memory
-that takes.
+"""Rebuild a model from a saved, untrusted config without letting the config decide how
+much memory that takes (docs/security.md).
 
-A checkpoint's or export's config is untrusted (docs/security.md): an edited
-``model.width: 1000000000`` or ``info.shape: [3, 1000000, 1000000]`` would otherwise
-make ``genloom sample`` allocate gigabytes to terabytes before anything could say
-no. The weights that come with the config bound what is legitimate: the model is first
-built on PyTorch's ``meta`` device (shapes only, no memory), and refused in one line
-when it would hold far more numbers than its weights do. The data description is
-bounded too, since samplers allocate ``n`` samples of its shape.
+The model is first built on the ``meta`` device and refused in one line when it would
+hold far more numbers than its saved weights; the data description is bounded too,
+since samplers allocate ``n`` samples of its shape.
 """
 
 from __future__ import annotations
@@ -48,12 +44,9 @@ def numel(module: Any) -> int:
 
 
 def build_bounded(cfg: Any, info: Any, state_dict: dict[str, Any], path: str | Path) -> Any:
-    """``build_model(cfg, info)``, once a shapes-only build shows it holds no more than
-    twice the numbers in ``state_dict`` (plus :data:`SLACK`); a CheckpointError otherwise.
-
-    A model whose constructor cannot run on the meta device (it computes with tensor
-    values) is built directly; its size then rests on the bounds of its own Config.
-    """
+    """``build_model(cfg, info)`` once a meta-device build holds at most twice the numbers
+    in ``state_dict`` (plus :data:`SLACK`), else a CheckpointError. A constructor that
+    cannot run on meta is built directly, bounded by its Config's bounds."""
     import torch
 
     from genloom.build import build_model

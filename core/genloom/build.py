@@ -1,9 +1,6 @@
-"""Turn resolved config nodes into objects through the registry.
-
-Every component is built the same way: ``cls(cfg, **context)``, where ``cfg`` is its
-resolved config node and ``context`` what its owner knows (the data shape, the latent
-size ...). An exception from a plugin's constructor becomes a one-line error naming
-the component.
+"""Turn resolved config nodes into objects through the registry: every component is
+``cls(cfg, **context)``, and a plugin constructor's exception becomes a one-line error
+naming the component.
 """
 
 from __future__ import annotations
@@ -23,9 +20,7 @@ def build_component(kind: str, cfg: Any, **context: Any) -> Any:
     except GenloomError:
         raise
     except Exception as exc:
-        raise ComponentError(
-            f"{kind} '{cfg.name}' failed to build: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise ComponentError(f"{kind} '{cfg.name}' failed to build: {type(exc).__name__}: {exc}") from exc
 
 
 def build_dataset(run_cfg: Any) -> Any:

@@ -1,11 +1,6 @@
-"""The core's own plugin: built-in datasets, samplers and sample kinds (the text
-components are the ``text`` plugin's, in genloom-text; the evaluation metrics and
-datasets are the ``eval`` plugin's, in genloom-eval).
-
-Registered the same way as any installed plugin (as pytest does with its internal
-plugins), under the plugin name ``genloom``: a component table that discovery reads
-as data. Text (tokenizers, decoding samplers, the ``text`` dataset, the ``tokens``
-kind) is the ``genloom-text`` library's.
+"""The core's own plugin (name ``genloom``): its datasets, samplers and sample kinds,
+registered through a component table like any installed plugin's (as pytest does with
+its internal plugins).
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """The optional capabilities: every member the core or a library reads from a model
 beyond what :class:`~genloom.GenerativeModel` declares.
 
-A model has a capability by having its members (structural typing, as
-``typing.Protocol`` means it); nothing is registered. Readers test for one with
-:func:`provides` (or ``isinstance`` on the protocol), never with an undeclared
-``getattr(model, name, None)`` convention, and ``genloom plugins check`` and the
-conformance kit report a model that has part of a capability or claims one
-(``likelihood = "exact"``, ``default_sampler = "latent_prior"``) without its members
-(:func:`problems`). The table in docs/writing-a-plugin.md lists them by capability.
-
-The diffusion family's members (``noise_schedule``, ``sample_shape``, ``null_label``,
-``x0_range``, ``to_data``) are declared by its library, as
-``genloom_diffusion.DenoisingModel``; a discrete first stage is a
-:class:`~genloom.DiscreteEncoder` (``embed``, ``num_codes``).
+A model has one by having its members (structural typing); readers test with
+:func:`provides`, never with an undeclared ``getattr`` convention, and ``genloom plugins
+check`` reports a partial or claimed-but-missing capability (:func:`problems`). The
+diffusion family's members are declared by ``genloom_diffusion.DenoisingModel``.
 """
 
 from __future__ import annotations

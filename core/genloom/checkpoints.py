@@ -1,19 +1,9 @@
-"""Checkpoints that rebuild their model through the registry, never through pickle.
+"""Checkpoints that rebuild their model through the registry, never through pickle
+(``torch.load(weights_only=True)``, safetensors for exports).
 
-A genloom checkpoint is a Lightning checkpoint plus a ``genloom`` entry holding the
-resolved run config, the data info and the versions of the plugins that were loaded.
-Loading uses ``torch.load(weights_only=True)``, so a checkpoint cannot run code.
-
-Formats (``genloom["format"]``):
-
-* 1: the model was the LightningModule; state dict keys are the model's own.
-* 2: the model is a plain module inside the training adapter
-  (:class:`~genloom.lightning_module.TrainingModule`), so every key has the prefix
-  ``model.``.
-
-:func:`read_weights` (and so :func:`load_checkpoint`, ``init_from`` and
-:func:`export`) returns the model's own keys for both; an export always holds them
-unprefixed, whatever its format number.
+A checkpoint is Lightning's plus a ``genloom`` entry (resolved config, data info, plugin
+versions). Format 1 keys are the model's own; format 2 keys carry the training adapter's
+prefix ``model.``. :func:`read_weights` returns the model's own keys for both.
 """
 
 from __future__ import annotations
@@ -28,7 +18,7 @@ from omegaconf import OmegaConf
 
 from genloom import __version__
 from genloom.data.info import DataInfo
-from genloom.errors import CheckpointError
+from genloom.errors import CheckpointError, first_line
 
 FORMAT = 2
 #: what format 2 puts before every state dict key: the adapter's attribute ``model``
@@ -68,26 +58,18 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
             "or holds more than tensors and plain data; use a last.ckpt written by genloom train"
         ) from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("genloom"), dict):
-        raise CheckpointError(
-            f"checkpoint '{p}' was not written by genloom (no 'genloom' metadata); "
-            "train with 'genloom train' to get one"
-        )
+        raise CheckpointError(f"checkpoint '{p}' was not written by genloom (no 'genloom' metadata); "
+                              "train with 'genloom train' to get one")
     fmt = ckpt["genloom"].get("format", 1)
     if not isinstance(fmt, int) or isinstance(fmt, bool):
-        raise CheckpointError(
-            f"checkpoint '{p}' has a damaged genloom metadata (format {fmt!r} is not a number); "
-            "use a last.ckpt written by genloom train"
-        )
+        raise CheckpointError(f"checkpoint '{p}' has a damaged genloom metadata (format {fmt!r} is not a "
+                              "number); use a last.ckpt written by genloom train")
     if not isinstance(ckpt.get("state_dict"), dict):
-        raise CheckpointError(
-            f"checkpoint '{p}' holds no weights ('state_dict' is missing or not a mapping); "
-            "use a last.ckpt written by genloom train"
-        )
+        raise CheckpointError(f"checkpoint '{p}' holds no weights ('state_dict' is missing or not a "
+                              "mapping); use a last.ckpt written by genloom train")
     if checkpoint_format(ckpt) > FORMAT:
-        raise CheckpointError(
-            f"checkpoint '{p}' has format {checkpoint_format(ckpt)}, newer than this genloom "
-            f"{__version__} reads ({FORMAT}); upgrade genloom"
-        )
+        raise CheckpointError(f"checkpoint '{p}' has format {checkpoint_format(ckpt)}, newer than this "
+                              f"genloom {__version__} reads ({FORMAT}); upgrade genloom")
     return ckpt
 
 
@@ -107,9 +89,7 @@ def model_state_dict(ckpt: dict[str, Any]) -> dict[str, Any]:
 
 
 WEIGHTS, METADATA = "model.safetensors", "genloom.json"
-#: the key of ``genloom.json`` that holds the SHA-256 of ``model.safetensors``: the two
-#: files are replaced one after the other, so a crash between could pair new weights
-#: with old metadata; a load checks that they belong together
+#: the key of ``genloom.json`` holding ``model.safetensors``' SHA-256 (see _write_export)
 WEIGHTS_HASH = "weights_sha256"
 
 
@@ -186,8 +166,7 @@ def _scheme(meta: dict[str, Any], path: str | Path) -> str:
 
 
 def _quantizer(scheme: str) -> Quantizer:
-    """The registered ``quantizer`` component ``scheme``, or a one-line error saying
-    what to install."""
+    """The registered ``quantizer`` ``scheme``, or a one-line error saying what to install."""
     from genloom.errors import ComponentError
     from genloom.plugins import get_registry
 
@@ -196,10 +175,11 @@ def _quantizer(scheme: str) -> Quantizer:
     except ComponentError as exc:
         raise ComponentError(f"quantisation scheme '{scheme}' needs a quantizer component ({exc}); "
                              "pip install genloom-compress") from None
+
+
 def _check_export_folder(out: Path, force: bool) -> None:
-    """Refuse a file, an existing export without ``force``, and a training run's folder
-    (or its ``checkpoints/``): an export there would be loaded instead of the run's
-    ``last.ckpt`` by ``sample``, ``evaluate`` and ``init_from``."""
+    """Refuse a file, an existing export without ``force``, and a run's folder (where the
+    export would be loaded instead of the run's ``last.ckpt``)."""
     if out.exists() and not out.is_dir():
         raise CheckpointError(f"'{out}' exists and is not a folder; name a folder for the export")
     if out.is_dir() and ((out / "checkpoints").is_dir() or any(out.glob("*.ckpt"))):
@@ -212,8 +192,8 @@ def _check_export_folder(out: Path, force: bool) -> None:
 
 
 def _write_export(out: Path, tensors: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Write weights, then metadata, each atomically; the metadata records the weights'
-    SHA-256, so a crash between the two (new weights, old metadata) is detected on load."""
+    """Write weights, then metadata recording their SHA-256, each atomically (a crash between
+    the two is detected on load)."""
     import hashlib
 
     from safetensors.torch import save
@@ -266,10 +246,8 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             raise CheckpointError(f"'{path}': its genloom metadata is not a JSON object; {fix}")
         expected = meta.get(WEIGHTS_HASH)
         if expected is not None and expected != hashlib.sha256(data).hexdigest():
-            raise CheckpointError(
-                f"export '{path}': {WEIGHTS} does not match {METADATA} (an export interrupted "
-                f"while replacing them?); {fix}"
-            )
+            raise CheckpointError(f"export '{path}': {WEIGHTS} does not match {METADATA} (an export "
+                                  f"interrupted while replacing them?); {fix}")
         quantized = meta.get("quantized")
         if quantized and not (
             isinstance(quantized, dict) and isinstance(quantized.get("scheme"), str)
@@ -279,8 +257,7 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
             raise CheckpointError(f"'{path}': its genloom metadata's 'quantized' is damaged; {fix}")
         state = load(data)
     except (OSError, ValueError, RecursionError, SafetensorError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"export '{path}' cannot be read: {first}") from None
+        raise CheckpointError(f"export '{path}' cannot be read: {first_line(exc)}") from None
     return meta, state
 
 
@@ -301,16 +278,13 @@ def load_weights(model: Any, state_dict: dict[str, Any], path: str | Path, what:
     try:
         model.load_state_dict(state_dict)
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(
-            f"{what} '{path}' does not fit this model ({first}); use one of the same "
-            "architecture"
-        ) from None
+        raise CheckpointError(f"{what} '{path}' does not fit this model ({first_line(exc)}); use one of "
+                              "the same architecture") from None
 
 
 def _config_and_info(meta: Any, path: str | Path) -> tuple[Any, DataInfo]:
-    """The saved run config and data description, or a one-line CheckpointError when
-    the metadata was edited or damaged (its JSON in an export is easy to edit)."""
+    """The saved run config and data description, or a one-line CheckpointError when the
+    metadata was edited or damaged."""
     from omegaconf import OmegaConf
 
     fix = "re-export it from the run's last.ckpt (genloom export RUN OUT_DIR --force)"
@@ -323,7 +297,7 @@ def _config_and_info(meta: Any, path: str | Path) -> tuple[Any, DataInfo]:
         config = OmegaConf.create(meta["config"])
         info = DataInfo.from_dict(meta["info"])
     except Exception as exc:  # omegaconf's validation errors, or fields of the wrong type
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise CheckpointError(f"'{path}': its genloom metadata is damaged ({first}); {fix}") from None
     return config, info
 
@@ -343,12 +317,14 @@ def _layouts(path: str | Path, found: bool = False) -> Any:
             + "".join(f", {c.name} ({c.help})" for c in known))
 
 
-def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any:
-    """Rebuild the model saved in ``path`` through the registry and load its weights.
+def load(path: str | Path, overrides: list[str] | None = None) -> Any:
+    """Rebuild the model saved in ``path`` through the registry and load its weights
+    (``genloom.load_checkpoint``, its earlier name, is the same function, without a warning).
 
-    ``path`` is a ``.ckpt`` file, a run directory (its ``last.ckpt``), a folder
-    written by :func:`export`, or a folder in a foreign layout that a plugin's ``layout``
-    component reads (such as Hugging Face's). Returns the model in eval mode, with ``run_cfg`` and
+    ``path`` is a ``.ckpt`` file, a run directory (its ``last.ckpt``), a folder written by
+    :func:`export`, or a folder in a foreign layout that a plugin's ``layout`` component
+    reads (such as Hugging Face's); a folder in no known layout raises a CheckpointError
+    naming the layouts genloom knows. Returns the model in eval mode, with ``run_cfg`` and
     ``info`` restored.
     """
     from genloom.bounds import build_bounded
@@ -369,3 +345,6 @@ def load_checkpoint(path: str | Path, overrides: list[str] | None = None) -> Any
         _quantizer(_scheme(meta, path)).requantize(model, meta, _read_export(Path(path))[1])
         model.quantized_layers = list(meta["quantized"]["layers"])
     return model
+
+
+load_checkpoint = load  # its earlier name, kept without a warning

@@ -1,9 +1,5 @@
-"""The ``genloom`` command line.
-
-Commands that only look at what is installed (``--help``, ``plugins``, ``list``)
-import neither torch nor lightning; the heavy imports happen inside the commands that
-train or sample. User errors print one line and exit with status 2 (``--debug``
-shows the traceback).
+"""The ``genloom`` command line. Commands that only look at what is installed import
+neither torch nor lightning; user errors print one line and exit 2 (``--debug``: traceback).
 """
 
 from __future__ import annotations
@@ -18,7 +14,7 @@ from typing import Any
 import click
 
 from genloom import __version__
-from genloom.errors import ConfigError, GenloomError
+from genloom.errors import GenloomError
 
 FALSY = ("", "0", "false", "no", "off")
 KIND_ALIASES = {
@@ -72,9 +68,7 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"{'plugin':<16} {'version':<10} {'status':<13} {'import':>8}  components")
     for i in infos:
         comps = ", ".join(i.components) if i.components else "-"
-        click.echo(
-            f"{i.name:<16} {i.version:<10} {i.status:<13} {i.import_seconds * 1000:>6.1f}ms  {comps}"
-        )
+        click.echo(f"{i.name:<16} {i.version:<10} {i.status:<13} {i.import_seconds * 1000:>6.1f}ms  {comps}")
         if i.error:
             click.echo(f"{'':<16} error: {i.error}")
         if i.note:
@@ -99,10 +93,8 @@ def list_components(kind: str | None) -> None:
         if k not in registry.kinds():  # plugin kinds in the plural: noise_schedules, energies
             k = next((c for c in registry.kinds() if _plural(c) == k), k)
         if k not in registry.kinds():
-            raise GenloomError(
-                f"unknown kind '{kind}'; choose one of "
-                f"{', '.join(sorted(_plural(k) for k in registry.kinds()))}"
-            )
+            raise GenloomError(f"unknown kind '{kind}'; choose one of "
+                               f"{', '.join(sorted(_plural(k) for k in registry.kinds()))}")
         kinds = [k]
     for k in kinds:
         comps = registry.components(k)
@@ -159,11 +151,9 @@ def config_show(name: str, overrides: tuple[str, ...], kind: str) -> None:
         from genloom.config import DataSection
 
         kind = KIND_ALIASES.get(kind, kind)
-        cfg = resolve_component(
-            kind, name, "data" if kind == "dataset" else kind,
-            Sources(None, OmegaConf.create(), []),
-            common=DataSection if kind == "dataset" else None,
-        )
+        cfg = resolve_component(kind, name, "data" if kind == "dataset" else kind,
+                                Sources(None, OmegaConf.create(), []),
+                                common=DataSection if kind == "dataset" else None)
     click.echo(OmegaConf.to_yaml(cfg), nl=False)
 
 
@@ -179,7 +169,7 @@ def config_init(name: str, out: str | None, force: bool) -> None:
     genloom config init gan-digits               writes gan-digits.yaml
     genloom config init vae-digits --out my.yaml
     """
-    from genloom.example_configs import config_file
+    from genloom.config import config_file
 
     source = config_file(name)
     target = Path(out) if out else Path(f"{source.stem}.yaml")
@@ -209,8 +199,7 @@ def train(config_file: str, overrides: tuple[str, ...], resume: bool) -> None:
       genloom train vae-digits output_dir=runs/a --resume
     Any trainer.* key goes to lightning.Trainer (devices, strategy, precision ...).
     """
-    from genloom.config import load_config
-    from genloom.example_configs import resolve_config_argument
+    from genloom.config import load_config, resolve_config_argument
 
     config_file = resolve_config_argument(config_file)  # a file, or a packaged example's name
     cfg = load_config(config_file, overrides)  # before importing Lightning: a bad config answers fast
@@ -274,14 +263,14 @@ def sample(
       genloom sample runs/gpt-pydoc --prompt "def " --max-new-tokens 200 top_p=0.9
     Text models stream to stdout (or write --out FILE).
     """
-    from genloom.checkpoints import load_checkpoint
+    from genloom.checkpoints import load
     from genloom.kinds import get_kind
 
     if n is not None and n <= 0:
         raise GenloomError("--n must be at least 1")
     if not 0 <= seed < 2**64:  # what torch.Generator.manual_seed takes
         raise GenloomError(f"--seed must be between 0 and {2**64 - 1}, got {seed}")
-    model = load_checkpoint(checkpoint)
+    model = load(checkpoint)
     kind = get_kind(model.info.kind)
     n = kind.default_n if n is None else n
     sampler_options = _parse_options(options)
@@ -291,10 +280,8 @@ def sample(
         sampler_options["max_new_tokens"] = max_new_tokens
     stream = (lambda s: click.echo(s, nl=False)) if out is None and kind.streams else None
     cond_tensor = _parse_cond(cond, n, model)
-    samples = kind.draw(
-        model, n, sampler=sampler, cond=cond_tensor, seed=seed,
-        options=sampler_options, stream=stream,
-    )
+    samples = kind.draw(model, n, sampler=sampler, cond=cond_tensor, seed=seed, options=sampler_options,
+                        stream=stream)
     if stream is not None:
         return
     if out is None:
@@ -302,10 +289,8 @@ def sample(
     from genloom.provenance import generation_record
 
     labels = None if cond_tensor is None else [int(v) for v in cond.split(",") if v.strip()]
-    record = generation_record(
-        model, checkpoint=Path(checkpoint).resolve(), n=n, seed=seed, sampler=sampler,
-        options=sampler_options, cond=labels,
-    )
+    record = generation_record(model, checkpoint=Path(checkpoint).resolve(), n=n, seed=seed, sampler=sampler,
+                               options=sampler_options, cond=labels)
     path = kind.write(samples, out, model.info, record)
     click.echo(f"wrote {n} samples to {path}")
 

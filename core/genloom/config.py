@@ -1,10 +1,8 @@
 """One resolved OmegaConf tree per run: schemas <- a YAML file <- ``key=value`` overrides.
 
-Every section is checked against a schema: the run's own dataclasses below, and for
-``data`` and ``model`` (and every sub-component such as ``model.encoder``) the
-``Config`` dataclass of the component the ``name`` key selects. A mistake is a
-:class:`ConfigError` naming the key, where it came from (the file, the command line
-or the defaults) and the valid choices or the nearest match.
+Every section, and every component's section (``model.encoder``), is checked against a
+schema; a mistake is a :class:`ConfigError` naming the key, where it came from and the
+valid choices or the nearest match.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from genloom.errors import ComponentError, ConfigError, did_you_mean
+from genloom.errors import ComponentError, ConfigError, did_you_mean, first_line
 
 # -- the run's own schema -------------------------------------------------------------
 
@@ -76,11 +74,9 @@ class SampleConfig:
 
 @dataclass
 class CheckpointConfig:
-    """``last.ckpt`` is written at the end of the first epoch, of any epoch (or batch,
-    when above 0) that ends ``last_every_seconds`` after the previous save, with every
-    periodic checkpoint, and at the end of training. Periodic checkpoints follow
-    ``every_n_steps`` when it is above 0, else ``every_n_epochs`` (0 turns them off);
-    the newest ``keep`` are kept (-1: all)."""
+    """When checkpoints are written: ``last.ckpt`` at most every ``last_every_seconds`` (see
+    ``LastCheckpoint``); periodic ones every ``every_n_steps`` when above 0, else every
+    ``every_n_epochs`` (0: none), keeping the newest ``keep`` (-1: all)."""
 
     every_n_epochs: int = 10
     every_n_steps: int = 0
@@ -111,13 +107,9 @@ SCHEMA_SECTIONS = {"optim": OptimConfig, "sample": SampleConfig, "checkpoint": C
 
 
 class Sources:
-    """Answers "where did this key come from?" for error messages.
-
-    Layers are searched from the top: the command line, the file, then ``base`` (a
-    saved config, e.g. a checkpoint's, named by ``base_label``); only a key none of
-    them sets is "defaults". A key the chosen component requires (``data.path`` of
-    ``data.name=images``) comes from wherever that component's ``name`` was chosen.
-    """
+    """Answers "where did this key come from?" for error messages: the command line, the
+    file, the ``base`` (``base_label``), else "defaults"; a key a chosen component requires
+    comes from wherever its ``name`` was chosen."""
 
     def __init__(
         self, file: str | None, file_cfg: DictConfig, overrides: Sequence[str],
@@ -148,12 +140,17 @@ class Sources:
         return found or "defaults"
 
 
+def _registry(registry: Any) -> Any:
+    """``registry``, or the process-wide one (the plugin host loads on first use)."""
+    if registry is None:
+        from genloom.plugins import get_registry
+
+        registry = get_registry()
+    return registry
+
+
 def _fail(key: str, message: str, sources: Sources) -> ConfigError:
     return ConfigError(f"{key}: {message} (from {sources.of(key)})")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _field_names(*schemas: type | None) -> list[str]:
@@ -165,9 +162,8 @@ def _check_keys(node: DictConfig, allowed: Sequence[str], path: str, sources: So
         if key not in allowed:
             full = f"{path}.{key}" if path else str(key)
             valid = ", ".join(sorted(allowed)) or "none"
-            raise _fail(
-                full, f"unknown key{did_you_mean(str(key), allowed)}; valid keys: {valid}", sources
-            )
+            raise _fail(full, f"unknown key{did_you_mean(str(key), allowed)}; valid keys: {valid}",
+                        sources)
 
 
 def _combine(schemas: Sequence[type]) -> type:
@@ -178,11 +174,8 @@ def _combine(schemas: Sequence[type]) -> type:
     for schema in schemas:
         hints = typing.get_type_hints(schema)
         for f in dataclasses.fields(schema):
-            default = (
-                dataclasses.field(default_factory=f.default_factory)
-                if f.default_factory is not dataclasses.MISSING
-                else dataclasses.field(default=f.default)
-            )
+            default = (dataclasses.field(default=f.default) if f.default_factory is dataclasses.MISSING
+                       else dataclasses.field(default_factory=f.default_factory))
             fields[f.name] = (f.name, hints[f.name], default)
     return dataclasses.make_dataclass("_".join(s.__name__ for s in schemas), list(fields.values()))
 
@@ -194,9 +187,9 @@ def _merge(schemas: Sequence[type], values: DictConfig, path: str, sources: Sour
     except OmegaConfBaseException as exc:
         sub = getattr(exc, "full_key", None)
         key = ".".join(p for p in (path, sub) if p) or "config"
-        raise _fail(key, _first_line(exc), sources) from None
+        raise _fail(key, first_line(exc), sources) from None
     except (TypeError, ValueError) as exc:  # optim.betas.0=1: one item of a list the schema has
-        raise _fail(path or "config", f"{_first_line(exc)}; set a list or mapping whole "
+        raise _fail(path or "config", f"{first_line(exc)}; set a list or mapping whole "
                     "(optim.betas=[0.9, 0.99]), not one item of it", sources) from None
     missing = sorted(OmegaConf.missing_keys(merged))
     if missing:
@@ -209,26 +202,14 @@ def _merge(schemas: Sequence[type], values: DictConfig, path: str, sources: Sour
 
 
 def resolve_component(
-    kind: str,
-    node: Any,
-    path: str,
-    sources: Sources,
-    *,
-    common: type | None = None,
-    default_name: str | None = None,
-    registry: Any = None,
-    prefer: str | None = None,
+    kind: str, node: Any, path: str, sources: Sources, *, common: type | None = None,
+    default_name: str | None = None, registry: Any = None, prefer: str | None = None,
 ) -> DictConfig:
-    """Validate a ``{name: ..., **options}`` node against its component's schema.
-
-    Returns a plain DictConfig with ``name`` set to the component's full name, its
-    options filled from the component's ``Config`` defaults, and every sub-component
-    (declared in the class's ``subcomponents`` mapping) resolved the same way.
+    """Validate a ``{name: ..., **options}`` node against its component's schema: a plain
+    DictConfig with the full ``name``, the ``Config`` defaults filled in, and every
+    sub-component (the class's ``subcomponents``) resolved the same way.
     """
-    if registry is None:
-        from genloom.plugins import get_registry
-
-        registry = get_registry()
+    registry = _registry(registry)
     if node is None:
         node = OmegaConf.create({})
     elif isinstance(node, str):
@@ -250,39 +231,24 @@ def resolve_component(
         own = ["name", *_field_names(common), *subs]
         extra = [str(k) for k in node if k not in own]
         if extra:
-            raise _fail(
-                f"{path}.{extra[0]}",
-                f"{kind} '{component.full_name}' takes no options: its class {cls.__name__} "
-                f"declares no nested Config dataclass; remove the key, or (its author) add a "
-                f"Config dataclass with a field '{extra[0]}' to {cls.__name__}",
-                sources,
-            )
+            raise _fail(f"{path}.{extra[0]}", f"{kind} '{component.full_name}' takes no options: its class "
+                        f"{cls.__name__} declares no nested Config dataclass; remove the key, or (its "
+                        f"author) add a Config dataclass with a field '{extra[0]}' to {cls.__name__}", sources)
     _check_keys(node, ["name", *_field_names(common, schema), *subs], path, sources)
-    values = OmegaConf.create(
-        {k: node[k] for k in node if k != "name" and k not in subs}  # type: ignore[index]
-    )
+    values = OmegaConf.create({k: node[k] for k in node if k != "name" and k not in subs})
     schemas = [s for s in (common, schema) if s is not None]
     merged = _merge(schemas, values, path, sources)
     _check_bounds(schemas, merged, path, sources)
     out = OmegaConf.create({"name": component.full_name, **OmegaConf.to_container(merged)})
     for key, (sub_kind, sub_default) in subs.items():
-        sub = resolve_component(
-            sub_kind,
-            node.get(key),
-            f"{path}.{key}",
-            sources,
-            default_name=sub_default,
-            registry=registry,
-            prefer=component.plugin,
-        )
-        out[key] = sub
+        out[key] = resolve_component(sub_kind, node.get(key), f"{path}.{key}", sources,
+                                     default_name=sub_default, registry=registry, prefer=component.plugin)
     return out
 
 
 def _check_bounds(schemas: Sequence[type], node: DictConfig, path: str, sources: Sources) -> None:
-    """Check the fields whose ``dataclasses.field`` metadata holds ``"min"`` or ``"max"``
-    (inclusive bounds), e.g. ``latent_dim: int = field(default=16, metadata={"min": 1})``:
-    a value outside them (or a NaN) is a one-line ConfigError naming the key."""
+    """Inclusive bounds from field metadata (``field(default=16, metadata={"min": 1})``):
+    a value outside them, or a NaN, is a one-line ConfigError naming the key."""
     for schema in schemas:
         for f in dataclasses.fields(schema):
             low, high = f.metadata.get("min"), f.metadata.get("max")
@@ -304,20 +270,13 @@ def _check_bounds(schemas: Sequence[type], node: DictConfig, path: str, sources:
 
 def _check_choice(value: str, choices: Sequence[str], key: str, what: str, sources: Sources) -> None:
     if value not in choices:
-        raise _fail(
-            key,
-            f"unknown {what} '{value}'{did_you_mean(value, choices)}; valid choices: "
-            f"{', '.join(choices)}",
-            sources,
-        )
+        raise _fail(key, f"unknown {what} '{value}'{did_you_mean(value, choices)}; valid choices: "
+                    f"{', '.join(choices)}", sources)
 
 
 def resolve_name(kind: str, name: str, key: str, sources: Sources, registry: Any = None) -> str:
     """The full name of component ``name``, or a ConfigError naming ``key``."""
-    if registry is None:
-        from genloom.plugins import get_registry
-
-        registry = get_registry()
+    registry = _registry(registry)
     try:
         return registry.resolve(kind, name).full_name
     except ComponentError as exc:
@@ -370,7 +329,7 @@ def read_yaml(path: str | Path) -> DictConfig:
     except Exception as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or _first_line(exc)
+        problem = getattr(exc, "problem", None) or first_line(exc)
         raise ConfigError(f"config file '{p}' is not valid YAML{where}: {problem}") from None
     if not isinstance(cfg, DictConfig):
         raise ConfigError(f"config file '{p}' must hold a mapping of sections (data, model, ...)")
@@ -390,11 +349,40 @@ def parse_overrides(overrides: Sequence[str]) -> DictConfig:
         except RecursionError:
             raise ConfigError(f"override '{key}': the value is nested too deeply to read") from None
         except Exception as exc:  # YAML syntax (yaml.YAMLError), omegaconf, clashing types
-            raise ConfigError(
-                f"override '{item[:80]}' cannot be read ({_first_line(exc)}); a value that is "
-                f"not plain YAML needs quotes: {key}='...'"
-            ) from None
+            raise ConfigError(f"override '{item[:80]}' cannot be read ({first_line(exc)}); a value that "
+                              f"is not plain YAML needs quotes: {key}='...'") from None
     return merged
+
+
+def config_file(name: str, registry: Any = None) -> Path:
+    """The YAML file of the packaged example config ``name``: a component of kind
+    ``config``, ``"package:path"`` inside the installed plugin that owns it, so a pip
+    user without ``examples/configs/`` can run ``genloom train gan-digits``.
+
+    Raises ConfigError naming the known examples when there is no such config, or
+    saying what is wrong with the installed plugin when its file is missing.
+    """
+    from genloom.registry import packaged_file
+
+    registry = _registry(registry)
+    try:
+        component = registry.resolve("config", name)
+    except ComponentError as exc:
+        raise ConfigError(f"{exc}; a config is a YAML file path or the name of an example "
+                          "('genloom list configs')") from None
+    try:
+        return packaged_file(component)
+    except ComponentError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def resolve_config_argument(arg: str, registry: Any = None) -> str:
+    """What ``genloom train CONFIG`` reads: ``arg`` itself if it is a file or looks like
+    a path (a missing one too, so the caller's error names it), else the packaged
+    example config named ``arg``."""
+    if Path(arg).exists() or "/" in arg or "\\" in arg or arg.endswith((".yaml", ".yml")):
+        return arg
+    return str(config_file(arg, registry))
 
 
 def load_config(
@@ -409,21 +397,14 @@ def load_config(
 ) -> DictConfig:
     """Build and validate a run's configuration.
 
-    ``base`` (a dict or DictConfig) sits below the file, for callers that start from a
-    saved config; errors about its values say they came from ``base_label`` (e.g.
-    "checkpoint runs/a/checkpoints/last.ckpt"). ``path`` is a YAML file or the name of
-    a packaged recipe (``"vae-digits"``, see ``genloom list configs``); ``overrides``
-    are ``key=value`` strings.
-
-    The base is untrusted (it is read from a checkpoint or an export someone may have
-    sent): a ``${...}`` interpolation in it is refused, never resolved
-    (``${oc.env:SECRET}`` would read and could echo a secret), and its class paths are
-    never imported here.
-    ``import_classes=False`` imports no class path at all (``genloom config show``).
+    ``path`` is a YAML file or the name of a packaged recipe (``"vae-digits"``, see
+    ``genloom list configs``); ``overrides`` are ``key=value`` strings. ``base`` (a dict or
+    DictConfig, e.g. a checkpoint's saved config) sits below the file; errors about its
+    values name ``base_label``. The base is untrusted: a ``${...}`` interpolation in it is
+    refused (``${oc.env:SECRET}`` could echo a secret) and its class paths are never
+    imported. ``import_classes=False`` imports no class path at all (``genloom config show``).
     """
     if path is not None:  # a recipe's name ("vae-digits") works as in ``genloom train``
-        from genloom.example_configs import resolve_config_argument
-
         path = resolve_config_argument(str(path))
     file_cfg = read_yaml(path) if path is not None else OmegaConf.create({})
     base_cfg = OmegaConf.create(without_interpolations(base, base_label) if base is not None else {})
@@ -432,32 +413,24 @@ def load_config(
         raw = OmegaConf.merge(base_cfg, file_cfg, command_line)
     except (OmegaConfBaseException, TypeError, ValueError) as exc:
         # e.g. optim.betas.0=1: an index into a list the file gives whole
-        raise ConfigError(
-            f"overrides {list(overrides)} do not fit the config ({_first_line(exc)}); set a list or "
-            "mapping whole (optim.betas=[0.9, 0.99]) rather than one item of it"
-        ) from None
-    sources = Sources(
-        str(path) if path is not None else None, file_cfg, overrides,
-        base=base_cfg if base is not None else None, base_label=base_label,
-    )
+        raise ConfigError(f"overrides {list(overrides)} do not fit the config ({first_line(exc)}); set a "
+                          "list or mapping whole (optim.betas=[0.9, 0.99]) rather than one item of "
+                          "it") from None
+    sources = Sources(str(path) if path is not None else None, file_cfg, overrides,
+                      base=base_cfg if base is not None else None, base_label=base_label)
     return validate(raw, sources, check_trainer=check_trainer, registry=registry,
                     import_classes=import_classes)
 
 
 def without_interpolations(value: Any, label: str, key: str = "") -> Any:
-    """``value`` as plain containers, or a ConfigError naming the first ``${...}`` in it.
-
-    A saved config holds resolved values only (genloom resolves a config before it
-    saves it), so an interpolation in one was put there by hand: resolving it could read
-    an environment variable (``${oc.env:TOKEN}``) and show it in an error, so it is
-    refused, never resolved."""
+    """``value`` as plain containers, or a ConfigError naming the first ``${...}`` in it: a
+    saved config holds resolved values, so one was put there by hand, and resolving it could
+    read an environment variable (``${oc.env:TOKEN}``) into an error."""
     if OmegaConf.is_config(value):
         value = OmegaConf.to_container(value, resolve=False)
     if isinstance(value, str) and "${" in value:
-        raise ConfigError(
-            f"{key or 'config'}: {label} holds the interpolation '{value[:60]}'; genloom never "
-            "resolves one from a saved file: remove it or re-save the file from its run"
-        )
+        raise ConfigError(f"{key or 'config'}: {label} holds the interpolation '{value[:60]}'; genloom "
+                          "never resolves one from a saved file: remove it or re-save the file from its run")
     if isinstance(value, dict):
         return {k: without_interpolations(v, label, f"{key}.{k}" if key else str(k))
                 for k, v in value.items()}
@@ -470,12 +443,8 @@ def validate(
     raw: DictConfig, sources: Sources, *, check_trainer: bool = True, registry: Any = None,
     import_classes: bool = True,
 ) -> DictConfig:
-    """Check ``raw`` section by section and return the resolved tree.
-
-    ``import_classes=False`` checks class paths against the allowlist without importing
-    them (``genloom config show``); a class path that comes from ``sources``' base (a
-    saved config) is never imported here.
-    """
+    """Check ``raw`` section by section and return the resolved tree (class paths as
+    :func:`load_config` says)."""
     scalar_keys = _field_names(RunScalars)
     _check_keys(raw, [*scalar_keys, *SECTIONS], "", sources)
     scalars = OmegaConf.create({k: raw[k] for k in scalar_keys if k in raw})
@@ -485,11 +454,9 @@ def validate(
     try:  # interpolations may cross sections (sample.seed: ${seed}), so resolve the whole tree
         OmegaConf.resolve(raw)
     except OmegaConfBaseException as exc:
-        raise ConfigError(f"cannot resolve interpolation: {_first_line(exc)}") from None
-    out.data = resolve_component(
-        "dataset", raw.get("data"), "data", sources, common=DataSection,
-        default_name="digits", registry=registry,
-    )
+        raise ConfigError(f"cannot resolve interpolation: {first_line(exc)}") from None
+    out.data = resolve_component("dataset", raw.get("data"), "data", sources, common=DataSection,
+                                 default_name="digits", registry=registry)
     out.model = resolve_component("model", raw.get("model"), "model", sources, registry=registry)
     for key, schema in SCHEMA_SECTIONS.items():
         section = raw.get(key) or OmegaConf.create({})
@@ -526,5 +493,5 @@ def validate(
     try:
         OmegaConf.resolve(out)
     except OmegaConfBaseException as exc:
-        raise ConfigError(f"cannot resolve interpolation: {_first_line(exc)}") from None
+        raise ConfigError(f"cannot resolve interpolation: {first_line(exc)}") from None
     return out

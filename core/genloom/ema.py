@@ -1,11 +1,6 @@
-"""``EMA``: an exponential moving average of a module's weights, for sampling.
-
-GANs and diffusion models sample from averaged weights because they are smoother
-than the last step's. One helper in the core, so every plugin averages the same way
-and checkpoints look the same: a model holds ``self.ema = EMA(self.net, decay)``,
-calls ``self.ema.update(self.net)`` from
-:meth:`~genloom.GenerativeModel.after_optimizer_step`, and hands ``self.ema.module``
-to samplers from :meth:`~genloom.GenerativeModel.component`.
+"""``EMA``: an exponential moving average of a module's weights, for sampling (GANs and
+diffusion models sample from averaged weights). One helper, so every plugin averages and
+checkpoints the same way.
 """
 
 from __future__ import annotations
@@ -16,15 +11,10 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 
 class EMA(AveragedModel):
-    """A frozen copy of ``source`` (``.module``) that :meth:`update` moves towards it.
-
-    ``w_ema <- decay * w_ema + (1 - decay) * w`` after the first update, which copies
-    the weights outright; buffers (batch-norm statistics) are averaged the same way.
-    This is torch's ``AveragedModel`` with ``get_ema_multi_avg_fn``, so the state dict
-    keys are ``module.*`` and ``n_averaged`` (the number of updates so far), and
-    checkpoints written before this class existed load unchanged. The copy takes no
-    gradients: an optimizer built from the owner's parameters leaves it alone, and DDP
-    does not wait for gradients it will never get.
+    """A frozen copy of ``source`` (``.module``) that :meth:`update` moves towards it:
+    ``w_ema <- decay * w_ema + (1 - decay) * w`` (buffers too; the first update copies).
+    torch's ``AveragedModel``, so state dict keys stay ``module.*`` and ``n_averaged``;
+    it takes no gradients, so optimizers and DDP leave it alone.
     """
 
     module: nn.Module

@@ -1,9 +1,6 @@
-"""``genloom env``: what a bug report needs to know about this installation.
-
-Versions of Python, genloom, torch, Lightning and the other libraries a run depends
-on; every plugin with its version and status; the OS, CPU count and accelerators.
-A missing library or an absent GPU is reported as such, never raised: the command
-must work on a broken installation, since that is when it is asked for.
+"""``genloom env``: what a bug report needs to know about this installation (versions,
+plugins, OS, accelerators). Missing pieces are reported, never raised: the command must
+work on a broken installation, since that is when it is asked for.
 """
 
 from __future__ import annotations

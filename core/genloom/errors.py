@@ -1,9 +1,6 @@
-"""User-facing errors.
-
-Every mistake a user can make (a wrong config key, a missing file, a corrupt
-checkpoint, a plugin that raises) is turned into a :class:`GenloomError` whose message
-is one line saying what is wrong and how to fix it. The CLI prints that line and exits
-with status 2; anything else is a bug and keeps its traceback.
+"""User-facing errors: a :class:`GenloomError` is one line saying what is wrong and how to
+fix it, which the CLI prints before exiting 2; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -46,3 +43,8 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ``" (did you mean 'x'?)"`` suffix, or an empty string."""
     match = nearest(word, choices)
     return f" (did you mean '{match}'?)" if match else ""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type's name when empty), for a one-line error."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

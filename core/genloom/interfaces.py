@@ -1,18 +1,10 @@
 """The four interfaces every generative model in genloom is made of.
 
-They are plain ``torch.nn.Module`` subclasses (Sampler excepted), usable without
-Lightning, so a researcher can use them in a notebook and a plugin can compose with
-another plugin's parts knowing only these contracts:
-
-* :class:`Encoder` maps data to a latent: a distribution (:class:`DiagonalGaussian`),
-  discrete codes (:class:`DiscreteLatent`, from a :class:`DiscreteEncoder`), an exact
-  latent with its log-determinant (:class:`FlowLatent`), or a plain tensor.
-* :class:`Generator` maps a latent (or a context) to data in one shot;
-  :class:`AutoregressiveGenerator` produces one step at a time with an explicit cache;
-  :class:`InvertibleGenerator` is a bijection (a normalizing flow): it is both the
-  Generator (z -> x) and the Encoder (x -> z, with ``log|det dz/dx|``).
-* :class:`Denoiser` predicts noise, clean data or velocity from a noisy input.
-* :class:`Sampler` draws samples from a model through one of the above.
+Plain ``torch.nn.Module`` subclasses (Sampler excepted), usable without Lightning, so a
+plugin can compose with another plugin's parts knowing only these contracts:
+:class:`Encoder` (data to a latent), :class:`Generator` (latent to data, or one step at
+a time: :class:`AutoregressiveGenerator`; both ways: :class:`InvertibleGenerator`),
+:class:`Denoiser` and :class:`Sampler`.
 """
 
 from __future__ import annotations
@@ -30,10 +22,8 @@ from genloom.errors import GenloomError
 
 @dataclass
 class DiagonalGaussian:
-    """A diagonal Gaussian latent: what a VAE-style encoder returns.
-
-    Sampling takes an explicit ``torch.Generator`` so results depend only on the seed.
-    """
+    """A diagonal Gaussian latent: what a VAE-style encoder returns (sampled with an explicit
+    ``torch.Generator``, so results depend only on the seed)."""
 
     mean: Tensor
     logvar: Tensor
@@ -45,9 +35,8 @@ class DiagonalGaussian:
 
     def rsample(self, generator: torch.Generator | None = None) -> Tensor:
         """A reparameterised sample: differentiable with respect to mean and logvar."""
-        noise = torch.randn(
-            self.mean.shape, generator=generator, device=self.mean.device, dtype=self.mean.dtype
-        )
+        noise = torch.randn(self.mean.shape, generator=generator, device=self.mean.device,
+                            dtype=self.mean.dtype)
         return self.mean + self.std * noise
 
     def kl(self) -> Tensor:
@@ -63,12 +52,8 @@ class DiagonalGaussian:
 
 @dataclass
 class FlowLatent:
-    """An exact latent and the log-determinant of the map that made it.
-
-    What an :class:`InvertibleGenerator` encodes to: ``z = f(x)`` and
-    ``logdet = log|det df/dx|`` per example, so that
-    ``log p(x) = log N(z; 0, I) + logdet`` (the change of variables).
-    """
+    """An exact latent ``z = f(x)`` and ``logdet = log|det df/dx|`` per example (what an
+    :class:`InvertibleGenerator` encodes to), so ``log p(x) = log N(z; 0, I) + logdet``."""
 
     z: Tensor
     logdet: Tensor
@@ -170,9 +155,7 @@ class AutoregressiveGenerator(Generator):
     context_length: int
 
     @abc.abstractmethod
-    def step(
-        self, tokens: Tensor, cache: Any = None, cond: Tensor | None = None
-    ) -> tuple[Tensor, Any]:
+    def step(self, tokens: Tensor, cache: Any = None, cond: Tensor | None = None) -> tuple[Tensor, Any]:
         """Logits for every position of ``tokens`` given the cache, and the new cache."""
 
     def forward(self, z: Tensor, cond: Tensor | None = None) -> Tensor:
@@ -294,20 +277,11 @@ class Sampler(abc.ABC):
                 continue
             value = getattr(model, cap, None)
             if value is None or value is False:  # not truthiness: a tensor is a capability too
-                raise IncompatibleSamplerError(
-                    f"sampler {name} needs a model with {cap}, and {type(model).__name__} "
-                    "does not declare it"
-                )
+                raise IncompatibleSamplerError(f"sampler {name} needs a model with {cap}, and "
+                                               f"{type(model).__name__} does not declare it")
         return part
 
     @abc.abstractmethod
-    def sample(
-        self,
-        model: Any,
-        n: int,
-        *,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        **options: Any,
-    ) -> Samples:
+    def sample(self, model: Any, n: int, *, cond: Tensor | None = None,
+               generator: torch.Generator | None = None, **options: Any) -> Samples:
         """Draw ``n`` samples from ``model``."""

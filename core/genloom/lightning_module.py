@@ -1,17 +1,10 @@
 """``TrainingModule``: the one LightningModule, wrapped around a plain GenerativeModel.
 
-Everything Lightning-specific about training a genloom model lives here: the
-training step for one optimizer (automatic optimization) or several players (manual
-optimization with per-player step ratios, accumulation, clipping, toggling and LR
-schedules), validation and test logging, ``configure_optimizers`` from the run's
-``optim`` section, and the ``genloom`` metadata of every checkpoint. The model takes
-part only through its documented hooks (``on_fit_start``, ``after_optimizer_step``,
-``validation_losses``, ``validation_sums``, ``validation_metrics``), so models and
-plugins never see a Trainer.
-
-The model is the attribute ``model``, so a checkpoint's state dict keys carry the
-prefix ``model.`` (checkpoint format 2); :meth:`TrainingModule.on_load_checkpoint`
-adds it to format-1 checkpoints, which had none, so ``--resume`` reads both.
+Everything Lightning-specific about training lives here (one optimizer, or several
+players with manual optimization; validation logging; ``configure_optimizers``; checkpoint
+metadata), so models and plugins never see a Trainer. The model is the attribute
+``model``: checkpoint keys carry the prefix ``model.`` (format 2), and
+:meth:`TrainingModule.on_load_checkpoint` adds it to format-1 checkpoints.
 """
 
 from __future__ import annotations
@@ -38,8 +31,7 @@ class TrainingModule(L.LightningModule):
         self._totals: dict[str, dict[str, Tensor]] = {}  # split totals of val/test runs
         #: steps skipped for a non-finite loss (``optim.nonfinite=skip``)
         self.skipped_steps = 0
-        #: ``trainer.max_steps`` of the config (training batches), set by the training code
-        #: when it translates it into Lightning's count of optimizer steps (several players)
+        #: the config's ``trainer.max_steps`` in batches, set when several players step
         self.max_batches: int | None = None
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -50,22 +42,12 @@ class TrainingModule(L.LightningModule):
     def _log_step(self, prefix: str, parts: dict[str, Tensor], batch_size: int) -> None:
         shown = self.model.progress_bar_keys
         for key, value in parts.items():
-            self.log(
-                f"{prefix}/{key}",
-                value.detach() if isinstance(value, Tensor) else value,
-                on_step=True,
-                on_epoch=False,
-                prog_bar=key in shown,
-                batch_size=batch_size,
-            )
+            self.log(f"{prefix}/{key}", value.detach() if isinstance(value, Tensor) else value,
+                     on_step=True, on_epoch=False, prog_bar=key in shown, batch_size=batch_size)
 
     def _logging_step(self) -> bool:
-        """Whether this batch's values reach the loggers.
-
-        Lightning writes training values only every ``log_every_n_steps``; calling
-        ``self.log`` on the other steps costs time (a noticeable share of a small model's
-        step on CPU) for values nobody sees.
-        """
+        """Whether this batch's values reach the loggers (every ``log_every_n_steps``):
+        ``self.log`` on other steps costs a small model's step time for nothing."""
         trainer = self._trainer
         if trainer is None:
             return True
@@ -85,12 +67,9 @@ class TrainingModule(L.LightningModule):
         self._seed_rank()
 
     def _seed_rank(self) -> None:
-        """Give every DDP process its own training noise (diffusion times and noise, GAN
-        latents, VAE epsilon, flow dequantisation, random text windows): process ``r``
-        reseeds torch's, numpy's and Python's global generators with ``seed + r``.
-        Process 0 keeps the generators ``seed_everything(seed)`` left, so one process
-        trains exactly as it did before; the weights start equal on every process
-        (DDP broadcasts rank 0's)."""
+        """Give every DDP process its own training noise: rank ``r`` reseeds the global
+        generators with ``seed + r``; rank 0 keeps ``seed_everything``'s, so one process
+        trains as before (weights start equal: DDP broadcasts rank 0's)."""
         rank = int(getattr(self.trainer, "global_rank", 0) or 0)
         if rank == 0:
             return
@@ -125,12 +104,8 @@ class TrainingModule(L.LightningModule):
         return None
 
     def _finite(self, parts: dict[str, Tensor], player: str | None) -> bool:
-        """Whether this step's loss is finite on every process; if not, stop the run
-        with one line (``optim.nonfinite=stop``, the default) or skip the step (``skip``).
-
-        Checked before backward, so no NaN ever reaches the weights. Under DDP the
-        processes agree (one all-reduce of a flag), or one would wait for the others.
-        """
+        """Whether this step's loss is finite on every process (checked before backward,
+        agreed by one all-reduce); if not, stop with one line or skip (``optim.nonfinite``)."""
         loss = parts["loss"].detach()
         bad = (~torch.isfinite(loss)).any().float()
         if self.trainer.world_size > 1:
@@ -141,10 +116,9 @@ class TrainingModule(L.LightningModule):
         if getattr(optim, "nonfinite", "stop") == "skip":
             self.skipped_steps += 1
             return False
-        terms = [
-            f"{k}={float(v.detach().float().mean()):g}" for k, v in parts.items()
-            if isinstance(v, Tensor) and not bool(torch.isfinite(v.detach()).all())
-        ] or ["loss (on another process)"]
+        terms = [f"{k}={float(v.detach().float().mean()):g}" for k, v in parts.items()
+                 if isinstance(v, Tensor) and not bool(torch.isfinite(v.detach()).all())
+                 ] or ["loss (on another process)"]
         who = "" if player is None else f" of player '{player}'"
         raise DivergenceError(
             f"training diverged at step {self.trainer.global_step}{who}: non-finite "
@@ -188,8 +162,7 @@ class TrainingModule(L.LightningModule):
 
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any,
                        optimizer_closure: Any = None) -> None:
-        """Lightning's step (automatic optimization only: it is called once per real
-        step, after ``accumulate`` batches), then the model's ``after_optimizer_step``."""
+        """Lightning's step (automatic optimization: once per real step), then the model's hook."""
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         self.model.after_optimizer_step(None)
 
@@ -202,14 +175,10 @@ class TrainingModule(L.LightningModule):
         return build_optimizers(self.model.optim_cfg, groups, self._total_steps())
 
     def _total_steps(self) -> int:
-        """Training batches in the whole run, which ``build_optimizers`` turns into each
-        player's optimizer steps (dividing by its ``every_n_steps`` and ``optim.accumulate``).
-
-        Lightning's ``estimated_stepping_batches`` counts optimizer steps: batches over
-        ``accumulate_grad_batches`` with automatic optimization; with manual optimization
-        plain batches, or (when ``max_steps`` decides) the optimizer-step count that
-        ``max_batches`` was translated into, so the batches come from ``max_batches``.
-        A resumed run keeps the horizon its checkpoint's schedule holds."""
+        """Training batches in the whole run (``build_optimizers`` turns them into each
+        player's steps). Lightning's estimate counts optimizer steps, so it is multiplied
+        back by ``accumulate``, or, for several players under ``max_steps``, replaced by
+        ``max_batches``."""
         trainer = self.trainer
         try:
             total = trainer.estimated_stepping_batches
@@ -219,9 +188,7 @@ class TrainingModule(L.LightningModule):
             total *= max(1, int(trainer.accumulate_grad_batches))
         elif self.max_batches:
             epochs = trainer.max_epochs
-            per_epoch = trainer.num_training_batches
-            by_epochs = (per_epoch * epochs if epochs is not None and epochs >= 0
-                         else float("inf"))
+            by_epochs = math.inf if epochs is None or epochs < 0 else trainer.num_training_batches * epochs
             total = min(self.max_batches, by_epochs)
         if not total or not math.isfinite(total):
             return 1
@@ -233,8 +200,7 @@ class TrainingModule(L.LightningModule):
         self._totals[prefix] = {}
 
     def _accumulate(self, prefix: str, batch: dict[str, Tensor]) -> None:
-        """Add this batch's ``validation_losses`` (times the batch size, with the count)
-        and ``validation_sums`` to the split totals, on the device: no sync per batch."""
+        """Add this batch's weighted losses and sums to the split totals, on the device."""
         totals = self._totals.setdefault(prefix, {})
         size = len(batch["x"])
         for key, value in self.model.validation_losses(batch).items():
@@ -248,12 +214,8 @@ class TrainingModule(L.LightningModule):
             totals[name] = totals[name] + value if name in totals else value
 
     def _finish(self, prefix: str) -> None:
-        """Log the split's averages and exact metrics as ``<prefix>/<key>``.
-
-        One all-reduce (sum) across DDP processes carries every total, so each average
-        is the batch-size-weighted mean over the whole split on all processes (what
-        Lightning's ``sync_dist=True`` epoch logging computes), and the sums are exact.
-        """
+        """Log the split's averages and exact metrics as ``<prefix>/<key>``, all totals
+        summed across DDP processes in one all-reduce."""
         totals = self._totals.pop(prefix, {})
         if not totals:
             return
@@ -274,8 +236,7 @@ class TrainingModule(L.LightningModule):
             values.update(self.model.validation_metrics(sums))
         shown = self.model.progress_bar_keys
         for key, value in values.items():
-            # equal on every process already; sync_dist only keeps Lightning's DDP
-            # advice quiet (a mean of equal values)
+            # equal on every process already; sync_dist keeps Lightning's DDP advice quiet
             self.log(f"{prefix}/{key}", float(value), on_step=False, on_epoch=True,
                      prog_bar=key in shown, sync_dist=True)
 
@@ -309,8 +270,7 @@ class TrainingModule(L.LightningModule):
 
 
 def _scalar(value: Tensor | float) -> Tensor:
-    """A logged value as a detached 0-d tensor for summing: float64 where the device has
-    it (totals over a large split stay exact), float32 on Apple's MPS, which has none."""
+    """A detached 0-d tensor for summing: float64 (exact totals), float32 on MPS (no float64)."""
     t = value.detach() if isinstance(value, Tensor) else torch.as_tensor(float(value))
     dtype = torch.float32 if t.device.type == "mps" else torch.float64
     return t.to(dtype).reshape(())

@@ -1,18 +1,10 @@
 """``GenerativeModel``: the plain ``torch.nn.Module`` every genloom model extends.
 
-A model owns its components (``Encoder``, ``Generator``, ``Denoiser`` ...) and states
-its objective as ``losses(batch) -> {"loss": ..., **parts}``. It knows nothing of
-Lightning: sampling, evaluation and export use it as an ordinary module, without
-Lightning's import cost. Training wraps it in the core's adapter,
-:class:`genloom.lightning_module.TrainingModule`, which owns the loop: one optimizer
-with automatic optimization, or several "players" (a GAN's generator and
-discriminator) with manual optimization, per-player step ratios, gradient clipping
-and accumulation, optimizer toggling that is safe under DDP, logging and checkpoint
-metadata. A model that needs to act during training overrides the few lifecycle
-hooks below (:meth:`GenerativeModel.on_fit_start`,
-:meth:`~GenerativeModel.after_optimizer_step`, :meth:`~GenerativeModel.validation_sums`
-and :meth:`~GenerativeModel.validation_metrics`), never Lightning's, so no plugin
-breaks when Lightning changes.
+A model owns its components and states its objective as ``losses(batch)``. It knows
+nothing of Lightning, so sampling, evaluation and export skip Lightning's import cost;
+training wraps it in :class:`genloom.lightning_module.TrainingModule`, and a model acts
+during training only through the few lifecycle hooks below, never Lightning's, so no
+plugin breaks when Lightning changes.
 """
 
 from __future__ import annotations
@@ -61,13 +53,9 @@ def _to_device(batch: Any, device: torch.device) -> Any:
 
 @dataclass
 class FitContext:
-    """What a model sees of a training run when it starts: see
-    :meth:`GenerativeModel.on_fit_start`.
-
-    ``global_step`` is the number of optimizer steps already taken (0 for a fresh run,
-    more when resuming), ``device`` where the model's parameters are. ``loader``
-    returns a fresh iterable of training batches on the CPU; use
-    :meth:`train_batches` rather than calling it directly.
+    """What a model sees of a training run when it starts (:meth:`GenerativeModel.on_fit_start`):
+    optimizer steps already taken (more than 0 when resuming), the parameters' device, and
+    training batches through :meth:`train_batches`.
     """
 
     global_step: int
@@ -95,27 +83,17 @@ class GenerativeModel(nn.Module):
     ``model(*args)`` (:meth:`forward`) runs the network the model's default sampler
     drives, so ``torch.export`` exports the model as that network:
 
-    * a model with a latent space (``has_latent_space``: a VAE, a GAN) runs its
-      one-shot :class:`~genloom.Generator`: ``model(z, cond=None) -> data``;
-    * otherwise a :class:`~genloom.Denoiser` (diffusion):
-      ``model(x_t, t, cond=None) -> prediction``;
-    * otherwise an :class:`~genloom.AutoregressiveGenerator` (text):
+    * with ``has_latent_space`` (a VAE, a GAN) its :class:`~genloom.Generator`:
+      ``model(z, cond=None) -> data``;
+    * otherwise a :class:`~genloom.Denoiser`: ``model(x_t, t, cond=None) -> prediction``;
+    * otherwise an :class:`~genloom.AutoregressiveGenerator`:
       ``model(tokens, cond=None) -> logits`` of shape ``(n, t, vocab_size)``.
 
-    The network is the one :meth:`component` returns, so a model that samples from
-    an EMA copy exports the EMA copy. A model without such a network overrides
-    :meth:`forward`.
-
-    Training is the core's (:class:`genloom.lightning_module.TrainingModule`). A
-    model takes part through these hooks, which the adapter calls and which have no
-    Lightning types in their signatures:
-
-    * :meth:`on_fit_start` once before the first training step (measure data
-      statistics, say);
-    * :meth:`after_optimizer_step` after every real optimizer step (EMA updates);
-    * :meth:`validation_losses` per validation batch: averaged over the split;
-    * :meth:`validation_sums` per validation batch and :meth:`validation_metrics`
-      once per validation run: exact split-level metrics such as perplexity.
+    The network is the one :meth:`component` returns (an EMA copy, when it returns one);
+    a model without such a network overrides :meth:`forward`. A model takes part in
+    training only through the hooks :meth:`on_fit_start`, :meth:`after_optimizer_step`,
+    :meth:`validation_losses`, :meth:`validation_sums` and :meth:`validation_metrics`,
+    which have no Lightning types in their signatures.
     """
 
     #: "exact" (flows, autoregressive), "bound" (VAE ELBO), or "none" (GAN)
@@ -135,11 +113,9 @@ class GenerativeModel(nn.Module):
         self.info: DataInfo | None = info
         #: the run's ``optim`` section, set by the training code; None uses Adam(1e-3)
         self.optim_cfg: Any = None
-        #: the whole resolved run config, set by ``build_model`` (and so by
-        #: ``load_checkpoint``); None for a model built by hand
+        #: the whole resolved run config, set by ``build_model`` (and ``genloom.load``)
         self.run_cfg: Any = None
-        #: names of the ``nn.Linear`` layers held in int8, set by ``load_checkpoint`` of an
-        #: export written with ``--quantize`` (empty for a float model)
+        #: names of the ``nn.Linear`` layers held in int8 (an export written with ``--quantize``)
         self.quantized_layers: list[str] = []
         self._groups_cache: list[OptimizerGroup] | None = None
 
@@ -163,11 +139,8 @@ class GenerativeModel(nn.Module):
         return None
 
     def component(self, interface: type) -> nn.Module | None:
-        """The sub-module implementing ``interface`` (used by samplers), or None.
-
-        The model itself, else its first direct child that implements it, else the
-        first nested one (a frozen first stage's decoder, say). Override it
-        to choose another (an EMA copy)."""
+        """The sub-module implementing ``interface`` (used by samplers), or None: the model,
+        else its first child, else the first nested one. Override it to choose an EMA copy."""
         if isinstance(self, interface):
             return self
         for module in self.children():
@@ -197,18 +170,9 @@ class GenerativeModel(nn.Module):
 
     # -- sampling ---------------------------------------------------------------------
 
-    def sample(
-        self,
-        n: int,
-        *,
-        sampler: str | None = None,
-        cond: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        **options: Any,
-    ) -> Samples:
-        """Draw ``n`` samples with a registered sampler (the model's default if None).
-
-        Runs under ``torch.no_grad`` unless the sampler declares ``needs_grad``."""
+    def sample(self, n: int, *, sampler: str | None = None, cond: Tensor | None = None,
+               generator: torch.Generator | None = None, **options: Any) -> Samples:
+        """Draw ``n`` samples with a registered sampler (the model's default if None)."""
         from genloom.sampling import draw
 
         return draw(self, n, sampler=sampler, cond=cond, generator=generator, **options)
@@ -216,13 +180,9 @@ class GenerativeModel(nn.Module):
     # -- lifecycle hooks (called by the training adapter) ------------------------------
 
     def on_fit_start(self, fit: FitContext) -> None:
-        """Called once per training run, before the first training step.
-
-        ``fit`` tells the step count and the device and yields training batches
-        (``fit.train_batches(limit)``). The weights of a resumed run are already
-        restored. Latent diffusion measures its latent scale here. Does nothing by
-        default.
-        """
+        """Called once per training run before the first step, with a resumed run's weights
+        already restored (latent diffusion measures its latent scale here). Does nothing by
+        default."""
 
     def after_optimizer_step(self, player: str | None) -> None:
         """Called after every optimizer step: once per real step, not per accumulated
@@ -237,22 +197,15 @@ class GenerativeModel(nn.Module):
         return self._groups_cache or None
 
     def validation_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Losses of one validation batch, logged as ``val/<key>`` averaged over the
-        split (weighted by batch size, across all DDP processes) and reported by
-        ``genloom evaluate`` as ``test/<key>``. Multi-player models may override it;
-        by default they log none.
-        """
+        """Losses of one validation batch, logged as ``val/<key>`` averaged over the split
+        (``test/<key>`` in ``genloom evaluate``). Multi-player models log none by default."""
         if self._groups() is None:
             return self.losses(batch)
         return {}
 
     def validation_sums(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        """Additive totals of one validation batch (scalars), for exact split metrics.
-
-        The training adapter adds them up over the whole validation split and across
-        DDP processes and passes the totals to :meth:`validation_metrics`. Return the
-        same keys for every batch. None by default.
-        """
+        """Additive scalar totals of one validation batch (the same keys every batch), summed
+        over the split and DDP processes for :meth:`validation_metrics`. None by default."""
         return {}
 
     def validation_metrics(self, sums: dict[str, float]) -> dict[str, float]:

@@ -1,15 +1,9 @@
 """Old import paths of modules that left the core, kept working for one minor version.
 
-When a family library moved into its own distribution (``genloom.language`` is now
-``genloom_text.language``), code written against the old path keeps running: importing
-``genloom.language`` (or any module below it) imports the new module, warns once with a
-:class:`DeprecationWarning` that names the new path, and returns *the same module
-object*, so classes keep one identity (``isinstance`` holds across both names).
-
-A finder on ``sys.meta_path`` does it, rather than a stub file per old module: a stub
-package would load the new package's submodules a second time under the old names.
-The table is data; nothing here imports another distribution until an old path is
-used, and a missing library gives an ``ImportError`` saying what to install.
+Importing an old path (``genloom.language``) warns with a DeprecationWarning naming the new
+one and returns *the same module object*, so classes keep one identity. A finder on
+``sys.meta_path`` does it rather than stub files, which would load the new package's
+submodules a second time; a missing library is an ImportError saying what to install.
 """
 
 from __future__ import annotations
@@ -23,6 +17,8 @@ from types import ModuleType
 
 #: old module -> (new module, the distribution that ships it); removed in genloom 0.3
 MOVED: dict[str, tuple[str, str]] = {
+    # folded into genloom.config, beside load_config which reads the recipes it finds
+    "genloom.example_configs": ("genloom.config", "genloom"),
     # the developer kit (genloom-devkit); conformance.py was merged into testing.checks
     "genloom.testing.conformance": ("genloom_devkit.testing.checks", "genloom-devkit"),
     "genloom.testing": ("genloom_devkit.testing", "genloom-devkit"),
@@ -90,9 +86,8 @@ REMOVED_IN = "0.3"
 
 
 def moved_name(name: str, new: str, dist: str, where: str = "genloom") -> object:
-    """``<where>.<name>`` of a name that moved to module ``new`` of ``dist``: the same
-    object, with a :class:`DeprecationWarning` naming the new import (not cached on the
-    old module, so every old use warns)."""
+    """``<where>.<name>``, moved to module ``new`` of ``dist``: the same object, with a
+    DeprecationWarning naming the new import on every use (nothing is cached)."""
     try:
         module = importlib.import_module(new)
     except ModuleNotFoundError as exc:
@@ -101,12 +96,8 @@ def moved_name(name: str, new: str, dist: str, where: str = "genloom") -> object
                 f"{where}.{name} moved to {new}.{name} in the {dist} distribution: pip install {dist}"
             ) from None
         raise
-    warnings.warn(
-        f"{where}.{name} moved to {new}.{name} (distribution {dist}); import it from "
-        f"{new}: the old name is removed in genloom {REMOVED_IN}",
-        DeprecationWarning,
-        stacklevel=3,
-    )
+    warnings.warn(f"{where}.{name} moved to {new}.{name} (distribution {dist}); import it from "
+                  f"{new}: the old name is removed in genloom {REMOVED_IN}", DeprecationWarning, stacklevel=3)
     return getattr(module, name)
 
 
@@ -138,12 +129,8 @@ class _MovedLoader(importlib.abc.Loader):
                     f"pip install {self.dist}", name=old,
                 ) from None
             raise
-        warnings.warn(
-            f"'{old}' moved to '{self.new}' (distribution {self.dist}); the old path is "
-            f"removed in genloom {REMOVED_IN}",
-            DeprecationWarning,
-            stacklevel=2,
-        )
+        warnings.warn(f"'{old}' moved to '{self.new}' (distribution {self.dist}); the old path is "
+                      f"removed in genloom {REMOVED_IN}", DeprecationWarning, stacklevel=2)
         # importlib returns whatever sys.modules holds after exec_module: the new module
         sys.modules[old] = target
 

@@ -1,24 +1,10 @@
-"""Objects chosen in config by class path: loggers, callbacks, profilers, optimizers.
+"""Objects chosen in config by class path (loggers, callbacks, profilers, optimizers),
+in LightningCLI's ``{class_path, init_args}`` shape; loggers also go by name.
 
-The shape is LightningCLI's, so a Lightning user already knows it::
-
-    trainer:
-      logger: {class_path: lightning.pytorch.loggers.CSVLogger, init_args: {name: extra}}
-      callbacks:
-        - {class_path: lightning.pytorch.callbacks.EarlyStopping, init_args: {monitor: val/loss}}
-      profiler: simple
-
-Loggers also go by name (``csv``, ``tensorboard``, ``wandb``, ``mlflow``). Every class
-path is checked when the config loads (it imports, and is the right kind of class),
-so a typo is a one-line error before anything runs; a logger whose package is not
-installed is a one-line install hint when the run starts.
-
-Importing a module runs its code, so a class path is imported only from an allowlist:
-torch's optimizers and schedules and Lightning's loggers, callbacks and profilers
-(:data:`ALLOWED_MODULES`). A class of your own needs an explicit opt-in naming its
-package: ``GENLOOM_ALLOW_CLASS_PATHS=mypkg,other.callbacks``. A class path inside a
-checkpoint's or export's saved config is never imported while that config is read
-(see :func:`genloom.config.load_config`'s ``base``).
+Every class path is checked when the config loads, so a typo fails before anything
+runs. Importing runs code, so only :data:`ALLOWED_MODULES` (torch's optimizers and
+schedules, Lightning's loggers, callbacks and profilers) and packages named in
+``GENLOOM_ALLOW_CLASS_PATHS`` are imported, and never from a checkpoint's saved config.
 """
 
 from __future__ import annotations
@@ -76,8 +62,7 @@ def _opted_in() -> tuple[str, ...]:
 
 
 def is_allowed(module_name: str) -> bool:
-    """True when ``module_name`` lies under :data:`ALLOWED_MODULES` or a package the
-    user opted in with ``GENLOOM_ALLOW_CLASS_PATHS``."""
+    """True when ``module_name`` lies under :data:`ALLOWED_MODULES` or an opted-in package."""
     return any(module_name == p or module_name.startswith(p + ".")
                for p in (*ALLOWED_MODULES, *_opted_in()))
 
@@ -87,12 +72,10 @@ def check_class_path(path: str, key: str) -> tuple[str, str]:
     module_name, attr = split_class_path(path, key)
     if not is_allowed(module_name):
         top = module_name.split(".")[0]
-        raise ConfigError(
-            f"{key}: genloom imports class paths only from torch.optim and Lightning's loggers, "
-            f"callbacks and profilers, and '{path}' is outside them (importing a module runs "
-            f"its code); to use a class of your own, opt its package in: "
-            f"{ALLOW_ENV}={top}"
-        )
+        raise ConfigError(f"{key}: genloom imports class paths only from torch.optim and Lightning's "
+                          f"loggers, callbacks and profilers, and '{path}' is outside them (importing a "
+                          f"module runs its code); to use a class of your own, opt its package in: "
+                          f"{ALLOW_ENV}={top}")
     return module_name, attr
 
 
@@ -114,10 +97,8 @@ def import_class(path: str, key: str) -> type:
 def _spec(value: Any, key: str) -> tuple[str, dict[str, Any]]:
     """``(class_path, init_args)`` of one ``{class_path, init_args}`` mapping."""
     if not isinstance(value, Mapping) or not isinstance(value.get("class_path"), str):
-        raise ConfigError(
-            f"{key}: {value!r} is not an object spec; use {{class_path: package.module.Class, "
-            "init_args: {...}}"
-        )
+        raise ConfigError(f"{key}: {value!r} is not an object spec; use {{class_path: package.module.Class, "
+                          "init_args: {...}}")
     extra = set(value) - {"class_path", "init_args"}
     if extra:
         raise ConfigError(f"{key}: unknown key '{sorted(extra)[0]}' in an object spec; use class_path, init_args")
@@ -142,26 +123,22 @@ def check_trainer_objects(trainer: Mapping[str, Any]) -> None:
             key = "trainer.logger" if not isinstance(trainer["logger"], list) else f"trainer.logger.{i}"
             if isinstance(item, str):
                 if item not in LOGGERS:
-                    raise ConfigError(
-                        f"{key}: unknown logger '{item}'{did_you_mean(item, LOGGERS)}; choose one of "
-                        f"{', '.join(LOGGERS)} or give {{class_path: ..., init_args: ...}}"
-                    )
+                    raise ConfigError(f"{key}: unknown logger '{item}'{did_you_mean(item, LOGGERS)}; "
+                                      f"choose one of {', '.join(LOGGERS)} or give "
+                                      "{class_path: ..., init_args: ...}")
             else:
                 _check_class(_spec(item, key)[0], key, *BASES["logger"])
     if "callbacks" in trainer and trainer["callbacks"] is not None:
         callbacks = trainer["callbacks"]
-        if not isinstance(callbacks, list):
-            callbacks = [callbacks]
-        for i, item in enumerate(callbacks):
+        for i, item in enumerate(callbacks if isinstance(callbacks, list) else [callbacks]):
             key = f"trainer.callbacks.{i}"
             _check_class(_spec(item, key)[0], key, *BASES["callbacks"])
     profiler = trainer.get("profiler")
     if profiler is not None and not (isinstance(profiler, str) and profiler in PROFILER_NAMES):
         if isinstance(profiler, str):
-            raise ConfigError(
-                f"trainer.profiler: unknown profiler '{profiler}'{did_you_mean(profiler, PROFILER_NAMES)}; "
-                f"choose one of {', '.join(PROFILER_NAMES)} or give {{class_path: ..., init_args: ...}}"
-            )
+            raise ConfigError(f"trainer.profiler: unknown profiler '{profiler}'"
+                              f"{did_you_mean(profiler, PROFILER_NAMES)}; choose one of "
+                              f"{', '.join(PROFILER_NAMES)} or give {{class_path: ..., init_args: ...}}")
         _check_class(_spec(profiler, "trainer.profiler")[0], "trainer.profiler", *BASES["profiler"])
 
 
@@ -172,10 +149,8 @@ def _as_list(value: Any, key: str) -> list[Any]:
         return [value]
     if isinstance(value, list):
         return value
-    raise ConfigError(
-        f"{key}: {value!r} is not a logger; use true or false, a name ({', '.join(LOGGERS)}), "
-        "{class_path: ..., init_args: {...}}, or a list of these"
-    )
+    raise ConfigError(f"{key}: {value!r} is not a logger; use true or false, a name ({', '.join(LOGGERS)}), "
+                      "{class_path: ..., init_args: {...}}, or a list of these")
 
 
 def _instantiate(cls: type, args: dict[str, Any], key: str, needs: str | None = None) -> Any:

@@ -1,11 +1,8 @@
 """Optimizers and learning-rate schedules from the ``optim`` config section.
 
-Weight decay goes to weight matrices only (``optim.decay: weights``, the default):
-every parameter of two or more dimensions except embedding tables. Biases, norm
-gains and embeddings are left undecayed, because shrinking them toward zero pulls
-a LayerNorm's scale or a token's vector toward nothing instead of regularising a
-mapping (minGPT's grouping; nanoGPT decays embeddings as well). ``optim.decay: all``
-decays every parameter, as genloom did before.
+Weight decay goes to weight matrices only by default (``optim.decay: weights``, minGPT's
+grouping): decaying biases, norm gains and embeddings pulls them toward nothing instead
+of regularising a mapping. ``optim.decay: all`` decays every parameter.
 """
 
 from __future__ import annotations
@@ -21,9 +18,7 @@ from genloom.errors import ConfigError, did_you_mean
 
 
 def stepping(cfg: Any) -> tuple[int, float]:
-    """``(accumulate, gradient_clip)`` from the ``optim`` section: the one place both
-    training paths read them (Lightning's ``accumulate_grad_batches`` and
-    ``gradient_clip_val`` for one optimizer, the core's manual step for several)."""
+    """``(accumulate, gradient_clip)``: the one source both training paths read."""
     if cfg is None:
         return 1, 0.0
     accumulate = int(getattr(cfg, "accumulate", 1) or 1)
@@ -32,18 +27,15 @@ def stepping(cfg: Any) -> tuple[int, float]:
 
 
 def optimizer_steps(groups: list, batches: int, accumulate: int) -> int:
-    """Optimizer steps that ``batches`` training batches make, all players together:
-    a player with ``every_n_steps=r`` is due on every r-th batch and steps every
-    ``accumulate`` times it is due. Lightning's ``max_steps`` and ``global_step``
-    count these; ``trainer.max_steps`` in a genloom config counts batches."""
+    """Optimizer steps all players make in ``batches`` batches (each steps every
+    ``accumulate``-th time it is due): what Lightning's ``max_steps`` counts, while a
+    genloom config's ``trainer.max_steps`` counts batches."""
     return sum(-(-batches // max(1, g.every_n_steps)) // max(1, accumulate) for g in groups)
 
 
 class Schedule:
-    """The ``LambdaLR`` factor of one player as a callable object with plain
-    attributes: ``LambdaLR`` saves such an object's ``__dict__`` in its state, so the
-    horizon (``total`` optimizer steps, fixed when the run starts) comes back from the
-    checkpoint on ``--resume`` instead of being stretched by a new ``trainer.max_epochs``."""
+    """One player's ``LambdaLR`` factor as an object, whose ``__dict__`` LambdaLR saves: the
+    horizon comes back on ``--resume`` instead of being stretched by a new ``max_epochs``."""
 
     def __init__(self, cfg: Any, total: int) -> None:
         self.scheduler = str(cfg.scheduler)
@@ -80,12 +72,9 @@ DECAY_CHOICES = ("weights", "all")
 
 
 def decay_split(params: Any) -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
-    """``(decayed, not decayed)`` trainable parameters of a module or parameter list.
-
-    Decayed: parameters with two or more dimensions (linear and convolution weights)
-    that are not an ``nn.Embedding``'s table; a weight tied to an embedding (a tied
-    output layer) counts as the embedding. Given a plain list (no module to tell
-    embeddings by), only the dimension decides. Each parameter appears once.
+    """``(decayed, not decayed)`` trainable parameters: decayed are those of two or more
+    dimensions but embedding tables (and weights tied to one); a plain list is split by
+    dimension only. Each parameter appears once.
     """
     if isinstance(params, torch.nn.Module):
         embeddings = {
@@ -116,39 +105,29 @@ def param_groups(group: Any, weight_decay: float, decay: str) -> list[dict[str, 
 
 
 def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
-    """One optimizer (and LambdaLR schedule) per group, in Lightning's return format.
-
-    ``total_steps`` counts training batches; each player's schedule spans the
-    optimizer steps it makes in them (see :func:`optimizer_steps`)."""
+    """One optimizer (and LambdaLR schedule) per group, in Lightning's return format; each
+    schedule spans the optimizer steps its player makes in ``total_steps`` batches."""
     cfg = cfg if cfg is not None else OmegaConf.structured(OptimConfig)
     if "." in cfg.name:
         from genloom.objects import optimizer_class
 
         optimizer_cls = optimizer_class(cfg.name)
     elif cfg.name not in OPTIMIZERS:
-        raise ConfigError(
-            f"optim.name: unknown optimizer '{cfg.name}'{did_you_mean(cfg.name, OPTIMIZERS)}; "
-            f"valid choices: {', '.join(OPTIMIZERS)} or a class path (torch.optim.NAdam)"
-        )
+        raise ConfigError(f"optim.name: unknown optimizer '{cfg.name}'{did_you_mean(cfg.name, OPTIMIZERS)}; "
+                          f"valid choices: {', '.join(OPTIMIZERS)} or a class path (torch.optim.NAdam)")
     else:
         optimizer_cls = getattr(torch.optim, OPTIMIZERS[cfg.name])
     if cfg.scheduler not in SCHEDULES:
-        raise ConfigError(
-            f"optim.scheduler: unknown schedule '{cfg.scheduler}'"
-            f"{did_you_mean(cfg.scheduler, SCHEDULES)}; valid choices: {', '.join(SCHEDULES)}"
-        )
+        raise ConfigError(f"optim.scheduler: unknown schedule '{cfg.scheduler}'"
+                          f"{did_you_mean(cfg.scheduler, SCHEDULES)}; valid choices: {', '.join(SCHEDULES)}")
     decay = getattr(cfg, "decay", "weights")
     if decay not in DECAY_CHOICES:
-        raise ConfigError(
-            f"optim.decay: unknown choice '{decay}'{did_you_mean(decay, DECAY_CHOICES)}; "
-            f"valid choices: {', '.join(DECAY_CHOICES)}"
-        )
+        raise ConfigError(f"optim.decay: unknown choice '{decay}'{did_you_mean(decay, DECAY_CHOICES)}; "
+                          f"valid choices: {', '.join(DECAY_CHOICES)}")
     unknown = set(cfg.groups) - {g.name for g in groups}
     if unknown:
-        raise ConfigError(
-            f"optim.groups: unknown player '{sorted(unknown)[0]}'; this model's players are "
-            f"{', '.join(g.name for g in groups)}"
-        )
+        raise ConfigError(f"optim.groups: unknown player '{sorted(unknown)[0]}'; this model's players are "
+                          f"{', '.join(g.name for g in groups)}")
     results = []
     for group in groups:
         override = cfg.groups.get(group.name, {}) or {}

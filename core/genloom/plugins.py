@@ -1,16 +1,10 @@
 """Plugin discovery, isolation and status, on pluggy and the ``genloom`` entry points.
 
-Each installed plugin is loaded on its own: a plugin that fails to import (whatever it
-raises, ``SystemExit``, ``GeneratorExit`` and ``KeyboardInterrupt`` included; only the
-user's own Ctrl-C stops discovery), uses an unknown or a wrapper hook, or raises while
-registering is marked ``broken`` and every command still works; what it prints while
-it is imported or registers is kept out of the command's output (a note in ``genloom
-plugins``); a plugin whose ``genloom`` requirement excludes this core is ``incompatible``
-and not imported at all. ``GENLOOM_STRICT_PLUGINS=1`` turns any such failure into a
-hard error. ``GENLOOM_PLUGINS=a,b`` is an allowlist (set but empty: none load) and
-``GENLOOM_DISABLE_PLUGINS=a,b`` a blocklist.
-
-Nothing here imports torch or lightning.
+Each plugin loads on its own: one that fails to import or register (any
+``BaseException`` but the user's Ctrl-C) is marked ``broken``, its prints are kept out of
+the command's output, and one whose ``genloom`` requirement excludes this core is not
+imported (``incompatible``). ``GENLOOM_STRICT_PLUGINS=1`` makes failures fatal;
+``GENLOOM_PLUGINS`` allows and ``GENLOOM_DISABLE_PLUGINS`` blocks. No torch, no lightning.
 """
 
 from __future__ import annotations
@@ -25,7 +19,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -73,17 +67,7 @@ class PluginInfo:
             self.note = f"{self.note}; {note}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "distribution": self.distribution,
-            "version": self.version,
-            "module": self.module,
-            "status": self.status,
-            "error": self.error,
-            "import_seconds": round(self.import_seconds, 4),
-            "components": self.components,
-            "note": self.note,
-        }
+        return {**asdict(self), "import_seconds": round(self.import_seconds, 4)}
 
 
 _SIGINTS = 0  # Ctrl-Cs the user pressed in this process, once watch_user_interrupts() ran
@@ -103,13 +87,9 @@ def _on_sigint(previous: Any) -> Any:
 
 
 def watch_user_interrupts() -> None:
-    """Count the user's Ctrl-Cs (SIGINT) from now on, so that a ``KeyboardInterrupt``
-    a plugin raises is told apart from one the user caused (:func:`user_interrupts`).
-
-    Chains to the handler in place (Python's, which raises KeyboardInterrupt). Only
-    the main thread may install it; elsewhere nothing is counted and every
-    KeyboardInterrupt counts as the user's.
-    """
+    """Count the user's Ctrl-Cs from now on (chaining to the handler in place), so that a
+    ``KeyboardInterrupt`` a plugin raises is told apart from the user's; main thread only
+    (elsewhere every KeyboardInterrupt counts as the user's)."""
     global _WATCHING
     if _WATCHING or threading.current_thread() is not threading.main_thread():
         return
@@ -130,8 +110,7 @@ def user_interrupts() -> int:
 
 def is_plugin_failure(exc: BaseException, interrupts_before: int) -> bool:
     """Whether ``exc``, raised by plugin code, is the plugin's failure: anything but a
-    KeyboardInterrupt that the user's own Ctrl-C caused since ``interrupts_before``
-    (when Ctrl-Cs are not counted, every KeyboardInterrupt is taken as the user's)."""
+    KeyboardInterrupt the user's Ctrl-C caused since ``interrupts_before``."""
     if not isinstance(exc, KeyboardInterrupt):
         return True
     now = user_interrupts()
@@ -174,13 +153,10 @@ def _module_file(module: str) -> Path | None:
 
 
 def read_component_table(module: str) -> list[tuple[str, str, str, str]] | None:
-    """The component table ``GENLOOM_COMPONENTS`` of entry module ``module``, read as
-    data from its source (nothing of the plugin is imported or run), as
-    ``(kind, name, target, help)`` rows in the table's order; None when it has none.
-
-    The table is a literal dict: ``{"kind:name": ("package.module:Attr", "help"), ...}``
-    (a bare target string when there is no help). Raises ValueError saying what is
-    wrong with a table that is not that.
+    """The literal dict ``GENLOOM_COMPONENTS`` of entry module ``module``
+    (``{"kind:name": ("package.module:Attr", "help") or target}``), read from its source
+    without running it, as ``(kind, name, target, help)`` rows; None when it has none.
+    Raises ValueError saying what is wrong with a table of another shape.
     """
     file = _module_file(module)
     if file is None or not file.is_file():
@@ -201,10 +177,8 @@ def read_component_table(module: str) -> list[tuple[str, str, str, str]] | None:
     try:
         table = ast.literal_eval(node)
     except ValueError:
-        raise ValueError(
-            f"{TABLE} must be a literal dict (data, read without running the module); "
-            "compute components in genloom_register_components instead"
-        ) from None
+        raise ValueError(f"{TABLE} must be a literal dict (data, read without running the module); "
+                         "compute components in genloom_register_components instead") from None
     if not isinstance(table, dict):
         raise ValueError(f"{TABLE} must be a dict of 'kind:name' -> target or (target, help)")
     rows = []
@@ -214,10 +188,8 @@ def read_component_table(module: str) -> list[tuple[str, str, str, str]] | None:
             value = (value, "")
         ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, str) for v in value)
         if not sep or not kind or not ok:
-            raise ValueError(
-                f"{TABLE} entry {key!r}: {value!r} is not 'kind:name': 'package.module:Attr' "
-                "or ('package.module:Attr', 'help')"
-            )
+            raise ValueError(f"{TABLE} entry {key!r}: {value!r} is not 'kind:name': 'package.module:Attr' "
+                             "or ('package.module:Attr', 'help')")
         rows.append((kind, name, value[0], value[1]))
     return rows
 
@@ -249,9 +221,8 @@ def _incompatibility(dist: metadata.Distribution | None) -> str | None:
 
 
 def _load_order(ep: metadata.EntryPoint) -> tuple[str, bool, str]:
-    """Entry points by plugin name; of two distributions that claim one name, the one
-    named ``genloom-<name>`` (its canonical owner) first, then by distribution name, so
-    a stray distribution cannot displace an installed plugin by being found earlier."""
+    """Entry points by plugin name, ``genloom-<name>`` first among distributions claiming
+    one name, so a stray distribution cannot displace a plugin by being found earlier."""
     dist = getattr(ep, "dist", None)
     dist_name = (dist.metadata["Name"] or "") if dist else ""
     canonical = dist_name.lower().replace("_", "-") == f"genloom-{ep.name}".lower()
@@ -263,9 +234,7 @@ class PluginHost:
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.env = dict(os.environ if env is None else env)
-        self.strict = self.env.get("GENLOOM_STRICT_PLUGINS", "").lower() not in (
-            "", "0", "false", "no", "off"
-        )
+        self.strict = self.env.get("GENLOOM_STRICT_PLUGINS", "").lower() not in ("", "0", "false", "no", "off")
         try:
             self.import_budget = float(self.env.get("GENLOOM_PLUGIN_IMPORT_BUDGET", IMPORT_BUDGET_SECONDS))
         except ValueError:
@@ -290,12 +259,8 @@ class PluginHost:
         block = _env_list(self.env, "GENLOOM_DISABLE_PLUGINS") or set()
         for ep in sorted(metadata.entry_points(group="genloom"), key=_load_order):
             dist = getattr(ep, "dist", None)
-            info = PluginInfo(
-                name=ep.name,
-                distribution=dist.metadata["Name"] if dist else "?",
-                version=dist.version if dist else "?",
-                module=ep.value,
-            )
+            info = PluginInfo(ep.name, dist.metadata["Name"] if dist else "?", dist.version if dist else "?",
+                              ep.value)
             if ep.name in self.plugins:
                 other = self.plugins[ep.name]
                 self._fail(
@@ -303,10 +268,8 @@ class PluginHost:
                     f"plugin name '{ep.name}' is already used by distribution "
                     f"'{other.distribution}', which keeps it; uninstall one of them",
                 )
-                other.note = (
-                    f"distribution '{info.distribution}' also declares a plugin named "
-                    f"'{ep.name}'; it was not loaded"
-                )
+                other.note = f"distribution '{info.distribution}' also declares a plugin named '{ep.name}'; " \
+                    "it was not loaded"
                 continue
             if (allow is not None and ep.name not in allow) or ep.name in block:
                 info.status = "disabled"
@@ -329,18 +292,15 @@ class PluginHost:
                 continue
             info.import_seconds = time.perf_counter() - start
             if info.import_seconds > self.import_budget:
-                note = (
-                    f"slow import: {info.import_seconds:.2f} s (budget {self.import_budget:g} s); "
-                    "keep the entry module import-light (no torch, register import paths)"
-                )
+                note = (f"slow import: {info.import_seconds:.2f} s (budget {self.import_budget:g} s); "
+                        "keep the entry module import-light (no torch, register import paths)")
                 info.add_note(note)
                 self.warnings.append(f"plugin '{info.name}': {note}")
             self._add(info, module, ep.module)
         return self
 
     def _remember_disabled(self, ep: metadata.EntryPoint, variable: str) -> None:
-        """Read a disabled plugin's component table (as data: nothing of it is imported),
-        so that naming one of its components says the plugin is disabled."""
+        """Read a disabled plugin's table (as data), so naming its components says it is disabled."""
         self.registry.disabled_plugins[ep.name] = f"by {variable}"
         try:
             rows = read_component_table(ep.module) or []
@@ -351,33 +311,19 @@ class PluginHost:
             self.registry.disabled.setdefault(kind, {})[component.full_name] = component
 
     def _add(self, info: PluginInfo, module: ModuleType, module_name: str | None = None) -> None:
-        """Validate, register and collect components of one plugin, isolating failures.
-
-        Components come from the entry module's table (``GENLOOM_COMPONENTS``, read as
-        data) first, then from its ``genloom_register_components`` hook, if any.
-        """
-        unknown = [
-            attr
-            for attr in dir(module)
-            if self.pm.parse_hookimpl_opts(module, attr) is not None and attr not in HOOK_NAMES
-        ]
+        """Validate and register one plugin (its table, then its register hook), all or nothing."""
+        unknown = [a for a in dir(module) if self.pm.parse_hookimpl_opts(module, a) is not None
+                   and a not in HOOK_NAMES]
         if unknown:
             hook = unknown[0]
             self._fail(info, f"unknown hook '{hook}'{did_you_mean(hook, HOOK_NAMES)}")
             return
-        wrappers = [
-            attr
-            for attr in HOOK_NAMES
-            if (opts := self.pm.parse_hookimpl_opts(module, attr))
-            and (opts.get("hookwrapper") or opts.get("wrapper"))
-        ]
+        wrappers = [a for a in HOOK_NAMES if (opts := self.pm.parse_hookimpl_opts(module, a))
+                    and (opts.get("hookwrapper") or opts.get("wrapper"))]
         if wrappers:
-            self._fail(
-                info,
-                f"hook '{wrappers[0]}' is a wrapper (hookwrapper=True or wrapper=True), which "
-                "genloom does not support: it calls each plugin's hook on its own; use a plain "
-                "@hookimpl",
-            )
+            self._fail(info, f"hook '{wrappers[0]}' is a wrapper (hookwrapper=True or wrapper=True), "
+                       "which genloom does not support: it calls each plugin's hook on its own; use a "
+                       "plain @hookimpl")
             return
         try:
             table = read_component_table(module_name or module.__name__)
@@ -425,11 +371,8 @@ class PluginHost:
     # -- calling hooks -----------------------------------------------------------
 
     def call_each(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
-        """Call ``hook`` on every plugin that implements it, core first.
-
-        A plugin that raises becomes a PluginError naming the plugin and the hook, so a
-        bad plugin never produces a traceback from deep inside the core.
-        """
+        """Call ``hook`` on every plugin that implements it, core first; a plugin that raises
+        becomes a PluginError naming it and the hook, not a traceback from deep in the core."""
         caller = getattr(self.pm.hook, hook)
         results = []
         for impl in reversed(caller.get_hookimpls()):  # pluggy keeps LIFO order
@@ -449,13 +392,8 @@ class PluginHost:
         return results
 
     def add_commands(self, cli: Any) -> None:
-        """Let every plugin add its CLI commands.
-
-        A plugin whose hook fails is removed whole (its commands, components and hooks)
-        and marked broken. A plugin may add commands but never replace one: a command
-        it registers under a name already taken (``train``, another plugin's command)
-        is dropped, the original kept, and a warning names both.
-        """
+        """Let every plugin add its CLI commands. One whose hook fails is removed whole and
+        marked broken; one that registers a name already taken keeps the original, with a warning."""
         for impl in reversed(self.pm.hook.genloom_register_commands.get_hookimpls()):
             before = dict(cli.commands)
             interrupts = user_interrupts()
@@ -524,18 +462,14 @@ LOCAL_PLUGIN = "local"
 def register(kind: str, name: str, obj: Any, *, help: str = "") -> str:
     """Register a class defined in a script or notebook as component ``local:name``.
 
-    For researchers who subclass the interfaces without publishing a plugin: after
-    ``register("model", "mine", MyModel)``, a config may say ``model: {name: mine}``
-    and ``genloom.train`` builds it. The registration lives in this process only: a
-    checkpoint of it loads (``load_checkpoint``) in a process that registers the
-    class again first, never in a fresh ``genloom sample`` (a checkpoint naming an
-    import path is not trusted to import it). Returns the full name.
+    After ``register("model", "mine", MyModel)`` a config may say ``model: {name: mine}``.
+    The registration lives in this process only: a checkpoint of it loads (``genloom.load``)
+    where the class is registered again, never in a fresh ``genloom sample`` (a checkpoint
+    naming an import path is not trusted to import it). Returns the full name.
     """
     module, qualname = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
     if not module or not qualname or "<locals>" in qualname:
-        raise PluginError(
-            f"cannot register {obj!r}: define it at the top level of a module or notebook"
-        )
+        raise PluginError(f"cannot register {obj!r}: define it at the top level of a module or notebook")
     component = Component(kind, name, LOCAL_PLUGIN, f"{module}:{qualname}", help)
     host = get_plugin_host()
     host.registry.add(component)

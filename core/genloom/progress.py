@@ -1,13 +1,6 @@
-"""A progress bar for long loops outside the training loop (sampling, for one).
-
-Lightning draws the training bar; plugins that run their own long loops (a
-1000-step diffusion sampler) wrap the loop in :func:`progress`, so every plugin's bar
-looks and behaves the same. The bar goes to stderr, so samples written to stdout or
-files stay clean, and it is drawn only where someone can see it: when stderr is a
-terminal, or when ``GENLOOM_PROGRESS=1`` forces it (``GENLOOM_PROGRESS=0`` turns it
-off everywhere).
-
-Import it as ``from genloom import progress``.
+"""A progress bar for long loops outside training (a 1000-step diffusion sampler), so
+every plugin's bar looks the same: on stderr, drawn only when stderr is a terminal or
+``GENLOOM_PROGRESS=1`` (``0`` turns it off). Import it as ``from genloom import progress``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """Provenance: a generation record on every sample file genloom writes.
 
-A *generation record* is a small JSON object saying where a sample came from: the
-genloom and plugin versions, the model and the SHA-256 of the checkpoint or export it
-was drawn from, the seed, sampler and options, the condition labels or prompt, how many
-samples, the time (UTC), and ``"generated_by": "genloom"`` (the file is AI-generated).
-:meth:`genloom.kinds.SampleKind.write` stores it in the file where the format has a
-place (a PNG text chunk with key ``genloom``, a ``% genloom: {...}`` comment line at the
-top of an ABC file) and in a sidecar ``FILE.genloom.json`` otherwise.
-
-The core only writes records. Reading them back (``genloom inspect``) and drawing the
-samples again (``genloom reproduce``) live in genloom-eval's
-:mod:`genloom_eval.provenance`, which treats a record read from a file as untrusted.
+A small JSON object saying where samples came from (versions, model, checkpoint SHA-256,
+seed, sampler and options, condition, time, ``"generated_by": "genloom"``), stored by
+:meth:`genloom.kinds.SampleKind.write`. The core only writes records; reading them back
+(``genloom inspect``, ``reproduce``) is genloom-eval's, which treats them as untrusted.
 """
 
 from __future__ import annotations
@@ -46,8 +39,8 @@ def file_sha256(path: str | Path) -> str:
 
 
 def checkpoint_file(path: str | Path) -> Path:
-    """The file ``load_checkpoint(path)`` reads the weights from: a ``.ckpt`` file, a
-    run directory's ``checkpoints/last.ckpt``, or an export's ``model.safetensors``."""
+    """The file ``genloom.load(path)`` reads the weights from (``.ckpt``, a run's ``last.ckpt``,
+    an export's ``model.safetensors``)."""
     from genloom.checkpoints import WEIGHTS, is_export
 
     p = Path(path)
@@ -74,22 +67,13 @@ def json_safe(value: Any) -> Any:
 
 
 def generation_record(
-    model: Any,
-    *,
-    checkpoint: str | Path | None,
-    n: int,
-    seed: int,
-    sampler: str | None,
-    options: dict[str, Any] | None = None,
-    cond: list[int] | None = None,
-    source: str = "sample",
+    model: Any, *, checkpoint: str | Path | None, n: int, seed: int, sampler: str | None,
+    options: dict[str, Any] | None = None, cond: list[int] | None = None, source: str = "sample",
     **extra: Any,
 ) -> dict[str, Any]:
-    """The record of ``n`` samples drawn from ``model`` (loaded from ``checkpoint``).
-
-    ``cond`` is the class labels given (cycled over the samples); the prompt, when there
-    is one, is in ``options``. ``source`` says what wrote the file (``sample``, ``train``,
-    ``serve``). The checkpoint's hash is of :func:`checkpoint_file`.
+    """The record of ``n`` samples drawn from ``model`` (loaded from ``checkpoint``, hashed
+    as :func:`checkpoint_file`): ``cond`` the class labels given, the prompt in ``options``,
+    ``source`` what wrote the file (``sample``, ``train``, ``serve``).
     """
     from genloom.plugins import get_plugin_host
 
@@ -128,8 +112,7 @@ def dumps(record: dict[str, Any]) -> str:
 
 
 def png_info(record: dict[str, Any]) -> Any:
-    """A Pillow ``PngInfo`` holding ``record`` as the text chunk ``genloom``; pass it to
-    ``Image.save(path, pnginfo=...)``."""
+    """A Pillow ``PngInfo`` holding ``record`` as the text chunk ``genloom`` (for ``Image.save``)."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
@@ -138,8 +121,7 @@ def png_info(record: dict[str, Any]) -> Any:
 
 
 def add_png_record(path: str | Path, record: dict[str, Any]) -> None:
-    """Insert ``record`` as a ``genloom`` text chunk right after the header of the PNG
-    file ``path`` (written by any library), leaving the pixel data as it is."""
+    """Insert ``record`` as a ``genloom`` text chunk right after the PNG header of ``path``."""
     import struct
     import zlib
 

@@ -1,10 +1,7 @@
-"""Named components, resolved lazily.
+"""Named components, resolved lazily: registered by import path, imported only when used.
 
-Plugins register components by import path (``"pkg.module:Attr"``); nothing is imported
-until a config or a command asks for it. A component's full name is
-``plugin:name``; its short name works while only one plugin uses it. Nothing is
-silently overridden: a clash makes the short name ambiguous, and resolving it is an
-error that lists the full names to choose from.
+A full name is ``plugin:name``; a short name works while one plugin uses it. Nothing is
+silently overridden: a clash makes the short name ambiguous, an error listing full names.
 """
 
 from __future__ import annotations
@@ -18,8 +15,8 @@ from typing import Any
 from genloom.errors import ComponentError, did_you_mean
 from genloom.moved import MOVED_COMPONENTS
 
-#: The kinds the core itself consumes. Plugins may register other kinds.
-KINDS = (
+#: The component kinds the core itself consumes. Plugins may register other kinds.
+COMPONENT_KINDS = (
     "model", "encoder", "generator", "denoiser", "sampler", "dataset", "metric", "tokenizer",
     "sample_kind", "config", "quantizer", "layout",
 )
@@ -42,11 +39,8 @@ class Component:
         return f"{self.plugin}:{self.name}"
 
     def load(self) -> Any:
-        """Import and return the target object; errors name the component and its plugin.
-
-        A ``config`` component's target is a file inside a package
-        (``"genloom_gan:configs/gan-digits.yaml"``): its path is returned, never imported.
-        """
+        """Import and return the target object (a ``config`` component's file path, never
+        imported); errors name the component and its plugin."""
         if self.kind == "config":
             return packaged_file(self)
         module_name, _, attr = self.target.partition(":")
@@ -55,19 +49,14 @@ class Component:
             for part in attr.split(".") if attr else ():
                 obj = getattr(obj, part)
         except Exception as exc:  # a plugin's import error becomes a user-facing line
-            raise ComponentError(
-                f"{self.kind} '{self.full_name}' could not be loaded from {self.target}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
+            raise ComponentError(f"{self.kind} '{self.full_name}' could not be loaded from {self.target}: "
+                                 f"{type(exc).__name__}: {exc}") from exc
         return obj
 
 
 def packaged_file(component: Any) -> Path:
-    """The file a ``config`` component names (``"package:relative/path.yaml"``).
-
-    Raises ComponentError when the package does not import or lacks the file, which
-    is what ``Component.load()`` (and so ``genloom plugins check``) reports.
-    """
+    """The file a ``config`` component names (``"package:relative/path.yaml"``), or a
+    ComponentError (what ``genloom plugins check`` reports) when it is missing."""
     package, _, relative = component.target.partition(":")
     try:
         path = Path(str(importlib.resources.files(package).joinpath(relative)))
@@ -101,21 +90,16 @@ class Registry:
     def add(self, component: Component) -> None:
         """Add a component; the same full name twice is an error."""
         if ":" in component.name or not component.name:
-            raise ComponentError(
-                f"plugin '{component.plugin}' registered a {component.kind} named "
-                f"'{component.name}'; names must be non-empty and contain no ':'"
-            )
+            raise ComponentError(f"plugin '{component.plugin}' registered a {component.kind} named "
+                                 f"'{component.name}'; names must be non-empty and contain no ':'")
         if ":" not in component.target:
-            raise ComponentError(
-                f"plugin '{component.plugin}' registered {component.kind} '{component.name}' "
-                f"with target '{component.target}'; use the form 'package.module:Attribute'"
-            )
+            raise ComponentError(f"plugin '{component.plugin}' registered {component.kind} '{component.name}' "
+                                 f"with target '{component.target}'; use the form "
+                                 "'package.module:Attribute'")
         table = self._by_kind.setdefault(component.kind, {})
         if component.full_name in table:
-            raise ComponentError(
-                f"plugin '{component.plugin}' registered {component.kind} "
-                f"'{component.name}' twice"
-            )
+            raise ComponentError(f"plugin '{component.plugin}' registered {component.kind} "
+                                 f"'{component.name}' twice")
         table[component.full_name] = component
 
     def remove(self, component: Component) -> None:
@@ -123,7 +107,7 @@ class Registry:
         self._by_kind.get(component.kind, {}).pop(component.full_name, None)
 
     def kinds(self) -> list[str]:
-        return sorted(set(self._by_kind) | set(KINDS))
+        return sorted(set(self._by_kind) | set(COMPONENT_KINDS))
 
     def components(self, kind: str | None = None) -> list[Component]:
         """Every component, or every component of one kind, sorted by full name."""
@@ -147,12 +131,9 @@ class Registry:
     def resolve(self, kind: str, name: str, prefer: str | None = None) -> Component:
         """Find a component by full or short name, or raise a ComponentError that helps.
 
-        A short name that several plugins provide is ambiguous, unless one of them is
-        ``prefer`` (the plugin of the component whose config names it, or of the model
-        whose ``default_sampler`` it is): inside ``model: {name: vae, decoder: {name: mlp}}``
-        ``mlp`` means the VAE's own. Failing that, the core's own component wins (a new
-        plugin's ``prior`` or ``digits`` never hides the core's), and only then is the
-        short name ambiguous. A full name never depends on what else is installed.
+        A short name several plugins provide resolves to ``prefer``'s (the plugin whose
+        section names it: the VAE's own ``mlp`` decoder), else to the core's, else is
+        ambiguous. A full name never depends on what else is installed.
         """
         table = self._by_kind.get(kind, {})
         if name in table:
@@ -161,15 +142,11 @@ class Registry:
             return table[MOVED_COMPONENTS[name]]
         plugin, sep, short = name.rpartition(":")
         if sep and plugin in self.unavailable:
-            raise ComponentError(
-                f"{kind} '{name}' comes from plugin '{plugin}', which is unusable: "
-                f"{self.unavailable[plugin]}"
-            )
+            raise ComponentError(f"{kind} '{name}' comes from plugin '{plugin}', which is unusable: "
+                                 f"{self.unavailable[plugin]}")
         if sep and plugin in self.disabled_plugins:
-            raise ComponentError(
-                f"{kind} '{name}' comes from plugin '{plugin}', which is disabled "
-                f"{self.disabled_plugins[plugin]}"
-            )
+            raise ComponentError(f"{kind} '{name}' comes from plugin '{plugin}', which is disabled "
+                                 f"{self.disabled_plugins[plugin]}")
         matches = [c for c in table.values() if c.name == (short if sep else name)]
         if not sep and len(matches) == 1:
             return matches[0]
@@ -180,21 +157,15 @@ class Registry:
             return own[0]
         if not sep and len(matches) > 1:
             options = ", ".join(sorted(c.full_name for c in matches))
-            raise ComponentError(
-                f"{kind} name '{name}' is ambiguous: it is provided by several plugins; "
-                f"use one of the full names {options}"
-            )
+            raise ComponentError(f"{kind} name '{name}' is ambiguous: it is provided by several plugins; "
+                                 f"use one of the full names {options}")
         if name in self.unavailable:
-            raise ComponentError(
-                f"{kind} '{name}' may come from plugin '{name}', which is unusable: "
-                f"{self.unavailable[name]}"
-            )
+            raise ComponentError(f"{kind} '{name}' may come from plugin '{name}', which is unusable: "
+                                 f"{self.unavailable[name]}")
         off = [c for c in self.disabled.get(kind, {}).values() if name in (c.name, c.full_name)]
         if off:
-            raise ComponentError(
-                f"{kind} '{name}' comes from plugin '{off[0].plugin}', which is disabled "
-                f"{self.disabled_plugins.get(off[0].plugin, '')}".rstrip()
-            )
+            raise ComponentError(f"{kind} '{name}' comes from plugin '{off[0].plugin}', which is disabled "
+                                 f"{self.disabled_plugins.get(off[0].plugin, '')}".rstrip())
         choices = sorted({c.name for c in table.values()} | set(table))
         hint = did_you_mean(name, choices)
         valid = ", ".join(sorted({c.name for c in table.values()})) or "none registered"
@@ -213,8 +184,7 @@ class Registry:
 
 def install_hint(kind: str, name: str) -> str:
     """``" (it comes with genloom-vae: pip install genloom-vae)"`` when one of genloom's own
-    distributions provides ``kind:name`` (``first_party.json``, written by
-    ``scripts/first_party.py``), else ``""``."""
+    distributions provides ``kind:name`` (``first_party.json``), else ``""``."""
     import json
     from importlib.resources import files
 
@@ -227,3 +197,12 @@ def install_hint(kind: str, name: str) -> str:
         return ""
     return f" (it comes with {dist}: pip install {dist.split(' or ')[0]})"
 
+
+def __getattr__(name: str) -> Any:
+    if name == "KINDS":  # its earlier name; "kinds" are also sample kinds
+        import warnings
+
+        warnings.warn("genloom.registry.KINDS is now COMPONENT_KINDS; the old name is removed "
+                      "in genloom 0.3", DeprecationWarning, stacklevel=2)
+        return COMPONENT_KINDS
+    raise AttributeError(f"module 'genloom.registry' has no attribute {name!r}")

@@ -1,12 +1,8 @@
-"""Files a training run writes, written so that a crash, a kill or a resume loses nothing.
+"""Files a training run writes, so that a crash, a kill or a resume loses nothing.
 
-Every file is replaced atomically (a temporary file in the same folder, flushed to
-disk, then renamed over the old one), so a reader or a later resume sees the old
-content or the new, never half of one. ``metrics.csv`` keeps its history across
-``--resume``: Lightning's CSV logger deletes the file whenever it opens a run folder
-that has one, which lost every row written before a resume. New rows are appended
-(and flushed to disk); the file is rewritten, atomically, only when a new column
-appears, and a row half-written by a kill is dropped when the run is resumed.
+Files are replaced atomically. ``metrics.csv`` keeps its history across ``--resume``
+(Lightning's CSV logger deleted it): rows are appended and flushed, the file is rewritten
+only when a column appears, and a row half-written by a kill is dropped on resume.
 """
 
 from __future__ import annotations
@@ -71,9 +67,8 @@ class _KeepingWriter(ExperimentWriter):
             with path.open(newline="", encoding="utf-8") as f:
                 self._header = next(csv.reader(f), []) or None
         keys = sorted(set(self.metrics_keys).union(self._header or []).union(*self.metrics))
-        out = io.StringIO()
-        writer = csv.DictWriter(out, fieldnames=keys)
         if self._header is not None and path.is_file() and set(keys) == set(self._header):
+            out = io.StringIO()
             csv.DictWriter(out, fieldnames=self._header).writerows(self.metrics)
             _append(path, out.getvalue())
         else:
@@ -81,21 +76,15 @@ class _KeepingWriter(ExperimentWriter):
             if path.is_file():
                 with path.open(newline="", encoding="utf-8") as f:
                     rows = list(csv.DictReader(f))
-            writer.writeheader()
-            writer.writerows(rows)
-            writer.writerows(self.metrics)
-            write_atomic(path, out.getvalue())
+            _rewrite(path, keys, [*rows, *self.metrics])
             self._header = keys
         self.metrics_keys = keys
         self.metrics = []
 
-
     def forget_after(self, step: int, epoch: int | None = None) -> int:
-        """Drop rows logged after ``step`` (work a kill lost and a resume redoes); returns
-        how many went. Rows without a step are kept. With ``epoch``, rows logged at
-        ``step`` itself from that epoch on go too: the first batch after a checkpoint
-        logs at the checkpoint's step (the epoch-end rows before it, of an earlier epoch,
-        stay)."""
+        """Drop rows logged after ``step`` (work a resume redoes), and with ``epoch`` those at
+        ``step`` from that epoch on (the first batch after a checkpoint logs at its step);
+        returns how many went."""
         path = Path(self.metrics_file_path)
         if not path.is_file():
             return 0
@@ -106,17 +95,20 @@ class _KeepingWriter(ExperimentWriter):
         kept = [r for r in rows if not _after(r.get("step"), step)
                 and not (epoch is not None and _at(r, step, epoch))]
         if len(kept) < len(rows):
-            out = io.StringIO()
-            writer = csv.DictWriter(out, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(kept)
-            write_atomic(path, out.getvalue())
+            _rewrite(path, fields, kept)
         return len(rows) - len(kept)
 
 
+def _rewrite(path: Path, fields: list[str], rows: list[dict[str, Any]]) -> None:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, out.getvalue())
+
+
 def _append(path: Path, text: str) -> None:
-    """Add ``text`` at the end of ``path`` and flush it to disk (a kill can cut only the
-    last row, which a resume drops)."""
+    """Append and fsync ``text`` (a kill can cut only the last row, which a resume drops)."""
     with path.open("a", encoding="utf-8", newline="") as f:
         f.write(text)
         f.flush()
@@ -158,9 +150,8 @@ class RunCSVLogger(CSVLogger):
 
 
 def remove_stale_temp_files(folder: str | Path) -> list[Path]:
-    """Delete the temporary files :func:`write_atomic` (``.NAME.*.tmp``) and sample
-    writers (``.NAME.*.tmp.SUFFIX``) leave when their process is killed mid-write. Call it only while holding the run's lock: then no
-    live writer owns them."""
+    """Delete the temporary files of writers killed mid-write (``.NAME.*.tmp``, and
+    ``.NAME.*.tmp.SUFFIX`` of sample files); only under the run's lock, so none is live."""
     removed = []
     folder = Path(folder)
     for path in [*folder.glob(".*.tmp"), *folder.glob(".*.tmp.*")]:  # the second: sample files
@@ -171,13 +162,9 @@ def remove_stale_temp_files(folder: str | Path) -> list[Path]:
 
 
 class RunLock:
-    """``RUN/.genloom.lock``: one ``genloom train`` per run directory at a time.
-
-    The lock is the operating system's (``fcntl.flock`` on the file, held while the run
-    lives and released by the kernel when its process dies, a SIGKILL or a power cut
-    included), so two runs can never both hold it, however they interleave. The file
-    also holds the owner's PID and host, for the message that refuses a second run.
-    """
+    """``RUN/.genloom.lock``: one ``genloom train`` per run directory at a time, by
+    ``fcntl.flock`` (the kernel releases it when the process dies, however it dies); the
+    file holds the owner's PID and host for the message refusing a second run."""
 
     NAME = ".genloom.lock"
 
@@ -199,10 +186,9 @@ class RunLock:
             except BlockingIOError:
                 os.close(fd)
                 owner = self._owner()
-                raise GenloomError(
-                    f"run directory '{self.path.parent}' is in use by another genloom train "
-                    f"(PID {owner}); wait for it to finish or choose another output_dir"
-                ) from None
+                raise GenloomError(f"run directory '{self.path.parent}' is in use by another genloom train "
+                                   f"(PID {owner}); wait for it to finish or choose another "
+                                   "output_dir") from None
             except BaseException:
                 os.close(fd)
                 raise
@@ -247,10 +233,8 @@ def _host() -> str:
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """Checkpoints written as every run file is: a temp file beside the target, fsync,
-    rename. Lightning's own save stages the file in ``$TMPDIR`` and copies it across
-    filesystems, which on a full disk truncated a good ``last.ckpt`` and left partial
-    temp files behind."""
+    """Checkpoints written atomically beside the target (Lightning's save, staged in
+    ``$TMPDIR``, truncated a good ``last.ckpt`` on a full disk)."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         import torch
@@ -262,16 +246,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         write_atomic(path, buffer.getvalue())
 
     def remove_checkpoint(self, path: Any) -> None:
-        """Remove one checkpoint file: never a folder, never recursively (Lightning's
-        ``rm -r`` would take a whole tree if a path ever named one)."""
+        """Remove one checkpoint file, never a folder (Lightning's would ``rm -r`` one)."""
         p = Path(path)
         if p.is_file() and not p.is_symlink():
             p.unlink()
 
 
 def check_finite(trainer: Any, module: Any, path: Any) -> None:
-    """Refuse to save weights that are NaN or infinite: the checkpoint on disk keeps
-    the last good ones (a DivergenceError, one line)."""
+    """A DivergenceError instead of saving non-finite weights: the file keeps the good ones."""
     import torch
 
     from genloom.errors import DivergenceError
@@ -290,13 +272,10 @@ PERIODIC_NAME = re.compile(r"epoch=(\d+)-step=(\d+)(?:-v\d+)?\.ckpt")
 class RunModelCheckpoint(ModelCheckpoint):
     """Lightning's periodic checkpoints, minus trusting the checkpoint it resumes from.
 
-    ``ModelCheckpoint.load_state_dict`` restores from the checkpoint the list of files it
-    keeps ("best k"), and at its next save deletes the overflow with a recursive ``rm``
-    whose guard does not normalise ``..``: a ``last.ckpt`` someone sent could name any
-    path on the disk. Here the checkpoint's paths are never read. On ``--resume`` the list
-    is rebuilt from this run's own checkpoint folder (the periodic files no newer than
-    the step resumed from, scored by their step, which is what ``keep`` ranks by), and
-    only a plain file of that folder with a periodic checkpoint's name is ever removed.
+    Lightning restores its list of kept files from the checkpoint and later ``rm -r``s the
+    overflow, so a ``last.ckpt`` someone sent could name any path. Here the list is rebuilt
+    on ``--resume`` from this run's folder (periodic files up to the resumed step, ranked
+    by step), and only a plain periodic file of that folder is ever removed.
     """
 
     def __init__(self, *args: Any, resume: bool = False, **kwargs: Any) -> None:
@@ -351,11 +330,8 @@ class RunModelCheckpoint(ModelCheckpoint):
             return False
         path = Path(text)
         real = Path(os.path.realpath(path))
-        return (
-            path.is_file() and not path.is_symlink()
-            and real.parent == Path(os.path.realpath(self.dirpath))
-            and PERIODIC_NAME.fullmatch(real.name) is not None
-        )
+        return (path.is_file() and not path.is_symlink() and real.parent == Path(os.path.realpath(self.dirpath))
+                and PERIODIC_NAME.fullmatch(real.name) is not None)
 
     def _remove_checkpoint(self, trainer: Any, filepath: str) -> None:
         if self.owns(filepath):

@@ -1,10 +1,7 @@
-"""Drawing samples from a model through a named, registered sampler.
-
-This is the one path every sample takes, from the CLI, training's sample grids, the
-metrics and the Python API: resolve the sampler (the model's ``default_sampler`` when
-none is named), check that it can drive the model and that its options exist, then
-call it in eval mode, under ``torch.no_grad`` unless the sampler ``needs_grad``.
-Writing the samples is their kind's job (:mod:`genloom.kinds`).
+"""The one path every sample takes (CLI, sample grids, metrics, Python API): resolve the
+sampler (the model's ``default_sampler`` when none is named), check it can drive the
+model and takes the options given, then call it in eval mode, under ``no_grad`` unless
+it ``needs_grad``. Writing samples is their kind's job (:mod:`genloom.kinds`).
 """
 
 from __future__ import annotations
@@ -21,11 +18,8 @@ from genloom.interfaces import Sampler, Samples
 
 
 def not_conditional_message(model: Any) -> str:
-    """The error for a condition given to an unconditional model.
-
-    It suggests ``model.conditional=true`` only to a model whose options have that
-    key: advice to set an option the model does not have would be a second error.
-    """
+    """The error for a condition given to an unconditional model (suggesting
+    ``model.conditional=true`` only where the model has that option)."""
     msg = f"model {type(model).__name__} is not conditional; drop --cond"
     try:
         has_option = "conditional" in model.cfg
@@ -45,11 +39,8 @@ def get_sampler(name: str, model: Any = None) -> Sampler:
 
 
 def default_sampler_of(model: Any) -> Sampler:
-    """The sampler the model names in ``default_sampler``.
-
-    A name that does not resolve is the model's (or its plugin's) mistake, not the
-    user's, so the error says where the name came from and how to get round it.
-    """
+    """The sampler the model names in ``default_sampler``; a bad name is the model's
+    mistake, so the error says so and how to get round it."""
     from genloom.errors import ComponentError
 
     name = model.default_sampler
@@ -70,16 +61,12 @@ def _check_options(sampler: Sampler, options: dict[str, Any]) -> None:
     allowed = [n for n, p in params.items() if p.kind is p.KEYWORD_ONLY and n not in ("cond", "generator")]
     for key, value in options.items():
         if key not in allowed:
-            raise ConfigError(
-                f"sampler {type(sampler).__name__} has no option '{key}'"
-                f"{did_you_mean(key, allowed)}; valid options: {', '.join(allowed) or 'none'}"
-            )
+            raise ConfigError(f"sampler {type(sampler).__name__} has no option '{key}'"
+                              f"{did_you_mean(key, allowed)}; valid options: {', '.join(allowed) or 'none'}")
         default = params[key].default
         numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
         if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ConfigError(
-                f"sampler option {key}={value!r} must be a number (default {default})"
-            )
+            raise ConfigError(f"sampler option {key}={value!r} must be a number (default {default})")
 
 
 def draw(
@@ -94,11 +81,9 @@ def draw(
     """Sample ``n`` items from ``model`` with ``sampler`` (default: the model's own)."""
     name = sampler or getattr(model, "default_sampler", None)
     if not name:
-        raise ConfigError(
-            f"model {type(model).__name__} has no default sampler (it does not generate on "
-            "its own, e.g. the first stage of a two-stage model); name one with --sampler "
-            "or sample the model built on it"
-        )
+        raise ConfigError(f"model {type(model).__name__} has no default sampler (it does not generate on "
+                          "its own, e.g. the first stage of a two-stage model); name one with --sampler "
+                          "or sample the model built on it")
     chosen = get_sampler(name) if sampler else default_sampler_of(model)
     chosen.check(model)
     _check_options(chosen, options)

@@ -1,14 +1,7 @@
 """Build a Lightning Trainer from a run config and fit: the loop every model shares.
 
-The model is a plain :class:`~genloom.GenerativeModel`; :func:`train` wraps it in the
-core's :class:`~genloom.lightning_module.TrainingModule`, the only LightningModule.
-
-One run writes one directory::
-
-    runs/<name>/config.yaml          the resolved config
-    runs/<name>/checkpoints/         last.ckpt and periodic checkpoints
-    runs/<name>/metrics.csv          every logged value
-    runs/<name>/samples/epoch-NNN.png sample grids (text files for text models)
+One run writes one directory: ``config.yaml`` (the resolved config), ``checkpoints/``
+(``last.ckpt`` and periodic ones), ``metrics.csv`` and ``samples/epoch-NNN.png``.
 """
 
 from __future__ import annotations
@@ -34,7 +27,7 @@ from genloom.checkpoints import load_weights, read_weights
 from genloom.data.base import UsesSavedTokenizer, adopt_saved_tokenizer
 from genloom.data.datamodule import GenDataModule
 from genloom.data.items import GivenData, first_item
-from genloom.errors import CheckpointError, ConfigError, DivergenceError, GenloomError, PluginError
+from genloom.errors import CheckpointError, ConfigError, GenloomError, PluginError, first_line
 from genloom.lightning_module import TrainingModule
 from genloom.kinds import default_suffix, save_samples
 from genloom.objects import build_loggers, build_objects
@@ -69,11 +62,9 @@ def quiet_lightning() -> None:
 
 
 class OneProgressBar(TQDMProgressBar):
-    """Lightning's bar for training only: validation does not open a second bar;
-    its results join the training bar's postfix."""
+    """Lightning's bar for training only; validation results join its postfix."""
 
-    #: seconds between redraws: redrawing (and collecting the postfix metrics) on every
-    #: batch costs a small CPU model a noticeable share of its step time
+    #: seconds between redraws: redrawing every batch costs a small CPU model much of its step
     min_interval = 0.2
 
     def __init__(self) -> None:
@@ -88,14 +79,10 @@ class OneProgressBar(TQDMProgressBar):
             self._drawn = now
             super().on_train_batch_end(trainer, pl_module, *args, **kwargs)
 
-    def on_validation_start(self, trainer: L.Trainer, pl_module: Any) -> None:
+    def _no_second_bar(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def on_validation_batch_start(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def on_validation_batch_end(self, *args: Any, **kwargs: Any) -> None:
-        pass
+    on_validation_start = on_validation_batch_start = on_validation_batch_end = _no_second_bar
 
     def on_validation_end(self, trainer: L.Trainer, pl_module: Any) -> None:
         if self._train_progress_bar is not None and trainer.state.fn == "fit":
@@ -103,9 +90,8 @@ class OneProgressBar(TQDMProgressBar):
 
 
 class WriteConfig(Callback):
-    """On ``--resume``, record the config the run continues with once its first training
-    step has succeeded (a resume that Lightning refuses, or that diverges at once, leaves
-    the old ``config.yaml`` as it was)."""
+    """On ``--resume``, write ``config.yaml`` only once a step has succeeded, so a refused
+    or at once diverging resume leaves the old one."""
 
     def __init__(self, path: Path, cfg: DictConfig) -> None:
         self.path, self.cfg = path, cfg
@@ -119,11 +105,9 @@ class WriteConfig(Callback):
 
 
 class SampleGrids(Callback):
-    """Write ``samples/epoch-NNN.png`` every N epochs, from the same seed each time.
-
-    With a :class:`LastCheckpoint` in the run, that callback writes the grids right
-    after saving (``chained``): Lightning runs checkpoint callbacks last, so a grid
-    that failed first used to lose the epoch's ``last.ckpt``."""
+    """Write ``samples/epoch-NNN.png`` every N epochs, from the same seed each time; a
+    :class:`LastCheckpoint` calls it after saving (``chained``), so a failing grid cannot
+    lose the epoch's ``last.ckpt``."""
 
     def __init__(self, directory: Path, cfg: Any) -> None:
         self.directory, self.cfg = directory, cfg
@@ -132,7 +116,6 @@ class SampleGrids(Callback):
         self.chained = False  # set when a LastCheckpoint calls epoch_end/train_end
 
     def _write(self, trainer: L.Trainer, module: Any, epoch: int) -> None:
-        """Write the grid named after ``epoch``, the number of completed epochs."""
         model = module.model  # the GenerativeModel inside the TrainingModule
         if not trainer.is_global_zero or self.cfg.n <= 0:
             return
@@ -142,13 +125,8 @@ class SampleGrids(Callback):
         if model.conditional and model.info.num_classes:
             cond = torch.arange(self.cfg.n) % model.info.num_classes
         generator = torch.Generator().manual_seed(self.cfg.seed)
-        samples = model.sample(
-            self.cfg.n,
-            sampler=self.cfg.sampler,
-            cond=cond,
-            generator=generator,
-            **dict(self.cfg.options),
-        )
+        samples = model.sample(self.cfg.n, sampler=self.cfg.sampler, cond=cond, generator=generator,
+                               **dict(self.cfg.options))
         path = self.directory / f"epoch-{epoch:03d}{default_suffix(samples.kind)}"
         from genloom.provenance import generation_record  # the checkpoint it was drawn from: last.ckpt
 
@@ -184,8 +162,7 @@ TEXT_LIMIT = 64_000  # characters of a text sample file shown in TensorBoard
 
 
 def _as_text(path: Path) -> str | None:
-    """The file's text when it is UTF-8 text (a ``.txt`` sample, a plugin's ``.abc``), else
-    None (MIDI, ``.npy``: binary formats hold NUL bytes or are not UTF-8)."""
+    """The file's text when it is UTF-8 without NUL bytes, else None (MIDI, ``.npy``)."""
     data = path.read_bytes()
     if b"\0" in data:
         return None
@@ -196,10 +173,8 @@ def _as_text(path: Path) -> str | None:
 
 
 def log_sample_file(loggers: list[Any], path: Path, step: int) -> None:
-    """Show a sample file in every TensorBoard logger of the run, under the tag
-    ``samples``: a grid image (PNG, JPEG) as an image, a text file as text, whatever
-    the sample kind. The file on disk stays the record; TensorBoard shows how samples
-    change over training beside the loss curves. Binary formats are not shown."""
+    """Show a sample file (an image, or text) in the run's TensorBoard loggers under the
+    tag ``samples``, beside the loss curves; binary formats are not shown."""
     from lightning.pytorch.loggers import TensorBoardLogger
 
     boards = [lg.experiment for lg in loggers if isinstance(lg, TensorBoardLogger)]
@@ -240,10 +215,8 @@ class TrainResult:
 
 
 def launcher_rank() -> int | None:
-    """This process's global rank when an outside launcher started every process
-    (``torchrun``, a SLURM ``srun`` job of several tasks); None when genloom runs alone
-    or Lightning starts the other processes itself (they inherit the run directory).
-    """
+    """This process's rank when an outside launcher (``torchrun``, SLURM) started every
+    process; None when genloom runs alone or Lightning starts the others."""
     if os.environ.get(RUN_DIR_ENV):
         return None
     if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and "RANK" in os.environ:
@@ -254,22 +227,16 @@ def launcher_rank() -> int | None:
 
 
 def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
-    """The run directory: explicit, resumed, or a fresh ``runs/<name>[-N]``.
-
-    Never reuses a directory that holds a run unless ``resume`` is set, so nothing
-    already on disk is overwritten. Under an outside launcher every process starts on
-    its own, so they can agree on a directory only when the config names it; the
-    checks are rank 0's (the others would see its files appear).
-    """
+    """The run directory: explicit, resumed, or a fresh ``runs/<name>[-N]``; one holding
+    a run is reused only on ``resume``. Under an outside launcher the config must name it
+    (processes cannot agree otherwise), and only rank 0 checks it."""
     inherited = os.environ.get(RUN_DIR_ENV)
     if inherited:
         return Path(inherited)
     rank = launcher_rank()
     if rank is not None and not cfg.output_dir:
-        raise ConfigError(
-            "this process was started by torchrun or SLURM with the others: set "
-            "output_dir=... so every process writes the same run directory"
-        )
+        raise ConfigError("this process was started by torchrun or SLURM with the others: set "
+                          "output_dir=... so every process writes the same run directory")
     if rank:  # not rank 0: rank 0 checks and locks the directory
         return Path(cfg.output_dir)
     if cfg.output_dir:
@@ -278,18 +245,14 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
         if resume and not has_run:
             raise GenloomError(f"nothing to resume: '{run_dir}/checkpoints/last.ckpt' does not exist")
         if not resume and has_run:
-            raise GenloomError(
-                f"run directory '{run_dir}' already holds a run; pass --resume to continue it "
-                "or set output_dir=... to start a new one"
-            )
+            raise GenloomError(f"run directory '{run_dir}' already holds a run; pass --resume to continue it "
+                               "or set output_dir=... to start a new one")
         return run_dir
     base = Path("runs") / default_name
     if resume:
         if not (base / "checkpoints" / "last.ckpt").exists():
-            raise GenloomError(
-                f"nothing to resume: '{base}/checkpoints/last.ckpt' does not exist "
-                "(set output_dir=... to the run to resume)"
-            )
+            raise GenloomError(f"nothing to resume: '{base}/checkpoints/last.ckpt' does not exist "
+                               "(set output_dir=... to the run to resume)")
         return base
     run_dir, n = base, 1
     while run_dir.exists():
@@ -299,21 +262,13 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
 
 
 class LastCheckpoint(Checkpoint):
-    """``last.ckpt``: written at the end of an epoch when ``min_seconds`` have passed
-    since the previous one (the first epoch always), at the end of a training batch
-    when ``min_seconds`` (above 0) have passed, whenever a periodic checkpoint was just
-    written, and when training ends.
+    """``last.ckpt``, written when ``min_seconds`` have passed (at an epoch's or, above 0,
+    a batch's end; the first epoch always), with every periodic checkpoint, and at the end.
 
-    Tiny epochs (a few hundred milliseconds on CPU) would otherwise spend a noticeable share of
-    their time writing checkpoints; a kill loses at most ``min_seconds`` of work (plus a
-    step), however long an epoch is. ``last.ckpt`` is never older than a periodic
-    checkpoint, so a resume that drops periodic files newer than it drops no work.
-
-    A ``Checkpoint`` so that Lightning runs it with the checkpoint callbacks, after the
-    periodic ``ModelCheckpoint`` of the same epoch: ``last.ckpt`` then records that
-    periodic file, and a resume prunes it under ``checkpoint.keep`` (saved first, it
-    did not, and kills left more periodic checkpoints than ``keep``). The sample grids
-    (``then``) are written after it, so a failing grid cannot lose the checkpoint.
+    So tiny epochs do not spend their time saving, a kill loses at most ``min_seconds``
+    however long an epoch is, and ``last.ckpt`` is never older than a periodic file. A
+    ``Checkpoint`` so Lightning runs it after the periodic one of the same epoch (which it
+    then records, so a resume prunes it under ``checkpoint.keep``); grids (``then``) follow.
     """
 
     def __init__(self, path: Path, min_seconds: float, periodic: Any = None) -> None:
@@ -329,8 +284,7 @@ class LastCheckpoint(Checkpoint):
         self._saved_at, self._saved_step = time.monotonic(), trainer.global_step
 
     def _periodic_is_newer(self, trainer: L.Trainer) -> bool:
-        """A periodic checkpoint was written at this step and ``last.ckpt`` was not
-        (the same on every process: no broadcast needed)."""
+        """A periodic checkpoint, not ``last.ckpt``, was written at this step (same on every rank)."""
         saved = getattr(self.periodic, "last_saved_step", None)
         return saved == trainer.global_step and self._saved_step != trainer.global_step
 
@@ -369,17 +323,10 @@ class LastCheckpoint(Checkpoint):
 
 
 class ForgetLostWork(Callback):
-    """On ``--resume``, once Lightning has restored ``last.ckpt`` at step S: drop the
-    ``metrics.csv`` rows and the periodic checkpoints from after S. They come from
-    work a kill (or Ctrl-C) interrupted before ``last.ckpt`` caught up with it; the
-    resumed run does that work again, and would otherwise log its rows twice and leave
-    periodic checkpoints that ``checkpoint.keep`` never prunes (they are not in the
-    restored checkpoint callback's list). Since ``last.ckpt`` is written whenever a
-    periodic checkpoint is, those periodic files hold no work ``last.ckpt`` lacks.
-
-    Rows are matched by the logging step, which is not the optimizer step (a GAN makes
-    two optimizer steps a batch): the first batch after the checkpoint logs at the step
-    Lightning restores (known once the epoch loop has reset, at the first batch)."""
+    """On ``--resume`` from step S, drop the ``metrics.csv`` rows and periodic checkpoints
+    from after S: work a kill interrupted, which the run does again (rows would be logged
+    twice; the files never pruned by ``keep``). Rows match by the logging step (a GAN
+    steps twice a batch), known once the epoch loop has reset, at the first batch."""
 
     STEP = re.compile(r"step=(\d+)")
 
@@ -409,11 +356,8 @@ class ForgetLostWork(Callback):
 
 
 def checkpoint_callbacks(cfg: Any, ckpt_dir: Path, resume: bool = False) -> list[Callback]:
-    """``last.ckpt`` after every epoch (what --resume needs), plus periodic checkpoints.
-
-    Two callbacks rather than one: a single ModelCheckpoint saves ``last.ckpt`` only
-    when it saves a periodic one, and saving both every epoch doubles the cost.
-    """
+    """``last.ckpt`` (what --resume needs) plus periodic checkpoints: two callbacks, since
+    one ModelCheckpoint saves ``last.ckpt`` only with a periodic one."""
     if cfg.every_n_epochs <= 0 and cfg.every_n_steps <= 0:
         return [LastCheckpoint(ckpt_dir / "last.ckpt", cfg.last_every_seconds)]
     keep = cfg.keep
@@ -480,7 +424,7 @@ def _trainer_kwargs(
     kwargs["callbacks"] = callbacks + extra
     if trainer_cfg.get("enable_checkpointing") is False:  # no checkpoints at all, so no --resume
         kwargs["callbacks"] = [c for c in kwargs["callbacks"] if not isinstance(c, Checkpoint)]
-    if _plain_strategy(kwargs.get("strategy")) and not _has_checkpoint_io(kwargs.get("plugins")):
+    if _atomic_io_fits(kwargs.get("strategy"), kwargs.get("plugins")):
         plugins = kwargs.get("plugins") or []
         kwargs["plugins"] = [*(plugins if isinstance(plugins, list) else [plugins]), AtomicCheckpointIO()]
     called = get_plugin_host().call_each("genloom_trainer_kwargs", config=cfg, kwargs=kwargs)
@@ -494,38 +438,26 @@ def _trainer_kwargs(
     return kwargs
 
 
-def _plain_strategy(strategy: Any) -> bool:
-    """Strategies that save one ordinary checkpoint file (not FSDP/DeepSpeed shards)."""
-    return strategy is None or (isinstance(strategy, str) and (
-        strategy in ("auto", "single_device") or strategy.startswith("ddp")))
-
-
-def _has_checkpoint_io(plugins: Any) -> bool:
+def _atomic_io_fits(strategy: Any, plugins: Any) -> bool:
+    """One ordinary checkpoint file (not FSDP/DeepSpeed shards) and no CheckpointIO given."""
     from lightning.fabric.plugins import CheckpointIO
 
+    plain = strategy is None or (isinstance(strategy, str) and (
+        strategy in ("auto", "single_device") or strategy.startswith("ddp")))
     items = plugins if isinstance(plugins, list) else [plugins]
-    return any(isinstance(p, CheckpointIO) for p in items)
-
-
-#: Lightning's DDP strategy names that have a ``_find_unused_parameters_true`` variant
-_DDP_STRATEGIES = ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook")
+    return plain and not any(isinstance(p, CheckpointIO) for p in items)
 
 
 def _find_unused_parameters(strategy: Any) -> Any:
-    """The DDP variant that tolerates parameters without gradients, for multi-player models.
-
-    Alternating players leave one player's parameters without gradients on every
-    backward pass (its optimizer is toggled off), which plain DDP reports as an error
-    after the first step. Other strategies and explicit strategy objects pass through.
-    """
-    if isinstance(strategy, str) and strategy in _DDP_STRATEGIES:
+    """The DDP variant that tolerates parameters without gradients: alternating players
+    leave the idle one's without, which plain DDP calls an error."""
+    if strategy in ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"):
         return f"{strategy}_find_unused_parameters_true"
     return strategy if strategy is not None else "auto"
 
 
 def load_initial_weights(model: Any, path: str) -> None:
-    """Start from another run's weights (fine-tuning): ``init_from=CKPT`` (a .ckpt,
-    a run directory or an export)."""
+    """Start from another run's weights: ``init_from=`` a .ckpt, a run or an export."""
     _, state_dict = read_weights(path)
     load_weights(model, state_dict, path, "init_from: checkpoint")
 
@@ -536,23 +468,18 @@ RESUME_MAY_CHANGE = ("gradient_clip", "nonfinite")
 
 
 def check_resume(cfg: DictConfig, last: Path) -> None:
-    """Refuse, before anything is touched, a resume that cannot do what it says: an
-    unreadable ``last.ckpt`` (one line, not a crash mid-fit), or changed ``optim``
-    settings that the optimizer and its schedule bring back from the checkpoint (the
-    new values would be recorded in ``config.yaml`` but not used; ``accumulate`` would
-    change the pace of a schedule whose horizon counts optimizer steps). Only
-    :data:`RESUME_MAY_CHANGE` keys may change."""
+    """Refuse, before anything is touched, a resume with an unreadable ``last.ckpt`` or
+    changed ``optim`` settings that the checkpoint's optimizer state would silently
+    override (only :data:`RESUME_MAY_CHANGE` keys may change)."""
     from genloom.checkpoints import read_checkpoint
 
     ckpt = read_checkpoint(last)
     saved = (ckpt.get("genloom") or {}).get("config") or {}
     counter = _damaged_counter(ckpt.get("loops"))
     if counter is not None:
-        raise CheckpointError(
-            f"cannot resume from '{last}': its training state is damaged (its counter {counter}, not a "
-            f"whole number); start a new run from its weights with init_from={last.parent.parent}; "
-            "nothing was changed"
-        )
+        raise CheckpointError(f"cannot resume from '{last}': its training state is damaged (its counter "
+                              f"{counter}, not a whole number); start a new run from its weights with "
+                              f"init_from={last.parent.parent}; nothing was changed")
     before = saved.get("optim")
     now = OmegaConf.to_container(cfg.optim, resolve=True)
     if isinstance(before, dict):
@@ -563,17 +490,14 @@ def check_resume(cfg: DictConfig, last: Path) -> None:
         changed = []
     if changed:
         key = changed[0]
-        raise ConfigError(
-            f"optim.{key} cannot change on --resume (was {before.get(key)!r}, now {now.get(key)!r}): "
-            "the optimizer state comes back from the checkpoint; resume with the run's optim "
-            "settings, or start a new run from its weights with init_from="
-            f"{last.parent.parent}"
-        )
+        raise ConfigError(f"optim.{key} cannot change on --resume (was {before.get(key)!r}, now "
+                          f"{now.get(key)!r}): the optimizer state comes back from the checkpoint; resume "
+                          "with the run's optim settings, or start a new run from its weights with "
+                          f"init_from={last.parent.parent}")
 
 
 def _damaged_counter(node: Any, name: str = "loops", counting: bool = False) -> str | None:
-    """``"NAME is a TYPE"`` for the first of the loop counters Lightning restores (its
-    progress tables and the logging step) that is not an int, as written; else None."""
+    """``"NAME is a TYPE"`` for the first loop counter Lightning restores that is no int."""
     if isinstance(node, dict):
         for key, value in node.items():
             found = _damaged_counter(value, f"{name}.{key}", counting or "progress" in str(key)
@@ -587,14 +511,8 @@ def _damaged_counter(node: Any, name: str = "loops", counting: bool = False) -> 
 
 
 def _guard_stop_iteration(callback: Any, plugin: str) -> Any:
-    """Make a ``StopIteration`` from ``callback``'s hooks the plugin's failure.
-
-    Lightning's loops read a ``StopIteration`` as "the data is exhausted": one raised in a
-    plugin's ``on_train_batch_end`` ended the epoch and the run exited 0, reporting
-    nothing. Each hook the callback's class defines (``on_*``, ``setup``, ``teardown``,
-    ``state_dict``, ``load_state_dict``) is wrapped on the instance to raise a
-    PluginError naming the plugin instead; everything else it raises passes through.
-    """
+    """Make a ``StopIteration`` from ``callback``'s hooks a PluginError: Lightning's loops
+    read one as "data exhausted", so a plugin's bug ended the run with exit 0."""
     import functools
 
     names = [n for n in dir(type(callback))
@@ -608,10 +526,8 @@ def _guard_stop_iteration(callback: Any, plugin: str) -> Any:
             try:
                 return _method(*args, **kwargs)
             except StopIteration as exc:
-                raise PluginError(
-                    f"plugin '{plugin}' failed in its callback {type(callback).__name__}.{_name}: "
-                    f"StopIteration: {exc}"
-                ) from None
+                raise PluginError(f"plugin '{plugin}' failed in its callback "
+                                  f"{type(callback).__name__}.{_name}: StopIteration: {exc}") from None
 
         try:
             setattr(callback, name, functools.wraps(method)(guarded))
@@ -631,13 +547,10 @@ def _plugin_callback_in(tb: Any, owners: dict[int, str]) -> tuple[str, str] | No
 
 
 def config_for_model(model: Any, overrides: Sequence[str] = (), given_data: bool = False) -> DictConfig:
-    """The run config of a ``GenerativeModel`` built in Python: its own ``run_cfg`` when
-    it has one (``build_model`` sets it), else ``load_config``'s defaults (Adam at
-    ``optim.lr`` 1e-3, ``trainer.max_epochs`` 10, ``output_dir`` runs/NAME, ...) with the
-    model's ``cfg`` as the model section and ``data.name=given`` when data is given;
-    ``overrides`` (``key=value``) go on top. The config names the model's class by its
-    registered name, registering it as ``local:<class name>`` if it is not registered
-    (so its checkpoints load again in a process that can import the class)."""
+    """The run config of a ``GenerativeModel`` built in Python: its ``run_cfg``, else
+    ``load_config``'s defaults with the model's ``cfg`` (and ``data.name=given`` for given
+    data), ``overrides`` on top. An unregistered class is registered as ``local:<name>``
+    so its checkpoints load again."""
     from genloom.config import load_config
     from genloom.plugins import get_registry, register
 
@@ -658,8 +571,7 @@ def config_for_model(model: Any, overrides: Sequence[str] = (), given_data: bool
 
 
 def adopt_model(model: Any, cfg: DictConfig, info: Any) -> Any:
-    """A model built in Python, checked against the data's ``info`` and given the run's
-    optimizer config (what :func:`genloom.build.build_model` sets on a model it builds)."""
+    """A model built in Python, checked against the data and given what ``build_model`` sets."""
     if model.info is None:
         model.info = info
     elif tuple(model.info.shape) != tuple(info.shape) or model.info.kind != info.kind:
@@ -671,15 +583,9 @@ def adopt_model(model: Any, cfg: DictConfig, info: Any) -> Any:
 
 
 def train(
-    cfg: DictConfig | Any,
-    *,
-    resume: bool = False,
-    name: str | None = None,
-    echo: Callable[[str], None] | None = print,
-    data: Any = None,
-    val_data: Any = None,
-    overrides: Sequence[str] = (),
-    callbacks: Sequence[Any] = (),
+    cfg: DictConfig | Any, *, resume: bool = False, name: str | None = None,
+    echo: Callable[[str], None] | None = print, data: Any = None, val_data: Any = None,
+    overrides: Sequence[str] = (), callbacks: Sequence[Any] = (),
 ) -> TrainResult:
     """Fit the model a resolved run config describes, or a ``GenerativeModel`` built in
     Python (its run config: the defaults of ``load_config`` with ``overrides``, see
@@ -691,8 +597,6 @@ def train(
     per-item dataset gives ``data.val_fraction`` of its items to validation. ``callbacks``
     are Lightning callbacks of the caller (``genloom bench --until`` watches a metric
     with one), added after the plugins' and the run's own."""
-    from genloom.plugins import get_plugin_host
-
     given_model = None
     if isinstance(cfg, torch.nn.Module):
         given_model, cfg = cfg, config_for_model(cfg, overrides, given_data=data is not None)
@@ -749,7 +653,7 @@ def _cannot_write(exc: OSError, run_dir: Path) -> str:
 
 
 class _Started(Callback):
-    """Records that training started: Lightning restored the checkpoint by then."""
+    """Training started: Lightning restored the checkpoint by then."""
 
     def __init__(self) -> None:
         self.started = False
@@ -763,8 +667,7 @@ def _paths_under(folder: Path) -> set[Path]:
 
 
 def _remove_new_files(run_dir: Path, before: set[Path]) -> None:
-    """Leave a run whose resume was refused as it was: a logger opens its files when
-    the fit starts, before Lightning reads the checkpoint (TensorBoard's event file)."""
+    """Undo a refused resume: loggers open files (TensorBoard's) before the checkpoint is read."""
     for path in sorted(_paths_under(run_dir) - before, key=lambda p: len(p.parts), reverse=True):
         if path.is_dir():
             if not any(path.iterdir()):
@@ -825,16 +728,12 @@ def _fit(
     os.environ[RUN_DIR_ENV] = str(run_dir)
     interrupts = user_interrupts()  # a KeyboardInterrupt without a Ctrl-C is a plugin's
     try:
-        trainer.fit(
-            module, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True
-        )
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(last) if resume else None, weights_only=True)
     except Exception as exc:
         culprit = _plugin_callback_in(exc.__traceback__, owners)
         if culprit is not None:
-            plugin, where = culprit
-            raise PluginError(
-                f"plugin '{plugin}' failed in its callback {where}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise PluginError(f"plugin '{culprit[0]}' failed in its callback {culprit[1]}: "
+                              f"{type(exc).__name__}: {exc}") from exc
         if isinstance(exc, OSError) and exc.errno in WRITE_ERRNOS:
             raise GenloomError(_cannot_write(exc, run_dir)) from None
         if resume and not started.started and isinstance(
@@ -848,37 +747,29 @@ def _fit(
             ) from None
         if resume and type(exc).__name__ == "MisconfigurationException":
             _remove_new_files(run_dir, before)
-            first = str(exc).strip().splitlines()[0]
-            raise ConfigError(
-                f"cannot resume '{run_dir}': {first} Raise trainer.max_epochs (or "
-                "trainer.max_steps) above what the run has done; nothing was changed"
-            ) from None
+            raise ConfigError(f"cannot resume '{run_dir}': {first_line(exc)} Raise trainer.max_epochs (or "
+                              "trainer.max_steps) above what the run has done; nothing was changed") from None
         if not isinstance(exc, RuntimeError):
             raise
         if resume and "state_dict" in str(exc):
             _remove_new_files(run_dir, before)
-            first = str(exc).strip().splitlines()[0]
-            raise CheckpointError(
-                f"cannot resume from '{last}': it does not fit this config's model ({first}); "
-                "resume with the config the run was trained with"
-            ) from None
+            raise CheckpointError(f"cannot resume from '{last}': it does not fit this config's model "
+                                  f"({first_line(exc)}); resume with the config the run was trained "
+                                  "with") from None
         raise
     except BaseException as exc:  # a plugin's own BaseException, or Ctrl-C
         # Lightning turns Ctrl-C into sys.exit(1), or lets it through mid-callback
         cause = exc.__context__ if isinstance(exc.__context__, KeyboardInterrupt) else exc
         culprit = _plugin_callback_in(cause.__traceback__, owners)
         if culprit is not None and is_plugin_failure(cause, interrupts):
-            raise PluginError(
-                f"plugin '{culprit[0]}' failed in its callback {culprit[1]}: "
-                f"{type(cause).__name__}: {cause}"
-            ) from None
+            raise PluginError(f"plugin '{culprit[0]}' failed in its callback {culprit[1]}: "
+                              f"{type(cause).__name__}: {cause}") from None
         if not isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         if isinstance(exc, SystemExit) and not trainer.interrupted:
             raise
-        raise GenloomInterrupt(
-            f"interrupted; continue with: genloom train ... output_dir={run_dir} --resume"
-        ) from None
+        raise GenloomInterrupt(f"interrupted; continue with: genloom train ... output_dir={run_dir} "
+                               "--resume") from None
     finally:
         os.environ.pop(RUN_DIR_ENV, None)
     if echo and trainer.is_global_zero:

@@ -37,7 +37,7 @@ def trained_run(run: Path, steps: int | None = None) -> Path:
 
         shutil.rmtree(run)
     from genloom.cli import main
-    from genloom.example_configs import config_file
+    from genloom.config import config_file
 
     extra = [f"trainer.max_steps={steps}"] if steps else []
     started = time.monotonic()

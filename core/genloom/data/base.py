@@ -18,11 +18,8 @@ from genloom.data.info import DataInfo
 
 
 class TensorBatches(Dataset):
-    """Examples held in tensors; ``__getitems__`` slices a whole batch at once.
-
-    torch's DataLoader calls ``__getitems__`` with the batch's indices, so a batch costs
-    one tensor index instead of ``batch_size`` Python calls plus a collate.
-    """
+    """Examples held in tensors; ``__getitems__`` slices a whole batch at once (one tensor
+    index instead of ``batch_size`` Python calls plus a collate)."""
 
     def __init__(self, x: Tensor, y: Tensor | None = None) -> None:
         self.x, self.y = x, y
@@ -46,14 +43,10 @@ class TensorBatches(Dataset):
 class UsesSavedTokenizer(Protocol):
     """Optional dataset method: encode with the tokenizer saved with a model's weights.
 
-    A token model's ids mean what its training data's tokenizer made them mean; a
-    tokenizer refitted on other text (fine-tuning on a new corpus) would renumber them.
-    So wherever weights are reused, the core hands the tokenizer state saved with them
-    (``DataInfo.tokenizer``) to a dataset that has this method, before it reads
-    ``info`` or ``splits``: ``genloom train`` with ``init_from`` (the init checkpoint's
-    tokenizer) and ``genloom evaluate`` (the evaluated model's). Datasets without the
-    method, and weights saved with no tokenizer, are left alone. The text library's
-    ``text`` dataset and the music plugin's ``folk`` implement it.
+    A tokenizer refitted on other text would renumber a token model's ids, so wherever
+    weights are reused (``init_from``, ``genloom evaluate``) the core hands the saved
+    tokenizer state (``DataInfo.tokenizer``) to a dataset with this method before it
+    reads ``info`` or ``splits``.
     """
 
     def use_tokenizer(self, state: dict[str, Any]) -> None:

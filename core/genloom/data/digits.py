@@ -1,9 +1,6 @@
-"""``digits``: the 8x8 handwritten digits (1,797 images, labels 0-9) that scikit-learn
-also bundles (UCI's optical recognition set), shipped with the core as ``digits.npz``.
-
-Package data rather than ``sklearn.datasets.load_digits``: the core's built-in
-dataset then needs neither scikit-learn nor the network. ``scripts/make_digits_npz.py``
-wrote the file from scikit-learn; ``tests/test_data.py`` checks they are equal.
+"""``digits``: the 8x8 handwritten digits (1,797 images, labels 0-9) scikit-learn bundles,
+shipped as ``digits.npz`` so the core needs neither scikit-learn nor the network
+(``scripts/make_digits_npz.py`` wrote it; ``tests/test_data.py`` checks it).
 """
 
 from __future__ import annotations

@@ -1,12 +1,9 @@
-"""Any torch data: per-item datasets, iterable datasets and DataLoaders, as genloom batches.
+"""Any torch data (per-item datasets, iterable datasets, DataLoaders) as genloom batches.
 
-genloom's own datasets assemble whole batches (``__getitems__`` returns ``{"x", "y"}``).
-Everything else yields items: a dict, an ``(x, y)`` tuple or a tensor. :func:`fields`
-maps one item (or one collated batch) to genloom's fields through ``data.columns``
-(``image``/``text``/``x`` -> ``x``, ``label``/``y`` -> ``y``), :class:`ItemCollate`
-stacks them, and :class:`Shard` gives every DDP process and every loader worker its
-own disjoint share of an iterable, in equal counts (a rank with one batch more than
-the others would wait for them forever).
+:func:`fields` maps an item or a collated batch to genloom's fields through
+``data.columns``, :class:`ItemCollate` stacks items, and :class:`Shard` gives every DDP
+process and loader worker a disjoint share of an iterable in equal counts (a rank with
+one batch more would wait for the others forever).
 """
 
 from __future__ import annotations
@@ -93,15 +90,10 @@ def process_share() -> tuple[int, int]:
 
 
 class Shard(IterableDataset):
-    """Every ``count``-th item of ``source`` for reader ``index`` (:func:`process_share`).
-
-    Items are read in rounds of ``count``; a reader takes its one item of each complete
-    round, so all readers get the same number and together read every item except at
-    most ``count - 1`` at the end. A source that splits itself among loader workers
-    (``shards_workers = True``, as Hugging Face's streaming datasets do) is split here by
-    process only, and one that shares itself out (``shards_itself = True``, e.g. the text
-    library's token-file windows) passes through. Each pass calls the source's
-    ``set_epoch`` (a shuffle buffer's seed).
+    """Reader ``index``'s item of every complete round of ``count`` items of ``source``
+    (:func:`process_share`), so all readers get equal counts. A source with
+    ``shards_workers`` (Hugging Face streaming) is split by process only, one with
+    ``shards_itself`` passes through; each pass calls the source's ``set_epoch``.
     """
 
     def __init__(self, source: Any) -> None:

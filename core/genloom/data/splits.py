@@ -1,9 +1,7 @@
-"""``DataSplits``: the deterministic train/val/test splits of a dataset, and their loaders.
+"""``DataSplits``: the deterministic train/val/test splits of a dataset and their loaders.
 
-Plain torch, no Lightning: ``genloom evaluate`` and the metrics read held-out data
-through it without paying Lightning's import. Training wraps the same class in
-:class:`~genloom.data.datamodule.GenDataModule`, so a run and its evaluation see the
-same split of the same examples.
+Plain torch, so evaluation reads held-out data without Lightning; training extends it
+(:class:`~genloom.data.datamodule.GenDataModule`), so both see the same split.
 """
 
 from __future__ import annotations
@@ -30,11 +28,8 @@ def all_examples(dataset: Any) -> dict[str, Tensor]:
 
 
 class DataSplits:
-    """Deterministic train/val/test splits of one dataset component, batched.
-
-    ``cfg`` is the run's ``data`` section: ``val_fraction``, ``test_fraction`` and
-    ``split_seed`` fix the split; ``batch_size`` and ``num_workers`` the loaders.
-    """
+    """Deterministic train/val/test splits of one dataset component, batched, as the run's
+    ``data`` section says."""
 
     def __init__(self, dataset: GenDataset, cfg: Any) -> None:
         self.dataset = dataset
@@ -56,17 +51,14 @@ class DataSplits:
         return self._splits[name]
 
     def require_examples(self, name: str = "train") -> None:
-        """A one-line ConfigError when split ``name`` is empty: the data is too small for
-        one example (a text shorter than a window), or the fractions leave nothing; or
-        when its first item is no genloom item (a missing column, not a tensor)."""
+        """A one-line ConfigError when split ``name`` is empty or its first item cannot be
+        mapped (a missing column, not a tensor)."""
         if first_item(self.split(name), self.columns) is None:
             from genloom.errors import ConfigError
 
             hint = " or a smaller data.block_size" if "block_size" in self.cfg else ""
-            raise ConfigError(
-                f"data: the {name} split of '{self.cfg.get('name', 'the dataset')}' is empty; "
-                f"use more data{hint}, or smaller data.val_fraction/test_fraction"
-            )
+            raise ConfigError(f"data: the {name} split of '{self.cfg.get('name', 'the dataset')}' is empty; "
+                              f"use more data{hint}, or smaller data.val_fraction/test_fraction")
 
     def _loader(self, name: str, shuffle: bool, processes: int = 1) -> DataLoader:
         """The split's loader; training drops its last partial batch unless that would
@@ -93,9 +85,8 @@ class DataSplits:
 
     @staticmethod
     def _adopt(loader: DataLoader, columns: Any) -> DataLoader:
-        """A user's DataLoader with its batches mapped to genloom's fields, and an
-        iterable dataset's items shared out among processes and workers (:class:`Shard`);
-        Lightning gives a map-style one its DistributedSampler under DDP."""
+        """A user's DataLoader mapped to genloom's fields, an iterable sharded (:class:`Shard`);
+        Lightning gives a map-style dataset its DistributedSampler under DDP."""
         iterable = isinstance(loader.dataset, IterableDataset)
         kwargs: dict[str, Any] = dict(
             num_workers=loader.num_workers, collate_fn=ItemCollate(columns, inner=loader.collate_fn),

@@ -1,10 +1,6 @@
-"""``toy2d``: two-dimensional point clouds (moons, swiss roll, 8 gaussians, checkerboard).
-
-Small, fast and easy to look at, they show whether a model covers every mode. Every
-shape is drawn with numpy from one ``numpy.random.default_rng(seed)``, so a seed gives
-the same points everywhere. Moons and the swiss roll follow scikit-learn's
-``make_moons`` and ``make_swiss_roll`` (the same distributions and parameters; the
-points differ, as the random streams do).
+"""``toy2d``: two-dimensional point clouds (moons, swiss roll, 8 gaussians, checkerboard)
+that show whether a model covers every mode. Drawn with numpy from one seeded generator;
+moons and the swiss roll follow scikit-learn's distributions without needing it.
 """
 
 from __future__ import annotations
@@ -65,11 +61,8 @@ class Toy2D(InMemoryDataset):
 
 
 def moons(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
-    """Two interleaving half circles, shuffled, plus Gaussian noise of std ``noise``.
-
-    As ``sklearn.datasets.make_moons``: ``n // 2`` points on the upper unit half circle
-    (angles evenly spaced over [0, pi]), the rest on the lower one shifted to ``(1, 0.5)``.
-    """
+    """Two interleaving half circles, shuffled, plus Gaussian noise of std ``noise``, as
+    ``sklearn.datasets.make_moons`` draws them."""
     n_out = n // 2
     n_in = n - n_out
     outer = np.linspace(0, math.pi, n_out)
@@ -83,12 +76,8 @@ def moons(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
 
 
 def swiss_roll(rng: np.random.Generator, n: int, noise: float) -> np.ndarray:
-    """The swiss roll seen from its axis: ``(t cos t, t sin t)`` plus Gaussian noise of std
-    ``noise``, with ``t`` uniform on ``[1.5 pi, 4.5 pi]``.
-
-    As the ``(x, z)`` columns of ``sklearn.datasets.make_swiss_roll`` (its third
-    coordinate, the roll's height, is not drawn).
-    """
+    """The swiss roll seen from its axis, ``(t cos t, t sin t)`` with ``t`` uniform on
+    ``[1.5 pi, 4.5 pi]`` plus noise (``make_swiss_roll``'s ``(x, z)`` columns)."""
     t = 1.5 * math.pi * (1 + 2 * rng.uniform(size=n))
     pts = np.stack([t * np.cos(t), t * np.sin(t)], axis=1)
     return pts + noise * rng.standard_normal(size=pts.shape)

@@ -1,19 +1,11 @@
 """Sample kinds: what a batch of samples *is*, how it is written to files, how metrics read it.
 
-A :class:`SampleKind` is a registered component (kind ``sample_kind``), so a plugin that
-generates a new kind of data (audio, piano rolls, meshes) registers one and every core
-path that touches samples works with it: ``genloom sample`` and training's sample files
-write through :meth:`SampleKind.write`, data-space metrics read
-:meth:`SampleKind.features`, and the conformance kit makes test data with
-:meth:`SampleKind.random`. ``DataInfo.kind`` and ``Samples.kind`` hold the kind's name.
-
-The core registers ``image`` and ``points``; the text library (genloom-text) ``tokens``.
-
-Provenance: :meth:`SampleKind.write` takes an optional generation ``record``
-(:mod:`genloom.provenance`). A kind whose :meth:`~SampleKind.write_file` has a ``record``
-parameter embeds it where its format has a place and returns True. Otherwise the core
-adds it to a ``.png`` file as a text chunk, and writes any other file's record (``.npy``
-too) to a sidecar ``FILE.genloom.json``. Kinds written before records existed keep working.
+A :class:`SampleKind` is a registered component (kind ``sample_kind``), so a plugin with a
+new kind of data registers one and every core path that writes, measures or fakes samples
+works with it. The core registers ``image`` and ``points``; genloom-text ``tokens``.
+A generation record (:mod:`genloom.provenance`) goes into the file where the kind's format
+has a place (``write_file`` with a ``record`` parameter, a PNG text chunk), else into a
+sidecar ``FILE.genloom.json``.
 """
 
 from __future__ import annotations
@@ -50,34 +42,24 @@ class SampleKind:
     suffixes: ClassVar[tuple[str, ...]] = ()
     #: how many samples ``genloom sample`` draws when ``--n`` is not given
     default_n: ClassVar[int] = 64
-    #: whether ``genloom sample`` without ``--out`` shows the samples on stdout as they
-    #: are drawn (:meth:`draw` with ``stream``) instead of writing a file
+    #: whether ``genloom sample`` without ``--out`` streams samples to stdout (:meth:`draw`)
     streams: ClassVar[bool] = False
-    #: True for real-valued arrays that continuous models (VAE, GAN, diffusion, flow)
-    #: can learn; False for integer ids that token models (the text library's ``LanguageModel``) learn.
-    #: Models check this instead of kind names, so they accept a plugin's kind too.
+    #: True for real-valued arrays (VAE, GAN, diffusion, flow), False for token ids; models
+    #: check this instead of kind names, so they accept a plugin's kind too
     continuous: ClassVar[bool] = True
-    #: the range every value lies in, when there is one (images: ``(-1, 1)``); samplers
-    #: may clip to it
+    #: the range every value lies in, if any (images: ``(-1, 1)``); samplers may clip to it
     value_range: ClassVar[tuple[float, float] | None] = None
 
     @property
     def default_suffix(self) -> str:
-        """The suffix ``genloom sample`` writes without ``--out``: the first of ``suffixes``,
-        or ``.npy`` (the raw array) for a kind that lists none."""
+        """The suffix ``genloom sample`` writes without ``--out`` (``.npy`` when none is listed)."""
         return self.suffixes[0] if self.suffixes else ".npy"
 
-    def write(
-        self, samples: Samples, path: str | Path, info: DataInfo | None = None,
-        record: dict[str, Any] | None = None,
-    ) -> Path:
-        """Write ``samples`` to ``path``: ``.npy`` (the raw array) for every kind, else
-        one of :attr:`suffixes`. Returns the path written.
-
-        ``record`` (a generation record, :mod:`genloom.provenance`) is embedded in the
-        file when :meth:`write_file` takes it and says it did (a ``.png`` always gets it as a
-        text chunk), else written to the sidecar ``FILE.genloom.json``; a stale sidecar of
-        an earlier file is removed."""
+    def write(self, samples: Samples, path: str | Path, info: DataInfo | None = None,
+              record: dict[str, Any] | None = None) -> Path:
+        """Write ``samples`` to ``path`` (``.npy`` for every kind, else one of :attr:`suffixes`)
+        atomically, with the generation ``record`` embedded (see the module docstring) or in
+        the sidecar ``FILE.genloom.json``. Returns the path written."""
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix != ".npy" and suffix not in self.suffixes:
@@ -85,8 +67,7 @@ class SampleKind:
             choices = f"{', '.join(first)} or {last}" if first else last
             raise GenloomError(f"cannot write {self.name} samples to '{path}'; use {choices}")
         path.parent.mkdir(parents=True, exist_ok=True)
-        # written beside the target under a temporary name with the same suffix (writers
-        # pick the format from it), then renamed: a kill mid-write leaves the old file
+        # a temporary name keeping the suffix, which writers pick the format from
         tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_tmp_ids)}.tmp{path.suffix}")
         embedded = False
         try:
@@ -136,17 +117,9 @@ class SampleKind:
 
         return torch.randn((n, *info.shape), generator=generator)
 
-    def draw(
-        self,
-        model: Any,
-        n: int,
-        *,
-        sampler: str | None = None,
-        cond: Tensor | None = None,
-        seed: int = 0,
-        options: dict[str, Any] | None = None,
-        stream: Callable[[str], None] | None = None,
-    ) -> Samples:
+    def draw(self, model: Any, n: int, *, sampler: str | None = None, cond: Tensor | None = None,
+             seed: int = 0, options: dict[str, Any] | None = None,
+             stream: Callable[[str], None] | None = None) -> Samples:
         """``n`` samples from ``model``, seeded; kinds that stream show them through ``stream``."""
         import torch
 
@@ -184,12 +157,9 @@ def get_kind(name: str) -> SampleKind:
     return _CACHE[key]
 
 
-def save_samples(
-    samples: Samples, path: str | Path, info: DataInfo | None = None,
-    record: dict[str, Any] | None = None,
-) -> Path:
-    """Write ``samples`` to ``path`` with their kind's writer, with the generation
-    ``record`` embedded or beside it (:meth:`SampleKind.write`)."""
+def save_samples(samples: Samples, path: str | Path, info: DataInfo | None = None,
+                 record: dict[str, Any] | None = None) -> Path:
+    """Write ``samples`` to ``path`` with their kind's writer (:meth:`SampleKind.write`)."""
     return get_kind(samples.kind).write(samples, path, info, record)
 
 

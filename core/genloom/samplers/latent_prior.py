@@ -1,19 +1,9 @@
-"""``latent_prior``: sample latents from a learned prior, then decode them.
+"""``latent_prior``: draw latents from a learned prior model with *its* sampler, then
+decode them (a VQ-VAE's code prior, a latent flow); the model offers
+:class:`genloom.capabilities.HasPrior` (optionally ``HasPriorOptions``).
 
-Two-stage models (a VQ-VAE with an autoregressive prior over its codes, a latent flow,
-a VAE with a learned prior) are sampled in two steps: the prior, itself a genloom
-model, draws latents with *its* sampler (``multinomial`` with ``top_k``, say), and
-the model decodes them to data. The contract a model offers this sampler
-is :class:`genloom.capabilities.HasPrior`:
-
-* ``prior``: a model (``GenerativeModel``) whose samples are this model's latents;
-* ``decode_latents(latents, cond) -> Tensor``: data from what the prior sampled;
-* optionally ``prior_options`` (:class:`~genloom.capabilities.HasPriorOptions`): a dict
-  of defaults for the prior's sampler (e.g. ``{"max_new_tokens": 16}`` for a 4x4 code
-  grid), below what the user sets.
-
-Options: ``prior_sampler`` (default: the prior's own default sampler) and ``prior``,
-a mapping of options passed to it (``genloom sample RUN prior.top_k=20``).
+Options: ``prior_sampler`` (default: the prior's own) and ``prior``, a mapping of options
+passed to it (``genloom sample RUN prior.top_k=20``).
 """
 
 from __future__ import annotations

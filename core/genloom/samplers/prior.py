@@ -18,11 +18,8 @@ def sample_kind_of(model: Any) -> str:
 
 
 class PriorSampler(Sampler):
-    """z ~ N(0, I) through any one-shot :class:`Generator` (VAE decoder, GAN generator).
-
-    ``temperature`` scales the prior's standard deviation: below 1 trades diversity
-    for typicality.
-    """
+    """z ~ N(0, I) through any one-shot :class:`Generator`; ``temperature`` scales the
+    prior's standard deviation (below 1: typicality over diversity)."""
 
     drives = Generator
     requires = ("has_latent_space",)

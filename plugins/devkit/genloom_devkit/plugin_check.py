@@ -35,7 +35,7 @@ from importlib import metadata
 
 from genloom.errors import did_you_mean
 from genloom.plugins import CORE_PLUGIN, PluginHost, PluginInfo
-from genloom.registry import KINDS, Component
+from genloom.registry import COMPONENT_KINDS, Component
 
 #: modules an entry module must not import: they cost seconds on every command
 HEAVY = ("torch", "lightning", "pytorch_lightning", "lightning_fabric")
@@ -75,7 +75,7 @@ class Report:
 
 def declared_kinds(host: PluginHost) -> dict[str, str]:
     """Every kind a component may have: the core's, plus those plugins declare."""
-    kinds = {k: "core" for k in KINDS}
+    kinds = {k: "core" for k in COMPONENT_KINDS}
     for plugin, declared in host.call_each("genloom_component_kinds"):
         for kind in declared or {}:
             kinds.setdefault(str(kind), plugin)

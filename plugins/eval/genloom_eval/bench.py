@@ -86,7 +86,7 @@ def _recipes(configs: Path | None) -> dict[str, Path]:
             raise ConfigError(f"no config folder '{configs}'; pass --configs DIR, a folder of "
                               "FAMILY-DATA.yaml files, or leave it out to use the installed recipes")
         return {p.stem: p for p in sorted(configs.glob("*-*.yaml"))}
-    from genloom.example_configs import config_file
+    from genloom.config import config_file
     from genloom.plugins import get_registry
 
     names = sorted({c.name for c in get_registry().components("config")})
