@@ -72,6 +72,8 @@ class SpaceTimeDenoiser(Denoiser):
         channels: int = 32
         #: space-time blocks at full and at half resolution
         blocks: int = 2
+        #: what the network outputs: eps, x0 or v (the CPU example uses v: its short runs
+        #: sampled clean frames where eps left frames of noise)
         prediction: str = "eps"
 
     def __init__(self, cfg: Any, data_shape: tuple[int, ...], num_classes: int = 0, timesteps: int = 1000,
@@ -85,6 +87,8 @@ class SpaceTimeDenoiser(Denoiser):
             raise ConfigError(f"denoiser spacetime halves the frame once: data.size must be even, got {h}x{w}")
         if cfg.channels < 1 or cfg.blocks < 1:
             raise ConfigError("model.denoiser.channels and model.denoiser.blocks must be at least 1")
+        if cfg.prediction not in ("eps", "x0", "v"):
+            raise ConfigError(f"model.denoiser.prediction={cfg.prediction}: give eps, x0 or v")
         self.prediction = cfg.prediction
         self.frames, self.data_channels = frames, c
         ch, emb = cfg.channels, 4 * cfg.channels
