@@ -1,7 +1,7 @@
 """``WarmEMA``: genloom's EMA whose decay ramps up over the first updates.
 
 A fixed decay ``d`` keeps ``d^k`` of the random initial weights after ``k`` updates:
-at ``d = 0.995`` that is 20% after 300 steps, which is as many as a few minutes of CPU
+at ``d = 0.995`` that is 22% after 300 steps, which is as many as a few minutes of CPU
 training make, so a short run sampled from its EMA copy draws noise while its raw
 weights already draw blobs of digits. As in the ``timm``/``diffusers`` EMA
 (``use_ema_warmup``), update ``k`` (counted from 0) uses
