@@ -186,6 +186,33 @@ def test_a_given_first_frame_is_clean_in_the_clip_in_training_and_prediction(mon
     assert len(seen) == 3 and all(torch.equal(x[:, 0], first) for x, _ in seen)
 
 
+def test_temporal_attention_lets_every_frame_see_every_other():
+    """The temporal convolutions reach two frames either side; with
+    model.denoiser.attention=true frame 7 reads frame 0 in one denoiser call."""
+    from omegaconf import OmegaConf
+
+    from genloom_video.denoiser import SpaceTimeDenoiser
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 1, 8, 8)
+    moved = x.clone()
+    moved[:, 0] += 1.0
+    t = torch.tensor([5, 5])
+    reach = []
+    for attention in (False, True):
+        cfg = OmegaConf.create({"channels": 8, "blocks": 1, "prediction": "v", "attention": attention})
+        net = SpaceTimeDenoiser(cfg, data_shape=(8, 1, 8, 8))
+        with torch.no_grad():
+            if attention:  # zero-initialised: the block starts as the net without it
+                h = torch.randn(16, 16, 4, 4)
+                assert torch.equal(net.low_attn[0](h, 8), h)
+            for p in net.parameters():
+                if not p.abs().sum():  # zero-initialised outputs: give them weights
+                    p.normal_()
+            reach.append(not torch.allclose(net(x, t)[:, 7], net(moved, t)[:, 7]))
+    assert reach == [False, True]
+
+
 def test_bad_input_is_one_line_exit_2(tmp_path):
     bad = genloom("train", "video-mnist", f"output_dir={tmp_path / 'r'}", "data.frames=0")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "data.frames=0" in bad.stderr
