@@ -5,7 +5,10 @@ factorised form (Ho et al., 2022, "Video diffusion models") mixes space and time
 separate layers: each block is a 3x3 convolution applied to every frame on its own,
 then a size-3 convolution along time at every pixel, with a residual around both. One
 strided level halves the frame side. The diffusion timestep enters every block as an
-added per-channel embedding.
+added per-channel embedding. A size-3 temporal convolution per block reaches only a
+frame or two either side; ``attention: true`` adds self-attention along time after each
+half-resolution block (Ho et al.'s temporal attention), zero-initialised like the
+temporal convolutions, so every frame sees every other.
 
 The first frame, when given as ``cond`` (``(n, c, h, w)`` in [-1, 1]), is fed to every
 frame as extra input channels with a flag channel set to 1; without it those channels
@@ -36,6 +39,25 @@ def timestep_embedding(t: Tensor, dim: int) -> Tensor:
 
 def _groups(channels: int) -> int:
     return math.gcd(8, channels)
+
+
+class TemporalAttention(nn.Module):
+    """Self-attention along time at every pixel (all frames see each other), residual,
+    its output projection zero-initialised so the block starts as it was."""
+
+    def __init__(self, channels: int, heads: int = 4) -> None:
+        super().__init__()
+        self.norm = nn.GroupNorm(_groups(channels), channels)
+        self.attn = nn.MultiheadAttention(channels, heads if channels % heads == 0 else 1, batch_first=True)
+        nn.init.zeros_(self.attn.out_proj.weight)
+        nn.init.zeros_(self.attn.out_proj.bias)
+
+    def forward(self, x: Tensor, frames: int) -> Tensor:
+        nt, c, h, w = x.shape
+        n = nt // frames
+        z = self.norm(x).reshape(n, frames, c, h, w).permute(0, 3, 4, 1, 2).reshape(n * h * w, frames, c)
+        z = self.attn(z, z, z, need_weights=False)[0]
+        return x + z.reshape(n, h, w, frames, c).permute(0, 3, 4, 1, 2).reshape(nt, c, h, w)
 
 
 class SpaceTimeBlock(nn.Module):
@@ -72,7 +94,11 @@ class SpaceTimeDenoiser(Denoiser):
         channels: int = 32
         #: space-time blocks at full and at half resolution
         blocks: int = 2
+        #: what the network outputs: eps, x0 or v (the CPU example uses v: its short runs
+        #: sampled clean frames where eps left frames of noise)
         prediction: str = "eps"
+        #: temporal self-attention after each half-resolution block (every frame sees all)
+        attention: bool = False
 
     def __init__(self, cfg: Any, data_shape: tuple[int, ...], num_classes: int = 0, timesteps: int = 1000,
                  **_: Any) -> None:
@@ -85,6 +111,8 @@ class SpaceTimeDenoiser(Denoiser):
             raise ConfigError(f"denoiser spacetime halves the frame once: data.size must be even, got {h}x{w}")
         if cfg.channels < 1 or cfg.blocks < 1:
             raise ConfigError("model.denoiser.channels and model.denoiser.blocks must be at least 1")
+        if cfg.prediction not in ("eps", "x0", "v"):
+            raise ConfigError(f"model.denoiser.prediction={cfg.prediction}: give eps, x0 or v")
         self.prediction = cfg.prediction
         self.frames, self.data_channels = frames, c
         ch, emb = cfg.channels, 4 * cfg.channels
@@ -93,6 +121,7 @@ class SpaceTimeDenoiser(Denoiser):
         self.high = nn.ModuleList(SpaceTimeBlock(ch, emb) for _ in range(cfg.blocks))
         self.down = nn.Conv2d(ch, 2 * ch, 3, stride=2, padding=1)
         self.low = nn.ModuleList(SpaceTimeBlock(2 * ch, emb) for _ in range(cfg.blocks))
+        self.low_attn = nn.ModuleList(TemporalAttention(2 * ch) for _ in range(cfg.blocks)) if cfg.attention else None
         self.up = nn.ConvTranspose2d(2 * ch, ch, 4, stride=2, padding=1)
         self.out = nn.Sequential(nn.GroupNorm(_groups(ch), ch), nn.SiLU(), nn.Conv2d(ch, c, 3, padding=1))
         nn.init.zeros_(self.out[-1].weight)
@@ -116,7 +145,9 @@ class SpaceTimeDenoiser(Denoiser):
         for block in self.high:
             hi = block(hi, emb, frames)
         lo = self.down(hi)
-        for block in self.low:
+        for i, block in enumerate(self.low):
             lo = block(lo, emb, frames)
+            if self.low_attn is not None:
+                lo = self.low_attn[i](lo, frames)
         y = self.out(hi + self.up(lo))
         return y.reshape(n, frames, c, h, w)

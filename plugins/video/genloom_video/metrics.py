@@ -9,7 +9,11 @@ same way), as ``test/<name>`` and ``test/<name>_floor``:
 | ``speed`` (with smoothness) | mean centroid speed, pixels per frame | near the floor |
 
 Samples are drawn once per model state with the run's seed and ``sample`` options, as
-many as the test split holds (or ``genloom evaluate --n``).
+many as the test split holds (or ``genloom evaluate --n``). The option ``task`` says
+which: ``generate`` (default) draws clips from nothing with the run's sampler;
+``predict`` (``genloom evaluate RUN --metric video --set video.task=predict``) makes
+each sample continue the first frame of one of the held-out clips with
+``video:predict``, so its frame 0 is real and the rest is the model's.
 """
 
 from __future__ import annotations
@@ -36,22 +40,31 @@ def real_clips(datamodule: Any, split: str) -> Tensor:
     return datamodule.split(split).x
 
 
-def sampled_clips(model: Any, n: int) -> Tensor:
-    """``n`` seeded clips from ``model`` (cached while its weights are unchanged)."""
-    version = (n, int(model.run_cfg.seed), tuple(p._version for p in model.parameters()))
+def sampled_clips(model: Any, n: int, first: Tensor | None = None) -> Tensor:
+    """``n`` seeded clips from ``model`` (cached while its weights are unchanged): from
+    nothing with the run's sampler, or continuing the frames ``first`` ``(n, c, h, w)``
+    with ``video:predict`` (and the run's ``steps``/``eta``)."""
+    version = (n, int(model.run_cfg.seed), tuple(p._version for p in model.parameters()),
+               None if first is None else hash(first.numpy().tobytes()))
     cached = _SAMPLES.get(model)
     if cached is not None and cached[0] == version:
         return cached[1]
     sample_cfg = model.run_cfg.get("sample") or {}
+    sampler = sample_cfg.get("sampler") or None
+    options = dict(sample_cfg.get("options") or {})
+    if first is not None:
+        sampler = "video:predict"
+        options = {k: v for k, v in options.items() if k in ("steps", "eta")}
+        options["context"] = first
     generator = torch.Generator().manual_seed(int(model.run_cfg.seed))
-    clips = model.sample(n, sampler=sample_cfg.get("sampler") or None, generator=generator,
-                         **dict(sample_cfg.get("options") or {})).data
+    clips = model.sample(n, sampler=sampler, generator=generator, **options).data
     _SAMPLES[model] = (version, clips)
     return clips
 
 
-def _sets(model: Any, datamodule: Any, metric: str) -> tuple[Tensor, Tensor, Tensor]:
-    """``(samples, held-out, training)`` clips; as many of each as held-out clips."""
+def _sets(model: Any, datamodule: Any, metric: str, task: str = "generate") -> tuple[Tensor, Tensor, Tensor]:
+    """``(samples, held-out, training)`` clips; as many of each as held-out clips. With
+    ``task="predict"`` the samples continue the held-out clips' first frames."""
     _check(model, metric)
     test = real_clips(datamodule, "test")
     n = getattr(datamodule, "eval_n", None) or len(test)
@@ -62,7 +75,7 @@ def _sets(model: Any, datamodule: Any, metric: str) -> tuple[Tensor, Tensor, Ten
     test = test[torch.randperm(len(test), generator=g)[:n]]
     train = real_clips(datamodule, "train")
     train = train[torch.randperm(len(train), generator=g)[:n]]
-    return sampled_clips(model, n), test, train
+    return sampled_clips(model, n, test[:, 0] if task == "predict" else None), test, train
 
 
 def _classifier() -> Any:
@@ -145,12 +158,22 @@ def measure(name: str, model: Any, samples: Tensor, test: Tensor, train: Tensor)
     return {"test/smoothness": a, "test/smoothness_floor": a0, "test/speed": s, "test/speed_floor": s0}
 
 
+#: what ``task`` may be: clips from nothing, or continuations of a held-out first frame
+TASKS = ("generate", "predict")
+
+
 class _VideoMetric:
     measures: tuple[str, ...] = ()
     metric = ""
 
+    def __init__(self, task: str = "generate") -> None:
+        """``task``: ``generate`` (clips from nothing) or ``predict`` (continue held-out first frames)."""
+        if task not in TASKS:
+            raise ConfigError(f"--set {self.metric}.task={task}: give one of {', '.join(TASKS)}")
+        self.task = task
+
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
-        samples, test, train = _sets(model, datamodule, self.metric)
+        samples, test, train = _sets(model, datamodule, self.metric, self.task)
         out: dict[str, float] = {}
         for name in self.measures:
             out.update(measure(name, model, samples, test, train))

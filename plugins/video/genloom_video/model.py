@@ -1,9 +1,10 @@
 """``video_diffusion``: denoising diffusion over whole clips.
 
 The objective is the diffusion library's (noise a clip at a random timestep, regress the
-denoiser's output on what its ``prediction`` kind says), with one addition: the clean
-first frame is handed to the denoiser as context for a share ``1 - context_dropout`` of
-the training clips. The model keeps genloom-diffusion's
+denoiser's output on what its ``prediction`` kind says), with one addition: for a share
+``1 - context_dropout`` of the training clips the first frame is given, both as extra
+input channels of every frame and as the clip's own frame 0 left clean (not noised,
+not regressed), so the temporal layers pass it on to the next frames a step at a time. The model keeps genloom-diffusion's
 :class:`~genloom_diffusion.DenoisingModel` contract with ``conditional = False``, so any
 diffusion sampler (``diffusion:ddim``, ``ddpm``, ``dpmpp_2m``, a third party's) makes
 clips from nothing, and ``video:predict`` continues a given first frame.
@@ -17,8 +18,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+from genloom import ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
 from genloom.kinds import get_kind
+
+from genloom_video.ema import WarmEMA
 
 
 class VideoDiffusion(GenerativeModel):
@@ -38,6 +41,7 @@ class VideoDiffusion(GenerativeModel):
         #: share of training clips whose first frame is not given (0: prediction only)
         context_dropout: float = 0.5
         ema: bool = True
+        #: the EMA's decay once warmed up (it ramps as (1 + k) / (10 + k); genloom_video.ema)
         ema_decay: float = 0.999
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
@@ -60,7 +64,7 @@ class VideoDiffusion(GenerativeModel):
             raise ConfigError(f"denoiser '{cfg.denoiser.name}' is not a genloom.Denoiser")
         table = build_component("noise_schedule", cfg.schedule, timesteps=cfg.timesteps)
         self.noise_schedule = NoiseSchedule(table.alphas_cumprod())
-        self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
+        self.ema = WarmEMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
 
     # -- what samplers read (genloom_diffusion.DenoisingModel) ----------------------------
 
@@ -90,9 +94,15 @@ class VideoDiffusion(GenerativeModel):
         x_t = schedule.add_noise(x, noise, t)
         drop = self.cfg.context_dropout if self.training else 0.0
         keep = torch.rand(len(x), device=x.device) >= drop
+        # a given first frame is clean in the clip (as video:predict keeps it), so the
+        # temporal layers carry it to its neighbours, and it is not regressed
+        x_t[:, 0] = torch.where(keep[:, None, None, None], x[:, 0], x_t[:, 0])
         out = self.denoiser.denoise(x_t, t, x[:, 0], keep)
         target = schedule.target(self.denoiser.prediction, x, noise, t)
-        return {"loss": (out - target).pow(2).mean()}
+        err = (out - target).pow(2).mean(dim=(2, 3, 4))  # (n, frames)
+        weight = torch.ones_like(err)
+        weight[:, 0] = (~keep).to(err.dtype)
+        return {"loss": (err * weight).sum() / weight.sum()}
 
     def after_optimizer_step(self, player: str | None) -> None:
         if self.ema is not None:

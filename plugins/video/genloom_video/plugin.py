@@ -40,7 +40,7 @@ GENLOOM_COMPONENTS = {
         "frame_fid, identity and smoothness together"),
     # example configs, packaged: genloom train NAME / genloom config init NAME
     "config:video-mnist": ("genloom_video:configs/video-mnist.yaml",
-        "space-time diffusion on 10 frames of 32x32 Moving MNIST, sized for a laptop CPU"),
+        "space-time diffusion on 8 frames of 16x16 Moving MNIST, sized for a laptop CPU"),
     "config:video-mnist-gpu": ("genloom_video:configs/video-mnist-gpu.yaml",
         "the same on 20 frames of 64x64 two-digit Moving MNIST, sized for one GPU (untested)"),
 }

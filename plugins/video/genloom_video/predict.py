@@ -1,7 +1,7 @@
 """``predict``: continue a given first frame (video prediction), DDIM underneath.
 
-The denoiser sees the first frame as context at every step (it was trained so), and
-the clip's frame 0 is the given frame. ``context`` is a tensor ``(1 or n, c, h, w)`` in
+The denoiser sees the first frame as context at every step and as the clip's frame 0,
+clean at every step (it was trained so); the clip's frame 0 is the given frame. ``context`` is a tensor ``(1 or n, c, h, w)`` in
 [-1, 1] from Python, or on the command line a ``.png`` or ``.gif`` file whose (first)
 frame is exactly one frame of the model's size, used for every sample::
 
@@ -81,7 +81,15 @@ class Predict(DDIM):
 
     def initial_x(self, run: Any, model: Any, n: int, generator: torch.Generator | None, t: int) -> Tensor:
         run.cond = run.options["context"].to(run.device, run.dtype)  # the denoiser's first frame
-        return super().initial_x(run, model, n, generator, t)
+        x = super().initial_x(run, model, n, generator, t)
+        x[:, 0] = run.cond  # frame 0 stays clean throughout, as in training
+        return x
+
+    def step(self, run: Any, x: Tensor, t: int, t_next: int) -> Tensor:
+        """DDIM's step for the later frames; frame 0 stays the given frame."""
+        x = super().step(run, x, t, t_next)
+        x[:, 0] = run.cond
+        return x
 
     def finish(self, run: Any, x: Tensor, cond: Tensor | None) -> Samples:
         x = x.clone()

@@ -117,9 +117,107 @@ def test_prediction_keeps_the_given_first_frame_and_depends_on_it():
     assert not torch.equal(out[:, 1:], predict(-first)[:, 1:])  # the later frames read the first
 
 
+def test_the_sampling_weights_follow_training_in_a_short_run():
+    """A fixed EMA decay keeps decay^k of the random initial weights after k steps
+    (0.999^300: 74%), so a few minutes of CPU training sampled noise; the ramped decay
+    follows the trained weights early on and settles to model.ema_decay later."""
+    from genloom import Denoiser
+
+    from genloom_video.ema import warm_decay
+
+    model = Case("video_diffusion", TINY_INFO, [*TINY[:3], "model.ema_decay=0.999"]).build()
+    model.after_optimizer_step(None)  # the first update copies the initial weights
+    with torch.no_grad():
+        for p in model.denoiser.parameters():
+            p.add_(1.0)  # training moves every weight by 1
+    for _ in range(30):
+        model.after_optimizer_step(None)
+    for avg, new in zip(model.component(Denoiser).parameters(), model.denoiser.parameters()):
+        assert torch.allclose(avg, new, atol=0.05)
+    assert warm_decay(0.999, 0) == 0.1 and warm_decay(0.999, 10**5) == 0.999
+
+
+def test_the_prediction_task_measures_continuations_of_held_out_first_frames():
+    from genloom import ConfigError
+
+    from genloom_video.metrics import Video, sampled_clips
+
+    model = Case("video_diffusion", TINY_INFO, TINY[:3]).build()
+    first = on_grid((3, 1, 8, 8))
+    clips = sampled_clips(model, 3, first)
+    assert torch.equal(clips[:, 0], first)
+    assert not torch.equal(sampled_clips(model, 3)[:, 0], first)  # generate: from nothing
+    assert Video(task="predict").task == "predict"
+    with pytest.raises(ConfigError, match="video.task=next"):
+        Video(task="next")
+
+
+def test_a_given_first_frame_is_clean_in_the_clip_in_training_and_prediction(monkeypatch):
+    """The temporal layers carry a given frame 0 to its neighbours only if the denoiser
+    sees it clean where the clip's frame 0 is, in training and in video:predict alike;
+    and a clean given frame is not regressed onto noise it does not hold."""
+    from genloom import Denoiser
+
+    model = Case("video_diffusion", TINY_INFO, [*TINY[:3], "model.context_dropout=0"]).build()
+    seen, offset = [], [0.0]
+    denoise = type(model.denoiser).denoise
+
+    def spy(self, x, t, first, keep):
+        seen.append((x.clone(), None if first is None else first.clone()))
+        out = denoise(self, x, t, first, keep)
+        out[:, 0] += offset[0]  # a wrong frame 0
+        return out
+
+    monkeypatch.setattr(type(model.denoiser), "denoise", spy)
+    clips = on_grid((3, *TINY_INFO.shape))
+    model.train()
+    model.losses({"x": clips})
+    assert torch.equal(seen[-1][0][:, 0], clips[:, 0]) and not torch.equal(seen[-1][0][:, 1], clips[:, 1])
+    losses = []
+    for offset[0] in (0.0, 100.0):  # the given frame 0's output does not count
+        torch.manual_seed(0)
+        losses.append(model.losses({"x": clips})["loss"].item())
+    assert losses[0] == pytest.approx(losses[1])
+    offset[0] = 0.0
+    seen.clear()
+    first = clips[:, 0]
+    model.component(Denoiser).out[-1].weight.data.normal_()
+    model.sample(3, sampler="video:predict", generator=torch.Generator().manual_seed(0), context=first, steps=3)
+    assert len(seen) == 3 and all(torch.equal(x[:, 0], first) for x, _ in seen)
+
+
+def test_temporal_attention_lets_every_frame_see_every_other():
+    """The temporal convolutions reach two frames either side; with
+    model.denoiser.attention=true frame 7 reads frame 0 in one denoiser call."""
+    from omegaconf import OmegaConf
+
+    from genloom_video.denoiser import SpaceTimeDenoiser
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 1, 8, 8)
+    moved = x.clone()
+    moved[:, 0] += 1.0
+    t = torch.tensor([5, 5])
+    reach = []
+    for attention in (False, True):
+        cfg = OmegaConf.create({"channels": 8, "blocks": 1, "prediction": "v", "attention": attention})
+        net = SpaceTimeDenoiser(cfg, data_shape=(8, 1, 8, 8))
+        with torch.no_grad():
+            if attention:  # zero-initialised: the block starts as the net without it
+                h = torch.randn(16, 16, 4, 4)
+                assert torch.equal(net.low_attn[0](h, 8), h)
+            for p in net.parameters():
+                if not p.abs().sum():  # zero-initialised outputs: give them weights
+                    p.normal_()
+            reach.append(not torch.allclose(net(x, t)[:, 7], net(moved, t)[:, 7]))
+    assert reach == [False, True]
+
+
 def test_bad_input_is_one_line_exit_2(tmp_path):
     bad = genloom("train", "video-mnist", f"output_dir={tmp_path / 'r'}", "data.frames=0")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "data.frames=0" in bad.stderr
+    pred = genloom("train", "video-mnist", f"output_dir={tmp_path / 'r'}", "model.denoiser.prediction=noise")
+    assert pred.returncode == 2 and pred.stderr.count("\n") == 1 and "prediction=noise" in pred.stderr
     config = tmp_path / "folder.yaml"
     config.write_text(f"data: {{name: video_folder, root: {tmp_path / 'none'}}}\nmodel: {{name: video_diffusion}}\n")
     folder = genloom("train", str(config), f"output_dir={tmp_path / 'r'}")
@@ -168,6 +266,9 @@ def test_a_tiny_run_trains_samples_predicts_evaluates_resumes_and_exports(tmp_pa
     assert ev.returncode == 0, ev.stderr
     scores = json.loads(ev.stdout)
     assert {"test/frame_fid", "test/identity_floor", "test/smoothness_floor"} <= set(scores)
+    pred_ev = genloom("evaluate", str(run), "--metric", "video", "--set", "video.task=predict", "--json")
+    assert pred_ev.returncode == 0, pred_ev.stderr
+    assert json.loads(pred_ev.stdout)["test/frame_fid"] != scores["test/frame_fid"]
     resumed = genloom("train", "video-mnist", f"output_dir={run}", "--resume", "trainer.max_epochs=2", *small)
     assert resumed.returncode == 0, resumed.stderr
     assert (run / "samples" / "epoch-002.gif").is_file()
