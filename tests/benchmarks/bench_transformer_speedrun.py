@@ -48,7 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=667)
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--only", default="", help="comma-separated variants (the shipped one always runs)")
+    parser.add_argument("--only", default="",
+                        help="comma-separated variants (the shipped one runs unless --no-shipped)")
+    parser.add_argument("--no-shipped", action="store_true",
+                        help="skip the recipe as shipped (differences are then to the first variant)")
     parser.add_argument("--variant", action="append", default=[],
                         help='an extra "name=override override ..." variant')
     args = parser.parse_args()
@@ -60,6 +63,8 @@ def main() -> None:
     if args.only:
         keep = {"shipped", *args.only.split(",")}
         variants = {k: v for k, v in variants.items() if k in keep}
+    if args.no_shipped:
+        variants.pop("shipped")
     cfg = load_config(RECIPE, [f"data.block_size={BLOCK}"], check_trainer=False)
     dataset = build_dataset(cfg)
     test_ids = dataset.splits(cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)["test"].tokens
