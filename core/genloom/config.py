@@ -478,8 +478,11 @@ def validate(
             check_class_path(out.optim.name, "optim.name")
         else:
             optimizer_class(out.optim.name)
-    else:
-        _check_choice(out.optim.name, OPTIMIZERS, "optim.name", "optimizer", sources)
+    elif out.optim.name not in OPTIMIZERS:  # or one a plugin registers (genloom-text's muon)
+        from genloom.plugins import get_registry
+
+        found = sorted({c.name for c in (registry or get_registry()).components("optimizer")})
+        _check_choice(out.optim.name, (*OPTIMIZERS, *found), "optim.name", "optimizer", sources)
     _check_choice(out.optim.scheduler, SCHEDULES, "optim.scheduler", "schedule", sources)
     _check_choice(out.optim.nonfinite, NONFINITE, "optim.nonfinite", "policy", sources)
     if out.sample.sampler:

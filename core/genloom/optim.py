@@ -14,7 +14,7 @@ import torch
 from omegaconf import OmegaConf
 
 from genloom.config import OPTIMIZERS, SCHEDULES, OptimConfig
-from genloom.errors import ConfigError, did_you_mean
+from genloom.errors import ComponentError, ConfigError, did_you_mean
 
 
 def stepping(cfg: Any) -> tuple[int, float]:
@@ -112,9 +112,14 @@ def build_optimizers(cfg: Any, groups: list, total_steps: int) -> Any:
         from genloom.objects import optimizer_class
 
         optimizer_cls = optimizer_class(cfg.name)
-    elif cfg.name not in OPTIMIZERS:
-        raise ConfigError(f"optim.name: unknown optimizer '{cfg.name}'{did_you_mean(cfg.name, OPTIMIZERS)}; "
-                          f"valid choices: {', '.join(OPTIMIZERS)} or a class path (torch.optim.NAdam)")
+    elif cfg.name not in OPTIMIZERS:  # a registered one (config validation resolved it)
+        from genloom.plugins import get_registry
+
+        try:
+            optimizer_cls = get_registry().load("optimizer", cfg.name)
+        except ComponentError as exc:
+            raise ConfigError(f"optim.name: {exc}; built in: {', '.join(OPTIMIZERS)} "
+                              "or a class path (torch.optim.NAdam)") from None
     else:
         optimizer_cls = getattr(torch.optim, OPTIMIZERS[cfg.name])
     if cfg.scheduler not in SCHEDULES:

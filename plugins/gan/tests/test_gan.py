@@ -214,3 +214,23 @@ def test_conditional_samples_follow_the_label():
     threes = model.sample(16, cond=torch.full((16,), 3), generator=g())
     assert len(sevens.data) == 16 and sevens.cond.tolist() == [7] * 16
     assert not torch.equal(sevens.data, threes.data)
+
+
+@pytest.mark.parametrize("name, shape", [("dcgan", (1, 32, 32)), ("dcgan", (1, 8, 8)), ("mlp", (1, 8, 8))])
+def test_the_class_projection_starts_no_larger_than_the_realness_head(name, shape):
+    # with nn.Embedding's N(0, 1) init the projection <embed(y), h> was ~185x the head's
+    # output on 32x32 MNIST (~95x on digits): the critic scored one random direction per
+    # class, pushing the generator toward one image per class (bench_cgan_diversity.py)
+    torch.manual_seed(0)
+    info = DataInfo(kind="image", shape=shape, num_classes=10)
+    model = build_model(load_config(None, ["model.name=gan", "model.conditional=true",
+                                           f"model.generator.name={name}",
+                                           f"model.discriminator.name={name}"],
+                                    check_trainer=False), info)
+    d = model.discriminator
+    x, y = torch.rand(64, *shape) * 2 - 1, torch.arange(64) % 10
+    with torch.no_grad():
+        h = d.features(x)
+        head, projection = d.head(h).squeeze(1), (d.embed(y) * h).sum(1)
+    assert projection.std() < 3 * head.std()
+    torch.testing.assert_close(d(x, y), head + projection)

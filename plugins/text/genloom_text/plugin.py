@@ -41,6 +41,9 @@ GENLOOM_COMPONENTS = {
     "sampler:beam": ("genloom_text.decoding.samplers:BeamSampler",
         "beam search over an autoregressive model (beams, length_penalty, stop, max_new_tokens, "
         "prompt)"),
+    "optimizer:muon": ("genloom_text.muon:Muon",
+        "Muon (Newton-Schulz orthogonalised momentum) on hidden matrices, AdamW on the rest: "
+        "optim.name=muon"),
     "sample_kind:tokens": ("genloom_text.kinds:TokensKind",
         "(n, length) token ids; text, streamed by genloom sample"),
     "text_encoder:chars": ("genloom_text.encoder:CharEncoder",

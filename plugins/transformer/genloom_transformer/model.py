@@ -7,6 +7,7 @@ from typing import Any
 
 from genloom import ConfigError, DataInfo
 from genloom_text import LanguageModel
+from genloom_text.muon import adam_only
 from genloom_transformer.network import Transformer
 
 
@@ -33,7 +34,8 @@ class TransformerLM(LanguageModel):
         #: "layernorm" (GPT-2) or "rmsnorm" (Llama)
         norm: str = "layernorm"
         norm_eps: float = 1e-5
-        #: "gelu", "gelu_tanh" (GPT-2's approximation) or "swiglu" (Llama's gated MLP)
+        #: "gelu", "gelu_tanh" (GPT-2's approximation), "swiglu" (Llama's gated MLP) or
+        #: "relu2" (squared ReLU, the nanoGPT speed-runs')
         activation: str = "gelu"
         #: hidden width of the MLP; 0: 4 x width
         mlp_width: int = 0
@@ -41,6 +43,12 @@ class TransformerLM(LanguageModel):
         tied: bool = True
         #: base of the rotary angles (Llama's rope_theta)
         rope_base: float = 10000.0
+        #: RMS-normalise queries and keys per head before attention (speed-runs' QK-norm)
+        qk_norm: bool = False
+        #: start every block's output projections at zero (each block as the identity)
+        zero_init: bool = False
+        #: squash logits to (-cap, cap) by cap * tanh(logits / cap); 0: off
+        logit_softcap: float = 0.0
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -59,5 +67,10 @@ class TransformerLM(LanguageModel):
             num_classes=info.num_classes if cfg.conditional else 0, bias=cfg.bias,
             kv_heads=cfg.kv_heads, norm=cfg.norm, norm_eps=cfg.norm_eps,
             activation=cfg.activation, mlp_width=cfg.mlp_width, tied=cfg.tied,
-            rope_base=cfg.rope_base,
+            rope_base=cfg.rope_base, qk_norm=cfg.qk_norm, zero_init=cfg.zero_init,
+            logit_softcap=cfg.logit_softcap,
         )
+        # embeddings and the output layer are not hidden matrices: optim.name=muon
+        # steps them with AdamW (genloom_text.muon)
+        adam_only(p for m in (self.net.tok_emb, self.net.pos_emb, self.net.cls_emb, self.net.head)
+                  if m is not None for p in m.parameters())

