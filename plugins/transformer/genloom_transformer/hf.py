@@ -342,6 +342,10 @@ def hf_shape(model: Any) -> tuple[str, dict[str, Any]]:
     m["context_length"] = model.net.context_length
     if m.get("conditional"):
         raise _fail("a class-conditional transformer has no Hugging Face counterpart")
+    changed = [key for key in ("qk_norm", "logit_softcap") if m.get(key)]
+    if changed:
+        raise _fail(f"model.{changed[0]} changes the forward pass, and neither GPT-2 nor Llama has it; "
+                    "train without it to export to Hugging Face")
     gpt2 = (m["positions"] == "learned" and m["norm"] == "layernorm" and m["bias"]
             and m["activation"] in ("gelu", "gelu_tanh") and not m["kv_heads"] and m["tied"])
     llama = (m["positions"] == "rotary" and m["norm"] == "rmsnorm" and not m["bias"]

@@ -151,6 +151,20 @@ def test_a_shape_neither_gpt2_nor_llama_is_refused(tmp_path):
     assert not (tmp_path / "hf").exists()
 
 
+@pytest.mark.parametrize("option", ["model.qk_norm=true", "model.logit_softcap=10"])
+def test_a_speed_run_option_hugging_face_lacks_is_refused(tmp_path, option):
+    from genloom import DataInfo, build_model, load_config, save_model
+    from genloom_text.tokenizers import ByteTokenizer
+
+    info = DataInfo(kind="tokens", shape=(17,), vocab_size=256, tokenizer=ByteTokenizer().state())
+    cfg = load_config(None, ["model.name=transformer", "model.width=32", "model.layers=1", "model.heads=4",
+                             option], check_trainer=False)
+    save_model(build_model(cfg, info), tmp_path / "run")
+    r = run_cli("export", str(tmp_path / "run"), str(tmp_path / "hf"), "--format", "hf")
+    assert r.returncode == 2 and option.split("=")[0] in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "hf").exists()
+
+
 def test_a_hugging_face_folder_loads_directly(folders, tmp_path, capsys):
     """The ``layout`` component ``hf``: load_checkpoint, genloom sample and the align
     commands read the folder itself, as import-hf does."""
