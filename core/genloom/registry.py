@@ -18,7 +18,7 @@ from genloom.moved import MOVED_COMPONENTS
 #: The component kinds the core itself consumes. Plugins may register other kinds.
 COMPONENT_KINDS = (
     "model", "encoder", "generator", "denoiser", "sampler", "dataset", "metric", "tokenizer",
-    "sample_kind", "config", "quantizer", "layout",
+    "sample_kind", "config", "quantizer", "layout", "optimizer",
 )
 #: the plugin name of the core's own components (``genloom:prior``, ``genloom:digits``)
 CORE_PLUGIN = "genloom"
