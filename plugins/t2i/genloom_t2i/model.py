@@ -71,6 +71,11 @@ class TextToImage(GenerativeModel):
         guidance: float = field(default=3.0, metadata={"min": 0.0})
         #: keep the text encoder's weights fixed (train only the UNet)
         freeze_text: bool = False
+        #: a safetensors file of text-encoder weights to start from (written by
+        #: ``python -m genloom_t2i.text_pretrain``); with ``freeze_text`` the encoder stays
+        #: the pre-trained one. Needed whenever the model is built, so keep the file
+        #: where the config says (the weights are also in every checkpoint of the run)
+        text_checkpoint: str = ""
         ema: bool = True
         ema_decay: float = field(default=0.999, metadata={"min": 0.0, "max": 0.99999})
 
@@ -86,6 +91,9 @@ class TextToImage(GenerativeModel):
             raise ConfigError(f"model.flow_time: unknown time sampling {cfg.flow_time!r}; "
                               f"use one of {', '.join(TIME_SAMPLINGS)}")
         text = build_component("text_encoder", cfg.text_encoder)
+        if cfg.text_checkpoint:
+            from genloom_t2i.text_pretrain import load_text_checkpoint
+            load_text_checkpoint(text, cfg.text_checkpoint)
         if cfg.freeze_text:
             text.requires_grad_(False)
         prediction = "v" if cfg.objective == "flow" else cfg.prediction

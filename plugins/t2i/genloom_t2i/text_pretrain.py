@@ -1,0 +1,163 @@
+"""Pre-train a ``text:chars`` encoder on the captions, for ``model.text_checkpoint``.
+
+The issue asks for a text encoder trained jointly with the denoiser *or* pre-trained on the
+captions and frozen. This module is the second: a denoising character model (as BERT's
+masked model, but a masked character is replaced by a random character of the alphabet,
+because the encoder has no mask id and treats id 0 as padding): ``mask_rate`` of each
+caption's characters are corrupted and a linear head on the encoder's states must give the
+originals back. Reading "sev?n" as "seven" needs the state at a character to know its word,
+which is what the denoiser's cross-attention and pooled vector read.
+
+The encoder's weights are written as safetensors with its config in the metadata;
+:func:`load_text_checkpoint` loads them into a model's encoder (shapes checked, one-line
+:class:`~genloom.errors.ConfigError` on a mismatch, never code run from the file).
+
+Run it as ``python -m genloom_t2i.text_pretrain --out chars.safetensors`` (``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from genloom.errors import ConfigError
+
+
+def corrupt(ids: Tensor, vocab: int, rate: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """``(corrupted ids, which positions)``: ``rate`` of the non-padding ids replaced by
+    a random non-padding id in ``1..vocab-1``."""
+    real = ids != 0
+    which = (torch.rand(ids.shape, generator=generator) < rate) & real
+    noise = torch.randint(1, vocab, ids.shape, generator=generator)
+    return torch.where(which, noise, ids), which
+
+
+def pretrain_text_encoder(encoder: nn.Module, captions: Tensor, steps: int, batch_size: int = 64,
+                          lr: float = 2e-3, mask_rate: float = 0.15, seed: int = 0,
+                          progress: bool = False) -> list[float]:
+    """Train ``encoder`` (a ``text:chars`` encoder) in place to restore corrupted characters
+    of ``captions`` (zero-padded bytes ``(n, length)`` or ``(n, phrasings, length)``);
+    returns the loss of every step. The head is thrown away afterwards."""
+    if captions.dim() == 3:
+        captions = captions.reshape(-1, captions.shape[-1])
+    captions = captions[(captions != 0).any(1)]
+    if len(captions) == 0:
+        raise ConfigError("text pre-training needs captions; the data has none")
+    ids = encoder.tokenize_bytes(captions)
+    torch.manual_seed(seed)
+    head = nn.Linear(encoder.dim, encoder.vocab_size)
+    params = list(encoder.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    g = torch.Generator().manual_seed(seed)
+    encoder.train()
+    losses: list[float] = []
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=steps, desc="pre-training text:chars", file=sys.stderr)
+    for step in range(steps):
+        batch = ids[torch.randint(0, len(ids), (batch_size,), generator=g)]
+        noisy, which = corrupt(batch, encoder.vocab_size, mask_rate, g)
+        states, _ = encoder(noisy)
+        logits = head(states[:, 1:])  # state 0 is the start token
+        width = logits.shape[1]
+        loss = nn.functional.cross_entropy(logits[which[:, :width]], batch[:, :width][which[:, :width]])
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        for group in opt.param_groups:  # cosine decay to a tenth
+            group["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + torch.cos(torch.tensor(step / steps * 3.14159265)).item()))
+        opt.step()
+        losses.append(float(loss.detach()))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+    if bar is not None:
+        bar.close()
+    encoder.eval()
+    return losses
+
+
+def encoder_config(encoder: nn.Module) -> dict[str, object]:
+    """What the file's metadata records: enough to say which ``text_encoder`` it fits."""
+    return {"alphabet": encoder.alphabet, "context": encoder.context, "dim": encoder.dim,
+            "layers": len(encoder.layers.layers) if encoder.layers is not None else 0}
+
+
+def save_text_checkpoint(encoder: nn.Module, path: str | Path) -> None:
+    """Write the encoder's weights as safetensors, its config in the metadata."""
+    from safetensors.torch import save_file
+    state = {k: v.detach().contiguous() for k, v in encoder.state_dict().items()}
+    save_file(state, str(path), metadata={"genloom_text_encoder": json.dumps(encoder_config(encoder))})
+
+
+def load_text_checkpoint(encoder: nn.Module, path: str | Path) -> None:
+    """Load weights written by :func:`save_text_checkpoint` into ``encoder``; a
+    ConfigError (one line) when the file is missing, unreadable or of another shape."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"model.text_checkpoint: no file {str(path)!r}; make one with "
+                          "python -m genloom_t2i.text_pretrain --out FILE")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ConfigError(f"model.text_checkpoint: {str(path)!r} is not a safetensors file ({err})") from None
+    own = encoder.state_dict()
+    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+        raise ConfigError(f"model.text_checkpoint: {str(path)!r} holds an encoder of another shape "
+                          f"than model.text_encoder ({encoder_config(encoder)}); pre-train it with "
+                          "the same dim, layers, heads and alphabet")
+    encoder.load_state_dict(state)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m genloom_t2i.text_pretrain``: pre-train on captioned_mnist's train split."""
+    parser = argparse.ArgumentParser(
+        prog="python -m genloom_t2i.text_pretrain",
+        description="Pre-train a text:chars encoder on the captioned digits' training captions "
+                    "(denoising characters) and write it as safetensors for model.text_checkpoint.")
+    parser.add_argument("--out", required=True, help="the .safetensors file to write")
+    parser.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--mask-rate", type=float, default=0.15, help="share of characters corrupted")
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", action="store_true", help="print the first and last loss as JSON")
+    args = parser.parse_args(argv)
+    try:
+        if args.steps < 1 or args.batch_size < 1 or not 0 < args.mask_rate < 1:
+            raise ConfigError("--steps and --batch-size must be at least 1 and --mask-rate in (0, 1)")
+        out = Path(args.out)
+        if not out.parent.is_dir():
+            raise ConfigError(f"--out: no folder {str(out.parent)!r}; create it first")
+        from genloom_eval.data.captioned_mnist import CaptionedMNIST
+        from genloom_text.encoder import CharEncoder
+        encoder = CharEncoder(CharEncoder.Config(dim=args.dim, layers=args.layers, heads=args.heads))
+        data = CaptionedMNIST(CaptionedMNIST.Config())
+        captions = data.splits(0.1, 0.1, 0)["train"].captions
+        losses = pretrain_text_encoder(encoder, captions, args.steps, args.batch_size, args.lr,
+                                       args.mask_rate, args.seed, progress=not args.json)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    save_text_checkpoint(encoder, out)
+    if args.json:
+        print(json.dumps({"out": str(out), "first_loss": losses[0], "last_loss": losses[-1]}))
+    else:
+        print(f"wrote {out}: loss {losses[0]:.3f} -> {losses[-1]:.3f} after {args.steps} steps")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

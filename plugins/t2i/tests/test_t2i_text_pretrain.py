@@ -1,0 +1,121 @@
+"""Pre-training the text encoder on captions and starting (frozen or not) from it:
+``genloom_t2i.text_pretrain`` and ``model.text_checkpoint``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from genloom import DataInfo, build_model, load_config
+from genloom.errors import ConfigError
+from genloom_t2i.text_pretrain import load_text_checkpoint, main, pretrain_text_encoder, save_text_checkpoint
+from genloom_text.encoder import CharEncoder
+
+DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10, class_names=[str(i) for i in range(10)])
+SMALL = ["model.channels=8", "model.heads=2", "model.timesteps=50", "model.text_encoder.dim=16",
+         "model.text_encoder.layers=1", "model.text_encoder.heads=2"]
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def small_encoder(dim: int = 16) -> CharEncoder:
+    return CharEncoder(CharEncoder.Config(dim=dim, layers=1, heads=2))
+
+
+def captions(n: int = 64) -> torch.Tensor:
+    texts = [f"a thick {WORDS[i % 10]}, at the top left" if i % 2 else f"the digit {WORDS[i % 10]}, small"
+             for i in range(n)]
+    out = torch.zeros(n, 40, dtype=torch.uint8)
+    for i, t in enumerate(texts):
+        out[i, : len(t)] = torch.tensor(list(t.encode("ascii")), dtype=torch.uint8)
+    return out
+
+
+def t2i(*overrides: str):
+    return build_model(load_config(None, ["model.name=t2i", *SMALL, *overrides], check_trainer=False), DIGITS)
+
+
+def test_pretraining_learns_to_restore_corrupted_characters():
+    """Below the characters' own entropy: what a guess that ignores the context (the
+    corrupted character says nothing) can reach at best."""
+    torch.manual_seed(0)
+    caps = captions()
+    counts = torch.bincount(caps[caps != 0].long()).float()
+    p = counts[counts > 0] / counts.sum()
+    unigram = float(-(p * p.log()).sum())
+    losses = pretrain_text_encoder(small_encoder(), caps, steps=120, batch_size=32, lr=1e-2, mask_rate=0.3)
+    last = sum(losses[-20:]) / 20
+    print(f"denoising loss {losses[0]:.2f} -> {last:.2f}; context-free floor {unigram:.2f}")
+    assert last < unigram - 0.5
+
+
+def test_a_model_starts_from_the_checkpoint_and_freezing_keeps_it(tmp_path):
+    enc = small_encoder()
+    pretrain_text_encoder(enc, captions(), steps=3, batch_size=8)
+    path = tmp_path / "chars.safetensors"
+    save_text_checkpoint(enc, path)
+    model = t2i(f"model.text_checkpoint={path}", "model.freeze_text=true", "model.ema=false")
+    saved = {k: v.clone() for k, v in enc.state_dict().items()}
+    for k, v in model.text_encoder.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    unet_before = model.denoiser.out[-1].weight.clone()
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    batch = {"x": torch.rand(4, 1, 8, 8) * 2 - 1, "y": torch.tensor([1, 2, 3, 4])}
+    model.losses(batch)["loss"].backward()
+    opt.step()
+    for k, v in model.text_encoder.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    assert not torch.equal(model.denoiser.out[-1].weight, unet_before)
+    # without the checkpoint the encoder is a fresh random one
+    fresh = t2i("model.freeze_text=true").text_encoder.state_dict()
+    assert not torch.equal(fresh["embed.weight"], saved["embed.weight"])
+
+
+def test_bad_text_checkpoints_are_one_line_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no file"):
+        t2i(f"model.text_checkpoint={tmp_path / 'missing.safetensors'}")
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not safetensors at all")
+    with pytest.raises(ConfigError, match="not a safetensors file"):
+        t2i(f"model.text_checkpoint={junk}")
+    wide = tmp_path / "wide.safetensors"
+    save_text_checkpoint(small_encoder(dim=32), wide)
+    with pytest.raises(ConfigError, match="another shape") as err:
+        t2i(f"model.text_checkpoint={wide}")
+    assert "\n" not in str(err.value)
+    enc = small_encoder()
+    with pytest.raises(ConfigError, match="another shape"):
+        load_text_checkpoint(enc, wide)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "genloom_t2i.text_pretrain", *args], capture_output=True,
+                          text=True, env=env, timeout=300)
+
+
+def test_the_command_has_help_and_rejects_bad_arguments_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0 and "model.text_checkpoint" in capsys.readouterr().out
+    for args, message in ((["--out", str(tmp_path / "a.safetensors"), "--steps", "0"], "--steps"),
+                          (["--out", str(tmp_path / "no" / "a.safetensors")], "no folder")):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow  # builds the captioned digits (~20 s)
+def test_the_command_writes_an_encoder_a_model_loads(tmp_path):
+    out = tmp_path / "chars.safetensors"
+    done = run_cli("--out", str(out), "--steps", "2", "--dim", "16", "--layers", "1", "--heads", "2", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert '"last_loss"' in done.stdout
+    model = t2i(f"model.text_checkpoint={out}")
+    enc = small_encoder()
+    load_text_checkpoint(enc, out)
+    assert torch.equal(model.text_encoder.embed.weight, enc.embed.weight)
