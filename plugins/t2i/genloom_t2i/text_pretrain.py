@@ -6,7 +6,10 @@ masked model, but a masked character is replaced by a random character of the al
 because the encoder has no mask id and treats id 0 as padding): ``mask_rate`` of each
 caption's characters are corrupted and a linear head on the encoder's states must give the
 originals back. Reading "sev?n" as "seven" needs the state at a character to know its word,
-which is what the denoiser's cross-attention and pooled vector read.
+which is what the denoiser's cross-attention reads. ``objective="contrastive"`` trains the
+pooled vector instead: the mean states of two phrasings of one image must find each other
+among the batch's (InfoNCE, temperature 0.1), so the pooled vector keeps what the phrasings
+share (the digit, always told) and drops how it was worded.
 
 The encoder's weights are written as safetensors with its config in the metadata;
 :func:`load_text_checkpoint` loads them into a model's encoder (shapes checked, one-line
@@ -38,12 +41,39 @@ def corrupt(ids: Tensor, vocab: int, rate: float, generator: torch.Generator) ->
     return torch.where(which, noise, ids), which
 
 
+OBJECTIVES = ("denoise", "contrastive")
+
+
+def contrastive_loss(encoder: nn.Module, ids: Tensor, batch_size: int, generator: torch.Generator) -> Tensor:
+    """InfoNCE between the pooled states of two different phrasings of each of
+    ``batch_size`` images (``ids``: ``(n, phrasings, context)``)."""
+    from genloom_t2i.unet import pooled_states
+    n, k = ids.shape[:2]
+    rows = torch.randint(0, n, (batch_size,), generator=generator)
+    a = torch.randint(0, k, (batch_size,), generator=generator)
+    b = (a + torch.randint(1, k, (batch_size,), generator=generator)) % k
+    z = []
+    for pick in (a, b):
+        states, mask = encoder(ids[rows, pick])
+        z.append(nn.functional.normalize(pooled_states(states, mask), dim=1))
+    logits = z[0] @ z[1].T / 0.1
+    target = torch.arange(batch_size)
+    return (nn.functional.cross_entropy(logits, target) + nn.functional.cross_entropy(logits.T, target)) / 2
+
+
 def pretrain_text_encoder(encoder: nn.Module, captions: Tensor, steps: int, batch_size: int = 64,
                           lr: float = 2e-3, mask_rate: float = 0.15, seed: int = 0,
-                          progress: bool = False) -> list[float]:
-    """Train ``encoder`` (a ``text:chars`` encoder) in place to restore corrupted characters
-    of ``captions`` (zero-padded bytes ``(n, length)`` or ``(n, phrasings, length)``);
-    returns the loss of every step. The head is thrown away afterwards."""
+                          progress: bool = False, objective: str = "denoise") -> list[float]:
+    """Train ``encoder`` (a ``text:chars`` encoder) in place on ``captions`` (zero-padded
+    bytes ``(n, length)`` or ``(n, phrasings, length)``; ``contrastive`` needs the latter
+    with two phrasings or more); returns the loss of every step. Any head is thrown away."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown objective {objective!r}; use one of {', '.join(OBJECTIVES)}")
+    if objective == "contrastive":
+        if captions.dim() != 3 or captions.shape[1] < 2:
+            raise ConfigError("the contrastive objective needs two phrasings or more per image")
+        n, k, length = captions.shape
+        pairs = encoder.tokenize_bytes(captions.reshape(-1, length)).view(n, k, -1)
     if captions.dim() == 3:
         captions = captions.reshape(-1, captions.shape[-1])
     captions = captions[(captions != 0).any(1)]
@@ -62,12 +92,15 @@ def pretrain_text_encoder(encoder: nn.Module, captions: Tensor, steps: int, batc
         from tqdm import tqdm
         bar = tqdm(total=steps, desc="pre-training text:chars", file=sys.stderr)
     for step in range(steps):
-        batch = ids[torch.randint(0, len(ids), (batch_size,), generator=g)]
-        noisy, which = corrupt(batch, encoder.vocab_size, mask_rate, g)
-        states, _ = encoder(noisy)
-        logits = head(states[:, 1:])  # state 0 is the start token
-        width = logits.shape[1]
-        loss = nn.functional.cross_entropy(logits[which[:, :width]], batch[:, :width][which[:, :width]])
+        if objective == "contrastive":
+            loss = contrastive_loss(encoder, pairs, batch_size, g)
+        else:
+            batch = ids[torch.randint(0, len(ids), (batch_size,), generator=g)]
+            noisy, which = corrupt(batch, encoder.vocab_size, mask_rate, g)
+            states, _ = encoder(noisy)
+            logits = head(states[:, 1:])  # state 0 is the start token
+            width = logits.shape[1]
+            loss = nn.functional.cross_entropy(logits[which[:, :width]], batch[:, :width][which[:, :width]])
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
@@ -128,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=1000, help="optimizer steps (default 1000)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--objective", choices=OBJECTIVES, default="denoise",
+                        help="denoise: restore corrupted characters; contrastive: match the pooled "
+                             "vectors of two phrasings of one image (default denoise)")
     parser.add_argument("--mask-rate", type=float, default=0.15, help="share of characters corrupted")
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--layers", type=int, default=2)
@@ -147,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         data = CaptionedMNIST(CaptionedMNIST.Config())
         captions = data.splits(0.1, 0.1, 0)["train"].captions
         losses = pretrain_text_encoder(encoder, captions, args.steps, args.batch_size, args.lr,
-                                       args.mask_rate, args.seed, progress=not args.json)
+                                       args.mask_rate, args.seed, progress=not args.json,
+                                       objective=args.objective)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -119,3 +119,36 @@ def test_the_command_writes_an_encoder_a_model_loads(tmp_path):
     enc = small_encoder()
     load_text_checkpoint(enc, out)
     assert torch.equal(model.text_encoder.embed.weight, enc.embed.weight)
+
+
+def phrased(n: int = 40) -> torch.Tensor:
+    """``(n, 2, 40)``: two phrasings of each of n "images", the digit as a word, then as a numeral."""
+    out = torch.zeros(n, 2, 40, dtype=torch.uint8)
+    sizes = ["small", "large", "mid-sized", "thin"]
+    for i in range(n):
+        for j, text in enumerate((f"a {sizes[i % 4]} {WORDS[i % 10]}", f"the digit {i % 10}, {sizes[i % 4]}")):
+            out[i, j, : len(text)] = torch.tensor(list(text.encode("ascii")), dtype=torch.uint8)
+    return out
+
+
+def retrieval(enc: CharEncoder, caps: torch.Tensor) -> float:
+    """How often the second phrasing's pooled vector is nearest the first's of the same image."""
+    from genloom_t2i.unet import pooled_states
+    with torch.no_grad():
+        z = [torch.nn.functional.normalize(pooled_states(*enc(enc.tokenize_bytes(caps[:, j]))), dim=1)
+             for j in (0, 1)]
+    return float(((z[0] @ z[1].T).argmax(1) == torch.arange(len(caps))).float().mean())
+
+
+def test_contrastive_pretraining_matches_two_phrasings_of_one_image():
+    torch.manual_seed(0)
+    caps, enc = phrased(), small_encoder()
+    before = retrieval(enc, caps)
+    losses = pretrain_text_encoder(enc, caps, steps=80, batch_size=20, lr=1e-2, objective="contrastive")
+    after = retrieval(enc, caps)
+    print(f"contrastive loss {losses[0]:.2f} -> {losses[-1]:.2f}; retrieval {before:.2f} -> {after:.2f}")
+    assert after > before + 0.2 and after > 0.25  # 40 images with 20 distinct pairs: chance is 1/40
+    with pytest.raises(ConfigError, match="two phrasings"):
+        pretrain_text_encoder(enc, caps[:, 0], steps=1, objective="contrastive")
+    with pytest.raises(ConfigError, match="unknown objective"):
+        pretrain_text_encoder(enc, caps, steps=1, objective="clip")
