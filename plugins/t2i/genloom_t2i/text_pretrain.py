@@ -133,18 +133,22 @@ def save_text_checkpoint(encoder: nn.Module, path: str | Path) -> None:
 def load_text_checkpoint(encoder: nn.Module, path: str | Path) -> None:
     """Load weights written by :func:`save_text_checkpoint` into ``encoder``; a
     ConfigError (one line) when the file is missing, unreadable or of another shape."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from safetensors import SafetensorError, safe_open
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"model.text_checkpoint: no file {str(path)!r}; make one with "
                           "python -m genloom_t2i.text_pretrain --out FILE")
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ConfigError(f"model.text_checkpoint: {str(path)!r} is not a safetensors file ({err})") from None
     own = encoder.state_dict()
-    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+    try:  # shapes first, from the header: nothing is read that the encoder cannot hold
+        with safe_open(str(path), framework="pt") as f:
+            keys = set(f.keys())
+            fits = keys == set(own) and all(tuple(f.get_slice(k).get_shape()) == tuple(own[k].shape)
+                                             for k in own)
+            state = {k: f.get_tensor(k) for k in own} if fits else {}
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ConfigError(f"model.text_checkpoint: {str(path)!r} is not a safetensors file "
+                          f"({' '.join(str(err).split())})") from None
+    if not fits:
         raise ConfigError(f"model.text_checkpoint: {str(path)!r} holds an encoder of another shape "
                           f"than model.text_encoder ({encoder_config(encoder)}); pre-train it with "
                           "the same dim, layers, heads and alphabet")

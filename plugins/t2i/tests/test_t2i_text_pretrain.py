@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from genloom import DataInfo, build_model, load_config
+from genloom import DataInfo, FitContext, build_model, load_config
 from genloom.errors import ConfigError
 from genloom_t2i.text_pretrain import load_text_checkpoint, main, pretrain_text_encoder, save_text_checkpoint
 from genloom_text.encoder import CharEncoder
@@ -32,6 +32,10 @@ def captions(n: int = 64) -> torch.Tensor:
     for i, t in enumerate(texts):
         out[i, : len(t)] = torch.tensor(list(t.encode("ascii")), dtype=torch.uint8)
     return out
+
+
+def fit(step: int = 0) -> FitContext:
+    return FitContext(global_step=step, device=torch.device("cpu"), loader=lambda: [])
 
 
 def t2i(*overrides: str):
@@ -57,9 +61,15 @@ def test_a_model_starts_from_the_checkpoint_and_freezing_keeps_it(tmp_path):
     pretrain_text_encoder(enc, captions(), steps=3, batch_size=8)
     path = tmp_path / "chars.safetensors"
     save_text_checkpoint(enc, path)
-    model = t2i(f"model.text_checkpoint={path}", "model.freeze_text=true", "model.ema=false")
     saved = {k: v.clone() for k, v in enc.state_dict().items()}
+    resumed = t2i(f"model.text_checkpoint={path}", "model.freeze_text=true")
+    resumed.on_fit_start(fit(step=5))  # a resumed run keeps its own weights
+    assert not torch.equal(resumed.text_encoder.embed.weight, saved["embed.weight"])
+    model = t2i(f"model.text_checkpoint={path}", "model.freeze_text=true")
+    model.on_fit_start(fit())
     for k, v in model.text_encoder.state_dict().items():
+        assert torch.equal(v, saved[k]), k
+    for k, v in model.ema.module.text.state_dict().items():  # the EMA copy samples: it too
         assert torch.equal(v, saved[k]), k
     unet_before = model.denoiser.out[-1].weight.clone()
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
@@ -76,15 +86,15 @@ def test_a_model_starts_from_the_checkpoint_and_freezing_keeps_it(tmp_path):
 
 def test_bad_text_checkpoints_are_one_line_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="no file"):
-        t2i(f"model.text_checkpoint={tmp_path / 'missing.safetensors'}")
+        t2i(f"model.text_checkpoint={tmp_path / 'missing.safetensors'}").on_fit_start(fit())
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not safetensors at all")
     with pytest.raises(ConfigError, match="not a safetensors file"):
-        t2i(f"model.text_checkpoint={junk}")
+        t2i(f"model.text_checkpoint={junk}").on_fit_start(fit())
     wide = tmp_path / "wide.safetensors"
     save_text_checkpoint(small_encoder(dim=32), wide)
     with pytest.raises(ConfigError, match="another shape") as err:
-        t2i(f"model.text_checkpoint={wide}")
+        t2i(f"model.text_checkpoint={wide}").on_fit_start(fit())
     assert "\n" not in str(err.value)
     enc = small_encoder()
     with pytest.raises(ConfigError, match="another shape"):
@@ -116,6 +126,7 @@ def test_the_command_writes_an_encoder_a_model_loads(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert '"last_loss"' in done.stdout
     model = t2i(f"model.text_checkpoint={out}")
+    model.on_fit_start(fit())
     enc = small_encoder()
     load_text_checkpoint(enc, out)
     assert torch.equal(model.text_encoder.embed.weight, enc.embed.weight)
