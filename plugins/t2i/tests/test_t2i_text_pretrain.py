@@ -10,8 +10,9 @@ import sys
 import pytest
 import torch
 
-from genloom import DataInfo, FitContext, build_model, load_config
+from genloom import DataInfo, build_model, load_config
 from genloom.errors import ConfigError
+from genloom.model import FitContext
 from genloom_t2i.text_pretrain import load_text_checkpoint, main, pretrain_text_encoder, save_text_checkpoint
 from genloom_text.encoder import CharEncoder
 
