@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+from genloom.model import FitContext
 from genloom.kinds import get_kind
 from genloom_diffusion import KINDS, NoiseSchedule
 from genloom_diffusion.flow import TIME_SAMPLINGS, FlowPath
@@ -71,6 +72,11 @@ class TextToImage(GenerativeModel):
         guidance: float = field(default=3.0, metadata={"min": 0.0})
         #: keep the text encoder's weights fixed (train only the UNet)
         freeze_text: bool = False
+        #: a safetensors file of text-encoder weights a new training run starts from
+        #: (written by ``python -m genloom_t2i.text_pretrain``); with ``freeze_text`` the
+        #: encoder stays the pre-trained one. Read when training starts, not on resume or
+        #: sampling: the run's checkpoints hold the weights
+        text_checkpoint: str = ""
         ema: bool = True
         ema_decay: float = field(default=0.999, metadata={"min": 0.0, "max": 0.99999})
 
@@ -178,6 +184,18 @@ class TextToImage(GenerativeModel):
         out = self.denoiser(schedule.add_noise(x, noise, t), t, tokens)
         target = schedule.target(self.denoiser.prediction, x, noise, t)
         return {"loss": (out - target).pow(2).mean()}
+
+    def on_fit_start(self, fit: FitContext) -> None:
+        """A new run (step 0) starts its text encoder from ``text_checkpoint``."""
+        if self.cfg.text_checkpoint and fit.global_step == 0:
+            self.load_text_checkpoint(self.cfg.text_checkpoint)
+
+    def load_text_checkpoint(self, path: str) -> None:
+        """Load pre-trained text-encoder weights into the denoiser and its EMA copy."""
+        from genloom_t2i.text_pretrain import load_text_checkpoint
+        load_text_checkpoint(self.denoiser.text, path)
+        if self.ema is not None:
+            self.ema.module.text.load_state_dict(self.denoiser.text.state_dict())
 
     def after_optimizer_step(self, player: str | None) -> None:
         """Update the EMA weights once per optimizer step."""
