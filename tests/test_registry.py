@@ -123,3 +123,15 @@ def test_component_kinds_has_one_name_and_the_old_one_warns():
     assert "sample_kind" in registry.COMPONENT_KINDS and "model" in registry.COMPONENT_KINDS
     with pytest.warns(DeprecationWarning, match="COMPONENT_KINDS"):
         assert registry.KINDS is registry.COMPONENT_KINDS
+
+
+def test_the_docs_list_every_kind_the_core_consumes():
+    from pathlib import Path
+
+    from genloom.registry import COMPONENT_KINDS
+
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("docs/hooks.md", "docs/architecture.md"):
+        text = " ".join((root / doc).read_text().split())
+        missing = [kind for kind in COMPONENT_KINDS if f"`{kind}`" not in text]
+        assert not missing, f"{doc} does not name the core's kinds {missing}"
