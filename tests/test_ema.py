@@ -43,3 +43,22 @@ def test_state_dict_keys_match_torchs_averaged_model():
     assert list(ema.state_dict()) == list(legacy.state_dict())
     ema.load_state_dict(legacy.state_dict())  # checkpoints of the plugins' former copies load
     assert int(ema.n_averaged) == 1
+
+
+def test_warmup_ramps_the_decay_and_a_resume_continues_it():
+    source = net()
+    ema = EMA(source, 0.999, warmup=True)
+    ema.update(source)  # copies
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(1.0)
+    ema.update(source)  # update k=1: decay 2/11, not 0.999
+    for avg, old, new in zip(ema.module.parameters(), net().parameters(), source.parameters()):
+        assert torch.allclose(avg, 2 / 11 * old + 9 / 11 * new)
+    resumed = EMA(net(), 0.999, warmup=True)
+    resumed.load_state_dict(ema.state_dict())
+    assert int(resumed.n_averaged) == 2  # the next update uses decay 3/12
+    plain = EMA(net(), 0.999)
+    plain.update(net())
+    plain.update(source)  # without warm-up the average barely moves
+    assert all(torch.allclose(avg, old, atol=2e-3) for avg, old in zip(plain.module.parameters(), net().parameters()))

@@ -18,10 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genloom import ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
+from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
 from genloom.kinds import get_kind
 
-from genloom_video.ema import WarmEMA
 
 
 class VideoDiffusion(GenerativeModel):
@@ -41,7 +40,7 @@ class VideoDiffusion(GenerativeModel):
         #: share of training clips whose first frame is not given (0: prediction only)
         context_dropout: float = 0.5
         ema: bool = True
-        #: the EMA's decay once warmed up (it ramps as (1 + k) / (10 + k); genloom_video.ema)
+        #: the EMA's decay once warmed up (it ramps as (1 + k) / (10 + k): genloom.EMA with warmup)
         ema_decay: float = 0.999
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
@@ -64,7 +63,7 @@ class VideoDiffusion(GenerativeModel):
             raise ConfigError(f"denoiser '{cfg.denoiser.name}' is not a genloom.Denoiser")
         table = build_component("noise_schedule", cfg.schedule, timesteps=cfg.timesteps)
         self.noise_schedule = NoiseSchedule(table.alphas_cumprod())
-        self.ema = WarmEMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
+        self.ema = EMA(self.denoiser, cfg.ema_decay, warmup=True) if cfg.ema else None
 
     # -- what samplers read (genloom_diffusion.DenoisingModel) ----------------------------
 

@@ -123,7 +123,7 @@ def test_the_sampling_weights_follow_training_in_a_short_run():
     follows the trained weights early on and settles to model.ema_decay later."""
     from genloom import Denoiser
 
-    from genloom_video.ema import warm_decay
+    from genloom.ema import warm_decay
 
     model = Case("video_diffusion", TINY_INFO, [*TINY[:3], "model.ema_decay=0.999"]).build()
     model.after_optimizer_step(None)  # the first update copies the initial weights
