@@ -8,6 +8,7 @@ since samplers allocate ``n`` samples of its shape.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -65,3 +66,19 @@ def build_bounded(cfg: Any, info: Any, state_dict: dict[str, Any], path: str | P
             "weights)"
         )
     return build_model(cfg, info)
+
+
+def read_json_object(file: Path, missing: str, limit: int = 2**20) -> dict[str, Any]:
+    """The JSON object in an untrusted config ``file`` of at most ``limit`` bytes, or a
+    one-line :class:`CheckpointError` (``missing``: what should have written the file)."""
+    if not file.is_file():
+        raise CheckpointError(f"'{file.parent}' has no {file.name}; {missing}")
+    if file.stat().st_size > limit:
+        raise CheckpointError(f"'{file}' is over {limit:,} bytes; no config is that large")
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"'{file}' is not valid JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"'{file}' is not a JSON object")
+    return data

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genloom.bounds import read_json_object
 from genloom.errors import CheckpointError
 
 MODEL_INDEX, CONFIG, SCHEDULER_CONFIG = "model_index.json", "config.json", "scheduler_config.json"
@@ -55,17 +56,7 @@ def _fail(msg: str) -> CheckpointError:
 
 def read_json(file: Path) -> dict[str, Any]:
     """A JSON object from ``file``, or a one-line error."""
-    if not file.is_file():
-        raise _fail(f"'{file.parent}' has no {file.name}; diffusers' save_pretrained writes it")
-    if file.stat().st_size > MAX_JSON_BYTES:
-        raise _fail(f"'{file}' is over 1 MB; no diffusers config is that large")
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise _fail(f"'{file}' is not valid JSON ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise _fail(f"'{file}' is not a JSON object")
-    return data
+    return read_json_object(file, "diffusers' save_pretrained writes it", MAX_JSON_BYTES)
 
 
 def read_tensors(folder: Path) -> dict[str, Any]:

@@ -29,17 +29,17 @@ from genloom.data.items import process_share
 from genloom_text.tokenfile import read_header
 
 
-class _Mapped:
+class _Windows:
     """Reads windows of the file with ``os.pread``, opened on first use in each process
     (loader workers pickle the path, not the ids). Not a memory map: the kernel maps
     neighbouring cached pages around every random read into a map, so a process's
     resident size would grow with the windows it read (about 60 KB each), where a
     read's pages stay in the page cache, outside it."""
 
-    def __init__(self, path: str, start: int, stop: int, length: int) -> None:
+    def __init__(self, path: str, start: int, stop: int, length: int, dtype: str) -> None:
         self.path, self.start, self.stop, self.length = path, start, stop, length
         self._fd: int | None = None
-        self._dtype = np.dtype(read_header(path)["dtype"])
+        self._dtype = np.dtype(dtype)
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_fd": None}
@@ -56,7 +56,7 @@ class _Mapped:
         return torch.from_numpy(np.frombuffer(data, dtype=self._dtype).astype(np.int64))
 
 
-class FixedTokenWindows(_Mapped, Dataset):
+class FixedTokenWindows(_Windows, Dataset):
     """Non-overlapping windows of ``length + 1`` ids of ``[start, stop)``."""
 
     def __len__(self) -> int:
@@ -69,7 +69,7 @@ class FixedTokenWindows(_Mapped, Dataset):
         return {"x": torch.stack([self.window(self.start + i * self.length) for i in indices])}
 
 
-class RandomTokenWindows(_Mapped, IterableDataset):
+class RandomTokenWindows(_Windows, IterableDataset):
     """Random windows of ``length + 1`` ids, each reader (:func:`process_share`) inside
     its own equal, contiguous part of ``[start, stop)``; an epoch is as many windows as
     the part holds non-overlapping ones, the same count on every reader."""
@@ -77,8 +77,8 @@ class RandomTokenWindows(_Mapped, IterableDataset):
     shards_itself = True  # genloom's Shard leaves the sharing out to us
     CHUNK = 1 << 16  # offsets drawn at a time
 
-    def __init__(self, path: str, start: int, stop: int, length: int, seed: int) -> None:
-        super().__init__(path, start, stop, length)
+    def __init__(self, path: str, start: int, stop: int, length: int, dtype: str, seed: int) -> None:
+        super().__init__(path, start, stop, length, dtype)
         self.seed, self.epoch = seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -122,10 +122,11 @@ class TokenFile(GenDataset):
 
     def splits(self, val_fraction: float, test_fraction: float, seed: int) -> dict[str, Dataset]:
         n, length, path = self.header["count"], self.cfg.block_size, str(self.cfg.path)
+        dtype = self.header["dtype"]
         n_train = int(n * (1 - val_fraction - test_fraction))
         n_val = int(n * val_fraction)
         return {
-            "train": RandomTokenWindows(path, 0, n_train, length, seed),
-            "val": FixedTokenWindows(path, n_train, n_train + n_val, length),
-            "test": FixedTokenWindows(path, n_train + n_val, n, length),
+            "train": RandomTokenWindows(path, 0, n_train, length, dtype, seed),
+            "val": FixedTokenWindows(path, n_train, n_train + n_val, length, dtype),
+            "test": FixedTokenWindows(path, n_train + n_val, n, length, dtype),
         }

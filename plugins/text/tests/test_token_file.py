@@ -39,7 +39,7 @@ def test_char_tokenizer_round_trips(tmp_path):
 
 
 def windows(path, index, count, epoch=0, seed=0):
-    ds = RandomTokenWindows(str(path), 0, 30000, 16, seed)
+    ds = RandomTokenWindows(str(path), 0, 30000, 16, "uint16", seed)
     ds.set_epoch(epoch)
     import genloom_text.token_data as td
 
@@ -69,7 +69,7 @@ def test_readers_draw_inside_their_own_parts(token_file):
 
 def test_an_epoch_does_not_hold_an_offset_per_window(token_file):
     # a part of 10**12 ids: drawing the epoch's 7.8e9 offsets at once needs 62 GB
-    ds = RandomTokenWindows(str(token_file), 0, 10**12, 128, 0)
+    ds = RandomTokenWindows(str(token_file), 0, 10**12, 128, "uint16", 0)
     ds.set_epoch(0)
     assert next(iter(ds))["x"].dtype == torch.int64
 
@@ -88,7 +88,7 @@ def test_reading_windows_does_not_grow_the_process(tmp_path):
     # a memory map would keep every window's neighbouring pages resident (16 MB here)
     (tmp_path / "big.txt").write_bytes(b"abcdefgh" * (1 << 21))
     write_token_file(tmp_path / "big.txt", tmp_path / "big.bin", "byte")
-    ds = RandomTokenWindows(str(tmp_path / "big.bin"), 0, 1 << 24, 64, 0)
+    ds = RandomTokenWindows(str(tmp_path / "big.bin"), 0, 1 << 24, 64, "uint16", 0)
     before = _file_pages_kb()
     for _, _window in zip(range(3000), ds):
         pass
@@ -98,7 +98,7 @@ def test_reading_windows_does_not_grow_the_process(tmp_path):
 def test_a_worker_gets_the_path_not_a_copy_of_the_ids(token_file):
     import pickle
 
-    ds = RandomTokenWindows(str(token_file), 0, 30000, 16, 0)
+    ds = RandomTokenWindows(str(token_file), 0, 30000, 16, "uint16", 0)
     next(iter(ds))
     assert len(pickle.dumps(ds)) < 1000
 

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from genloom.bounds import read_json_object
 from genloom.errors import CheckpointError
 
 SUPPORTED = ("gpt2", "llama")
@@ -48,17 +49,8 @@ def read_config(folder: str | Path) -> dict[str, Any]:
         raise _fail(f"'{path}' is not a folder; name a folder in the Hugging Face layout (config.json, "
                     "model.safetensors, tokenizer.json)")
     file = path / CONFIG
-    if not file.is_file():
-        raise _fail(f"'{path}' has no {CONFIG}; a Hugging Face model folder holds config.json, "
-                    "model.safetensors and tokenizer.json")
-    if file.stat().st_size > MAX_CONFIG_BYTES:
-        raise _fail(f"'{file}' is over 1 MB; no model config is that large")
-    try:
-        cfg = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise _fail(f"'{file}' is not valid JSON ({str(exc).splitlines()[0]})") from None
-    if not isinstance(cfg, dict):
-        raise _fail(f"'{file}' is not a JSON object")
+    cfg = read_json_object(file, "a Hugging Face model folder holds config.json, model.safetensors and "
+                           "tokenizer.json", MAX_CONFIG_BYTES)
     kind = cfg.get("model_type")
     if kind not in SUPPORTED:
         raise _fail(f"'{file}': model_type {kind!r} is not supported; genloom imports "
