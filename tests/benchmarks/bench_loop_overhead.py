@@ -4,6 +4,10 @@ PyTorch loop, same model, data, batch size, optimizer and number of steps, in on
 Run: .venv/bin/python tests/benchmarks/bench_loop_overhead.py [--steps 660] [--repeats 3]
 Prints the best time of each and the ratio genloom / hand-written (target <= 1.10).
 With --profile it also prints where the genloom run (no validation) spends its time.
+With --split it also times every variant at twice the steps and separates the two
+costs a total time mixes: the cost per training step (the slope between the two step
+counts: the loop itself) and the fixed cost of a run (the intercept: building data and
+model, the run folder, the final checkpoint), printing the ratio of each.
 """
 
 from __future__ import annotations
@@ -64,18 +68,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=660)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--split", action="store_true",
+                        help="also time 2x the steps: per-step cost and fixed cost apart")
     parser.add_argument("--profile", action="store_true",
                         help="also print cProfile's top entries for the genloom run")
     args = parser.parse_args()
     import lightning  # noqa: F401  - import cost is not loop overhead; pay it up front
 
-    variants = {
-        "hand-written loop": lambda: hand_written(args.steps),
-        "genloom, default run (val, ckpt, bar)": lambda: through_genloom(args.steps, []),
-        "genloom, no validation": lambda: through_genloom(
-            args.steps, ["trainer.limit_val_batches=0"]
+    makers = {
+        "hand-written loop": lambda n: (lambda: hand_written(n)),
+        "genloom, default run (val, ckpt, bar)": lambda n: (lambda: through_genloom(n, [])),
+        "genloom, no validation": lambda n: (
+            lambda: through_genloom(n, ["trainer.limit_val_batches=0"])
         ),
     }
+    variants = {name: make(args.steps) for name, make in makers.items()}
+    if args.split:
+        variants.update({f"{name} @2x": make(2 * args.steps) for name, make in makers.items()})
     hand_written(20)  # untimed warm-up: one-time imports (scikit-learn) and first torch ops
     through_genloom(20, ["trainer.limit_val_batches=0"])
     best: dict[str, tuple[float, float]] = {}
@@ -89,7 +98,21 @@ def main() -> None:
           f"torch threads={torch.get_num_threads()}")
     print(f"{'variant':<40} {'seconds':>8} {'ratio':>6} {'final loss':>11}")
     for name, (t, loss) in best.items():
-        print(f"{name:<40} {t:8.2f} {t / base:6.2f} {loss:11.2f}")
+        if not name.endswith(" @2x"):
+            print(f"{name:<40} {t:8.2f} {t / base:6.2f} {loss:11.2f}")
+    if args.split:
+        print(f"\nper step = (time at {2 * args.steps} - time at {args.steps}) / {args.steps}; "
+              "fixed = time at N - N x per step")
+        print(f"{'variant':<40} {'ms/step':>8} {'ratio':>6} {'fixed s':>8} {'ratio':>6}")
+        costs = {}
+        for name in makers:
+            once, twice = best[name][0], best[f"{name} @2x"][0]
+            per_step = (twice - once) / args.steps
+            costs[name] = (per_step, once - args.steps * per_step)
+        base_step, base_fixed = costs["hand-written loop"]
+        for name, (per_step, fixed) in costs.items():
+            print(f"{name:<40} {1000 * per_step:8.3f} {per_step / base_step:6.2f} "
+                  f"{fixed:8.2f} {fixed / base_fixed if base_fixed > 0 else float('nan'):6.2f}")
     if args.profile:
         import cProfile
         import pstats
