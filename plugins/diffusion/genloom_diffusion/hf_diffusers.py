@@ -311,16 +311,16 @@ class DiffusersLayout:
 
     @staticmethod
     def recognizes(path: Path) -> bool:
-        """A folder with ``model_index.json`` (a pipeline) or a ``config.json`` that
-        diffusers wrote (it names ``_diffusers_version``)."""
-        if (path / MODEL_INDEX).is_file():
-            return True
-        config = path / CONFIG
-        try:
-            return config.is_file() and config.stat().st_size <= MAX_JSON_BYTES and \
-                '"_diffusers_version"' in config.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
+        """A folder diffusers' ``save_pretrained`` wrote: its ``model_index.json`` (a pipeline)
+        or ``config.json`` (a lone model) is a JSON object naming ``_diffusers_version``. Any
+        other folder is left to the core's list of the layouts genloom knows."""
+        for name in (MODEL_INDEX, CONFIG):
+            try:
+                if "_diffusers_version" in read_json_object(path / name, "", MAX_JSON_BYTES):
+                    return True
+            except (CheckpointError, OSError):
+                pass
+        return False
 
     @staticmethod
     def load(path: str | Path) -> Any:
