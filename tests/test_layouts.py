@@ -12,7 +12,8 @@ import pytest
 from genloom.cli import main
 from genloom.plugins import PluginHost, get_plugin_host, reset_plugins
 
-LIST = "is in no layout genloom knows; genloom reads a run (last.ckpt), an export (model.safetensors + genloom.json)"
+LIST = ("is in no layout genloom knows; genloom reads a run (last.ckpt), "
+        "an export (model.safetensors + genloom.json)")
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ def test_missing_library_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ModuleNotFoundError, match="pip install genloom-gone") as err:
         importlib.import_module("genloom.gone.sub")
     assert err.value.name == "genloom.gone"  # the parent is imported first
-    with pytest.raises(AttributeError, match="genloom.Gone moved to genloom_not_installed.Gone .*pip install genloom-gone"):
+    moved_to = "genloom.Gone moved to genloom_not_installed.Gone .*pip install genloom-gone"
+    with pytest.raises(AttributeError, match=moved_to):
         moved.moved_name("Gone", "genloom_not_installed", "genloom-gone")
     monkeypatch.setitem(genloom._DEPRECATED, "Gone", ("genloom_not_installed", "genloom-gone"))
     assert getattr(genloom, "Gone", None) is None  # hasattr-style probes see a missing name

@@ -104,7 +104,8 @@ def render(name: str, kind: str) -> dict[str, str]:
     """``{relative path: text}`` of the distribution for plugin ``name`` of ``kind``."""
     check_name(name)
     if kind not in TEMPLATES:
-        raise GenloomError(f"unknown kind '{kind}'{did_you_mean(kind, TEMPLATES)}; choose one of {', '.join(TEMPLATES)}")
+        raise GenloomError(f"unknown kind '{kind}'{did_you_mean(kind, TEMPLATES)}; "
+                           f"choose one of {', '.join(TEMPLATES)}")
     spec = TEMPLATES[kind]
     package = f"genloom_{name}"
     cls = "".join(part.capitalize() for part in name.split("_")) + spec.suffix

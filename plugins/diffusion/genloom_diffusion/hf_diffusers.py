@@ -134,7 +134,8 @@ def scheduler_section(sched: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(offset, int) or not 0 <= offset < steps:
         raise _fail(f"'{where}': steps_offset must be a whole number in 0..{steps - 1}, got {offset!r}")
     if prediction not in FROM_DIFFUSERS_PREDICTION:
-        raise _fail(f"'{where}': prediction_type {prediction!r} is not one of {', '.join(FROM_DIFFUSERS_PREDICTION)}")
+        raise _fail(f"'{where}': prediction_type {prediction!r} is not one of "
+                    f"{', '.join(FROM_DIFFUSERS_PREDICTION)}")
     clip = sched.get("clip_sample_range", 1.0)
     if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < math.inf:
         raise _fail(f"'{where}': clip_sample_range must be a positive number, not {clip!r}")
