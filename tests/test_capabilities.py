@@ -12,8 +12,9 @@ from torch import nn
 import genloom
 from genloom import GenerativeModel, Generator, IncompatibleSamplerError, Samples
 from genloom.capabilities import (
-    CAPABILITIES, HasPrior, ImportanceWeighted, members, missing, problems, provides,
+    CAPABILITIES, HasPrior, ImportanceWeighted, members, missing, provides,
 )
+from genloom_devkit.claims import problems
 from genloom_diffusion import DenoisingModel
 
 from support import ROOT
@@ -138,3 +139,11 @@ def test_names_that_left_the_root_still_work_and_warn(name, module):
     with pytest.warns(DeprecationWarning, match=f"{module}"):
         old = getattr(genloom, name)
     assert old is getattr(importlib.import_module(module), name)
+
+
+def test_problems_moved_to_the_devkit_and_the_old_name_warns():
+    import genloom.capabilities
+
+    assert "problems" not in genloom.capabilities.__all__
+    with pytest.warns(DeprecationWarning, match="genloom.capabilities.problems moved to genloom_devkit.claims"):
+        assert genloom.capabilities.problems is problems

@@ -1,5 +1,7 @@
 """Config loading: schemas <- file <- overrides, and errors that say what and where."""
 
+import re
+
 import pytest
 
 from genloom.config import load_config
@@ -100,3 +102,15 @@ def test_optimizer_and_sampler_names_are_checked_up_front(config_file):
     with pytest.raises(ConfigError, match=r"sample.sampler: unknown sampler 'prio'"):
         load_config(config_file, ["sample.sampler=prio"])
     assert load_config(config_file, ["sample.sampler=prior"]).sample.sampler == "genloom:prior"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("data.batch_size=0", "data.batch_size: must be at least 1, got 0"),
+    ("data.val_fraction=1.5", "data.val_fraction: must be between 0.0 and 1.0, got 1.5"),
+    ("data.val_fraction=nan", "data.val_fraction: must be between 0.0 and 1.0, got nan"),
+])
+def test_a_value_outside_its_fields_bounds_is_one_line_naming_them(override, message):
+    from genloom.config import load_config
+
+    with pytest.raises(ConfigError, match=re.escape(message) + r" \(from command line"):
+        load_config("vae-digits", [override])

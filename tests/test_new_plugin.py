@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from genloom_devkit.scaffold import KINDS, new_plugin, render
+from genloom_devkit.scaffold import TEMPLATES, new_plugin, render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,12 +53,12 @@ def _install_like_pip(dist: Path, site: Path) -> None:
 
 
 def test_every_kind_loads_checks_trains_and_passes_its_own_tests(tmp_path, cli):
-    names = [f"my{kind}" for kind in KINDS]
+    names = [f"my{kind}" for kind in TEMPLATES]
     first = cli("new-plugin", names[0], "--kind", "model", "--dir", str(tmp_path))
     assert first.returncode == 0, first.stderr
     assert f"wrote {tmp_path / 'genloom-mymodel'}/ (model 'mymodel:mymodel')" in first.stdout
     dists = [tmp_path / "genloom-mymodel"]
-    dists += [new_plugin(name, kind, tmp_path) for name, kind in zip(names[1:], list(KINDS)[1:])]
+    dists += [new_plugin(name, kind, tmp_path) for name, kind in zip(names[1:], list(TEMPLATES)[1:])]
     site = tmp_path / "site"
     site.mkdir()
     for dist in dists:
@@ -125,7 +125,7 @@ def test_the_template_pins_the_cores_minor_version_and_stays_import_light():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("kind", list(TEMPLATES))
 def test_pip_install_editable_then_every_command_the_readme_shows(kind, tmp_path):
     """A fresh virtual environment that sees this one's libraries; the core, the plugins
     the template needs and the new plugin are installed with ``pip install -e``."""
@@ -137,7 +137,7 @@ def test_pip_install_editable_then_every_command_the_readme_shows(kind, tmp_path
     Path(purelib, "zz_parent.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     dist = new_plugin(f"my{kind}", kind, tmp_path)
     # the devkit: `genloom plugins check` is its command, its pytest plugin the tests' fixtures
-    needed = [ROOT / "plugins" / d.removeprefix("genloom-") for d in (*KINDS[kind].needs, "genloom-devkit")]
+    needed = [ROOT / "plugins" / d.removeprefix("genloom-") for d in (*TEMPLATES[kind].needs, "genloom-devkit")]
     pip = [py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
            "--no-build-isolation", "-e", str(ROOT), *(a for p in needed for a in ("-e", str(p))),
            "-e", str(dist)]
@@ -157,3 +157,12 @@ def test_pip_install_editable_then_every_command_the_readme_shows(kind, tmp_path
     assert trained.returncode == 0, trained.stderr[-2000:]
     tests = run(str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
     assert tests.returncode == 0, tests.stdout[-3000:]
+
+
+def test_kinds_is_the_deprecated_name_of_templates():
+    from genloom_devkit import scaffold
+    from genloom_devkit.plugin import KIND_NAMES
+
+    assert set(TEMPLATES) == set(KIND_NAMES)  # --kind's choices, kept as names for a fast --help
+    with pytest.warns(DeprecationWarning, match="KINDS is now TEMPLATES"):
+        assert scaffold.KINDS is TEMPLATES

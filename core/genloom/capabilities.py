@@ -3,7 +3,7 @@ beyond what :class:`~genloom.GenerativeModel` declares.
 
 A model has one by having its members (structural typing); readers test with
 :func:`provides`, never with an undeclared ``getattr`` convention, and ``genloom plugins
-check`` reports a partial or claimed-but-missing capability (:func:`problems`). The
+check`` reports a partial or claimed-but-missing capability (``genloom_devkit.claims``). The
 diffusion family's members are declared by ``genloom_diffusion.DenoisingModel``.
 """
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "ExactLikelihood", "TokenLikelihood", "ImportanceWeighted", "DecodesLatents", "HasPrior",
     "HasPriorOptions", "HasStartTokens", "SelectsCache", "CAPABILITIES", "members", "missing",
-    "provides", "problems",
+    "provides",
 ]
 
 
@@ -133,32 +133,9 @@ def provides(obj: Any, capability: type) -> bool:
     return not missing(obj, capability)
 
 
-def problems(model: Any) -> list[str]:
-    """What a model (an instance, or a class before it is built) claims without the
-    members: a capability it has only part of, ``likelihood = "exact"`` with no exact
-    log-likelihood, the ``latent_prior`` sampler without a prior. One line each."""
-    name = model.__name__ if isinstance(model, type) else type(model).__name__
-    out = []
-    for cap in CAPABILITIES:
-        lacks = missing(model, cap)
-        have = [m for m in members(cap) if m not in lacks and hasattr(model, m)]
-        if cap is HasPrior:  # decode_latents alone is DecodesLatents, not half a prior
-            have = [m for m in have if m == "prior"]
-        if lacks and have:
-            out.append(f"model {name} has {', '.join(have)} but not {', '.join(lacks)}: "
-                       f"give it all of genloom.capabilities.{cap.__name__}")
-    if any(hasattr(model, m) for m in members(HasPriorOptions)) and missing(model, HasPrior):
-        out.append(f"model {name} has prior_options but no prior and decode_latents "
-                   "(genloom.capabilities.HasPrior)")
-    sampler = str(getattr(model, "default_sampler", None) or "")
-    if sampler.rpartition(":")[2] == "latent_prior" and missing(model, HasPrior):
-        out.append(f"model {name}'s default sampler latent_prior needs "
-                   f"{', '.join(missing(model, HasPrior))} (genloom.capabilities.HasPrior)")
-    if getattr(model, "likelihood", "none") == "exact" and not isinstance(model, type):
-        from genloom.interfaces import InvertibleGenerator
+def __getattr__(name: str) -> Any:
+    if name == "problems":  # the developer kit's, which alone reports them; here until 0.3
+        from genloom.moved import moved_name
 
-        flow = any(isinstance(m, InvertibleGenerator) for m in getattr(model, "modules", list)())
-        if not (flow or provides(model, ExactLikelihood) or provides(model, TokenLikelihood)):
-            out.append(f"model {name} claims likelihood='exact' but has no log_prob(x, cond), "
-                       "token_nats(x, cond) or InvertibleGenerator; declare 'bound' or 'none'")
-    return out
+        return moved_name(name, "genloom_devkit.claims", "genloom-devkit", where="genloom.capabilities")
+    raise AttributeError(f"module 'genloom.capabilities' has no attribute {name!r}")

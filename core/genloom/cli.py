@@ -17,11 +17,6 @@ from genloom import __version__
 from genloom.errors import GenloomError
 
 FALSY = ("", "0", "false", "no", "off")
-KIND_ALIASES = {
-    "models": "model", "samplers": "sampler", "datasets": "dataset", "metrics": "metric",
-    "encoders": "encoder", "generators": "generator", "denoisers": "denoiser",
-    "tokenizers": "tokenizer", "sample_kinds": "sample_kind", "configs": "config",
-}
 
 
 def _host() -> Any:
@@ -89,9 +84,7 @@ def list_components(kind: str | None) -> None:
     if kind is None:
         kinds = registry.kinds()
     else:
-        k = KIND_ALIASES.get(kind, kind)
-        if k not in registry.kinds():  # plugin kinds in the plural: noise_schedules, energies
-            k = next((c for c in registry.kinds() if _plural(c) == k), k)
+        k = _singular(kind, registry.kinds())
         if k not in registry.kinds():
             raise GenloomError(f"unknown kind '{kind}'; choose one of "
                                f"{', '.join(sorted(_plural(k) for k in registry.kinds()))}")
@@ -107,6 +100,11 @@ def list_components(kind: str | None) -> None:
 
 def _plural(kind: str) -> str:
     return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+
+
+def _singular(kind: str, kinds: list[str]) -> str:
+    """The kind named, singular or plural (models, noise_schedules, energies)."""
+    return next((k for k in kinds if _plural(k) == kind), kind)
 
 
 @cli.command()
@@ -150,7 +148,7 @@ def config_show(name: str, overrides: tuple[str, ...], kind: str) -> None:
     else:
         from genloom.config import DataSection
 
-        kind = KIND_ALIASES.get(kind, kind)
+        kind = _singular(kind, _host().registry.kinds())
         cfg = resolve_component(kind, name, "data" if kind == "dataset" else kind,
                                 Sources(None, OmegaConf.create(), []),
                                 common=DataSection if kind == "dataset" else None)

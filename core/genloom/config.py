@@ -258,13 +258,9 @@ def _check_bounds(schemas: Sequence[type], node: DictConfig, path: str, sources:
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
             key = f"{path}.{f.name}" if path else f.name
-            bad = value != value or (low is not None and value < low) or (
-                high is not None and value > high)
-            if bad:
-                if low is not None and high is not None:
-                    want = f"between {low} and {high}"
-                else:
-                    want = f"at least {low}" if low is not None else f"at most {high}"
+            if value != value or (low is not None and value < low) or (high is not None and value > high):
+                want = (f"between {low} and {high}" if low is not None and high is not None
+                        else f"at least {low}" if low is not None else f"at most {high}")
                 raise _fail(key, f"must be {want}, got {value}", sources)
 
 

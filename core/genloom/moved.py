@@ -13,6 +13,7 @@ import importlib.abc
 import importlib.machinery
 import sys
 import warnings
+from collections.abc import Callable
 from types import ModuleType
 
 #: old module -> (new module, the distribution that ships it); removed in genloom 0.3
@@ -50,52 +51,38 @@ MOVED: dict[str, tuple[str, str]] = {
     "genloom.quantize": ("genloom_compress.quantize", "genloom-compress"),
 }
 
-#: full component names that moved with their modules: old -> new. Saved run configs
-#: and checkpoints store full names (``genloom:text``), so the registry resolves an old
-#: one to its new owner when that is installed; no warning, a checkpoint is data.
+#: full component names that moved with their modules: ``genloom:NAME`` -> ``NS:NAME``.
+#: Saved run configs and checkpoints store full names (``genloom:text``), so the registry
+#: resolves an old one to its new owner when that is installed; no warning, a checkpoint
+#: is data.
+_COMPONENTS_MOVED_TO = {
+    "text": "text shakespeare char byte bpe multinomial greedy beam tokens copying",
+    "eval": "images mnist losses frechet novelty nll fid kid prdc classes cas cond_accuracy mmd "
+            "energy sliced_wasserstein",
+}
 MOVED_COMPONENTS: dict[str, str] = {
-    "genloom:text": "text:text",
-    "genloom:shakespeare": "text:shakespeare",
-    "genloom:char": "text:char",
-    "genloom:byte": "text:byte",
-    "genloom:bpe": "text:bpe",
-    "genloom:multinomial": "text:multinomial",
-    "genloom:greedy": "text:greedy",
-    "genloom:beam": "text:beam",
-    "genloom:tokens": "text:tokens",
-    "genloom:copying": "text:copying",
-    "genloom:images": "eval:images",
-    "genloom:mnist": "eval:mnist",
-    "genloom:losses": "eval:losses",
-    "genloom:frechet": "eval:frechet",
-    "genloom:novelty": "eval:novelty",
-    "genloom:nll": "eval:nll",
-    "genloom:fid": "eval:fid",
-    "genloom:kid": "eval:kid",
-    "genloom:prdc": "eval:prdc",
-    "genloom:classes": "eval:classes",
-    "genloom:cas": "eval:cas",
-    "genloom:cond_accuracy": "eval:cond_accuracy",
-    "genloom:mmd": "eval:mmd",
-    "genloom:energy": "eval:energy",
-    "genloom:sliced_wasserstein": "eval:sliced_wasserstein",
+    f"genloom:{name}": f"{namespace}:{name}"
+    for namespace, names in _COMPONENTS_MOVED_TO.items() for name in names.split()
 }
 
 #: the minor version in which the old paths stop working
 REMOVED_IN = "0.3"
 
 
+def _import(new: str, dist: str, missing: Callable[[str], Exception], what: str) -> ModuleType:
+    # a missing library raises ``missing(message)`` saying what to install; any other failure propagates
+    try:
+        return importlib.import_module(new)
+    except ModuleNotFoundError as exc:
+        if exc.name and new.startswith(exc.name.split(".")[0]):
+            raise missing(f"{what} in the {dist} distribution: pip install {dist}") from None
+        raise
+
+
 def moved_name(name: str, new: str, dist: str, where: str = "genloom") -> object:
     """``<where>.<name>``, moved to module ``new`` of ``dist``: the same object, with a
     DeprecationWarning naming the new import on every use (nothing is cached)."""
-    try:
-        module = importlib.import_module(new)
-    except ModuleNotFoundError as exc:
-        if exc.name and new.startswith(exc.name.split(".")[0]):
-            raise AttributeError(
-                f"{where}.{name} moved to {new}.{name} in the {dist} distribution: pip install {dist}"
-            ) from None
-        raise
+    module = _import(new, dist, AttributeError, f"{where}.{name} moved to {new}.{name}")
     warnings.warn(f"{where}.{name} moved to {new}.{name} (distribution {dist}); import it from "
                   f"{new}: the old name is removed in genloom {REMOVED_IN}", DeprecationWarning, stacklevel=3)
     return getattr(module, name)
@@ -111,37 +98,24 @@ def _target(fullname: str) -> tuple[str, str] | None:
     return new + fullname[len(old):], dist
 
 
-class _MovedLoader(importlib.abc.Loader):
-    def __init__(self, new: str, dist: str) -> None:
-        self.new, self.dist = new, dist
+class _MovedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds an old path in ``MOVED`` and loads it as the new module itself."""
+
+    def find_spec(self, fullname: str, path: object = None, target: object = None):  # noqa: ANN201
+        found = _target(fullname)
+        return None if found is None else importlib.machinery.ModuleSpec(fullname, self, loader_state=found)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
         return None  # a placeholder; exec_module puts the real module in its place
 
     def exec_module(self, module: ModuleType) -> None:
-        old = module.__name__
-        try:
-            target = importlib.import_module(self.new)
-        except ModuleNotFoundError as exc:
-            if exc.name and self.new.startswith(exc.name.split(".")[0]):
-                raise ModuleNotFoundError(
-                    f"'{old}' moved to '{self.new}' in the {self.dist} distribution: "
-                    f"pip install {self.dist}", name=old,
-                ) from None
-            raise
-        warnings.warn(f"'{old}' moved to '{self.new}' (distribution {self.dist}); the old path is "
+        old, (new, dist) = module.__name__, module.__spec__.loader_state
+        target = _import(new, dist, lambda message: ModuleNotFoundError(message, name=old),
+                         f"'{old}' moved to '{new}'")
+        warnings.warn(f"'{old}' moved to '{new}' (distribution {dist}); the old path is "
                       f"removed in genloom {REMOVED_IN}", DeprecationWarning, stacklevel=2)
         # importlib returns whatever sys.modules holds after exec_module: the new module
         sys.modules[old] = target
-
-
-class _MovedFinder(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname: str, path: object = None, target: object = None):  # noqa: ANN201
-        found = _target(fullname)
-        if found is None:
-            return None
-        return importlib.machinery.ModuleSpec(fullname, _MovedLoader(*found))
-
 
 _FINDER = _MovedFinder()
 

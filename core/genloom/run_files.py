@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import re
 import time
@@ -105,8 +106,8 @@ class _KeepingWriter(ExperimentWriter):
             reader = csv.DictReader(f)
             fields = list(reader.fieldnames or [])
             rows = list(reader)
-        kept = [r for r in rows if not _after(r.get("step"), step)
-                and not (epoch is not None and _at(r, step, epoch))]
+        kept = [r for r in rows if not (_number(r, "step") > step or (
+            epoch is not None and _number(r, "step") == step and _number(r, "epoch") >= epoch))]
         if len(kept) < len(rows):
             _rewrite(path, fields, kept)
         return len(rows) - len(kept)
@@ -130,18 +131,12 @@ def _append(path: Path, text: str, sync: bool) -> None:
             os.fsync(f.fileno())
 
 
-def _at(row: dict[str, Any], step: int, epoch: int) -> bool:
+def _number(row: dict[str, Any], key: str) -> float:
+    """``row[key]`` as a number; NaN (false in every comparison) when empty or not one."""
     try:
-        return float(row.get("step") or "nan") == step and float(row.get("epoch") or "nan") >= epoch
+        return float(row.get(key) or "nan")
     except ValueError:
-        return False
-
-
-def _after(value: str | None, step: int) -> bool:
-    try:
-        return value not in (None, "") and float(value) > step
-    except ValueError:
-        return False
+        return math.nan
 
 
 class RunCSVLogger(CSVLogger):

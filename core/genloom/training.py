@@ -239,22 +239,19 @@ def resolve_run_dir(cfg: DictConfig, resume: bool, default_name: str) -> Path:
                           "output_dir=... so every process writes the same run directory")
     if rank:  # not rank 0: rank 0 checks and locks the directory
         return Path(cfg.output_dir)
+    run_dir = Path(cfg.output_dir) if cfg.output_dir else Path("runs") / default_name
+    has_run = (run_dir / "checkpoints" / "last.ckpt").exists()
+    if resume:
+        if not has_run:
+            hint = "" if cfg.output_dir else " (set output_dir=... to the run to resume)"
+            raise GenloomError(f"nothing to resume: '{run_dir}/checkpoints/last.ckpt' does not exist{hint}")
+        return run_dir
     if cfg.output_dir:
-        run_dir = Path(cfg.output_dir)
-        has_run = (run_dir / "checkpoints" / "last.ckpt").exists()
-        if resume and not has_run:
-            raise GenloomError(f"nothing to resume: '{run_dir}/checkpoints/last.ckpt' does not exist")
-        if not resume and has_run:
+        if has_run:
             raise GenloomError(f"run directory '{run_dir}' already holds a run; pass --resume to continue it "
                                "or set output_dir=... to start a new one")
         return run_dir
-    base = Path("runs") / default_name
-    if resume:
-        if not (base / "checkpoints" / "last.ckpt").exists():
-            raise GenloomError(f"nothing to resume: '{base}/checkpoints/last.ckpt' does not exist "
-                               "(set output_dir=... to the run to resume)")
-        return base
-    run_dir, n = base, 1
+    base, n = run_dir, 1
     while run_dir.exists():
         n += 1
         run_dir = base.with_name(f"{base.name}-{n}")

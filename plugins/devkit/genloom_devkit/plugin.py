@@ -11,7 +11,7 @@ import click
 
 from genloom import hookimpl
 
-#: the kinds of component ``genloom new-plugin --kind`` writes (scaffold.KINDS, kept
+#: the kinds of component ``genloom new-plugin --kind`` writes (scaffold.TEMPLATES, kept
 #: here as names so that ``--help`` imports nothing)
 KIND_NAMES = ("model", "denoiser", "encoder", "generator", "sampler", "dataset", "metric")
 

@@ -18,7 +18,7 @@ Checks, per plugin:
 * every registered target imports;
 * every model's ``default_sampler`` resolves to a registered sampler;
 * every model class has all the members of each capability it has part of or claims
-  (:func:`genloom.capabilities.problems`: ``token_nats`` half a ``TokenLikelihood``,
+  (:func:`genloom_devkit.claims.problems`: ``token_nats`` half a ``TokenLikelihood``,
   ``default_sampler = "latent_prior"`` without ``decode_latents``).
 
 Only the last three import anything heavy, and only when asked for.
@@ -146,7 +146,7 @@ def _component_problems(host: PluginHost, c: Component, kinds: dict[str, str]) -
             return [*out, str(exc)]
         return [*out, f"{exc}; fix the import path 'package.module:Attribute' in its register call"]
     if c.kind == "model":
-        from genloom.capabilities import problems
+        from genloom_devkit.claims import problems
 
         out += [f"{p}; fix the model class" for p in problems(obj) if isinstance(obj, type)]
         sampler = getattr(obj, "default_sampler", None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -34,7 +35,7 @@ class KindTemplate:
     usage: str
 
 
-KINDS: dict[str, KindTemplate] = {
+TEMPLATES: dict[str, KindTemplate] = {
     "model": KindTemplate(
         "model", "", (), "a diagonal Gaussian fitted by exact likelihood (a one-layer flow)",
         "Name it in a config as `model: {name: ${name}:${name}}`; sample a trained run with "
@@ -102,9 +103,10 @@ def _read(relative: str) -> str:
 def render(name: str, kind: str) -> dict[str, str]:
     """``{relative path: text}`` of the distribution for plugin ``name`` of ``kind``."""
     check_name(name)
-    if kind not in KINDS:
-        raise GenloomError(f"unknown kind '{kind}'{did_you_mean(kind, KINDS)}; choose one of {', '.join(KINDS)}")
-    spec = KINDS[kind]
+    if kind not in TEMPLATES:
+        raise GenloomError(f"unknown kind '{kind}'{did_you_mean(kind, TEMPLATES)}; "
+                           f"choose one of {', '.join(TEMPLATES)}")
+    spec = TEMPLATES[kind]
     package = f"genloom_{name}"
     cls = "".join(part.capitalize() for part in name.split("_")) + spec.suffix
     deps = [compatible_range(), *(f"{d}{compatible_range()[len('genloom'):]}" for d in spec.needs)]
@@ -149,3 +151,11 @@ def new_plugin(name: str, kind: str = "model", directory: str | Path = ".") -> P
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+def __getattr__(name: str) -> object:
+    if name == "KINDS":  # the earlier name of TEMPLATES, removed in genloom-devkit 0.3
+        warnings.warn("genloom_devkit.scaffold.KINDS is now TEMPLATES (the template of each kind of "
+                      "component); the old name is removed in 0.3", DeprecationWarning, stacklevel=2)
+        return TEMPLATES
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "NoiseSchedule": "genloom_diffusion.denoising.schedule",
-    "KINDS": "genloom_diffusion.denoising.schedule",
+    "PREDICTIONS": "genloom_diffusion.denoising.schedule",
     "DenoisingModel": "genloom_diffusion.denoising.sampler",
     "DiffusionSampler": "genloom_diffusion.denoising.sampler",
     "Run": "genloom_diffusion.denoising.sampler",
@@ -55,6 +55,8 @@ __all__ = ["__version__", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "KINDS":  # the earlier name of PREDICTIONS: warns, removed in 0.3
+        return importlib.import_module("genloom_diffusion.denoising.schedule").KINDS
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'genloom_diffusion' has no attribute {name!r}")
@@ -67,5 +69,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from genloom_diffusion.denoising.options import Option, between, flag, number, positive
     from genloom_diffusion.denoising.sampler import DenoisingModel, DiffusionSampler, Run, estimates, pairs
     from genloom_diffusion.denoising.sigma import SigmaSpaceSampler
-    from genloom_diffusion.denoising.schedule import KINDS, NoiseSchedule
+    from genloom_diffusion.denoising.schedule import PREDICTIONS, NoiseSchedule
     from genloom_diffusion.first_stage import FirstStage, FirstStageConfig

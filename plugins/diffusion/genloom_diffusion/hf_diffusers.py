@@ -39,7 +39,7 @@ PIPELINES = ("DDPMPipeline", "DDIMPipeline")
 SCHEDULERS = ("DDPMScheduler", "DDIMScheduler")
 BETA_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2")
 SPACINGS = ("leading", "trailing", "linspace")
-PREDICTIONS = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}
+FROM_DIFFUSERS_PREDICTION = {"epsilon": "eps", "sample": "x0", "v_prediction": "v"}
 #: scheduler options and the only value genloom holds for each
 SCHEDULER_FIXED = {"thresholding": False, "rescale_betas_zero_snr": False, "trained_betas": None,
                    "variance_type": "fixed_small", "set_alpha_to_one": True}
@@ -133,8 +133,9 @@ def scheduler_section(sched: dict[str, Any], where: str) -> dict[str, Any]:
         raise _fail(f"'{where}': timestep_spacing {spacing!r} is not one of {', '.join(SPACINGS)}")
     if not isinstance(offset, int) or not 0 <= offset < steps:
         raise _fail(f"'{where}': steps_offset must be a whole number in 0..{steps - 1}, got {offset!r}")
-    if prediction not in PREDICTIONS:
-        raise _fail(f"'{where}': prediction_type {prediction!r} is not one of {', '.join(PREDICTIONS)}")
+    if prediction not in FROM_DIFFUSERS_PREDICTION:
+        raise _fail(f"'{where}': prediction_type {prediction!r} is not one of "
+                    f"{', '.join(FROM_DIFFUSERS_PREDICTION)}")
     clip = sched.get("clip_sample_range", 1.0)
     if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 < clip < math.inf:
         raise _fail(f"'{where}': clip_sample_range must be a positive number, not {clip!r}")
@@ -144,7 +145,7 @@ def scheduler_section(sched: dict[str, Any], where: str) -> dict[str, Any]:
     if beta["beta_schedule"] not in BETA_SCHEDULES:
         raise _fail(f"'{where}': beta_schedule {beta['beta_schedule']!r} is not one of {', '.join(BETA_SCHEDULES)}")
     return {"timesteps": steps, "schedule": beta, "timestep_spacing": spacing, "steps_offset": offset,
-            "clip_sample_range": clip, "prediction": PREDICTIONS[prediction]}
+            "clip_sample_range": clip, "prediction": FROM_DIFFUSERS_PREDICTION[prediction]}
 
 
 # -- loading --------------------------------------------------------------------------------
@@ -241,7 +242,7 @@ def describe(model: Any) -> str:
 
 #: the diffusers release whose folder format :func:`export_diffusers` writes
 DIFFUSERS_FORMAT = "0.42.1"
-SCHEDULER_NAMES = {v: k for k, v in PREDICTIONS.items()}
+SCHEDULER_NAMES = {v: k for k, v in FROM_DIFFUSERS_PREDICTION.items()}
 
 
 def diffusers_files(model: Any) -> dict[str, Any]:
@@ -311,16 +312,16 @@ class DiffusersLayout:
 
     @staticmethod
     def recognizes(path: Path) -> bool:
-        """A folder with ``model_index.json`` (a pipeline) or a ``config.json`` that
-        diffusers wrote (it names ``_diffusers_version``)."""
-        if (path / MODEL_INDEX).is_file():
-            return True
-        config = path / CONFIG
-        try:
-            return config.is_file() and config.stat().st_size <= MAX_JSON_BYTES and \
-                '"_diffusers_version"' in config.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
+        """A folder diffusers' ``save_pretrained`` wrote: its ``model_index.json`` (a pipeline)
+        or ``config.json`` (a lone model) is a JSON object naming ``_diffusers_version``. Any
+        other folder is left to the core's list of the layouts genloom knows."""
+        for name in (MODEL_INDEX, CONFIG):
+            try:
+                if "_diffusers_version" in read_json_object(path / name, "", MAX_JSON_BYTES):
+                    return True
+            except (CheckpointError, OSError):
+                pass
+        return False
 
     @staticmethod
     def load(path: str | Path) -> Any:

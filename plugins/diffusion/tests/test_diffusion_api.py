@@ -36,7 +36,7 @@ def test_the_entry_module_and_package_import_without_torch():
 def test_the_public_api_is_listed_and_documented():
     for name in genloom_diffusion.__all__:
         obj = getattr(genloom_diffusion, name)
-        if name not in ("__version__", "KINDS"):
+        if name not in ("__version__", "PREDICTIONS"):
             assert obj.__doc__, name
     assert set(OLD_NAMES) <= set(genloom_diffusion.__all__)
 
@@ -162,3 +162,14 @@ def test_the_sigma_space_base_is_public_and_euler_uses_it():
 
     assert issubclass(Euler, genloom_diffusion.SigmaSpaceSampler)
     assert issubclass(genloom_diffusion.SigmaSpaceSampler, DiffusionSampler)
+
+
+def test_kinds_is_the_deprecated_name_of_predictions():
+    from genloom_diffusion import PREDICTIONS, denoising
+    from genloom_diffusion.denoising import schedule
+
+    assert PREDICTIONS == ("eps", "x0", "v")
+    assert "KINDS" not in genloom_diffusion.__all__
+    for module in (genloom_diffusion, denoising, schedule):
+        with pytest.warns(DeprecationWarning, match="KINDS is now PREDICTIONS"):
+            assert module.KINDS is PREDICTIONS

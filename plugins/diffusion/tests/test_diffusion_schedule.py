@@ -9,7 +9,7 @@ import genloom
 from genloom import DataInfo, load_config
 from genloom.build import build_model
 
-from genloom_diffusion import KINDS, NoiseSchedule
+from genloom_diffusion import PREDICTIONS, NoiseSchedule
 from genloom_diffusion.objective import loss_weight
 
 POINTS = DataInfo(kind="points", shape=(2,))
@@ -31,9 +31,9 @@ def test_conversions_round_trip_exactly(name):
     t = torch.cat([torch.tensor([0, 1, 500, 998, 999]), torch.randint(0, 1000, (59,), generator=g)])
     x_t = s.add_noise(x0, eps, t)
     truth = {"eps": eps, "x0": x0, "v": s.target("v", x0, eps, t)}
-    for src in KINDS:
+    for src in PREDICTIONS:
         assert torch.equal(s.target(src, x0, eps, t), truth[src])
-        for dst in KINDS:
+        for dst in PREDICTIONS:
             got = s.convert(truth[src], x_t, t, src, dst)
             assert torch.allclose(got, truth[dst], rtol=1e-9, atol=1e-9), (src, dst)
             back = s.convert(got, x_t, t, dst, src)
@@ -47,7 +47,7 @@ def test_scalar_and_per_example_timesteps_agree():
         per_example = s.add_noise(x0, eps, torch.full((5,), t))
         assert torch.allclose(per_example, s.add_noise(x0, eps, t), atol=1e-6)
         x_t = per_example
-        for kind in KINDS:
+        for kind in PREDICTIONS:
             out = s.target(kind, x0, eps, t)
             a = s.x0_and_eps(out, x_t, t, kind)
             b = s.x0_and_eps(out, x_t, torch.full((5,), t), kind)
@@ -94,7 +94,7 @@ def test_min_snr_loss_is_the_same_for_every_prediction_kind():
     snr = (s.alphas_cumprod[t] / (1 - s.alphas_cumprod[t]))
     assert torch.allclose(s.snr(t).double(), snr, rtol=1e-6)
     expected = snr.clamp(max=gamma) * (x0 - x0_hat).pow(2).mean(1)
-    for kind in KINDS:
+    for kind in PREDICTIONS:
         out = s.convert(x0_hat, x_t, t, "x0", kind)
         err = (out - s.target(kind, x0, eps, t)).pow(2).mean(1)
         weighted = loss_weight("min_snr", kind, snr, gamma) * err

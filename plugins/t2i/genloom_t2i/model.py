@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
 from genloom.model import FitContext
 from genloom.kinds import get_kind
-from genloom_diffusion import KINDS, NoiseSchedule
+from genloom_diffusion import PREDICTIONS, NoiseSchedule
 from genloom_diffusion.flow import TIME_SAMPLINGS, FlowPath
 
 from genloom_t2i.unet import CrossAttentionUNet
@@ -86,8 +86,8 @@ class TextToImage(GenerativeModel):
             raise ConfigError(f"model t2i draws images, not {info.kind!r} data")
         if cfg.objective not in ("diffusion", "flow"):
             raise ConfigError(f"model.objective: unknown objective {cfg.objective!r}; use diffusion or flow")
-        if cfg.prediction not in KINDS:
-            raise ConfigError(f"model.prediction: unknown kind {cfg.prediction!r}; use one of {', '.join(KINDS)}")
+        if cfg.prediction not in PREDICTIONS:
+            raise ConfigError(f"model.prediction: unknown kind {cfg.prediction!r}; use one of {', '.join(PREDICTIONS)}")
         if cfg.flow_time not in TIME_SAMPLINGS:
             raise ConfigError(f"model.flow_time: unknown time sampling {cfg.flow_time!r}; "
                               f"use one of {', '.join(TIME_SAMPLINGS)}")

@@ -309,9 +309,15 @@ class HFLayout:
 
     @staticmethod
     def recognizes(path: Path) -> bool:
-        """A folder with a ``config.json`` (what ``transformers`` writes; the model type is
-        checked on load, so an unsupported one is a clear error, not "unknown layout")."""
-        return (path / CONFIG).is_file()
+        """A folder whose ``config.json`` is a transformers config: a JSON object naming a
+        ``model_type``, not written by diffusers. An unsupported model type is claimed, so its
+        load says which are supported; any other ``config.json`` (a diffusers autoencoder, an
+        application's settings) is left to the core's list of the layouts genloom knows."""
+        try:
+            cfg = read_json_object(path / CONFIG, "", MAX_CONFIG_BYTES)
+        except (CheckpointError, OSError):
+            return False
+        return isinstance(cfg.get("model_type"), str) and "_diffusers_version" not in cfg
 
     @staticmethod
     def load(path: str | Path) -> Any:

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from genloom.capabilities import ExactLikelihood, TokenLikelihood, problems, provides
+from genloom.capabilities import ExactLikelihood, TokenLikelihood, provides
+from genloom_devkit.claims import problems
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
@@ -220,7 +221,7 @@ def check_entry_module_light(case: Case) -> None:
 
 def check_contract(case: Case) -> None:
     """A GenerativeModel with valid capabilities (each it claims or has part of has all its
-    members: :func:`genloom.capabilities.problems`); every player's loss is a finite scalar
+    members: :func:`genloom_devkit.claims.problems`); every player's loss is a finite scalar
     whose gradient reaches parameters; the default sampler resolves."""
     _assert_contract(case.build(), case)
 

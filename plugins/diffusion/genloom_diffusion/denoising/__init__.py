@@ -14,6 +14,14 @@ subclasses diffusers' base. Until genloom 0.3 ``genloom.denoising`` is an alias.
 """
 
 from genloom_diffusion.denoising.sampler import DenoisingModel, DiffusionSampler, Run, estimates, pairs
-from genloom_diffusion.denoising.schedule import KINDS, NoiseSchedule
+from genloom_diffusion.denoising.schedule import PREDICTIONS, NoiseSchedule
 
-__all__ = ["KINDS", "DenoisingModel", "DiffusionSampler", "NoiseSchedule", "Run", "estimates", "pairs"]
+__all__ = ["PREDICTIONS", "DenoisingModel", "DiffusionSampler", "NoiseSchedule", "Run", "estimates", "pairs"]
+
+
+def __getattr__(name: str) -> object:
+    if name == "KINDS":  # the earlier name of PREDICTIONS: warns, removed in 0.3
+        from genloom_diffusion.denoising import schedule
+
+        return schedule.KINDS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,11 +26,13 @@ sigmas, say) need not round them to integer timesteps.
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch import Tensor
 
-KINDS = ("eps", "x0", "v")
+#: what a denoiser may predict (``model.prediction``): the noise, the clean data, or v
+PREDICTIONS = ("eps", "x0", "v")
 
 #: a single timestep (sampling; an int, or a float for continuous time) or one per
 #: example (training)
@@ -202,7 +204,7 @@ class NoiseSchedule:
         if kind == "v":
             a, s = self._coefficients(t, x0)
             return a * noise - s * x0
-        raise ValueError(f"unknown prediction kind {kind!r}; use one of {', '.join(KINDS)}")
+        raise ValueError(f"unknown prediction kind {kind!r}; use one of {', '.join(PREDICTIONS)}")
 
     def x0_and_eps(self, out: Tensor, x_t: Tensor, t: Timestep, kind: str) -> tuple[Tensor, Tensor]:
         """Both the clean-data and the noise estimate from a denoiser output of ``kind``."""
@@ -213,7 +215,7 @@ class NoiseSchedule:
             return out, (x_t - a * out) / s
         if kind == "v":
             return a * x_t - s * out, s * x_t + a * out
-        raise ValueError(f"unknown prediction kind {kind!r}; use one of {', '.join(KINDS)}")
+        raise ValueError(f"unknown prediction kind {kind!r}; use one of {', '.join(PREDICTIONS)}")
 
     def eps_from_x0(self, x0: Tensor, x_t: Tensor, t: Timestep) -> Tensor:
         """The noise implied by a clean-data estimate (after clipping it, say)."""
@@ -222,7 +224,7 @@ class NoiseSchedule:
 
     def convert(self, out: Tensor, x_t: Tensor, t: Timestep, src: str, dst: str) -> Tensor:
         """A denoiser output of kind ``src`` expressed as kind ``dst``."""
-        if src == dst and src in KINDS:
+        if src == dst and src in PREDICTIONS:
             return out
         x0, eps = self.x0_and_eps(out, x_t, t, src)
         if dst == "x0":
@@ -232,4 +234,12 @@ class NoiseSchedule:
         if dst == "v":
             a, s = self._coefficients(t, x_t)
             return a * eps - s * x0
-        raise ValueError(f"unknown prediction kind {dst!r}; use one of {', '.join(KINDS)}")
+        raise ValueError(f"unknown prediction kind {dst!r}; use one of {', '.join(PREDICTIONS)}")
+
+
+def __getattr__(name: str) -> object:
+    if name == "KINDS":  # the earlier name, removed in genloom-diffusion 0.3
+        warnings.warn("genloom_diffusion KINDS is now PREDICTIONS (what a denoiser predicts); "
+                      "the old name is removed in 0.3", DeprecationWarning, stacklevel=2)
+        return PREDICTIONS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
