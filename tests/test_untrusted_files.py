@@ -167,6 +167,23 @@ def test_an_exported_config_never_imports_a_class_path(trained, tmp_path, cli):
     assert not (tmp_path / "IMPORTED").exists()
 
 
+def test_an_oversized_export_metadata_file_is_refused_before_it_is_read(trained, tmp_path, cli,
+                                                                        monkeypatch):
+    """genloom.json was read whole, whatever its size: a huge one allocated without bound."""
+    import genloom.checkpoints
+    from genloom import CheckpointError, load
+
+    out = tmp_path / "export"
+    assert cli("export", str(trained), str(out)).returncode == 0
+    meta = (out / "genloom.json").read_text()
+    (out / "genloom.json").write_text(meta[:-1] + ', "pad": "' + "x" * 4096 + '"}')
+    monkeypatch.setattr(genloom.checkpoints, "MAX_METADATA_BYTES", len(meta) + 1024)
+    with pytest.raises(CheckpointError, match="over .* bytes"):
+        load(out)
+    (out / "genloom.json").write_text(meta)
+    assert load(out) is not None
+
+
 def test_config_show_imports_no_class_path(tmp_path, cli):
     (tmp_path / "evil_module.py").write_text(
         "import pathlib\npathlib.Path('IMPORTED').write_text('ran')\nclass Optimizer: pass\n")

@@ -91,6 +91,8 @@ def model_state_dict(ckpt: dict[str, Any]) -> dict[str, Any]:
 WEIGHTS, METADATA = "model.safetensors", "genloom.json"
 #: the key of ``genloom.json`` holding ``model.safetensors``' SHA-256 (see _write_export)
 WEIGHTS_HASH = "weights_sha256"
+#: the largest ``genloom.json`` read (config, data info, tokenizer state: a few MB at most)
+MAX_METADATA_BYTES = 64 * 2**20
 
 
 def is_export(path: str | Path) -> bool:
@@ -240,6 +242,9 @@ def _read_export(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 
     fix = "re-export it from the run's last.ckpt (genloom export RUN OUT_DIR --force)"
     try:
+        if (path / METADATA).stat().st_size > MAX_METADATA_BYTES:
+            raise CheckpointError(f"'{path}': its {METADATA} is over {MAX_METADATA_BYTES:,} "
+                                  f"bytes, larger than any genloom metadata; {fix}")
         meta = json.loads((path / METADATA).read_text(encoding="utf-8"))
         data = (path / WEIGHTS).read_bytes()
         if not isinstance(meta, dict):
