@@ -121,6 +121,12 @@ def cosines(model: Clip, images: Tensor, texts: Sequence[str], batch: int = 256)
     return torch.cat(out) if out else torch.zeros(0)
 
 
+def clip_score(model: Clip, images: Tensor, texts: Sequence[str]) -> float:
+    """CLIPScore without its 2.5 weight: the mean of ``100 * max(cos, 0)`` over the pairs
+    ``(images[i], texts[i])`` (Hessel et al., 2021)."""
+    return float((100 * cosines(model, images, texts).clamp(min=0)).mean())
+
+
 def retrieval_accuracy(model: Clip, images: Tensor, texts: Sequence[str], candidates: int, seed: int) -> float:
     """The share of images whose own text scores strictly highest among ``candidates``
     texts: its own and ``candidates - 1`` texts of other rows, drawn with ``seed``. A

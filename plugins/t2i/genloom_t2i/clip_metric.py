@@ -29,7 +29,7 @@ from torch import Tensor
 
 from genloom.errors import ConfigError
 from genloom_eval.metrics.heldout import all_examples
-from genloom_t2i.clip import CANDIDATES, SHIPPED, Clip, cosines, load_clip, retrieval_accuracy
+from genloom_t2i.clip import CANDIDATES, SHIPPED, Clip, clip_score, load_clip, retrieval_accuracy
 from genloom_t2i.metrics import _draw, _held_attr, prompts_for
 
 
@@ -80,14 +80,10 @@ class ClipScore:
             order = torch.randperm(len(caps), generator=torch.Generator().manual_seed(seed + 1))
             shuffled = [texts[int(i)] for i in order]
             for suffix, images, prompts in (("", fake, texts), ("_floor", x, texts), ("_chance", x, shuffled)):
-                out[f"{prefix}clip_score{suffix}"] = self.score(images, prompts)
+                out[f"{prefix}clip_score{suffix}"] = clip_score(self.clip, images, prompts)
                 out[f"{prefix}clip_retrieval{suffix}"] = retrieval_accuracy(
                     self.clip, images, prompts, self.candidates, seed + 2)
         return out
-
-    def score(self, images: Tensor, texts: list[str]) -> float:
-        """Mean ``100 * max(cos, 0)`` of the pairs ``(images[i], texts[i])``."""
-        return float((100 * cosines(self.clip, images, texts).clamp(min=0)).mean())
 
 
 def _prompted(data: Any, n: int, seed: int, held: bool) -> tuple[Tensor, list[Any]]:

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from genloom.errors import ConfigError
-from genloom_t2i.clip import CANDIDATES, Clip, cosines, retrieval_accuracy, save_clip
+from genloom_t2i.clip import CANDIDATES, Clip, clip_score, retrieval_accuracy, save_clip
 
 
 def caption_text(row: Tensor) -> str:
@@ -85,7 +85,7 @@ def score_split(model: Clip, x: Tensor, texts: list[str], seed: int,
     shuffled = [texts[int(i)] for i in order]
     out = {}
     for suffix, t in (("", texts), ("_shuffled", shuffled)):
-        out[f"clip_score{suffix}"] = float((100 * cosines(model, x, t).clamp(min=0)).mean())
+        out[f"clip_score{suffix}"] = clip_score(model, x, t)
         out[f"retrieval{suffix}"] = retrieval_accuracy(model, x, t, candidates, seed + 1)
     return out
 

@@ -47,13 +47,13 @@ def test_training_matches_images_to_their_captions_and_is_deterministic():
     after = retrieval_accuracy(model, x, texts, 8, seed=0)
     print(f"loss {losses[0]:.2f} -> {losses[-1]:.2f}; retrieval among 8: {before:.2f} -> {after:.2f}")
     assert losses[-1] < losses[0] - 1 and after >= 0.75 > before + 0.25
-    again = tiny()
-    train_clip(again, x, caps, steps=80, batch_size=8, lr=1e-2)
-    other = tiny()
-    train_clip(other, x, caps, steps=80, batch_size=8, lr=1e-2, seed=1)
-    state = model.state_dict()
-    assert all(torch.equal(v, state[k]) for k, v in again.state_dict().items())
-    assert not torch.equal(other.image.proj.weight, model.image.proj.weight)
+    runs = []
+    for seed in (0, 0, 1):  # the same seed gives the same weights, another seed others
+        runs.append(tiny())
+        train_clip(runs[-1], x, caps, steps=5, batch_size=4, lr=1e-2, seed=seed)
+    state = runs[0].state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in runs[1].state_dict().items())
+    assert not torch.equal(runs[2].image.proj.weight, runs[0].image.proj.weight)
 
 
 def test_the_shipped_weights_score_real_pairs_far_above_shuffled_ones():
