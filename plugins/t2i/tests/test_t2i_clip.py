@@ -176,6 +176,8 @@ def test_clip_score_options_are_checked(tmp_path):
             ClipScore(**bad)
     with pytest.raises(ConfigError, match="no such file"):
         ClipScore(weights=str(tmp_path / "none.safetensors"))
+    with pytest.raises(ConfigError, match="needs a text-to-image model"):
+        ClipScore()(object(), None)
 
 
 def genloom(*args: str, code: int = 0) -> subprocess.CompletedProcess:
