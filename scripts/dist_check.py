@@ -4,8 +4,8 @@ For the core, each in-repo plugin and each example plugin: ``python -m build`` (
 and wheel, from a copy of the source so nothing is written into the checkout), then
 ``twine check`` (metadata and README render), then what twine does not check: the
 wheel carries the LICENSE, a plugin's wheel declares its ``[genloom]`` entry point and
-ships the example configs it registers, and the README (the index page) holds no
-relative links or images, which would be broken there.
+ships the example configs it registers and the weights files beside its code, and the
+README (the index page) holds no relative links or images, which would be broken there.
 
     .venv/bin/python scripts/dist_check.py                 # all of them (make dist-check)
     .venv/bin/python scripts/dist_check.py plugins/vae     # one
@@ -101,6 +101,9 @@ def check(src: Path, work: Path) -> list[str]:
         for config in sorted((src).glob("genloom_*/configs/*.yaml")):
             if str(config.relative_to(src)) not in files:
                 problems.append(f"{name}: the wheel lacks the example config {config.relative_to(src)}")
+        for weights in sorted(src.glob("genloom_*/**/*.safetensors")):  # shipped weights
+            if str(weights.relative_to(src)) not in files:
+                problems.append(f"{name}: the wheel lacks the weights file {weights.relative_to(src)}")
     for link in RELATIVE_LINK.findall((src / "README.md").read_text()):
         problems.append(f"{name}: README.md links to '{link}', which breaks on a package index; use an absolute URL")
     return problems

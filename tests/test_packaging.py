@@ -33,10 +33,13 @@ def test_a_broken_distribution_is_reported(tmp_path):
     )
     (src / "README.md").write_text("# bad\n\nSee [the docs](../../docs/x.md).\n")
     (src / "genloom_bad.py").write_text("")
+    (src / "genloom_bad_data").mkdir()  # weights beside the code that the wheel leaves out
+    (src / "genloom_bad_data" / "w.safetensors").write_bytes(b"")
     problems = dist_check.check(src, tmp_path / "work")
     assert any("no LICENSE" in p for p in problems)
     assert any("no [genloom] entry point" in p for p in problems)
     assert any("links to '../../docs/x.md'" in p for p in problems)
+    assert any("lacks the weights file genloom_bad_data/w.safetensors" in p for p in problems)
 
 
 @pytest.mark.slow

@@ -9,7 +9,9 @@ prompt vector, jointly trained ``text:chars`` encoder, flow matching, caption dr
 one of ``--minutes``, stops the clock and runs ``prompt_fidelity`` on ``--n`` test prompts
 and ``--n`` held-out combinations (the recipe's sampler, ``--steps`` steps, guidance 3). It prints a row
 per budget: steps, digit accuracy on test prompts and on held-out combinations, the mean
-attribute accuracy, the held-out attribute's accuracy and FID, with the real-data floors
+attribute accuracy, the held-out attribute's accuracy, FID, and the second opinion of the
+shipped CLIP-style scorer (``clip_score`` on the same prompts: its CLIPScore and prompt
+retrieval among 10 on test prompts), with the real-data floors
 and the shuffled-prompt chance level as the baseline beside them. Nothing is asserted:
 timings depend on the machine and its load (printed first).
 
@@ -28,6 +30,7 @@ import torch
 from genloom import build_model, load_config
 from genloom.build import build_dataset
 from genloom.data.splits import DataSplits
+from genloom_t2i.clip_metric import ClipScore
 from genloom_t2i.metrics import PromptFidelity
 
 ATTRS = ("thickness", "slant", "size", "horizontal", "vertical")
@@ -36,7 +39,7 @@ ATTRS = ("thickness", "slant", "size", "horizontal", "vertical")
 def evaluate(model, data, steps: int) -> dict[str, float]:
     model.eval()
     try:
-        return PromptFidelity(steps=steps)(model, data)
+        return {**PromptFidelity(steps=steps)(model, data), **ClipScore(steps=steps)(model, data)}
     finally:
         model.train()
 
@@ -46,7 +49,8 @@ def row(label: str, steps: int, out: dict[str, float], suffix: str = "") -> str:
     attr = sum(g(f"{a}_acc") for a in ATTRS) / len(ATTRS)
     fid = f"{g('fid'):7.2f}" if suffix in ("", "_floor") else "      -"
     return (f"{label:>12} {steps:>6} {g('digit_acc'):>9.2f} {g('combo_digit_acc'):>9.2f} "
-            f"{attr:>8.2f} {g('combo_attr_acc'):>9.2f} {fid}")
+            f"{attr:>8.2f} {g('combo_attr_acc'):>9.2f} {fid} "
+            f"{g('clip_score'):>6.1f} {g('clip_retrieval'):>6.2f}")
 
 
 def main() -> None:
@@ -71,7 +75,8 @@ def main() -> None:
     train = data.split("train")
     opt = torch.optim.Adam(model.parameters(), lr=float(cfg.optim.lr))
     g = torch.Generator().manual_seed(0)
-    header = f"{'minutes':>12} {'steps':>6} {'digit':>9} {'combo dig':>9} {'attrs':>8} {'held attr':>9} {'FID':>7}"
+    header = (f"{'minutes':>12} {'steps':>6} {'digit':>9} {'combo dig':>9} {'attrs':>8} {'held attr':>9} {'FID':>7}"
+              f" {'clip':>6} {'retr':>6}")
     print(header)
     results, clock, step, first = [], 0.0, 0, True
     for budget in budgets:

@@ -18,6 +18,9 @@ GENLOOM_COMPONENTS = {
     "metric:prompt_fidelity": ("genloom_t2i.metrics:PromptFidelity",
         "captioned digits: the classifier's accuracy on the asked digit and each asked "
         "attribute re-measured on samples, on test prompts and held-out combinations; FID; floors"),
+    "metric:clip_score": ("genloom_t2i.clip_metric:ClipScore",
+        "captioned digits: a shipped CLIP-style model's score (100*max(cos,0)) and prompt "
+        "retrieval among 10 of samples against their prompts; real-data floor, shuffled chance"),
     # example configs, packaged: genloom train NAME / genloom config init NAME
     "config:t2i-mnist": ("genloom_t2i:configs/t2i-mnist.yaml",
         "text-to-image on the captioned MNIST digits, sized for a CPU"),
