@@ -19,6 +19,7 @@ from genloom import DataInfo, Encoder, GenerativeModel, Generator, build_model, 
 from genloom.checkpoints import export, read_weights
 from genloom.errors import CheckpointError, ConfigError
 from genloom.sampling import draw
+from genloom_devkit.testing import Case, parametrize_with_checks
 
 from genloom_t2i.unet import CrossAttentionUNet
 
@@ -148,3 +149,20 @@ def test_bad_first_stages_are_one_line_errors(autoencoder, tmp_path):
                              "trainer.max_steps=1", *QUIET]), echo=None)
     with pytest.raises(ConfigError, match="class-conditional autoencoder"):
         build(f"model.latent.checkpoint={conditional}")
+
+
+#: a random-weight AutoencoderKL of genloom-diffusion (a t2i dependency) as the first stage,
+#: given as the config and data info a trained run copies in: no checkpoint file needed
+KL_STAGE = ("model.latent={model: {name: diffusion:diffusers_vae, sample_size: 8, in_channels: 1, "
+            "out_channels: 1, latent_channels: 2, block_out_channels: [8, 8], norm_num_groups: 4, "
+            "down_block_types: [DownEncoderBlock2D, DownEncoderBlock2D], "
+            "up_block_types: [UpDecoderBlock2D, UpDecoderBlock2D]}, "
+            "info: {kind: image, shape: [1, 8, 8]}, scale: 0.5}")
+
+
+@parametrize_with_checks([
+    Case("t2i", DataInfo(kind="image", shape=(1, 8, 8), num_classes=10,
+                         class_names=[str(i) for i in range(10)]), [*SMALL, KL_STAGE], id="t2i-latent-kl"),
+])
+def test_latent_t2i_conformance(case, check):
+    check(case)
