@@ -2,7 +2,8 @@
 
 The first stage here is a small conv autoencoder registered in-process
 (``local:tiny-grid-ae``, latents a ``(2, 4, 4)`` grid) and trained in the test, so this
-file needs no other model plugin; ``tests/test_t2i_latent_e2e.py`` does the same over
+file needs no other model plugin; the conformance kit runs over a random-weight
+AutoencoderKL of genloom-diffusion; ``tests/test_t2i_latent_e2e.py`` does the same over
 the VAE plugin's flat latents through the command line.
 """
 
