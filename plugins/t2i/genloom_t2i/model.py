@@ -20,6 +20,14 @@ Training captions come from the batch: ``captions`` (zero-padded UTF-8 bytes, on
 more phrasings per example: one is drawn per step), else ``y`` labels written as
 ``"a <class name>"``, else no prompt. ``cond_dropout`` of the prompts are replaced by
 none, which teaches the unconditional prediction guidance needs.
+
+The latent variant (``model.latent``, a :class:`~genloom_diffusion.FirstStageConfig` as
+the ``diffusion`` model's ``latent``): the same UNet denoises the latents of another run's
+frozen autoencoder (any model with an Encoder and a Generator: a VAE, a VQ-VAE, an
+imported ``AutoencoderKL``), encoded by genloom-diffusion's
+:class:`~genloom_diffusion.FirstStage`, which also copies the autoencoder's config and
+weights into this run (sampling and export do not need its run) and measures the latent
+scale when training starts (``scale: 0``); samples are decoded with its Generator.
 """
 
 from __future__ import annotations
@@ -34,10 +42,28 @@ from torch import Tensor, nn
 from genloom import EMA, ConfigError, DataInfo, Denoiser, GenerativeModel, build_component
 from genloom.model import FitContext
 from genloom.kinds import get_kind
-from genloom_diffusion import PREDICTIONS, NoiseSchedule
+from genloom_diffusion import PREDICTIONS, FirstStage, FirstStageConfig, NoiseSchedule
 from genloom_diffusion.flow import TIME_SAMPLINGS, FlowPath
 
 from genloom_t2i.unet import CrossAttentionUNet
+
+
+#: batches of training data the latent variant measures its latent scale on
+SCALE_BATCHES = 8
+
+
+def first_stage(cfg: Any, info: DataInfo) -> FirstStage | None:
+    """The frozen autoencoder ``model.latent`` names (genloom-diffusion's FirstStage), or None.
+
+    The prompt is the only condition, so a class-conditional autoencoder (which would need
+    a label to encode and decode) is refused with a one-line error."""
+    if not (cfg.checkpoint or cfg.model):
+        return None
+    stage = FirstStage.from_config(cfg, info, key="model.latent")
+    if stage.conditional:
+        raise ConfigError("model.latent.checkpoint holds a class-conditional autoencoder; t2i is "
+                          "conditioned on the prompt only: use an unconditional one")
+    return stage
 
 
 class TextToImage(GenerativeModel):
@@ -79,6 +105,9 @@ class TextToImage(GenerativeModel):
         text_checkpoint: str = ""
         ema: bool = True
         ema_decay: float = field(default=0.999, metadata={"min": 0.0, "max": 0.99999})
+        #: the latent variant: a frozen first stage to denoise the latents of
+        #: (``checkpoint``: an autoencoder's run, checkpoint or export; ``scale`` 0: measured)
+        latent: FirstStageConfig = field(default_factory=FirstStageConfig)
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -91,12 +120,18 @@ class TextToImage(GenerativeModel):
         if cfg.flow_time not in TIME_SAMPLINGS:
             raise ConfigError(f"model.flow_time: unknown time sampling {cfg.flow_time!r}; "
                               f"use one of {', '.join(TIME_SAMPLINGS)}")
+        #: the frozen autoencoder whose latents are denoised (None: pixels)
+        self.first_stage = first_stage(cfg.latent, info)
+        self.sample_shape = self.first_stage.latent_shape if self.first_stage else tuple(info.shape)
         text = build_component("text_encoder", cfg.text_encoder)
         if cfg.freeze_text:
             text.requires_grad_(False)
         prediction = "v" if cfg.objective == "flow" else cfg.prediction
-        self.denoiser = CrossAttentionUNet(tuple(info.shape), text, channels=cfg.channels, heads=cfg.heads,
-                                           pooled=cfg.pooled, prediction=prediction)
+        try:
+            self.denoiser = CrossAttentionUNet(self.sample_shape, text, channels=cfg.channels, heads=cfg.heads,
+                                               pooled=cfg.pooled, prediction=prediction)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         table = build_component("noise_schedule", cfg.schedule, timesteps=cfg.timesteps)
         self.noise_schedule = NoiseSchedule(table.alphas_cumprod())
         #: what genloom-diffusion's samplers check they solve
@@ -104,7 +139,6 @@ class TextToImage(GenerativeModel):
         self.flow_path = FlowPath(cfg.timesteps) if cfg.objective == "flow" else None
         #: the diffusion sampler ``t2i:prompt`` runs when no ``base`` is given
         self.base_sampler = "diffusion:flow_euler" if self.flow_path is not None else "diffusion:ddim"
-        self.sample_shape = tuple(info.shape)
         self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
 
     # -- what samplers read (genloom_diffusion.DenoisingModel) ------------------------
@@ -131,10 +165,12 @@ class TextToImage(GenerativeModel):
 
     @property
     def x0_range(self) -> float | None:
-        return 1.0
+        """Pixels are clipped to [-1, 1]; latents have no fixed range."""
+        return None if self.first_stage is not None else 1.0
 
     def to_data(self, x: Tensor, cond: Tensor | None = None) -> Tensor:
-        return x
+        """The sampler's final ``x_0`` as images: decoded by the first stage in the latent variant."""
+        return x if self.first_stage is None else self.first_stage.decode(x)
 
     # -- prompts ----------------------------------------------------------------------
 
@@ -173,6 +209,8 @@ class TextToImage(GenerativeModel):
     def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
         x = batch["x"]
         tokens = self.batch_tokens(batch)
+        if self.first_stage is not None:
+            x = self.first_stage.encode(x)
         noise = torch.randn_like(x)
         if self.flow_path is not None:  # rectified flow: the velocity of the straight path
             path = self.flow_path
@@ -186,9 +224,12 @@ class TextToImage(GenerativeModel):
         return {"loss": (out - target).pow(2).mean()}
 
     def on_fit_start(self, fit: FitContext) -> None:
-        """A new run (step 0) starts its text encoder from ``text_checkpoint``."""
+        """A new run (step 0) starts its text encoder from ``text_checkpoint``; the latent
+        variant measures its latent scale on training data unless already measured."""
         if self.cfg.text_checkpoint and fit.global_step == 0:
             self.load_text_checkpoint(self.cfg.text_checkpoint)
+        if self.first_stage is not None and not bool(self.first_stage.measured):
+            self.first_stage.fit_scale(list(fit.train_batches(SCALE_BATCHES)))
 
     def load_text_checkpoint(self, path: str) -> None:
         """Load pre-trained text-encoder weights into the denoiser and its EMA copy."""

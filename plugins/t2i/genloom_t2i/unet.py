@@ -9,6 +9,12 @@ reaches every block globally: the masked mean of its token states, projected, is
 to the timestep embedding (as Imagen and SDXL add a pooled text vector): a direct path
 from the whole prompt to every block, beside the position-wise one. The text encoder is
 a submodule, so it trains with the UNet (and its EMA copy moves with it); ``cond`` is the prompt's token ids.
+
+The same UNet runs on a first stage's latents (``t2i`` with ``model.latent``): a square
+latent grid ``(c, s, s)`` of any side is zero-padded on the right and bottom up to a
+multiple of 4 and the output cropped back (a 7x7 grid runs at 8x8), and a flat latent
+``(d,)`` (an MLP VAE's) is a ``(d, 1, 1)`` grid, so the network becomes a per-position
+MLP with cross-attention from its one real position to the prompt.
 """
 
 from __future__ import annotations
@@ -86,10 +92,15 @@ class CrossAttentionUNet(Denoiser):
                  heads: int = 4, pooled: bool = False, prediction: str = "eps") -> None:
         super().__init__()
         self.prediction = prediction
+        self.data_shape = tuple(int(v) for v in data_shape)
+        if len(self.data_shape) == 1:  # a flat latent: a 1x1 grid of d channels
+            data_shape = (self.data_shape[0], 1, 1)
+        if len(data_shape) != 3 or data_shape[1] != data_shape[2] or min(data_shape) < 1:
+            raise ValueError(f"the t2i UNet needs square images (or latents (c, s, s) or (d,)), "
+                             f"got shape {tuple(self.data_shape)}")
         cin, side = data_shape[0], data_shape[-1]
-        if len(data_shape) != 3 or data_shape[1] != side or side % 4:
-            raise ValueError(f"the t2i UNet needs square images with a side divisible by 4, "
-                             f"got shape {tuple(data_shape)}")
+        #: rows and columns of zeros added so that the side is a multiple of 4
+        self.pad = -side % 4
         c, tdim = channels, 4 * channels
         self.text = text_encoder
         tx = int(text_encoder.dim)
@@ -112,6 +123,11 @@ class CrossAttentionUNet(Denoiser):
         if cond is None:
             cond = torch.zeros(len(x_t), 1, dtype=torch.long, device=x_t.device)
         states, mask = self.text(cond.view(len(x_t), -1).long())
+        shape = x_t.shape
+        if len(self.data_shape) == 1:
+            x_t = x_t.view(len(x_t), -1, 1, 1)
+        if self.pad:
+            x_t = nn.functional.pad(x_t, (0, self.pad, 0, self.pad))
         temb = self.time(timestep_embedding(t, self.channels))
         if self.pool is not None:
             temb = temb + self.pool(pooled_states(states, mask))
@@ -123,4 +139,7 @@ class CrossAttentionUNet(Denoiser):
         h = self.attn_up1(self.up1(torch.cat([h, h1], 1), temb), states, mask)
         h = nn.functional.interpolate(h, scale_factor=2, mode="nearest")
         h = self.up0(torch.cat([h, h0], 1), temb)
-        return self.out(h)
+        out = self.out(h)
+        if self.pad:
+            out = out[..., :out.shape[-2] - self.pad, :out.shape[-1] - self.pad]
+        return out.reshape(shape)
