@@ -28,6 +28,7 @@ $(EXAMPLES_STAMP): $(STAMP) $(EXAMPLE_FILES)
 	touch $@
 
 demo: $(STAMP)  # about 90 s of training: a VAE on 5,000 28x28 MNIST digits, then its sample grid
+# (80 CPU-seconds on one thread; the fastest MNIST recipe to draw every class: docs/results.md#mnist-28x28-where-each-recipe-stands)
 	$(VENV)/bin/genloom train vae-mnist
 
 # One pytest worker per CPU (pytest-xdist), each test file on one worker so its

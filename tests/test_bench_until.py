@@ -74,3 +74,23 @@ def test_bad_targets_are_one_line_exit_2(args, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "b").exists()
+
+
+def test_the_time_budget_is_training_time_the_checks_do_not_use_it(tmp_path, capsys, monkeypatch):
+    """--budget with --until: each check's seconds are given back to the run, so checks
+    that take longer than the budget itself still leave it the whole budget to train."""
+    import time
+
+    import genloom_eval.evaluation as evaluation
+
+    real = evaluation.evaluate_model
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate_model", slow)
+    run, _ = _bench(capsys, tmp_path, "--budget", "1s", "--until", "mmd<=0", "--every", "0.25s")
+    checks = run["until"]["checks"]
+    assert sum(c["check_s"] for c in checks) > 1.0  # the checks alone took more than the budget
+    assert checks[-1]["train_s"] >= 0.9  # and training still had (nearly) all of its second

@@ -200,6 +200,7 @@ def until_callback(target: Target, every_s: float, n: int | None) -> Any:
                 )
             spent = time.monotonic() - began
             self.paused += spent
+            _extend_max_time(trainer, spent)
             self._record(trainer, float(results[target.key]), results.get(f"{target.key}_floor"), spent)
             self.next_check = self._train_s() + every_s
 
@@ -211,6 +212,17 @@ def until_callback(target: Target, every_s: float, n: int | None) -> Any:
                 self.check_now(trainer, pl_module)
 
     return UntilTarget()
+
+
+def _extend_max_time(trainer: Any, seconds: float) -> None:
+    """Give ``trainer.max_time`` (``--budget``) back the seconds a check took, so that the
+    budget is training time as the report says; otherwise checks eat into it. Lightning's
+    Timer has no public way to pause, hence its ``_duration``."""
+    from lightning.pytorch.callbacks import Timer
+
+    for callback in trainer.callbacks:
+        if isinstance(callback, Timer) and getattr(callback, "_duration", None) is not None:
+            callback._duration += seconds
 
 
 def parse_every(text: str) -> float:
