@@ -202,5 +202,7 @@ def test_evaluation_samples_with_the_runs_sampler_and_options(digits):
     stub = Recording(model, lambda n, cond, g: torch.rand(n, *model.info.shape, generator=g))
     stub.run_cfg = cfg
     comparison(stub, data)
-    heldout_and_samples(stub, data)
-    assert calls == [{"sampler": "diffusion:dpmpp_2m", "steps": 15, "karras": True}] * 2
+    heldout_and_samples(stub, data)  # novelty's pair: the same samples, not a second draw
+    assert calls == [{"sampler": "diffusion:dpmpp_2m", "steps": 15, "karras": True}]
+    FID()(stub, data), Novelty()(stub, data)
+    assert len(calls) == 1  # one evaluation samples the model once

@@ -27,16 +27,23 @@ def run_sampling(model: Any) -> dict[str, Any]:
 
 
 def heldout_and_samples(model: Any, datamodule: Any, split: str = "test", metric: str = "") -> tuple[Tensor, Tensor]:
-    """``(real, fake)`` as their kind's ``(n, features)`` float features, ``n`` = split size."""
+    """``(real, fake)`` as their kind's ``(n, features)`` float features, ``n`` = split size
+    (``genloom evaluate --n`` for the test split). The test split's pair is the one
+    ``comparison`` draws for every floored metric: one evaluation samples the model once."""
     from genloom.kinds import get_kind
 
     kind = get_kind(model.info.kind)
-    real = all_examples(datamodule.split(split))
-    n = len(real["x"])
-    cond = real.get("y") if model.conditional else None
-    generator = torch.Generator().manual_seed(int(model.run_cfg.seed))
-    fake = model.sample(n, cond=cond, generator=generator, **run_sampling(model)).data
+    if split == "test":
+        from genloom_eval.metrics.comparison import comparison
+
+        cmp = comparison(model, datamodule)
+        real_x, fake = cmp.heldout, cmp.samples
+    else:
+        real = all_examples(datamodule.split(split))
+        real_x, cond = real["x"], real.get("y") if model.conditional else None
+        generator = torch.Generator().manual_seed(int(model.run_cfg.seed))
+        fake = model.sample(len(real_x), cond=cond, generator=generator, **run_sampling(model)).data
     try:
-        return kind.features(real["x"], model.info), kind.features(fake, model.info)
+        return kind.features(real_x, model.info), kind.features(fake, model.info)
     except GenloomError as exc:
         raise ConfigError(f"metric {metric}: {exc}") from None
