@@ -181,3 +181,28 @@ def test_classification_accuracy_score_needs_right_and_varied_samples(digits):
     assert mislabelled["test/cas"] < 0.1  # right images, wrong labels: it learns the wrong map
     one_each = ClassificationAccuracyScore()(Stub(model, of_class(0, vary=False), conditional=True), data)
     assert one_each["test/cas"] < right["test/cas"]  # one image per class: right but not varied
+
+
+def test_evaluation_samples_with_the_runs_sampler_and_options(digits):
+    """What a recipe's sample section names (a few-step sampler) is what evaluation draws with."""
+    from omegaconf import OmegaConf
+
+    from genloom_eval.metrics.heldout import heldout_and_samples
+
+    model, data = digits
+    calls = []
+
+    class Recording(Stub):
+        def sample(self, n, cond=None, generator=None, **kwargs):
+            calls.append(kwargs)
+            return super().sample(n, cond, generator)
+
+    cfg = OmegaConf.merge(model.run_cfg, {"sample": {"sampler": "diffusion:dpmpp_2m",
+                                                    "options": {"steps": 15, "karras": True}}})
+    stub = Recording(model, lambda n, cond, g: torch.rand(n, *model.info.shape, generator=g))
+    stub.run_cfg = cfg
+    comparison(stub, data)
+    heldout_and_samples(stub, data)  # novelty's pair: the same samples, not a second draw
+    assert calls == [{"sampler": "diffusion:dpmpp_2m", "steps": 15, "karras": True}]
+    FID()(stub, data), Novelty()(stub, data)
+    assert len(calls) == 1  # one evaluation samples the model once

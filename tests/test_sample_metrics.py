@@ -118,3 +118,16 @@ def test_copying_tells_a_reciter_from_a_babbler():
     assert babbled["test/copy_16"] == 0.0 < babbled["test/copy_16_floor"]  # nothing real at all
     assert recited["test/copy_8_floor"] == babbled["test/copy_8_floor"]  # the floor is the data's
     assert 0.0 < recited["test/copy_32_floor"] < recited["test/copy_16_floor"] < recited["test/copy_8_floor"] < 1.0
+
+
+def test_frechet_with_fewer_examples_than_dimensions_equals_the_covariance_formula():
+    """The (n, m) route for n < d (piano rolls: 465 of 4,096 pixels) gives the (d, d) value."""
+    from genloom_eval.metrics.frechet import frechet_low_rank
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(40, 60)), rng.normal(0.3, 1.5, size=(50, 60))
+    stats = [(x.mean(axis=0), np.cov(x, rowvar=False)) for x in (a, b)]
+    exact = frechet_from_stats(*stats[0], *stats[1])
+    assert frechet_low_rank(a, b) == pytest.approx(exact, rel=1e-6)  # the (d, d) route's eigh rounding
+    assert frechet_distance(a, b) == pytest.approx(exact, rel=1e-6)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)

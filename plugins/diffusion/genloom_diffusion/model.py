@@ -69,6 +69,9 @@ class Diffusion(GenerativeModel):
         min_snr_gamma: float = 5.0
         ema: bool = True
         ema_decay: float = 0.999
+        #: ramp the EMA's decay as min(ema_decay, (1 + k) / (10 + k)) (genloom.EMA's warmup):
+        #: without it a short run samples from an average still holding its random start
+        ema_warmup: bool = False
         latent: FirstStageConfig = field(default_factory=FirstStageConfig)
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
@@ -95,7 +98,7 @@ class Diffusion(GenerativeModel):
         if len(self.noise_schedule.alphas_cumprod) != cfg.timesteps:
             raise ValueError(f"noise schedule '{cfg.schedule.name}' returned "
                              f"{len(self.noise_schedule.alphas_cumprod)} values for {cfg.timesteps} timesteps")
-        self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
+        self.ema = EMA(self.denoiser, cfg.ema_decay, warmup=cfg.ema_warmup) if cfg.ema else None
         #: what the samplers check they solve (see DiffusionSampler.objective)
         self.objective: str = cfg.objective
         self.flow_path = FlowPath(cfg.timesteps) if cfg.objective == "flow" else None

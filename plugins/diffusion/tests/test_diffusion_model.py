@@ -180,3 +180,18 @@ def test_trains_on_points_with_the_mlp(tmp_path):
     ])
     result = train(cfg, echo=None)
     assert result.samples.is_file() and result.trainer.global_step == 5
+
+
+@pytest.mark.parametrize("warmup, moved", [(True, 1 - 2 / 11), (False, 1 - 0.99)])
+def test_ema_warmup_option_reaches_the_ema(warmup, moved):
+    """model.ema_warmup ramps the EMA: its second update moves 1 - 2/11 of the way, not 1 - decay."""
+    model = diffusion(DIGITS, *TINY, "model.ema_decay=0.99", f"model.ema_warmup={warmup}")
+    assert model.ema.warmup is warmup
+    model.ema.update(model.denoiser)  # the first update copies
+    with torch.no_grad():
+        for p in model.denoiser.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in model.ema.module.parameters()]
+    model.ema.update(model.denoiser)
+    for old, new in zip(before, model.ema.module.parameters()):
+        torch.testing.assert_close(new - old, torch.full_like(old, moved))

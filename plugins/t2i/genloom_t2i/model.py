@@ -105,6 +105,8 @@ class TextToImage(GenerativeModel):
         text_checkpoint: str = ""
         ema: bool = True
         ema_decay: float = field(default=0.999, metadata={"min": 0.0, "max": 0.99999})
+        #: ramp the EMA's decay (genloom.EMA's warmup): a short run's average drops its random start
+        ema_warmup: bool = False
         #: the latent variant: a frozen first stage to denoise the latents of
         #: (``checkpoint``: an autoencoder's run, checkpoint or export; ``scale`` 0: measured)
         latent: FirstStageConfig = field(default_factory=FirstStageConfig)
@@ -139,7 +141,7 @@ class TextToImage(GenerativeModel):
         self.flow_path = FlowPath(cfg.timesteps) if cfg.objective == "flow" else None
         #: the diffusion sampler ``t2i:prompt`` runs when no ``base`` is given
         self.base_sampler = "diffusion:flow_euler" if self.flow_path is not None else "diffusion:ddim"
-        self.ema = EMA(self.denoiser, cfg.ema_decay) if cfg.ema else None
+        self.ema = EMA(self.denoiser, cfg.ema_decay, warmup=cfg.ema_warmup) if cfg.ema else None
 
     # -- what samplers read (genloom_diffusion.DenoisingModel) ------------------------
 

@@ -206,3 +206,17 @@ def test_a_tiny_model_follows_its_prompt_better_than_shuffled_prompts():
     accuracy, chance = float((read == asked).float().mean()), float((read == shuffled).float().mean())
     print(f"digit accuracy after 60 steps: {accuracy:.2f}, against shuffled prompts {chance:.2f}")
     assert accuracy > chance + 0.25
+
+
+@pytest.mark.parametrize("warmup, moved", [(True, 1 - 2 / 11), (False, 1 - 0.99)])
+def test_ema_warmup_option_reaches_the_ema(warmup, moved):
+    """model.ema_warmup ramps the EMA: its second update moves 1 - 2/11 of the way, not 1 - decay."""
+    model = t2i("model.ema_decay=0.99", f"model.ema_warmup={warmup}")
+    model.ema.update(model.denoiser)  # the first update copies
+    with torch.no_grad():
+        for p in model.denoiser.parameters():
+            p.add_(1.0)
+    before = [p.clone() for p in model.ema.module.parameters()]
+    model.ema.update(model.denoiser)
+    for old, new in zip(before, model.ema.module.parameters()):
+        torch.testing.assert_close(new - old, torch.full_like(old, moved))

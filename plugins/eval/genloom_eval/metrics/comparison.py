@@ -11,7 +11,8 @@ samples are closer to the training set than new data is: copying.
 ``n`` is the test split's size unless ``genloom evaluate --n`` asks for fewer (it sets
 ``datamodule.eval_n``); the held-out examples are then a seeded subset. Conditional
 models are sampled with the held-out labels, so both sides have the same classes.
-Samples are drawn once per model and reused by every metric of one evaluation.
+Samples are drawn with the run's ``sample.sampler`` and ``sample.options``
+(``heldout.run_sampling``), once per model and reused by every metric of one evaluation.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from torch import Tensor
 
 from genloom.errors import ConfigError
-from genloom_eval.metrics.heldout import all_examples
+from genloom_eval.metrics.heldout import all_examples, run_sampling
 
 
 @dataclass
@@ -73,7 +74,7 @@ def comparison(model: Any, datamodule: Any) -> Comparison:
     held_x, held_y = test["x"][order], test["y"][order] if "y" in test else None
     cond = held_y if model.conditional else None
     with torch.no_grad():
-        fake = model.sample(n, cond=cond, generator=torch.Generator().manual_seed(seed)).data
+        fake = model.sample(n, cond=cond, generator=torch.Generator().manual_seed(seed), **run_sampling(model)).data
     sets = Comparison(train["x"], train.get("y"), held_x, held_y, fake.detach(), cond)
     _CACHE[model] = (datamodule, n, seed, sets)
     return sets
