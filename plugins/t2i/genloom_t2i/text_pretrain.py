@@ -16,6 +16,8 @@ The encoder's weights are written as safetensors with its config in the metadata
 :class:`~genloom.errors.ConfigError` on a mismatch, never code run from the file).
 
 Run it as ``python -m genloom_t2i.text_pretrain --out chars.safetensors`` (``--help``).
+The package ships one such file, named in a config as ``shipped:captions-contrastive``
+(:data:`SHIPPED_TEXT`; its metadata records the arguments that made it).
 """
 
 from __future__ import annotations
