@@ -4,7 +4,7 @@ Run: OMP_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_t2i.py [--minutes
   [--channels 16] [--batch 32] [--steps 25] [--recipe t2i-mnist] [--set KEY=VALUE ...]
 
 Trains the ``t2i-mnist`` recipe's model (genloom-t2i: cross-attention UNet with the pooled
-prompt vector, jointly trained ``text:chars`` encoder, flow matching, caption dropout 0.1, EMA) on ``captioned_mnist`` with a plain loop
+prompt vector, the shipped ``text:chars`` encoder kept frozen, flow matching, caption dropout 0.1, EMA) on ``captioned_mnist`` with a plain loop
 (Adam, the recipe's learning rate, no schedule) and, each time the training clock passes
 one of ``--minutes``, stops the clock and runs ``prompt_fidelity`` on ``--n`` test prompts
 and ``--n`` held-out combinations (the recipe's sampler, ``--steps`` steps, guidance 3). It prints a row
@@ -17,7 +17,7 @@ timings depend on the machine and its load (printed first).
 
 The defaults take about five minutes on one free CPU core; ``--minutes 2,5,10 --n 200``
 is the long form behind the numbers in docs/text-to-image.md. ``--recipe t2i-latent-mnist``
-benchmarks the latent recipe instead (its first stage and text encoder made first, as its
+benchmarks the latent recipe instead (its first stage made first, as its
 header says; ``--set model.latent.checkpoint=RUN`` names another first stage): the latent
 scale is measured on 8 training batches and the pre-trained text encoder loaded before the
 clock starts, as training's fit start does.

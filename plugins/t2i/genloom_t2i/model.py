@@ -99,7 +99,8 @@ class TextToImage(GenerativeModel):
         #: keep the text encoder's weights fixed (train only the UNet)
         freeze_text: bool = False
         #: a safetensors file of text-encoder weights a new training run starts from
-        #: (written by ``python -m genloom_t2i.text_pretrain``); with ``freeze_text`` the
+        #: (written by ``python -m genloom_t2i.text_pretrain``), or ``shipped:NAME`` for one
+        #: this package ships (``shipped:captions-contrastive``); with ``freeze_text`` the
         #: encoder stays the pre-trained one. Read when training starts, not on resume or
         #: sampling: the run's checkpoints hold the weights
         text_checkpoint: str = ""
@@ -125,6 +126,9 @@ class TextToImage(GenerativeModel):
         #: the frozen autoencoder whose latents are denoised (None: pixels)
         self.first_stage = first_stage(cfg.latent, info)
         self.sample_shape = self.first_stage.latent_shape if self.first_stage else tuple(info.shape)
+        if cfg.text_checkpoint:  # an unknown shipped name fails now, not when training starts
+            from genloom_t2i.text_pretrain import resolve_text_checkpoint
+            resolve_text_checkpoint(cfg.text_checkpoint)
         text = build_component("text_encoder", cfg.text_encoder)
         if cfg.freeze_text:
             text.requires_grad_(False)

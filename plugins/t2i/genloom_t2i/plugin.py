@@ -28,7 +28,7 @@ GENLOOM_COMPONENTS = {
         "text-to-image on the captioned MNIST digits, sized for one GPU (untested)"),
     "config:t2i-latent-mnist": ("genloom_t2i:configs/t2i-latent-mnist.yaml",
         "latent text-to-image over a frozen VAE on the captioned digits, sized for a CPU "
-        "(train its first stage and text encoder first: see the file's header)"),
+        "(train its first stage first: see the file's header)"),
     "config:t2i-latent-mnist-gpu": ("genloom_t2i:configs/t2i-latent-mnist-gpu.yaml",
         "latent text-to-image over a frozen VAE on the captioned digits, sized for one GPU (untested)"),
 }

@@ -16,6 +16,8 @@ The encoder's weights are written as safetensors with its config in the metadata
 :class:`~genloom.errors.ConfigError` on a mismatch, never code run from the file).
 
 Run it as ``python -m genloom_t2i.text_pretrain --out chars.safetensors`` (``--help``).
+The package ships one such file, named in a config as ``shipped:captions-contrastive``
+(:data:`SHIPPED_TEXT`; its metadata records the arguments that made it).
 """
 
 from __future__ import annotations
@@ -42,6 +44,27 @@ def corrupt(ids: Tensor, vocab: int, rate: float, generator: torch.Generator) ->
 
 
 OBJECTIVES = ("denoise", "contrastive")
+
+#: ``model.text_checkpoint: shipped:NAME`` names one of these package files instead of a path
+SHIPPED_PREFIX = "shipped:"
+#: the text encoders this package ships (``weights/NAME.safetensors``), each made by
+#: ``main`` with the arguments its metadata records
+SHIPPED_TEXT: dict[str, Path] = {
+    "captions-contrastive": Path(__file__).parent / "weights" / "captions-contrastive.safetensors",
+}
+
+
+def resolve_text_checkpoint(value: str) -> Path:
+    """The file ``model.text_checkpoint`` names: ``shipped:NAME`` is a text encoder of
+    :data:`SHIPPED_TEXT` (a one-line ConfigError listing them for an unknown name),
+    anything else a path."""
+    if not value.startswith(SHIPPED_PREFIX):
+        return Path(value)
+    name = value[len(SHIPPED_PREFIX):]
+    if name not in SHIPPED_TEXT:
+        raise ConfigError(f"model.text_checkpoint: no shipped text encoder {name!r}; shipped: "
+                          + ", ".join(SHIPPED_PREFIX + n for n in sorted(SHIPPED_TEXT)))
+    return SHIPPED_TEXT[name]
 
 
 def contrastive_loss(encoder: nn.Module, ids: Tensor, batch_size: int, generator: torch.Generator) -> Tensor:
@@ -117,24 +140,37 @@ def pretrain_text_encoder(encoder: nn.Module, captions: Tensor, steps: int, batc
     return losses
 
 
+def new_encoder(dim: int, layers: int, heads: int, seed: int) -> nn.Module:
+    """A fresh ``text:chars`` encoder whose initial weights come from ``seed`` alone, so the
+    script's ``--seed`` fixes the whole run (its weights and its batches)."""
+    from genloom_text.encoder import CharEncoder
+    torch.manual_seed(seed)
+    return CharEncoder(CharEncoder.Config(dim=dim, layers=layers, heads=heads))
+
+
 def encoder_config(encoder: nn.Module) -> dict[str, object]:
     """What the file's metadata records: enough to say which ``text_encoder`` it fits."""
     return {"alphabet": encoder.alphabet, "context": encoder.context, "dim": encoder.dim,
             "layers": len(encoder.layers.layers) if encoder.layers is not None else 0}
 
 
-def save_text_checkpoint(encoder: nn.Module, path: str | Path) -> None:
-    """Write the encoder's weights as safetensors, its config in the metadata."""
+def save_text_checkpoint(encoder: nn.Module, path: str | Path, record: dict[str, object] | None = None) -> None:
+    """Write the encoder's weights as safetensors, its config in the metadata and, under
+    ``genloom_text_pretrain``, ``record`` (how it was made: script, objective, seed, steps)."""
     from safetensors.torch import save_file
     state = {k: v.detach().contiguous() for k, v in encoder.state_dict().items()}
-    save_file(state, str(path), metadata={"genloom_text_encoder": json.dumps(encoder_config(encoder))})
+    metadata = {"genloom_text_encoder": json.dumps(encoder_config(encoder))}
+    if record is not None:
+        metadata["genloom_text_pretrain"] = json.dumps(record)
+    save_file(state, str(path), metadata=metadata)
 
 
 def load_text_checkpoint(encoder: nn.Module, path: str | Path) -> None:
-    """Load weights written by :func:`save_text_checkpoint` into ``encoder``; a
+    """Load weights written by :func:`save_text_checkpoint` (a path or ``shipped:NAME``,
+    see :func:`resolve_text_checkpoint`) into ``encoder``; a
     ConfigError (one line) when the file is missing, unreadable or of another shape."""
     from safetensors import SafetensorError, safe_open
-    path = Path(path)
+    path = resolve_text_checkpoint(str(path))
     if not path.is_file():
         raise ConfigError(f"model.text_checkpoint: no file {str(path)!r}; make one with "
                           "python -m genloom_t2i.text_pretrain --out FILE")
@@ -182,8 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not out.parent.is_dir():
             raise ConfigError(f"--out: no folder {str(out.parent)!r}; create it first")
         from genloom_eval.data.captioned_mnist import CaptionedMNIST
-        from genloom_text.encoder import CharEncoder
-        encoder = CharEncoder(CharEncoder.Config(dim=args.dim, layers=args.layers, heads=args.heads))
+        encoder = new_encoder(args.dim, args.layers, args.heads, args.seed)
         data = CaptionedMNIST(CaptionedMNIST.Config())
         captions = data.splits(0.1, 0.1, 0)["train"].captions
         losses = pretrain_text_encoder(encoder, captions, args.steps, args.batch_size, args.lr,
@@ -192,7 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    save_text_checkpoint(encoder, out)
+    record = {"script": "python -m genloom_t2i.text_pretrain", "objective": args.objective,
+              "seed": args.seed, "steps": args.steps, "batch_size": args.batch_size, "lr": args.lr,
+              "mask_rate": args.mask_rate,
+              "data": "captioned_mnist (default config), train split of splits 0.1/0.1 seed 0",
+              "first_loss": round(losses[0], 4), "last_loss": round(losses[-1], 4)}
+    save_text_checkpoint(encoder, out, record)
     if args.json:
         print(json.dumps({"out": str(out), "first_loss": losses[0], "last_loss": losses[-1]}))
     else:
