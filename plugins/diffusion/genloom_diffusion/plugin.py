@@ -56,6 +56,8 @@ GENLOOM_COMPONENTS = {
         "denoising diffusion on MNIST padded to 32x32 with the UNet denoiser"),
     "config:flow-mnist": ("genloom_diffusion:configs/flow-mnist.yaml",
         "flow matching on MNIST with an MLP velocity net, sized for a CPU (minutes)"),
+    "config:flow-unet-mnist": ("genloom_diffusion:configs/flow-unet-mnist.yaml",
+        "flow matching on MNIST with a small conv UNet, sized for a CPU"),
     "config:diffusion-toy2d": ("genloom_diffusion:configs/diffusion-toy2d.yaml",
         "diffusion on 2-D two-moons points with the MLP denoiser; samples are a scatter plot"),
     "config:diffusion-cond-digits": ("genloom_diffusion:configs/diffusion-cond-digits.yaml",
