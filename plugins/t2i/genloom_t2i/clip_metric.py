@@ -25,16 +25,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
 
 from genloom.errors import ConfigError
-from genloom_eval.metrics.heldout import all_examples
 from genloom_t2i.clip import CANDIDATES, SHIPPED, Clip, clip_score, load_clip, retrieval_accuracy
-from genloom_t2i.metrics import _draw, _held_attr, prompts_for
-
-
-def _whole(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int)
+from genloom_t2i.metrics import _draw, captioned_splits, prompted_examples, sampling_options
 
 
 class ClipScore:
@@ -47,34 +41,23 @@ class ClipScore:
 
     def __init__(self, steps: int | None = None, guidance: float | None = None,
                  weights: str | None = None, candidates: int = CANDIDATES) -> None:
-        if steps is not None and (not _whole(steps) or steps < 1):
-            raise ConfigError(f"metric clip_score: steps must be a whole number >= 1, got {steps!r}")
-        if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, (int, float))
-                                     or guidance < 0):
-            raise ConfigError(f"metric clip_score: guidance must be a number >= 0, got {guidance!r}")
-        if not _whole(candidates) or candidates < 2:
+        self.options = sampling_options("clip_score", steps, guidance)
+        if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 2:
             raise ConfigError(f"metric clip_score: candidates must be a whole number >= 2, got {candidates!r}")
-        self.options: dict[str, Any] = {k: v for k, v in (("steps", steps), ("guidance", guidance))
-                                        if v is not None}
         self.candidates = candidates
         # read now: a missing or damaged file fails before any sampling
         self.clip: Clip = load_clip(SHIPPED if weights is None else str(weights))
 
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
-        if not hasattr(model, "tokenize"):
-            raise ConfigError("metric clip_score needs a text-to-image model (one with prompts)")
+        test, combos = captioned_splits("clip_score", model, datamodule)
         if tuple(model.info.shape) != (1, 28, 28):
             raise ConfigError(f"metric clip_score reads 28x28 grey images (captioned_mnist); this model "
                               f"makes {tuple(model.info.shape)}")
-        try:
-            test, combos = datamodule.split("test"), datamodule.split("combos")
-        except KeyError:
-            raise ConfigError("metric clip_score needs captioned data: data.name=captioned_mnist") from None
         seed = int(model.run_cfg.seed)
         n = getattr(datamodule, "eval_n", None) or len(test)
         out: dict[str, float] = {}
         for prefix, data, held in (("test/", test, False), ("test/combo_", combos, True)):
-            x, caps = _prompted(data, n, seed, held)
+            x, caps = prompted_examples(data, n, seed, held)
             texts = [c.text for c in caps]
             fake = _draw(model, caps, seed, **self.options)
             order = torch.randperm(len(caps), generator=torch.Generator().manual_seed(seed + 1))
@@ -85,16 +68,3 @@ class ClipScore:
                     self.clip, images, prompts, self.candidates, seed + 2)
         return out
 
-
-def _prompted(data: Any, n: int, seed: int, held: bool) -> tuple[Tensor, list[Any]]:
-    """``prompt_fidelity``'s examples and prompts of one split: ``n`` examples in a seeded
-    order, captioned by the dataset's captioner (on ``combos`` the held-out attribute always)."""
-    ex = all_examples(data)
-    order = torch.randperm(len(ex["x"]), generator=torch.Generator().manual_seed(seed))[:n]
-    x, y, a = ex["x"][order], ex["y"][order], ex["attrs"][order]
-    if held:
-        caps = [prompts_for(y[i : i + 1], a[i : i + 1], seed + i, _held_attr(int(y[i])))[0]
-                for i in range(len(y))]
-    else:
-        caps = prompts_for(y, a, seed)
-    return x, caps

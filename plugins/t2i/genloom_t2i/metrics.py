@@ -69,6 +69,43 @@ def _draw(model: Any, caps: list[Caption], seed: int, **options: Any) -> Tensor:
                             **options).data
 
 
+def sampling_options(metric: str, steps: Any, guidance: Any) -> dict[str, Any]:
+    """The checked ``steps``/``guidance`` options of a prompt metric (one line, exit 2, for
+    a bad one); only those given, so the model's own defaults apply otherwise."""
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ConfigError(f"metric {metric}: steps must be a whole number >= 1, got {steps!r}")
+    if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, (int, float))
+                                 or guidance < 0):
+        raise ConfigError(f"metric {metric}: guidance must be a number >= 0, got {guidance!r}")
+    return {k: v for k, v in (("steps", steps), ("guidance", guidance)) if v is not None}
+
+
+def captioned_splits(metric: str, model: Any, datamodule: Any) -> tuple[Any, Any]:
+    """The ``test`` and held-out ``combos`` splits a prompt metric reads, or one line saying
+    the model takes no prompts or the data has no captions."""
+    if not hasattr(model, "tokenize"):
+        raise ConfigError(f"metric {metric} needs a text-to-image model (one with prompts)")
+    try:
+        return datamodule.split("test"), datamodule.split("combos")
+    except KeyError:
+        raise ConfigError(f"metric {metric} needs captioned data: data.name=captioned_mnist") from None
+
+
+def prompted_examples(data: Any, n: int, seed: int, held: bool) -> tuple[Tensor, list[Caption]]:
+    """``n`` examples of one split in a seeded order and their prompts, from the captioner
+    that wrote the captions; with ``held`` (the ``combos`` split) each example's held-out
+    attribute is always asked."""
+    ex = all_examples(data)
+    order = torch.randperm(len(ex["x"]), generator=torch.Generator().manual_seed(seed))[:n]
+    x, y, a = ex["x"][order], ex["y"][order], ex["attrs"][order]
+    if held:
+        caps = [prompts_for(y[i : i + 1], a[i : i + 1], seed + i, _held_attr(int(y[i])))[0]
+                for i in range(len(y))]
+    else:
+        caps = prompts_for(y, a, seed)
+    return x, caps
+
+
 class PromptFidelity:
     """Prompt fidelity on test prompts and held-out combinations, FID, and their floors.
 
@@ -78,36 +115,18 @@ class PromptFidelity:
     """
 
     def __init__(self, steps: int | None = None, guidance: float | None = None) -> None:
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
-            raise ConfigError(f"metric prompt_fidelity: steps must be a whole number >= 1, got {steps!r}")
-        if guidance is not None and (isinstance(guidance, bool) or not isinstance(guidance, (int, float))
-                                     or guidance < 0):
-            raise ConfigError(f"metric prompt_fidelity: guidance must be a number >= 0, got {guidance!r}")
-        self.options: dict[str, Any] = {k: v for k, v in (("steps", steps), ("guidance", guidance))
-                                        if v is not None}
+        self.options = sampling_options("prompt_fidelity", steps, guidance)
 
     def __call__(self, model: Any, datamodule: Any) -> dict[str, float]:
-        if not hasattr(model, "tokenize"):
-            raise ConfigError("metric prompt_fidelity needs a text-to-image model (one with prompts)")
-        try:
-            test, combos = datamodule.split("test"), datamodule.split("combos")
-        except KeyError:
-            raise ConfigError("metric prompt_fidelity needs captioned data: data.name=captioned_mnist") from None
+        test, combos = captioned_splits("prompt_fidelity", model, datamodule)
         seed = int(model.run_cfg.seed)
         n = getattr(datamodule, "eval_n", None) or len(test)
         out: dict[str, float] = {}
         net = load_classifier(CLASSIFIER)
         train = all_examples(datamodule.split("train"))["x"]
-        for split, data, always in (("test", test, ()), ("combo", combos, None)):
-            ex = all_examples(data)
-            order = torch.randperm(len(ex["x"]), generator=torch.Generator().manual_seed(seed))[:n]
-            x, y, a = ex["x"][order], ex["y"][order], ex["attrs"][order]
-            if always is None:  # each example's held-out attribute is always asked
-                caps = [prompts_for(y[i : i + 1], a[i : i + 1], seed + i, _held_attr(int(y[i])))[0]
-                        for i in range(len(y))]
-                only = "held"
-            else:
-                caps, only = prompts_for(y, a, seed), None
+        for split, data, held in (("test", test, False), ("combo", combos, True)):
+            x, caps = prompted_examples(data, n, seed, held)
+            only = "held" if held else None
             fake = _draw(model, caps, seed, **self.options)
             shuffled = [caps[i] for i in torch.randperm(len(caps), generator=torch.Generator().manual_seed(seed + 1))]
             for suffix, images, prompts in (("", fake, caps), ("_floor", x, caps), ("_chance", x, shuffled)):
