@@ -5,7 +5,8 @@ the captioner's own code): the contrastive image-text model of :mod:`genloom_t2i
 trained by ``python -m genloom_t2i.clip_train`` on the captioned train split, scores the
 whole prompt against the whole sample. The prompts and samples are exactly
 ``prompt_fidelity``'s (the same examples of ``test`` and ``combos``, the same captions, the
-same seeds), so the two metrics judge the same images. Reported per split:
+same seeds), so the two metrics judge the same images, drawn once per evaluation
+(``genloom_t2i.metrics.draw_once``). Reported per split:
 
 * ``clip_score``: the mean of ``100 * max(cos, 0)`` between sample and prompt, as
   CLIPScore (Hessel et al., 2021) without its 2.5 weight;
@@ -28,7 +29,7 @@ import torch
 
 from genloom.errors import ConfigError
 from genloom_t2i.clip import CANDIDATES, SHIPPED, Clip, clip_score, load_clip, retrieval_accuracy
-from genloom_t2i.metrics import _draw, captioned_splits, prompted_examples, sampling_options
+from genloom_t2i.metrics import captioned_splits, draw_once, prompted_examples, sampling_options
 
 
 class ClipScore:
@@ -59,7 +60,7 @@ class ClipScore:
         for prefix, data, held in (("test/", test, False), ("test/combo_", combos, True)):
             x, caps = prompted_examples(data, n, seed, held)
             texts = [c.text for c in caps]
-            fake = _draw(model, caps, seed, **self.options)
+            fake = draw_once(model, datamodule, caps, seed, self.options)
             order = torch.randperm(len(caps), generator=torch.Generator().manual_seed(seed + 1))
             shuffled = [texts[int(i)] for i in order]
             for suffix, images, prompts in (("", fake, texts), ("_floor", x, texts), ("_chance", x, shuffled)):

@@ -62,11 +62,19 @@ def fidelity(images: Tensor, caps: list[Caption]) -> dict[str, float]:
     return out
 
 
-def _draw(model: Any, caps: list[Caption], seed: int, **options: Any) -> Tensor:
-    tokens = model.tokenize([c.text for c in caps])
-    with torch.no_grad():
-        return model.sample(len(caps), cond=tokens, generator=torch.Generator().manual_seed(seed),
-                            **options).data
+def draw_once(model: Any, datamodule: Any, caps: list[Caption], seed: int, options: dict[str, Any]) -> Tensor:
+    """One sample per caption at ``seed``, drawn once per evaluation: ``prompt_fidelity``
+    and ``clip_score`` ask for the same prompts, seed and options, so the second reads the
+    first's samples from the evaluation's datamodule (a new one per ``genloom evaluate``)
+    instead of sampling them again."""
+    key = (tuple(c.text for c in caps), seed, tuple(sorted(options.items())))
+    drawn = vars(datamodule).setdefault("_t2i_samples", {}) if hasattr(datamodule, "__dict__") else {}
+    if key not in drawn:
+        tokens = model.tokenize([c.text for c in caps])
+        with torch.no_grad():
+            drawn[key] = model.sample(len(caps), cond=tokens, generator=torch.Generator().manual_seed(seed),
+                                      **options).data
+    return drawn[key]
 
 
 def sampling_options(metric: str, steps: Any, guidance: Any) -> dict[str, Any]:
@@ -127,7 +135,7 @@ class PromptFidelity:
         for split, data, held in (("test", test, False), ("combo", combos, True)):
             x, caps = prompted_examples(data, n, seed, held)
             only = "held" if held else None
-            fake = _draw(model, caps, seed, **self.options)
+            fake = draw_once(model, datamodule, caps, seed, self.options)
             shuffled = [caps[i] for i in torch.randperm(len(caps), generator=torch.Generator().manual_seed(seed + 1))]
             for suffix, images, prompts in (("", fake, caps), ("_floor", x, caps), ("_chance", x, shuffled)):
                 if only:

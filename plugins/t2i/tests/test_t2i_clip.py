@@ -167,6 +167,30 @@ def test_clip_score_reports_samples_floors_and_chance_on_a_t2i_model():
     assert all(math.isfinite(v) for v in out.values())
 
 
+def test_prompt_fidelity_and_clip_score_share_one_draw_per_evaluation(monkeypatch):
+    """Run together (as ``genloom evaluate`` does, on one datamodule) the two metrics sample
+    each split once, not twice, and score exactly what each scores alone."""
+    from genloom import build_model, load_config
+    from genloom.build import build_dataset
+    from genloom.data.splits import DataSplits
+    from genloom_t2i.clip_metric import ClipScore
+    from genloom_t2i.metrics import PromptFidelity
+
+    cfg = load_config(None, small_t2i(), check_trainer=False)
+    fresh = lambda: setattr(data := DataSplits(build_dataset(cfg), cfg.data), "eval_n", 8) or data  # noqa: E731
+    model = build_model(cfg, fresh().info).eval()
+    alone = {**PromptFidelity(steps=2)(model, fresh()), **ClipScore(steps=2)(model, fresh())}
+    calls = []
+    real_sample = model.sample
+    monkeypatch.setattr(model, "sample", lambda *a, **k: calls.append(a) or real_sample(*a, **k))
+    shared = fresh()
+    together = {**PromptFidelity(steps=2)(model, shared), **ClipScore(steps=2)(model, shared)}
+    assert len(calls) == 2  # the test prompts and the held-out combinations, once each
+    assert together == alone
+    ClipScore(steps=3)(model, shared)  # other options are other samples
+    assert len(calls) == 4
+
+
 def test_clip_score_options_are_checked(tmp_path):
     from genloom_t2i.clip_metric import ClipScore
 
