@@ -82,6 +82,14 @@ class TrainingModule(L.LightningModule):
             return True
         return stepped == 0 or (stepped + 1) % max(1, trainer.log_every_n_steps) == 0
 
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """A dict of tensors (what genloom's datasets yield) moves in one comprehension:
+        Lightning's general walk over collections costs a small model's step a few percent."""
+        if type(batch) is dict and all(isinstance(v, Tensor) for v in batch.values()):
+            blocking = device.type in ("cpu", "mps")  # as Lightning's own move
+            return {k: v.to(device, non_blocking=not blocking) for k, v in batch.items()}
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     # -- training ---------------------------------------------------------------------
 
     def on_train_start(self) -> None:
