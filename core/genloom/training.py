@@ -50,6 +50,8 @@ QUIET_WARNINGS = (
     r".*resuming from a checkpoint that ended before the epoch ended.*",
     # a GAN's periodic checkpoint holds the state after its step, as last.ckpt does
     r".*manual optimization and every_n_train_steps.*",
+    # TrainingModule's fast dict move; a datamodule's own transfer_batch_to_device still wins
+    r".*overridden `transfer_batch_to_device` in `LightningModule` but.*",
 )
 
 
