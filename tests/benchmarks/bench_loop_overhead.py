@@ -64,6 +64,8 @@ def through_genloom(steps: int, extra: list[str]) -> tuple[float, float, float]:
         with contextlib.redirect_stderr(io.StringIO()):  # the progress bar still renders
             result = train(cfg, echo=None)
         elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+        done = result.trainer.fit_loop.epoch_loop.batch_progress.total.completed
+        assert done == steps, f"genloom trained {done} batches, not {steps}"
         return elapsed, float(result.trainer.callback_metrics.get("train/loss", float("nan"))), cpu
 
 
@@ -132,7 +134,7 @@ def main() -> None:
         print("\nwhere genloom's time goes (cumulative seconds, under cProfile):")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(
             r"(optimizer|closure|_call_callback_hooks|model_checkpoint|tqdm_progress|module.py.*log|"
-            r"losses|training_step|backward|evaluation_loop)", 25
+            r"losses|training_step|backward|evaluation_loop|logger_connector|batch_to_device)", 30
         )
 
 
