@@ -45,11 +45,7 @@ class TrainingModule(L.LightningModule):
         batch's end, past ``self.log``: Lightning recomputes every value logged with it on
         every later batch of the epoch, about a fifth of a small model's step."""
         connector = getattr(self._trainer, "_logger_connector", None)
-        if connector is None:  # no trainer (a unit test) or another Lightning: the public way
-            shown = self.model.progress_bar_keys
-            for key, value in parts.items():
-                self.log(f"{prefix}/{key}", value.detach() if isinstance(value, Tensor) else value,
-                         on_step=True, on_epoch=False, prog_bar=key in shown, batch_size=batch_size)
+        if connector is None:  # no trainer: nowhere to log, as self.log would find
             return
         values = {f"{prefix}/{k}": v.detach() if isinstance(v, Tensor) else torch.tensor(float(v))
                   for k, v in parts.items()}
