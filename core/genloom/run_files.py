@@ -307,8 +307,13 @@ class RunModelCheckpoint(ModelCheckpoint):
 
     @property
     def state_key(self) -> str:
-        # the key Lightning's own class had, so runs saved before keep resuming quietly
-        return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
+        # the key Lightning's own class had, so runs saved before keep resuming quietly;
+        # built once: Lightning reads it for every hook it calls, and building it costs
+        key = self.__dict__.get("_state_key")
+        if key is None:
+            key = self.__dict__["_state_key"] = super().state_key.replace(
+                type(self).__qualname__, "ModelCheckpoint", 1)
+        return key
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Read nothing from the checkpoint: see the class docstring."""

@@ -50,6 +50,8 @@ QUIET_WARNINGS = (
     r".*resuming from a checkpoint that ended before the epoch ended.*",
     # a GAN's periodic checkpoint holds the state after its step, as last.ckpt does
     r".*manual optimization and every_n_train_steps.*",
+    # TrainingModule's fast dict move; a datamodule's own transfer_batch_to_device still wins
+    r".*overridden `transfer_batch_to_device` in `LightningModule` but.*",
 )
 
 
@@ -512,8 +514,9 @@ def _guard_stop_iteration(callback: Any, plugin: str) -> Any:
     read one as "data exhausted", so a plugin's bug ended the run with exit 0."""
     import functools
 
-    names = [n for n in dir(type(callback))
-             if n.startswith("on_") or n in ("setup", "teardown", "state_dict", "load_state_dict")]
+    names = [n for n in dir(type(callback))  # not Callback's own no-ops: wrapping them costs every step
+             if (n.startswith("on_") or n in ("setup", "teardown", "state_dict", "load_state_dict"))
+             and getattr(type(callback), n, None) is not getattr(Callback, n, None)]
     for name in names:
         method = getattr(callback, name, None)
         if not callable(method):
