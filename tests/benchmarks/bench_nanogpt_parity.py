@@ -135,16 +135,16 @@ def train_genloom(steps: int, seed: int, extra: list[str]) -> tuple[nn.Module, f
     return model.eval(), seconds
 
 
-def held_out_bpc(logits_of, test_ids: torch.Tensor) -> float:
-    n = (len(test_ids) - 1) // BLOCK
-    x = test_ids[: n * BLOCK + 1]
-    windows = torch.stack([x[i * BLOCK : i * BLOCK + BLOCK + 1] for i in range(n)])
+def held_out_bpc(logits_of, test_ids: torch.Tensor, block: int = BLOCK) -> float:
+    n = (len(test_ids) - 1) // block
+    x = test_ids[: n * block + 1]
+    windows = torch.stack([x[i * block : i * block + block + 1] for i in range(n)])
     nats = 0.0
     with torch.no_grad():
         for chunk in windows.split(256):
             logits = logits_of(chunk[:, :-1])
             nats += F.cross_entropy(logits.flatten(0, 1), chunk[:, 1:].flatten(), reduction="sum").item()
-    return nats / (n * BLOCK) / LN2  # char tokenizer: one token per character
+    return nats / (n * block) / LN2  # char tokenizer: one token per character
 
 
 def main() -> None:

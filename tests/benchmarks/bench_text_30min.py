@@ -1,0 +1,131 @@
+"""The pydoc character model against ``xz -9`` within a CPU budget (issue 21: 30 CPU-minutes).
+
+Trains a text recipe (``--config``, default ``transformer-pydoc-fast``, with overrides) until
+its own ``trainer.max_steps`` or until the training has used ``--budget`` **process CPU
+seconds** (user + system time of this process, so a machine shared with other work
+does not shorten the budget), whichever comes first, and scores it on the held-out text
+(the test split, the last 10 % of the pydoc topics) in bits per character the way
+``bench_transformer_speedrun.py`` scores (non-overlapping windows through ``net.step``):
+once in 64-character windows (that benchmark's figure) and once in windows of the
+recipe's own ``data.block_size`` (the context the model was trained for).
+
+Beside it: the baseline recipe (``--baseline``, default ``transformer-pydoc-fast`` at its
+shipped length; skipped when it is ``--config`` without overrides), and ``xz -9e`` (Python's ``lzma``, preset 9 | EXTREME) on the same
+held-out text given the training text as a prefix: the bits the compressed stream grows
+by when the test text is appended, per character. Printed for the train split alone
+(what the model sees) and for everything before the test split (train + validation,
+shared/FACTS.md's 1.41). The issue's target: at most 1.41 bpc within 30 CPU-minutes.
+
+Run:  OMP_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_text_30min.py
+      [--config NAME] [--baseline NAME | --no-baseline] [--budget 1800] [--steps N]
+      [override ...]
+--steps overrides the recipe's max_steps (and so its schedule length): ``--steps 20
+--no-baseline`` checks that it runs and prints CPU seconds per step for sizing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import lzma
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_nanogpt_parity import held_out_bpc  # noqa: E402
+
+from genloom import load_config, train  # noqa: E402
+from genloom.build import build_dataset  # noqa: E402
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process, all its threads."""
+    return time.process_time()
+
+
+def cpu_budget_stop(start: float, budget: float) -> Any:
+    """A Lightning callback that stops training once ``budget`` CPU seconds have passed."""
+    from lightning.pytorch.callbacks import Callback
+
+    class CpuBudget(Callback):
+        def on_train_batch_end(self, trainer: Any, *args: Any) -> None:
+            if cpu_seconds() - start >= budget:
+                trainer.should_stop = True
+
+    return CpuBudget()
+
+
+def xz_bits_per_char(prefix: str, text: str) -> float:
+    """Bits ``xz -9e`` adds for ``text`` after ``prefix``, per character of ``text``."""
+    preset = 9 | lzma.PRESET_EXTREME
+    alone = len(lzma.compress(prefix.encode("utf-8"), preset=preset))
+    both = len(lzma.compress((prefix + text).encode("utf-8"), preset=preset))
+    return 8 * (both - alone) / len(text)
+
+
+def run(name: str, budget: float, steps: int | None, extra: list[str], keep: str | None = None) -> dict[str, Any]:
+    """Train ``name`` under the CPU budget; held-out bpc, steps, CPU and wall seconds.
+    ``keep``: the run folder to write (metrics.csv, last.ckpt) instead of a temporary one."""
+    with tempfile.TemporaryDirectory() as out:
+        overrides = [f"output_dir={keep or out + '/run'}", "trainer.limit_val_batches=0",
+                     "trainer.enable_progress_bar=false", "sample.every_n_epochs=0",
+                     "checkpoint.every_n_epochs=0", *extra]
+        if steps is not None:
+            overrides += [f"trainer.max_steps={steps}", "trainer.max_epochs=-1"]
+        cfg = load_config(name, overrides)
+        cpu, wall = cpu_seconds(), time.perf_counter()
+        result = train(cfg, echo=None, callbacks=[cpu_budget_stop(cpu, budget)])
+        cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
+    model = result.model.eval()
+    dataset = build_dataset(cfg)
+    test_ids = dataset.splits(cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)["test"].tokens
+    step = lambda x: model.net.step(x)[0]  # noqa: E731
+    done = int(result.trainer.global_step)
+    return {"name": name, "steps": done, "cpu": cpu, "wall": wall, "block": int(cfg.data.block_size),
+            "bpc64": held_out_bpc(step, test_ids), "bpc_block": held_out_bpc(step, test_ids, int(cfg.data.block_size))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="transformer-pydoc-fast")
+    parser.add_argument("--baseline", default="transformer-pydoc-fast")
+    parser.add_argument("--no-baseline", action="store_true", help="train only --config")
+    parser.add_argument("--budget", type=float, default=1800.0, help="CPU seconds of training per run")
+    parser.add_argument("--steps", type=int, default=None, help="override trainer.max_steps (pilot runs)")
+    parser.add_argument("--run-dir", default=None,
+                        help="keep --config's run folder here (its metrics.csv; add trainer.limit_val_batches=1.0 "
+                             "trainer.check_val_every_n_epoch=N to log val/bpc, which counts toward the budget)")
+    parser.add_argument("overrides", nargs="*", help="extra overrides for --config")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cfg = load_config(args.config, [], check_trainer=False)
+    dataset = build_dataset(cfg)
+    splits = dataset.splits(cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)
+    decode = dataset.tokenizer.decode
+    train_text, val_text, test_text = (decode(splits[k].tokens.tolist()) for k in ("train", "val", "test"))
+    print(f"budget {args.budget:.0f} CPU s per run, 1 thread, load {os.getloadavg()[0]:.2f}", flush=True)
+    rows = []
+    if not args.no_baseline and (args.baseline != args.config or args.overrides or args.steps):
+        rows.append(run(args.baseline, args.budget, None, []))
+    rows.append(run(args.config, args.budget, args.steps, args.overrides, args.run_dir))
+    xz_train = xz_bits_per_char(train_text, test_text)
+    xz_before = xz_bits_per_char(train_text + val_text, test_text)
+    print(f"held-out pydoc test split: {len(test_text)} characters")
+    print(f"{'run':<26} {'steps':>6} {'CPU s':>7} {'wall s':>7} {'CPU s/step':>10} "
+          f"{'bpc (64)':>9} {'bpc (block)':>12}")
+    for r in rows:
+        print(f"{r['name']:<26} {r['steps']:>6} {r['cpu']:7.0f} {r['wall']:7.0f} {r['cpu'] / max(1, r['steps']):10.3f} "
+              f"{r['bpc64']:9.4f} {r['bpc_block']:8.4f} ({r['block']})")
+    print(f"xz -9e given the train split       {xz_train:.4f} bits/char")
+    print(f"xz -9e given train + validation    {xz_before:.4f} bits/char (the issue's 1.41)")
+    best = min(r["bpc_block"] for r in rows)
+    print(f"best model / xz (train prefix): {best / xz_train:.3f}x; load after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
