@@ -268,3 +268,41 @@ def test_the_class_projection_starts_no_larger_than_the_realness_head(name, shap
         head, projection = d.head(h).squeeze(1), (d.embed(y) * h).sum(1)
     assert projection.std() < 3 * head.std()
     torch.testing.assert_close(d(x, y), head + projection)
+
+
+def test_mode_seeking_term_punishes_a_generator_that_ignores_z():
+    torch.manual_seed(0)
+    model = gan(MNIST, *SMALL, "model.conditional=true", "model.mode_seeking=1.0")
+    batch = {"x": torch.rand(8, 1, 28, 28) * 2 - 1, "y": torch.arange(8) % 10}
+    parts = model.losses(batch, player="generator")
+    torch.testing.assert_close(parts["loss"], parts["adversarial"] + parts["mode_seeking"])
+    # a generator whose last layer outputs a constant (z ignored) scores ~1e5, not ~1
+    with torch.no_grad():
+        model.generator.to_image[0].weight.zero_()
+    assert model.losses(batch, player="generator")["mode_seeking"] > 1e4 > 10 * parts["mode_seeking"]
+    assert set(gan(MNIST, *SMALL).losses(batch, player="generator")) == {"loss"}  # off by default
+
+
+def test_mode_seeking_gradient_spreads_samples_of_one_label():
+    torch.manual_seed(0)
+    model = gan(MNIST, *SMALL, "model.conditional=true", "model.mode_seeking=1.0")
+    opt = torch.optim.Adam(model.generator.parameters(), lr=1e-3)
+    z, y = torch.randn(16, 8), torch.full((16,), 3)
+
+    def spread():
+        with torch.no_grad():
+            return model.generator.eval()(z, y).std(0).mean().item()
+
+    before = spread()
+    model.generator.train()
+    for _ in range(20):
+        opt.zero_grad()
+        z1 = torch.randn(16, 8)
+        model._mode_seeking(z1, model.generator(z1, y), y).backward()
+        opt.step()
+    assert spread() > 1.5 * before
+
+
+def test_mode_seeking_weight_must_not_be_negative():
+    with pytest.raises(ConfigError, match="mode_seeking"):
+        gan(DIGITS, *SMALL, "model.mode_seeking=-1")
