@@ -59,6 +59,9 @@ class GAN(GenerativeModel):
         #: decay of the generator's exponential moving average used for sampling; 0 = off
         ema_decay: float = 0.0
         conditional: bool = False
+        #: weight of the mode-seeking term (MSGAN): the generator is also asked to make two
+        #: samples of one label differ as much as their z do; 0 turns it off
+        mode_seeking: float = field(default=0.0, metadata={"min": 0.0})
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -97,7 +100,12 @@ class GAN(GenerativeModel):
         cond = batch.get("y") if self.conditional else None
         critic = lambda x: self.discriminator(x, cond)  # noqa: E731
         if player == "generator":
-            loss = generator_loss(self.cfg.loss, critic(self._fake(len(real), cond, real.device)))
+            z = torch.randn(len(real), self.cfg.latent_dim, device=real.device)
+            fake = self.generator(z, cond)
+            loss = generator_loss(self.cfg.loss, critic(fake))
+            if self.cfg.mode_seeking > 0 and len(real) >= 2:
+                ms = self._mode_seeking(z, fake, cond)
+                return {"loss": loss + self.cfg.mode_seeking * ms, "adversarial": loss, "mode_seeking": ms}
             return {"loss": loss}
         if player not in (None, "discriminator"):
             raise ValueError(f"GAN has players 'discriminator' and 'generator', not {player!r}")
@@ -120,6 +128,20 @@ class GAN(GenerativeModel):
         parts["real_score"] = real_logits.detach().mean()
         parts["fake_score"] = fake_logits.detach().mean()
         return {"loss": loss, **parts}
+
+    def _mode_seeking(self, z: Tensor, fake: Tensor, cond: Tensor | None) -> Tensor:
+        """MSGAN's term (Mao et al. 2019), ``1 / (mean|G(z1)-G(z2)| / mean|z1-z2| + eps)``,
+        for the first half of the batch against fresh z of the same labels.
+
+        A class-conditional generator can learn to ignore z and draw one image per label
+        (on 28x28 MNIST recall fell to 0.002 by 700 batches with hinge or ns loss, spectral
+        norm or not, minibatch std or not); this term is smallest when images move with z.
+        """
+        h = len(z) // 2
+        z2 = torch.randn_like(z[:h])
+        other = self.generator(z2, None if cond is None else cond[:h])
+        ratio = (fake[:h] - other).abs().flatten(1).mean(1) / (z[:h] - z2).abs().mean(1)
+        return 1.0 / (ratio.mean() + 1e-5)
 
     def validation_losses(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         """The adversarial losses on held-out real data against the sampling generator

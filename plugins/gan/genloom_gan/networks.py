@@ -36,17 +36,25 @@ def _label(embed: nn.Embedding | None, cond: Tensor | None, batch: int) -> Tenso
     return embed(cond.long())
 
 
-def _image_levels(data_shape: tuple[int, ...]) -> int:
-    """How many x2 resolution steps lie between 4x4 and the image size."""
+def _image_levels(data_shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(base, levels)``: the image side is ``base * 2**levels`` with ``base`` in 4..7.
+
+    The networks work at ``base x base`` and double (or halve) ``levels`` times, so
+    28x28 MNIST is built from 7x7 in two steps instead of being padded to 32x32 (which
+    costs about 1.3x the pixels and an extra level). Power-of-two sides keep base 4.
+    """
     if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
         raise ValueError(f"dcgan networks need square (c, h, w) images, got shape {tuple(data_shape)}")
-    size = data_shape[1]
-    if size < 8 or size & (size - 1):
+    size = base = data_shape[1]
+    levels = 0
+    while base > 7 and base % 2 == 0:
+        base, levels = base // 2, levels + 1
+    if base < 4 or base > 7 or levels == 0:
         raise ValueError(
-            f"dcgan networks need a power-of-two image size from 8 up, got {size}x{size}; "
-            "use the mlp networks for other sizes"
+            f"dcgan networks need an image side of 4 to 7 times a power of two, from 8 up "
+            f"(8, 14, 16, 28, 32 ...), got {size}x{size}; pad the images (data.pad) or use the mlp networks"
         )
-    return int(math.log2(size)) - 2
+    return base, levels
 
 
 def projection_embedding(num_classes: int, dim: int) -> nn.Embedding | None:
@@ -83,19 +91,20 @@ class DCGANConfig:
 
 
 class DCGANGenerator(Generator):
-    """z (+ label embedding) -> 4x4 feature map -> x2 transposed convs -> tanh image."""
+    """z (+ label embedding) -> base x base feature map (4x4; 7x7 for 28x28) -> x2
+    transposed convs -> tanh image."""
 
     Config = DCGANConfig
 
     def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int, num_classes: int = 0):
         super().__init__()
-        levels = _image_levels(data_shape)
+        base, levels = _image_levels(data_shape)
         self.latent_shape, self.data_shape = (latent_dim,), tuple(data_shape)
         width = cfg.channels * 2**levels
         self.embed = nn.Embedding(num_classes, latent_dim) if num_classes else None
         self.project = nn.Sequential(
-            nn.Linear(latent_dim * (2 if num_classes else 1), width * 16),
-            nn.Unflatten(1, (width, 4, 4)),
+            nn.Linear(latent_dim * (2 if num_classes else 1), width * base * base),
+            nn.Unflatten(1, (width, base, base)),
             nn.BatchNorm2d(width),
             nn.ReLU(),
         )
@@ -113,23 +122,54 @@ class DCGANGenerator(Generator):
         return self.to_image(self.upsample(self.project(h)))
 
 
-class DCGANDiscriminator(_Discriminator):
-    """Image -> x2 strided convs down to 4x4 -> linear score (+ label projection)."""
+class MinibatchStd(nn.Module):
+    """Appends one channel: the features' standard deviation across the batch, averaged.
 
-    Config = DCGANConfig
+    The discriminator then sees how varied a batch is, not only how real each example
+    looks, which is meant to catch a generator that draws one image (per class).
+    StyleGAN's minibatch standard deviation, over the whole batch (real and fake batches
+    are scored separately). On 28x28 MNIST it did not stop a class-conditional DCGAN
+    from collapsing to one digit per class on its own (recall 0.01 after 842 batches);
+    ``model.mode_seeking`` did (docs/results.md).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if len(x) < 2:
+            std = torch.zeros(1, device=x.device, dtype=x.dtype)
+        else:
+            std = (x.var(dim=0, unbiased=False) + 1e-8).sqrt().mean().reshape(1)
+        return torch.cat([x, std.expand(len(x), 1, *x.shape[2:])], dim=1)
+
+
+@dataclass
+class DCGANDiscriminatorConfig(DCGANConfig):
+    """Options of the DCGAN discriminator: channels, and the minibatch-std channel."""
+
+    #: append the batch's feature standard deviation as a channel before the head
+    minibatch_std: bool = False
+
+
+class DCGANDiscriminator(_Discriminator):
+    """Image -> x2 strided convs down to base x base (4x4; 7x7 for 28x28) -> linear
+    score (+ label projection); with ``minibatch_std`` a batch-diversity channel first."""
+
+    Config = DCGANDiscriminatorConfig
 
     def __init__(self, cfg: Any, data_shape: tuple[int, ...], latent_dim: int = 0, num_classes: int = 0):
         super().__init__()
-        levels = _image_levels(data_shape)
+        base, levels = _image_levels(data_shape)
         width = cfg.channels
         layers: list[nn.Module] = [nn.Conv2d(data_shape[0], width, 3, padding=1), nn.LeakyReLU(0.2)]
         for _ in range(levels):
             layers += [nn.Conv2d(width, width * 2, 4, 2, 1), nn.LeakyReLU(0.2)]
             width *= 2
+        if getattr(cfg, "minibatch_std", False):
+            layers.append(MinibatchStd())
+            width += 1
         layers.append(nn.Flatten())
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(width * 16, 1)
-        self.embed = projection_embedding(num_classes, width * 16)
+        self.head = nn.Linear(width * base * base, 1)
+        self.embed = projection_embedding(num_classes, width * base * base)
 
 
 @dataclass

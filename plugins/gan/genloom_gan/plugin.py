@@ -14,7 +14,7 @@ GENLOOM_COMPONENTS = {
     "model:gan": ("genloom_gan.model:GAN",
         "GAN: non-saturating, hinge or WGAN-GP loss; R1; EMA generator; labels"),
     "generator:dcgan": ("genloom_gan.networks:DCGANGenerator",
-        "transposed-conv generator for square power-of-two images (8x8 and up)"),
+        "transposed-conv generator for square images of 4-7 x 2^k pixels (8, 14, 16, 28, 32 ...)"),
     "generator:mlp": ("genloom_gan.networks:MLPGenerator",
         "MLP generator for any data shape (e.g. toy2d points)"),
     "discriminator:dcgan": ("genloom_gan.networks:DCGANDiscriminator",
@@ -35,6 +35,9 @@ GENLOOM_COMPONENTS = {
     "config:cgan-mnist": ("genloom_gan:configs/cgan-mnist.yaml",
         "a class-conditional DCGAN on MNIST padded to 32x32 (needs pip install 'genloom-"
         "eval[mnist]')"),
+    "config:cgan-fast-mnist": ("genloom_gan:configs/cgan-fast-mnist.yaml",
+        "a class-conditional DCGAN sized for a CPU on 28x28 MNIST (width 16, mode-seeking; "
+        "genloom-eval[mnist])"),
 }
 
 

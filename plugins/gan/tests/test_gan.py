@@ -13,6 +13,7 @@ from genloom_gan.truncation import truncated_normal
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 POINTS = DataInfo(kind="points", shape=(2,))
+MNIST = DataInfo(kind="image", shape=(1, 28, 28), num_classes=10)
 MLP = ["model.generator.name=mlp", "model.discriminator.name=mlp"]
 SMALL = ["model.generator.channels=8", "model.discriminator.channels=8", "model.latent_dim=8"]
 
@@ -29,12 +30,14 @@ def gan(info=DIGITS, *overrides):
     Case("gan", DIGITS, SMALL + ["model.loss=wgan-gp", "model.r1_weight=1.0", "model.ema_decay=0.9"],
          id="gan-wgan-gp"),
     Case("gan", POINTS, MLP + ["model.latent_dim=4"], id="gan-points"),
+    Case("gan", MNIST, SMALL + ["model.conditional=true", "model.loss=hinge", "model.spectral_norm=true",
+                                "model.discriminator.minibatch_std=true"], id="gan-28x28-conditional-mbstd"),
 ])
 def test_gan_conformance(case, check):
     check(case)
 
 
-@pytest.mark.parametrize("size", [8, 16, 32])
+@pytest.mark.parametrize("size", [8, 14, 16, 28, 32])
 def test_dcgan_shapes(size):
     info = DataInfo(kind="image", shape=(3, size, size), num_classes=4)
     model = gan(info, *SMALL, "model.conditional=true")
@@ -45,9 +48,39 @@ def test_dcgan_shapes(size):
     assert model.discriminator(x, y).shape == (5,)
 
 
-def test_dcgan_rejects_sizes_it_cannot_build():
-    with pytest.raises(ComponentError, match="power-of-two"):
-        gan(DataInfo(kind="image", shape=(1, 12, 12)), *SMALL)
+def test_dcgan_builds_28x28_from_7x7_without_padding():
+    # 28 = 7 x 2 x 2: two doublings from a 7x7 map, not three from 4x4 of a padded 32x32
+    model = gan(DataInfo(kind="image", shape=(1, 28, 28), num_classes=10), *SMALL)
+    assert model.generator.project[1].unflattened_size == (32, 7, 7)
+    assert sum(isinstance(m, nn.ConvTranspose2d) for m in model.generator.modules()) == 2
+    strided = [m for m in model.discriminator.modules() if isinstance(m, nn.Conv2d) and m.stride == (2, 2)]
+    assert len(strided) == 2 and model.discriminator.head.in_features == 32 * 7 * 7
+
+
+@pytest.mark.parametrize("size", [4, 9, 12 * 3, 7])
+def test_dcgan_rejects_sizes_it_cannot_build(size):
+    with pytest.raises(ComponentError, match="4 to 7 times a power of two"):
+        gan(DataInfo(kind="image", shape=(1, size, size)), *SMALL)
+
+
+def test_minibatch_std_lets_the_discriminator_see_a_batch_without_variety():
+    torch.manual_seed(0)
+    model = gan(MNIST, *SMALL, "model.discriminator.minibatch_std=true")
+    d = model.discriminator
+    assert d.head.in_features == (32 + 1) * 7 * 7
+    varied = torch.rand(8, 1, 28, 28) * 2 - 1
+    same = varied[:1].expand(8, -1, -1, -1)
+    with torch.no_grad():
+        h_varied, h_same = d.features[:-1](varied), d.features[:-1](same)
+    # the appended channel: zero (up to the epsilon) for identical examples, > 0 otherwise
+    assert h_same[:, -1].max() < 1e-3 < h_varied[:, -1].min()
+    assert torch.equal(h_varied[:, -1], h_varied[:1, -1].expand(8, -1, -1))
+    # the same example scores differently alone in a collapsed batch than among varied ones
+    assert not torch.allclose(d(same)[0], d(torch.cat([same[:1], varied[1:]]))[0])
+    assert d(varied[:1]).shape == (1,)  # a batch of one has no spread: the channel is 0
+
+
+def test_dcgan_rejects_data_that_is_not_a_square_image():
     with pytest.raises(ComponentError, match="square"):
         gan(POINTS)
 
@@ -216,7 +249,8 @@ def test_conditional_samples_follow_the_label():
     assert not torch.equal(sevens.data, threes.data)
 
 
-@pytest.mark.parametrize("name, shape", [("dcgan", (1, 32, 32)), ("dcgan", (1, 8, 8)), ("mlp", (1, 8, 8))])
+@pytest.mark.parametrize("name, shape", [("dcgan", (1, 32, 32)), ("dcgan", (1, 28, 28)), ("dcgan", (1, 8, 8)),
+                                         ("mlp", (1, 8, 8))])
 def test_the_class_projection_starts_no_larger_than_the_realness_head(name, shape):
     # with nn.Embedding's N(0, 1) init the projection <embed(y), h> was ~185x the head's
     # output on 32x32 MNIST (~95x on digits): the critic scored one random direction per
@@ -234,3 +268,41 @@ def test_the_class_projection_starts_no_larger_than_the_realness_head(name, shap
         head, projection = d.head(h).squeeze(1), (d.embed(y) * h).sum(1)
     assert projection.std() < 3 * head.std()
     torch.testing.assert_close(d(x, y), head + projection)
+
+
+def test_mode_seeking_term_punishes_a_generator_that_ignores_z():
+    torch.manual_seed(0)
+    model = gan(MNIST, *SMALL, "model.conditional=true", "model.mode_seeking=1.0")
+    batch = {"x": torch.rand(8, 1, 28, 28) * 2 - 1, "y": torch.arange(8) % 10}
+    parts = model.losses(batch, player="generator")
+    torch.testing.assert_close(parts["loss"], parts["adversarial"] + parts["mode_seeking"])
+    # a generator whose last layer outputs a constant (z ignored) scores ~1e5, not ~1
+    with torch.no_grad():
+        model.generator.to_image[0].weight.zero_()
+    assert model.losses(batch, player="generator")["mode_seeking"] > 1e4 > 10 * parts["mode_seeking"]
+    assert set(gan(MNIST, *SMALL).losses(batch, player="generator")) == {"loss"}  # off by default
+
+
+def test_mode_seeking_gradient_spreads_samples_of_one_label():
+    torch.manual_seed(0)
+    model = gan(MNIST, *SMALL, "model.conditional=true", "model.mode_seeking=1.0")
+    opt = torch.optim.Adam(model.generator.parameters(), lr=1e-3)
+    z, y = torch.randn(16, 8), torch.full((16,), 3)
+
+    def spread():
+        with torch.no_grad():
+            return model.generator.eval()(z, y).std(0).mean().item()
+
+    before = spread()
+    model.generator.train()
+    for _ in range(20):
+        opt.zero_grad()
+        z1 = torch.randn(16, 8)
+        model._mode_seeking(z1, model.generator(z1, y), y).backward()
+        opt.step()
+    assert spread() > 1.5 * before
+
+
+def test_mode_seeking_weight_must_not_be_negative():
+    with pytest.raises(ConfigError, match="mode_seeking"):
+        gan(DIGITS, *SMALL, "model.mode_seeking=-1")
