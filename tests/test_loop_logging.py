@@ -24,12 +24,12 @@ GAN = [*BASE, "model.latent_dim=4", "model.generator.channels=4",
        "model.discriminator.channels=4"]
 
 
-def self_log_step(self, prefix: str, parts: dict[str, Tensor], batch_size: int) -> None:
+def self_log_step(self, prefix: str, parts: dict[str, Tensor]) -> None:
     """The reference: what the module did before, Lightning's ``self.log``."""
     shown = self.model.progress_bar_keys
     for key, value in parts.items():
         self.log(f"{prefix}/{key}", value.detach() if isinstance(value, Tensor) else value,
-                 on_step=True, on_epoch=False, prog_bar=key in shown, batch_size=batch_size)
+                 on_step=True, on_epoch=False, prog_bar=key in shown)
 
 
 def run(tmp_path: Path, name: str, config: Path | None, overrides: list[str]):

@@ -40,7 +40,7 @@ class TrainingModule(L.LightningModule):
 
     # -- logging ----------------------------------------------------------------------
 
-    def _log_step(self, prefix: str, parts: dict[str, Tensor], batch_size: int) -> None:
+    def _log_step(self, prefix: str, parts: dict[str, Tensor]) -> None:
         """Hand this step's values to the trainer's metrics now and to the loggers at the
         batch's end, past ``self.log``: Lightning recomputes every value logged with it on
         every later batch of the epoch, about a fifth of a small model's step."""
@@ -120,16 +120,15 @@ class TrainingModule(L.LightningModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
         groups = self.model._groups()
-        size = len(batch["x"])
         log = self._logging_step()
         if groups is None:
             parts = self.model.losses(batch)
             if not self._finite(parts, None):
                 return None  # optim.nonfinite=skip: Lightning skips this batch's step
             if log:
-                self._log_step("train", parts, size)
+                self._log_step("train", parts)
             return parts["loss"]
-        self._manual_step(batch, groups, size, log)
+        self._manual_step(batch, groups, log)
         return None
 
     def _finite(self, parts: dict[str, Tensor], player: str | None) -> bool:
@@ -155,8 +154,7 @@ class TrainingModule(L.LightningModule):
             "optim.lr, set optim.gradient_clip, or optim.nonfinite=skip to skip such steps)"
         )
 
-    def _manual_step(self, batch: dict[str, Tensor], groups: list[OptimizerGroup], size: int,
-                     log: bool) -> None:
+    def _manual_step(self, batch: dict[str, Tensor], groups: list[OptimizerGroup], log: bool) -> None:
         """One batch of multi-player training: each due player backpropagates its own
         loss with the others' parameters frozen, and steps every ``accumulate`` times."""
         optimizers = self.optimizers()
@@ -187,7 +185,7 @@ class TrainingModule(L.LightningModule):
                 self.model.after_optimizer_step(group.name)
             self.untoggle_optimizer(opt)
             if log:
-                self._log_step(f"train/{group.name}", parts, size)
+                self._log_step(f"train/{group.name}", parts)
 
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any,
                        optimizer_closure: Any = None) -> None:

@@ -91,17 +91,17 @@ class GAN(GenerativeModel):
             OptimizerGroup("generator", self.generator, every_n_steps=self.cfg.d_steps),
         ]
 
-    def _fake(self, n: int, cond: Tensor | None, device: torch.device) -> Tensor:
+    def _fake(self, n: int, cond: Tensor | None, device: torch.device) -> tuple[Tensor, Tensor]:
+        """``n`` generated samples and the z they came from (the mode-seeking term needs z)."""
         z = torch.randn(n, self.cfg.latent_dim, device=device)
-        return self.generator(z, cond)
+        return self.generator(z, cond), z
 
     def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
         real = batch["x"]
         cond = batch.get("y") if self.conditional else None
         critic = lambda x: self.discriminator(x, cond)  # noqa: E731
         if player == "generator":
-            z = torch.randn(len(real), self.cfg.latent_dim, device=real.device)
-            fake = self.generator(z, cond)
+            fake, z = self._fake(len(real), cond, real.device)
             loss = generator_loss(self.cfg.loss, critic(fake))
             if self.cfg.mode_seeking > 0 and len(real) >= 2:
                 ms = self._mode_seeking(z, fake, cond)
@@ -110,7 +110,7 @@ class GAN(GenerativeModel):
         if player not in (None, "discriminator"):
             raise ValueError(f"GAN has players 'discriminator' and 'generator', not {player!r}")
         with torch.no_grad():
-            fake = self._fake(len(real), cond, real.device)
+            fake, _ = self._fake(len(real), cond, real.device)
         parts: dict[str, Tensor] = {}
         if self.cfg.r1_weight > 0:
             r1, real_logits = r1_penalty(critic, real)

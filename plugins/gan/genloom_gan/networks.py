@@ -163,7 +163,7 @@ class DCGANDiscriminator(_Discriminator):
         for _ in range(levels):
             layers += [nn.Conv2d(width, width * 2, 4, 2, 1), nn.LeakyReLU(0.2)]
             width *= 2
-        if getattr(cfg, "minibatch_std", False):
+        if cfg.minibatch_std:
             layers.append(MinibatchStd())
             width += 1
         layers.append(nn.Flatten())

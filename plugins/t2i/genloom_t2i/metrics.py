@@ -68,7 +68,7 @@ def draw_once(model: Any, datamodule: Any, caps: list[Caption], seed: int, optio
     first's samples from the evaluation's datamodule (a new one per ``genloom evaluate``)
     instead of sampling them again."""
     key = (tuple(c.text for c in caps), seed, tuple(sorted(options.items())))
-    drawn = vars(datamodule).setdefault("_t2i_samples", {}) if hasattr(datamodule, "__dict__") else {}
+    drawn = vars(datamodule).setdefault("_t2i_samples", {})
     if key not in drawn:
         tokens = model.tokenize([c.text for c in caps])
         with torch.no_grad():
