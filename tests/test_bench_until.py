@@ -94,3 +94,27 @@ def test_the_time_budget_is_training_time_the_checks_do_not_use_it(tmp_path, cap
     checks = run["until"]["checks"]
     assert sum(c["check_s"] for c in checks) > 1.0  # the checks alone took more than the budget
     assert checks[-1]["train_s"] >= 0.9  # and training still had (nearly) all of its second
+    assert checks[-1]["train_s"] < 1.9  # and stopped at its end, checks not counted
+
+
+def test_with_until_the_callback_keeps_the_time_budget_not_lightnings_timer():
+    """Lightning's Timer cannot be paused, so with --until the time budget is the
+    callback's own clock: no trainer.max_time, and the callback stops the run."""
+    from types import SimpleNamespace
+
+    from genloom_eval.bench import Budget
+    from genloom_eval.bench_target import parse_target, until_callback
+
+    budget = Budget(seconds=2.0)
+    assert any("max_time" in o for o in budget.overrides())
+    assert not any("max_time" in o for o in budget.overrides(timed_by_callback=True))
+    trainer = SimpleNamespace(should_stop=False, sanity_checking=False, callback_metrics={})
+    watch = until_callback(parse_target("val/loss<=0"), 1e9, None, budget_s=0.0)
+    watch.on_train_start(trainer, None)
+    watch.on_train_batch_end(trainer, None)
+    assert trainer.should_stop
+    unbounded = until_callback(parse_target("val/loss<=0"), 1e9, None)
+    trainer.should_stop = False
+    unbounded.on_train_start(trainer, None)
+    unbounded.on_train_batch_end(trainer, None)
+    assert not trainer.should_stop

@@ -49,12 +49,17 @@ class Budget:
     steps: int | None = None
     seconds: float | None = None
 
-    def overrides(self) -> list[str]:
-        """The trainer settings that impose this budget (and lift every other limit)."""
+    def overrides(self, timed_by_callback: bool = False) -> list[str]:
+        """The trainer settings that impose this budget (and lift every other limit).
+
+        ``timed_by_callback``: a ``--until`` callback keeps the time budget itself (its
+        clock stops while it checks), so ``trainer.max_time`` is not set."""
         if self.steps is not None:
             return ["trainer.max_epochs=-1", f"trainer.max_steps={self.steps}"]
         # the config's max_epochs stays: it is the learning-rate schedule's horizon (with no
         # end in sight, a cosine schedule would decay to its floor after one step)
+        if timed_by_callback:
+            return ["trainer.max_steps=-1"]
         return ["trainer.max_steps=-1", f"trainer.max_time={{seconds: {self.seconds}}}"]
 
     def describe(self) -> str:
@@ -361,7 +366,7 @@ def run_bench(
 
         from genloom_eval.bench_target import parse_every, parse_target, until_callback
 
-        watch = partial(until_callback, parse_target(until), parse_every(every), n)
+        watch = partial(until_callback, parse_target(until), parse_every(every), n, budget.seconds)
     per_family = split_overrides(overrides, families)
     for item in overrides:  # FAMILY:data.KEY=VALUE would make the families' data differ
         family, colon, rest = item.partition("=")[0].partition(":")
@@ -377,7 +382,7 @@ def run_bench(
         for seed in range(seeds):
             run_dir = out / "runs" / f"{family}-seed{seed}"
             cfg = load_config(path, [
-                *per_family[family], *budget.overrides(), f"seed={seed}", f"output_dir={run_dir}",
+                *per_family[family], *budget.overrides(watch is not None), f"seed={seed}", f"output_dir={run_dir}",
                 "trainer.enable_progress_bar=false", "checkpoint.every_n_epochs=0",
                 "checkpoint.every_n_steps=0",
             ])

@@ -137,10 +137,14 @@ def _set_rng_state(state: tuple[Any, ...]) -> None:
     torch.set_rng_state(state[2])
 
 
-def until_callback(target: Target, every_s: float, n: int | None) -> Any:
+def until_callback(target: Target, every_s: float, n: int | None, budget_s: float | None = None) -> Any:
     """A Lightning callback that checks ``target`` every ``every_s`` seconds of training
     (after each validation for a logged metric), records the checks in ``.history`` and stops
-    the run when the target is met. Its evaluations run on ``n`` samples."""
+    the run when the target is met. Its evaluations run on ``n`` samples.
+
+    With ``budget_s`` it also keeps the time budget (``--budget``), in place of
+    ``trainer.max_time``: its clock stops while it checks, so the budget is training time
+    as the report says, and Lightning's ``Timer`` (which cannot be paused) is not used."""
     from lightning.pytorch.callbacks import Callback
 
     class UntilTarget(Callback):
@@ -166,7 +170,7 @@ def until_callback(target: Target, every_s: float, n: int | None) -> Any:
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
             self.started = time.monotonic()
 
-        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        def _record_logged(self, trainer: Any) -> None:
             if not target.logged or trainer.sanity_checking or self.started is None:
                 return
             value = trainer.callback_metrics.get(target.key)
@@ -174,9 +178,18 @@ def until_callback(target: Target, every_s: float, n: int | None) -> Any:
                 self._record(trainer, float(value), None, 0.0)
 
         def on_train_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
-            if target.logged or self._train_s() < self.next_check:
+            self._stop_at_budget(trainer)
+            if target.logged or self._train_s() < self.next_check or trainer.should_stop:
                 return
             self.check_now(trainer, pl_module)
+
+        def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+            self._record_logged(trainer)
+            self._stop_at_budget(trainer)
+
+        def _stop_at_budget(self, trainer: Any) -> None:
+            if budget_s is not None and self.started is not None and self._train_s() >= budget_s:
+                trainer.should_stop = True
 
         def check_now(self, trainer: Any, pl_module: Any) -> None:
             import torch
@@ -200,7 +213,6 @@ def until_callback(target: Target, every_s: float, n: int | None) -> Any:
                 )
             spent = time.monotonic() - began
             self.paused += spent
-            _extend_max_time(trainer, spent)
             self._record(trainer, float(results[target.key]), results.get(f"{target.key}_floor"), spent)
             self.next_check = self._train_s() + every_s
 
@@ -212,17 +224,6 @@ def until_callback(target: Target, every_s: float, n: int | None) -> Any:
                 self.check_now(trainer, pl_module)
 
     return UntilTarget()
-
-
-def _extend_max_time(trainer: Any, seconds: float) -> None:
-    """Give ``trainer.max_time`` (``--budget``) back the seconds a check took, so that the
-    budget is training time as the report says; otherwise checks eat into it. Lightning's
-    Timer has no public way to pause, hence its ``_duration``."""
-    from lightning.pytorch.callbacks import Timer
-
-    for callback in trainer.callbacks:
-        if isinstance(callback, Timer) and getattr(callback, "_duration", None) is not None:
-            callback._duration += seconds
 
 
 def parse_every(text: str) -> float:
