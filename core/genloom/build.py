@@ -30,7 +30,18 @@ def build_dataset(run_cfg: Any) -> Any:
 
 def build_model(run_cfg: Any, info: Any) -> Any:
     """The model of a run, for data described by ``info``, with the run's optimizer config."""
-    model = build_component("model", run_cfg.model, info=info)
+    return with_run_config(build_component("model", run_cfg.model, info=info), run_cfg)
+
+
+def with_run_config(model: Any, run_cfg: Any) -> Any:
+    """Give ``model`` what the run config sets on any model: ``optim_cfg``, ``run_cfg`` and,
+    with ``channels_last: true``, 4-D weights stored channels-last, which convolutions then
+    also use for their outputs (9-18 % less CPU time a training batch for the conv MNIST
+    recipes: docs/performance.md); other parameters are untouched."""
+    if run_cfg.get("channels_last"):
+        import torch
+
+        model.to(memory_format=torch.channels_last)
     model.optim_cfg = run_cfg.optim
     model.run_cfg = run_cfg
     return model

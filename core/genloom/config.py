@@ -91,6 +91,8 @@ class RunScalars:
     seed: int = 0
     output_dir: str | None = None
     init_from: str | None = None
+    #: keep 4-D weights (convolutions) in channels-last order, for training and sampling
+    channels_last: bool = False
 
 
 #: the optimizers known by short name (``optim.name``): name -> class in ``torch.optim``;

@@ -22,7 +22,7 @@ import torch
 from lightning.pytorch.callbacks import Callback, Checkpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
-from genloom.build import build_dataset, build_model
+from genloom.build import build_dataset, build_model, with_run_config
 from genloom.checkpoints import load_weights, read_weights
 from genloom.data.base import UsesSavedTokenizer, adopt_saved_tokenizer
 from genloom.data.datamodule import GenDataModule
@@ -578,8 +578,7 @@ def adopt_model(model: Any, cfg: DictConfig, info: Any) -> Any:
         raise ConfigError(f"genloom.train: the model was built for {model.info.kind} data of shape "
                           f"{tuple(model.info.shape)}, the data is {info.kind} of shape {tuple(info.shape)}; "
                           "build the model for this data")
-    model.optim_cfg, model.run_cfg = cfg.optim, cfg
-    return model
+    return with_run_config(model, cfg)
 
 
 def train(
