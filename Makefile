@@ -27,8 +27,8 @@ $(EXAMPLES_STAMP): $(STAMP) $(EXAMPLE_FILES)
 	$(if $(EXAMPLES),$(PY) -m pip install -q --disable-pip-version-check --no-deps --force-reinstall $(addprefix ./,$(EXAMPLES)))
 	touch $@
 
-demo: $(STAMP)  # about 90 s of training: a VAE on 5,000 28x28 MNIST digits, then its sample grid
-# (80 CPU-seconds on one thread; the fastest MNIST recipe to draw every class: docs/results.md#mnist-28x28-where-each-recipe-stands)
+demo: $(STAMP)  # about a minute of training: a VAE on 5,000 28x28 MNIST digits, then its sample grid
+# (47 CPU-seconds on one thread; FID 1.6x the floor, every class: docs/results.md#mnist-a-vae-that-samples-from-a-fitted-prior-vae-mnist)
 	$(VENV)/bin/genloom train vae-mnist
 
 # One pytest worker per CPU (pytest-xdist), each test file on one worker so its

@@ -20,4 +20,6 @@ GENLOOM_COMPONENTS = {
         "a RealNVP flow on the 8x8 digits; genloom evaluate reports test bits/dim"),
     "config:flow-toy2d": ("genloom_flow:configs/flow-toy2d.yaml",
         "a RealNVP flow on 2-D two moons; samples are drawn as a scatter plot"),
+    "config:realnvp-mnist": ("genloom_flow:configs/realnvp-mnist.yaml",
+        "a CPU-sized RealNVP flow on 28x28 MNIST (needs pip install 'genloom-eval[mnist]')"),
 }

@@ -14,7 +14,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genloom import DataInfo, GenerativeModel, build_component
+from genloom import ConfigError, DataInfo, GenerativeModel, build_component
+
+from genloom_vae.prior import MixturePrior
+
+#: what ``model.prior`` may name: the N(0, I) of the ELBO, or a mixture fitted to the means
+PRIORS = ("normal", "gmm")
 
 
 class VAE(GenerativeModel):
@@ -32,6 +37,14 @@ class VAE(GenerativeModel):
         beta: float = 1.0
         obs_std: float = 0.25
         conditional: bool = False
+        #: what samples are drawn from: ``normal`` (N(0, I), the ``prior`` sampler) or
+        #: ``gmm`` (a mixture fitted to the encoder's means, the ``latent_prior`` sampler)
+        prior: str = "normal"
+        #: with ``prior: gmm``: mixture components, the training means kept for the fit
+        #: (the most recent; one epoch's worth or more), EM iterations
+        prior_components: int = field(default=10, metadata={"min": 1})
+        prior_bank: int = field(default=4096, metadata={"min": 1})
+        prior_iters: int = field(default=30, metadata={"min": 1})
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
@@ -39,16 +52,31 @@ class VAE(GenerativeModel):
             raise ValueError(
                 "model.conditional=true needs a dataset with class labels (e.g. digits)"
             )
+        if cfg.prior not in PRIORS:
+            raise ConfigError(f"model.prior: unknown prior '{cfg.prior}'; choose one of {', '.join(PRIORS)}")
+        if cfg.prior == "gmm" and cfg.conditional:
+            raise ConfigError("model.prior=gmm fits one mixture to all classes; it does not work with "
+                              "model.conditional=true (use prior=normal)")
         classes = info.num_classes if cfg.conditional else 0
         context = dict(data_shape=info.shape, latent_dim=cfg.latent_dim, num_classes=classes)
         self.encoder = build_component("encoder", cfg.encoder, **context)
         self.decoder = build_component("generator", cfg.decoder, **context)
         self._log_norm = 0.5 * math.prod(info.shape) * math.log(2 * math.pi * cfg.obs_std**2)
+        if cfg.prior == "gmm":
+            #: the fitted prior (genloom.capabilities.HasPrior), sampled by latent_prior
+            self.prior = MixturePrior(cfg.latent_dim, cfg.prior_components, cfg.prior_bank, cfg.prior_iters)
+            self.default_sampler = "latent_prior"
+
+    def decode_latents(self, latents: Tensor, cond: Tensor | None = None) -> Tensor:
+        """Data from latents ``(n, latent_dim)`` drawn elsewhere (the fitted prior)."""
+        return self.decoder(latents, cond)
 
     def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
         x = batch["x"]
         cond = batch.get("y") if self.conditional else None
         posterior = self.encoder.encode(x, cond)
+        if self.training and self.cfg.prior == "gmm":
+            self.prior.observe(posterior.mean)
         x_hat = self.decoder(posterior.rsample(), cond)
         sq = (x_hat - x).pow(2).flatten(1).sum(dim=1)
         recon = (sq / (2 * self.cfg.obs_std**2) + self._log_norm).mean()

@@ -17,6 +17,8 @@ GENLOOM_COMPONENTS = {
     "generator:mlp": ("genloom_vae.networks:MLPDecoder", "MLP decoder for any data shape"),
     "generator:conv": ("genloom_vae.networks:ConvDecoder",
         "small transposed-conv decoder for square power-of-two images"),
+    "sampler:mixture": ("genloom_vae.prior:MixtureSampler",
+        "latents from a Gaussian mixture (the VAE's prior=gmm, fitted to its encoder's means)"),
     # example configs, packaged: genloom train NAME / genloom config init NAME
     "config:vae-digits": ("genloom_vae:configs/vae-digits.yaml",
         "a VAE on the built-in 8x8 digits: about a minute on a laptop CPU"),
