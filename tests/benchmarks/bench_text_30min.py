@@ -24,14 +24,17 @@ evaluation** (``genloom_text.dynamic_eval``, Krause et al. 2018), which scores t
 text window by window and takes one gradient step (``--dynamic-optimizer``, learning
 rate LR, ``--dynamic-decay`` back toward the trained weights) on each window after
 scoring it, as an adaptive compressor learns from the text it has already coded. Its
-``dynamic-eval bpc`` is printed on its own lines, never in the plain columns. Bits per
+``dynamic-eval bpc`` is printed on its own lines, never in the plain columns.
+``--dynamic-stride S`` reads the test text in overlapping windows ``S`` apart, each
+scored and stepped on only on its ``S`` new targets. Bits per
 character count the characters each token stands for (the tokenizer's ``count_chars``),
 so a BPE recipe is scored per character too. ``--eval-run DIR`` scores a run already
 trained (its ``last.ckpt``) instead of training one.
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_text_30min.py
       [--config NAME] [--baseline NAME | --no-baseline] [--budget 1800] [--steps N]
-      [--dynamic LR ...] [--dynamic-optimizer sgd|adam] [--dynamic-decay D] [--eval-run DIR]
+      [--dynamic LR ...] [--dynamic-optimizer sgd|adam] [--dynamic-decay D] [--dynamic-stride S]
+      [--eval-run DIR]
       [override ...]
 --steps overrides the recipe's max_steps (and so its schedule length): ``--steps 20
 --no-baseline`` checks that it runs and prints CPU seconds per step for sizing.
@@ -81,12 +84,12 @@ def xz_bits_per_char(prefix: str, text: str) -> float:
 
 
 def held_out(model: Any, ids: torch.Tensor, block: int, lr: float = 0.0, optimizer: str = "sgd",
-             decay: float = 0.0) -> DynamicEvalResult:
+             decay: float = 0.0, stride: int | None = None) -> DynamicEvalResult:
     """Test-split score in non-overlapping ``block``-token windows, characters counted by the
     model's tokenizer: with ``lr=0`` the plain held-out score (fixed weights; the windows
     ``bench_transformer_speedrun.py`` scores), otherwise dynamic evaluation."""
     return dynamic_eval(model.net, ids, block=block, lr=lr, optimizer=optimizer, decay=decay,
-                        count_chars=model.count_chars)
+                        stride=stride, count_chars=model.count_chars)
 
 
 def sliding_windows(length: int, block: int, stride: int) -> list[tuple[int, int]]:
@@ -161,6 +164,8 @@ def main() -> None:
                         help="also report dynamic-evaluation bpc at these learning rates (a separate mode)")
     parser.add_argument("--dynamic-optimizer", default="sgd", help="sgd or adam (dynamic evaluation)")
     parser.add_argument("--dynamic-decay", type=float, default=0.0, help="pull back toward the trained weights")
+    parser.add_argument("--dynamic-stride", type=int, default=0,
+                        help="dynamic evaluation in overlapping windows this far apart (0: the block size)")
     parser.add_argument("--eval-run", default=None, help="score this trained run instead of training")
     parser.add_argument("overrides", nargs="*", help="extra overrides for --config")
     args = parser.parse_args()
@@ -194,11 +199,13 @@ def main() -> None:
     print(f"xz -9e given train + validation    {xz_before:.4f} bits/char (the issue's 1.41)")
     if args.dynamic:
         print(f"dynamic evaluation (a separate mode: one {args.dynamic_optimizer} step on each test window "
-              f"after scoring it, decay {args.dynamic_decay}); not the plain held-out bpc")
+              f"after scoring it, decay {args.dynamic_decay}, stride {args.dynamic_stride or 'block'}); "
+              f"not the plain held-out bpc")
     for r in rows:
         for lr in args.dynamic:
             cpu = cpu_seconds()
-            result = held_out(r["model"], r["test_ids"], r["block"], lr, args.dynamic_optimizer, args.dynamic_decay)
+            result = held_out(r["model"], r["test_ids"], r["block"], lr, args.dynamic_optimizer, args.dynamic_decay,
+                              args.dynamic_stride or None)
             print(f"{r['name']:<26} lr {lr:<8g} dynamic-eval bpc {result.bpc:.4f} ({r['block']}; "
                   f"{cpu_seconds() - cpu:.0f} CPU s)", flush=True)
     best = min(r["bpc_block"] for r in rows)

@@ -52,19 +52,19 @@ def test_lr_zero_is_the_plain_held_out_score_and_the_net_is_untouched():
 
 
 def test_each_segment_is_scored_before_the_model_learns_from_it():
-    """Changing the last segment changes nothing scored before it, and the first
-    segment's score is the untrained model's: no token is seen before it is scored."""
+    """Changing later text changes nothing scored before it, and the first segment's score
+    is the unadapted model's: no token is learnt from before it is scored."""
     net, ids = Bigram(), text(102)[:97]  # 6 windows of 16
     block = 16
     full = dynamic_eval(net, ids, block=block, lr=1.0)
     changed = ids.clone()
-    changed[5 * block + 1 :] = (changed[5 * block + 1 :] + 1) % 6
-    head_a = dynamic_eval(net, ids[: 5 * block + 1], block=block, lr=1.0)
-    head_b = dynamic_eval(net, changed[: 5 * block + 1], block=block, lr=1.0)
-    assert head_a.nats == head_b.nats
-    assert dynamic_eval(net, changed, block=block, lr=1.0).nats != full.nats
-    first = dynamic_eval(net, ids[: block + 1], block=block, lr=1.0)
-    assert first.bpc == pytest.approx(static_bpc(net, ids[: block + 1], block), rel=1e-6)
+    changed[5 * block + 1 :] = (changed[5 * block + 1 :] + 1) % 6  # the last window's targets
+    other = dynamic_eval(net, changed, block=block, lr=1.0)
+    assert len(full.window_nats) == 6
+    assert full.window_nats[:5] == other.window_nats[:5]
+    assert full.window_nats[5] != other.window_nats[5]
+    assert dynamic_eval(net, ids[: 5 * block + 1], block=block, lr=1.0).window_nats == full.window_nats[:5]
+    assert full.window_nats[0] == pytest.approx(static_bpc(net, ids[: block + 1], block) * block * math.log(2))
 
 
 def test_decay_pulls_back_toward_the_trained_weights_and_adam_adapts_too():
@@ -95,8 +95,42 @@ def test_same_inputs_same_score():
     ({"block": 8, "lr": 0.1, "decay": 1.0}, "decay=1.0"),
     ({"block": 8, "lr": 0.1, "optimizer": "lion"}, "optimizer='lion'"),
     ({"block": 500, "lr": 0.1}, "more than block=500"),
+    ({"block": 8, "lr": 0.1, "stride": 9}, "stride=9"),
 ])
 def test_bad_settings_are_refused_in_one_line(options, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as err:
         dynamic_eval(Bigram(), text(), **options)
     assert "\n" not in str(err.value)
+
+
+class Trigram(Bigram):
+    """Logits from the current and the previous token: context inside the window matters."""
+
+    def __init__(self, vocab=6, seed=0):
+        super().__init__(vocab, seed)
+        g = torch.Generator().manual_seed(seed + 1)
+        self.prev = nn.Parameter(torch.randn(vocab, vocab, generator=g))
+
+    def step(self, tokens, cache=None, cond=None):
+        prev = torch.cat([torch.zeros_like(tokens[:, :1]), tokens[:, :-1]], dim=1)
+        return self.table[tokens] + self.prev[prev] * (torch.arange(tokens.shape[1]) > 0)[:, None], None
+
+
+def test_overlapping_windows_score_every_token_once_with_more_context():
+    net, ids, block = Trigram(), text(), 16
+    whole = dynamic_eval(net, ids, block=block, lr=0.0)
+    slid = dynamic_eval(net, ids, block=block, lr=0.0, stride=4)
+    assert dynamic_eval(net, ids, block=block, lr=0.0, stride=block).nats == whole.nats
+    # the same targets 1 .. 16 k, now every window's first target has its predecessor too
+    n = (len(ids) - 1) // block
+    assert slid.tokens == len(range(0, len(ids) - block, 4)) * 4 + block - 4 >= whole.tokens
+    assert slid.tokens - whole.tokens < block
+    assert slid.bpc != pytest.approx(whole.bpc)
+    assert dynamic_eval(net, ids, block=block, lr=0.5, stride=4).bpc < slid.bpc
+    # honest with overlap too: changing tokens 41 on leaves the windows scored before alone
+    changed = ids.clone()
+    changed[41:] = (changed[41:] + 1) % 6
+    a = dynamic_eval(net, ids, block=block, lr=0.5, stride=4).window_nats
+    b = dynamic_eval(net, changed, block=block, lr=0.5, stride=4).window_nats
+    # window k (k >= 1) scores targets 4k + 13 .. 4k + 16: unchanged for 4k + 16 < 41
+    assert a[:7] == b[:7] and a[7] != b[7] and n > 0
