@@ -29,12 +29,13 @@ scoring it, as an adaptive compressor learns from the text it has already coded.
 scored and stepped on only on its ``S`` new targets. Bits per
 character count the characters each token stands for (the tokenizer's ``count_chars``),
 so a BPE recipe is scored per character too. ``--eval-run DIR`` scores a run already
-trained (its ``last.ckpt``) instead of training one.
+trained (its ``last.ckpt``) instead of training one, on ``--split test`` or ``val`` (to
+choose dynamic-evaluation settings without looking at the test text).
 
 Run:  OMP_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_text_30min.py
       [--config NAME] [--baseline NAME | --no-baseline] [--budget 1800] [--steps N]
       [--dynamic LR ...] [--dynamic-optimizer sgd|adam] [--dynamic-decay D] [--dynamic-stride S]
-      [--eval-run DIR]
+      [--eval-run DIR [--split val]]
       [override ...]
 --steps overrides the recipe's max_steps (and so its schedule length): ``--steps 20
 --no-baseline`` checks that it runs and prints CPU seconds per step for sizing.
@@ -123,10 +124,11 @@ def sliding_bpc(model: Any, ids: torch.Tensor, block: int, stride: int) -> float
     return nats / chars / math.log(2)
 
 
-def scored(model: Any, cfg: Any) -> dict[str, Any]:
-    """The plain held-out bpc of ``model`` in 64-token windows and in its own block size."""
+def scored(model: Any, cfg: Any, split: str = "test") -> dict[str, Any]:
+    """The plain held-out bpc of ``model`` on ``split`` in 64-token windows, in its own block
+    size and in overlapping windows of its block size."""
     dataset = build_dataset(cfg)
-    test_ids = dataset.splits(cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)["test"].tokens
+    test_ids = dataset.splits(cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)[split].tokens
     block = int(cfg.data.block_size)
     return {"block": block, "test_ids": test_ids, "model": model,
             "bpc64": held_out(model, test_ids, 64).bpc, "bpc_block": held_out(model, test_ids, block).bpc,
@@ -167,6 +169,9 @@ def main() -> None:
     parser.add_argument("--dynamic-stride", type=int, default=0,
                         help="dynamic evaluation in overlapping windows this far apart (0: the block size)")
     parser.add_argument("--eval-run", default=None, help="score this trained run instead of training")
+    parser.add_argument("--split", default="test", choices=("test", "val"),
+                        help="with --eval-run: score this split (val: to choose dynamic-evaluation settings "
+                             "without looking at the test text)")
     parser.add_argument("overrides", nargs="*", help="extra overrides for --config")
     args = parser.parse_args()
     for lr in args.dynamic:
@@ -182,14 +187,15 @@ def main() -> None:
     if args.eval_run:
         model = load(args.eval_run)
         rows.append({"name": Path(args.eval_run).name, "steps": 0, "cpu": float("nan"), "wall": float("nan"),
-                     **scored(model, model.run_cfg)})
+                     **scored(model, model.run_cfg, args.split)})
     else:
         if not args.no_baseline and (args.baseline != args.config or args.overrides or args.steps):
             rows.append(run(args.baseline, args.budget, None, []))
         rows.append(run(args.config, args.budget, args.steps, args.overrides, args.run_dir))
-    xz_train = xz_bits_per_char(train_text, test_text)
-    xz_before = xz_bits_per_char(train_text + val_text, test_text)
-    print(f"held-out pydoc test split: {len(test_text)} characters")
+    held = val_text if args.split == "val" else test_text
+    xz_train = xz_bits_per_char(train_text, held)
+    xz_before = xz_bits_per_char(train_text + val_text, test_text) if args.split == "test" else float("nan")
+    print(f"held-out pydoc {args.split} split: {len(held)} characters")
     print(f"{'run':<26} {'steps':>6} {'CPU s':>7} {'wall s':>7} {'CPU s/step':>10} "
           f"{'bpc (64)':>9} {'bpc (block)':>12} {'bpc (sliding, stride block/4)':>30}")
     for r in rows:
@@ -198,7 +204,7 @@ def main() -> None:
     print(f"xz -9e given the train split       {xz_train:.4f} bits/char")
     print(f"xz -9e given train + validation    {xz_before:.4f} bits/char (the issue's 1.41)")
     if args.dynamic:
-        print(f"dynamic evaluation (a separate mode: one {args.dynamic_optimizer} step on each test window "
+        print(f"dynamic evaluation (a separate mode: one {args.dynamic_optimizer} step on each window "
               f"after scoring it, decay {args.dynamic_decay}, stride {args.dynamic_stride or 'block'}); "
               f"not the plain held-out bpc")
     for r in rows:
