@@ -7,7 +7,10 @@ does not shorten the budget), whichever comes first, and scores it on the held-o
 (the test split, the last 10 % of the pydoc topics) in bits per character the way
 ``bench_transformer_speedrun.py`` scores (non-overlapping windows through ``net.step``):
 once in 64-character windows (that benchmark's figure) and once in windows of the
-recipe's own ``data.block_size`` (the context the model was trained for).
+recipe's own ``data.block_size`` (the context the model was trained for), both from each
+window's start, and once with the same model in overlapping windows of its block size,
+``block / 4`` apart, each character scored once with at least ``3 block / 4`` characters
+before it (``bpc (sliding)``: the plain score, fixed weights, with more context).
 
 Beside it: the baseline recipe (``--baseline``, default ``transformer-pydoc-fast`` at its
 shipped length; skipped when it is ``--config`` without overrides), and ``xz -9e`` (Python's ``lzma``, preset 9 | EXTREME) on the same
@@ -16,8 +19,23 @@ by when the test text is appended, per character. Printed for the train split al
 (what the model sees) and for everything before the test split (train + validation,
 shared/FACTS.md's 1.41). The issue's target: at most 1.41 bpc within 30 CPU-minutes.
 
+``--dynamic LR [LR ...]`` adds a second, separately named evaluation mode: **dynamic
+evaluation** (``genloom_text.dynamic_eval``, Krause et al. 2018), which scores the test
+text window by window and takes one gradient step (``--dynamic-optimizer``, learning
+rate LR, ``--dynamic-decay`` back toward the trained weights) on each window after
+scoring it, as an adaptive compressor learns from the text it has already coded. Its
+``dynamic-eval bpc`` is printed on its own lines, never in the plain columns.
+``--dynamic-stride S`` reads the test text in overlapping windows ``S`` apart, each
+scored and stepped on only on its ``S`` new targets. Bits per
+character count the characters each token stands for (the tokenizer's ``count_chars``),
+so a BPE recipe is scored per character too. ``--eval-run DIR`` scores a run already
+trained (its ``last.ckpt``) instead of training one, on ``--split test`` or ``val`` (to
+choose dynamic-evaluation settings without looking at the test text).
+
 Run:  OMP_NUM_THREADS=1 .venv/bin/python tests/benchmarks/bench_text_30min.py
       [--config NAME] [--baseline NAME | --no-baseline] [--budget 1800] [--steps N]
+      [--dynamic LR ...] [--dynamic-optimizer sgd|adam] [--dynamic-decay D] [--dynamic-stride S]
+      [--eval-run DIR [--split val]]
       [override ...]
 --steps overrides the recipe's max_steps (and so its schedule length): ``--steps 20
 --no-baseline`` checks that it runs and prints CPU seconds per step for sizing.
@@ -27,8 +45,8 @@ from __future__ import annotations
 
 import argparse
 import lzma
+import math
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,11 +54,9 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_nanogpt_parity import held_out_bpc  # noqa: E402
-
-from genloom import load_config, train  # noqa: E402
+from genloom import load, load_config, train  # noqa: E402
 from genloom.build import build_dataset  # noqa: E402
+from genloom_text.dynamic_eval import DynamicEvalResult, check_options, dynamic_eval  # noqa: E402
 
 
 def cpu_seconds() -> float:
@@ -68,6 +84,57 @@ def xz_bits_per_char(prefix: str, text: str) -> float:
     return 8 * (both - alone) / len(text)
 
 
+def held_out(model: Any, ids: torch.Tensor, block: int, lr: float = 0.0, optimizer: str = "sgd",
+             decay: float = 0.0, stride: int | None = None) -> DynamicEvalResult:
+    """Test-split score in non-overlapping ``block``-token windows, characters counted by the
+    model's tokenizer: with ``lr=0`` the plain held-out score (fixed weights; the windows
+    ``bench_transformer_speedrun.py`` scores), otherwise dynamic evaluation."""
+    return dynamic_eval(model.net, ids, block=block, lr=lr, optimizer=optimizer, decay=decay,
+                        stride=stride, count_chars=model.count_chars)
+
+
+def sliding_windows(length: int, block: int, stride: int) -> list[tuple[int, int]]:
+    """``(start, first scored target)`` of each window of ``block`` inputs over a text of
+    ``length`` tokens, starts ``stride`` apart: the first window scores all its targets,
+    each later one only its last ``stride`` (every target once, after at least
+    ``block - stride`` tokens of context); targets past the last full window are left out."""
+    if not 1 <= stride <= block:
+        raise ValueError(f"stride={stride} must be in [1, block={block}]")
+    starts = range(0, length - block, stride)
+    return [(s, 0 if s == 0 else block - stride) for s in starts]
+
+
+def sliding_bpc(model: Any, ids: torch.Tensor, block: int, stride: int) -> float:
+    """Plain held-out bpc (fixed weights) with overlapping windows, so each scored character
+    sees ``block - stride`` to ``block - 1`` characters before it instead of 0 to
+    ``block - 1``: the same model, scored with more of its context."""
+    import torch.nn.functional as F
+
+    nats, chars = 0.0, 0
+    spans = sliding_windows(len(ids), block, stride)
+    with torch.no_grad():
+        for i in range(0, len(spans), 64):
+            part = spans[i : i + 64]
+            x = torch.stack([ids[s : s + block + 1] for s, _ in part])
+            logits = model.net.step(x[:, :-1])[0]
+            token = F.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten(), reduction="none").view(len(part), -1)
+            for row, (_, first) in enumerate(part):
+                nats += token[row, first:].sum().item()
+                chars += int(model.count_chars(x[row, 1 + first :]).sum())
+    return nats / chars / math.log(2)
+
+
+def scored(model: Any, cfg: Any, split: str = "test") -> dict[str, Any]:
+    """The plain held-out bpc of ``model`` on ``split`` in 64-token windows, in its own block
+    size and in overlapping windows of its block size."""
+    dataset = build_dataset(cfg)
+    test_ids = dataset.splits(cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)[split].tokens
+    block = int(cfg.data.block_size)
+    return {"block": block, "test_ids": test_ids, "model": model,
+            "bpc64": held_out(model, test_ids, 64).bpc, "bpc_block": held_out(model, test_ids, block).bpc,
+            "bpc_slide": sliding_bpc(model, test_ids, block, max(1, block // 4))}
+
+
 def run(name: str, budget: float, steps: int | None, extra: list[str], keep: str | None = None) -> dict[str, Any]:
     """Train ``name`` under the CPU budget; held-out bpc, steps, CPU and wall seconds.
     ``keep``: the run folder to write (metrics.csv, last.ckpt) instead of a temporary one."""
@@ -81,13 +148,8 @@ def run(name: str, budget: float, steps: int | None, extra: list[str], keep: str
         cpu, wall = cpu_seconds(), time.perf_counter()
         result = train(cfg, echo=None, callbacks=[cpu_budget_stop(cpu, budget)])
         cpu, wall = cpu_seconds() - cpu, time.perf_counter() - wall
-    model = result.model.eval()
-    dataset = build_dataset(cfg)
-    test_ids = dataset.splits(cfg.data.val_fraction, cfg.data.test_fraction, cfg.data.split_seed)["test"].tokens
-    step = lambda x: model.net.step(x)[0]  # noqa: E731
     done = int(result.trainer.global_step)
-    return {"name": name, "steps": done, "cpu": cpu, "wall": wall, "block": int(cfg.data.block_size),
-            "bpc64": held_out_bpc(step, test_ids), "bpc_block": held_out_bpc(step, test_ids, int(cfg.data.block_size))}
+    return {"name": name, "steps": done, "cpu": cpu, "wall": wall, **scored(result.model.eval(), cfg)}
 
 
 def main() -> None:
@@ -100,8 +162,20 @@ def main() -> None:
     parser.add_argument("--run-dir", default=None,
                         help="keep --config's run folder here (its metrics.csv; add trainer.limit_val_batches=1.0 "
                              "trainer.check_val_every_n_epoch=N to log val/bpc, which counts toward the budget)")
+    parser.add_argument("--dynamic", type=float, nargs="*", default=[], metavar="LR",
+                        help="also report dynamic-evaluation bpc at these learning rates (a separate mode)")
+    parser.add_argument("--dynamic-optimizer", default="sgd", help="sgd or adam (dynamic evaluation)")
+    parser.add_argument("--dynamic-decay", type=float, default=0.0, help="pull back toward the trained weights")
+    parser.add_argument("--dynamic-stride", type=int, default=0,
+                        help="dynamic evaluation in overlapping windows this far apart (0: the block size)")
+    parser.add_argument("--eval-run", default=None, help="score this trained run instead of training")
+    parser.add_argument("--split", default="test", choices=("test", "val"),
+                        help="with --eval-run: score this split (val: to choose dynamic-evaluation settings "
+                             "without looking at the test text)")
     parser.add_argument("overrides", nargs="*", help="extra overrides for --config")
     args = parser.parse_args()
+    for lr in args.dynamic:
+        check_options(1, lr, args.dynamic_decay, args.dynamic_optimizer)
     torch.set_num_threads(1)
     cfg = load_config(args.config, [], check_trainer=False)
     dataset = build_dataset(cfg)
@@ -110,19 +184,36 @@ def main() -> None:
     train_text, val_text, test_text = (decode(splits[k].tokens.tolist()) for k in ("train", "val", "test"))
     print(f"budget {args.budget:.0f} CPU s per run, 1 thread, load {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
-    if not args.no_baseline and (args.baseline != args.config or args.overrides or args.steps):
-        rows.append(run(args.baseline, args.budget, None, []))
-    rows.append(run(args.config, args.budget, args.steps, args.overrides, args.run_dir))
-    xz_train = xz_bits_per_char(train_text, test_text)
-    xz_before = xz_bits_per_char(train_text + val_text, test_text)
-    print(f"held-out pydoc test split: {len(test_text)} characters")
+    if args.eval_run:
+        model = load(args.eval_run)
+        rows.append({"name": Path(args.eval_run).name, "steps": 0, "cpu": float("nan"), "wall": float("nan"),
+                     **scored(model, model.run_cfg, args.split)})
+    else:
+        if not args.no_baseline and (args.baseline != args.config or args.overrides or args.steps):
+            rows.append(run(args.baseline, args.budget, None, []))
+        rows.append(run(args.config, args.budget, args.steps, args.overrides, args.run_dir))
+    held = val_text if args.split == "val" else test_text
+    xz_train = xz_bits_per_char(train_text, held)
+    xz_before = xz_bits_per_char(train_text + val_text, test_text) if args.split == "test" else float("nan")
+    print(f"held-out pydoc {args.split} split: {len(held)} characters")
     print(f"{'run':<26} {'steps':>6} {'CPU s':>7} {'wall s':>7} {'CPU s/step':>10} "
-          f"{'bpc (64)':>9} {'bpc (block)':>12}")
+          f"{'bpc (64)':>9} {'bpc (block)':>12} {'bpc (sliding, stride block/4)':>30}")
     for r in rows:
         print(f"{r['name']:<26} {r['steps']:>6} {r['cpu']:7.0f} {r['wall']:7.0f} {r['cpu'] / max(1, r['steps']):10.3f} "
-              f"{r['bpc64']:9.4f} {r['bpc_block']:8.4f} ({r['block']})")
+              f"{r['bpc64']:9.4f} {r['bpc_block']:8.4f} ({r['block']}) {r['bpc_slide']:10.4f}")
     print(f"xz -9e given the train split       {xz_train:.4f} bits/char")
     print(f"xz -9e given train + validation    {xz_before:.4f} bits/char (the issue's 1.41)")
+    if args.dynamic:
+        print(f"dynamic evaluation (a separate mode: one {args.dynamic_optimizer} step on each window "
+              f"after scoring it, decay {args.dynamic_decay}, stride {args.dynamic_stride or 'block'}); "
+              f"not the plain held-out bpc")
+    for r in rows:
+        for lr in args.dynamic:
+            cpu = cpu_seconds()
+            result = held_out(r["model"], r["test_ids"], r["block"], lr, args.dynamic_optimizer, args.dynamic_decay,
+                              args.dynamic_stride or None)
+            print(f"{r['name']:<26} lr {lr:<8g} dynamic-eval bpc {result.bpc:.4f} ({r['block']}; "
+                  f"{cpu_seconds() - cpu:.0f} CPU s)", flush=True)
     best = min(r["bpc_block"] for r in rows)
     print(f"best model / xz (train prefix): {best / xz_train:.3f}x; load after: {os.getloadavg()[0]:.2f}")
 
