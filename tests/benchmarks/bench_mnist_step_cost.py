@@ -29,7 +29,7 @@ import torch
 
 from genloom import load_config, train
 
-RECIPES = ["vae-mnist", "vae-conv-mnist", "gan-mnist", "cgan-mnist", "cgan-fast-mnist", "diffusion-mnist", "flow-mnist"]
+RECIPES = ["vae-mnist", "vae-conv-mnist", "gan-mnist", "cgan-mnist", "cgan-fast-mnist", "diffusion-mnist", "flow-mnist", "flow-unet-mnist", "flow-fast-mnist"]
 
 
 def _train(recipe: str, batches: int) -> tuple[float, float, int, int]:

@@ -19,7 +19,7 @@ GENLOOM_COMPONENTS = {
         "denoising diffusion with any denoiser and noise schedule; guidance, EMA, latent "
         "diffusion"),
     "denoiser:unet": ("genloom_diffusion.unet:UNet",
-        "UNet for square power-of-two images (8x8 and up), time and class embeddings"),
+        "UNet for square images (8x8 and up, halved evenly per level), time and class embeddings"),
     "denoiser:mlp": ("genloom_diffusion.mlp:MLPDenoiser",
         "residual MLP for points and flat latents (any shape, flattened)"),
     "model:diffusers": ("genloom_diffusion.hf_model:DiffusersDiffusion",
@@ -58,6 +58,8 @@ GENLOOM_COMPONENTS = {
         "flow matching on MNIST with an MLP velocity net, sized for a CPU (minutes)"),
     "config:flow-unet-mnist": ("genloom_diffusion:configs/flow-unet-mnist.yaml",
         "flow matching on MNIST with a small conv UNet, sized for a CPU"),
+    "config:flow-fast-mnist": ("genloom_diffusion:configs/flow-fast-mnist.yaml",
+        "class-conditional flow matching on 28x28 MNIST with guidance, sized for 5 CPU-minutes"),
     "config:diffusion-toy2d": ("genloom_diffusion:configs/diffusion-toy2d.yaml",
         "diffusion on 2-D two-moons points with the MLP denoiser; samples are a scatter plot"),
     "config:diffusion-cond-digits": ("genloom_diffusion:configs/diffusion-cond-digits.yaml",

@@ -1,11 +1,13 @@
-"""``unet``: a small UNet denoiser for square power-of-two images, 8x8 and up.
+"""``unet``: a small UNet denoiser for square images, 8x8 and up, whose side halves
+evenly at every level (a power of two, or e.g. 28x28 MNIST at 28, 14 and 7).
 
 The DDPM layout, scaled down: residual blocks with GroupNorm that take the
 time (and class) embedding, a stride-2 convolution between resolutions, skip
 connections from each block on the way down to one on the way up, and
 self-attention at the lowest resolution. ``channel_mult`` sets one level per entry,
 so ``[1, 2]`` on 8x8 digits works at 8x8 and 4x4, and ``[1, 2, 2, 2]`` on 32x32
-images at 32, 16, 8 and 4.
+images at 32, 16, 8 and 4. MNIST need not be padded to 32x32: ``[1, 2, 2]`` on 28x28
+works at 28, 14 and 7, 23 % fewer pixels per layer than padding to 32.
 """
 
 from __future__ import annotations
@@ -79,18 +81,26 @@ class Up(nn.Module):
 
 
 def _check_shape(data_shape: tuple[int, ...], levels: int) -> tuple[int, int]:
+    """``(channels, size)`` of a square image the UNet's levels can halve evenly: every
+    stride-2 convolution must give exactly half, or the upsampled map would not match its
+    skip connection."""
     if len(data_shape) != 3 or data_shape[1] != data_shape[2]:
         raise ValueError(
             f"unet needs images (channels, size, size), got shape {tuple(data_shape)}; "
             "use model.denoiser.name=mlp for this data"
         )
     channels, size = data_shape[0], data_shape[1]
-    if size < 8 or size & (size - 1):
-        raise ValueError(f"unet needs a power-of-two image size of at least 8, got {size}x{size}")
+    if size < 8:
+        raise ValueError(f"unet needs an image size of at least 8, got {size}x{size}")
     if size >> (levels - 1) < 2:
         raise ValueError(
             f"channel_mult has {levels} levels, which halves {size}x{size} below 2x2; "
             "use fewer levels"
+        )
+    if size % (1 << (levels - 1)):
+        raise ValueError(
+            f"channel_mult has {levels} levels, which halve {size}x{size} {levels - 1} times, "
+            f"but {size} is not divisible by {1 << (levels - 1)}; use fewer levels or pad the images"
         )
     return channels, size
 

@@ -13,6 +13,7 @@ from genloom_devkit.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
 POINTS = DataInfo(kind="points", shape=(2,))
+MNIST28 = DataInfo(kind="image", shape=(1, 28, 28), num_classes=10)
 #: a UNet small enough for tests on a CPU
 TINY = ["model.denoiser.channels=8", "model.denoiser.blocks=1", "model.denoiser.groups=4",
         "model.denoiser.heads=2"]
@@ -33,7 +34,8 @@ def test_plugin_module_is_import_light():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize("size,channels,mult", [(8, 1, [1, 2]), (16, 3, [1, 2, 2]), (32, 3, [1, 2, 2, 2])])
+@pytest.mark.parametrize("size,channels,mult", [(8, 1, [1, 2]), (16, 3, [1, 2, 2]), (32, 3, [1, 2, 2, 2]),
+                                                (28, 1, [1, 2, 2]), (12, 1, [1, 2])])
 def test_unet_predicts_the_shape_of_its_input(size, channels, mult):
     info = DataInfo(kind="image", shape=(channels, size, size), num_classes=10)
     model = diffusion(info, *TINY, f"model.denoiser.channel_mult={mult}", "model.conditional=true")
@@ -46,10 +48,15 @@ def test_unet_predicts_the_shape_of_its_input(size, channels, mult):
 
 
 def test_unet_refuses_shapes_it_cannot_handle():
-    for shape, message in [((1, 12, 12), "power-of-two"), ((2,), "use model.denoiser.name=mlp"),
+    for shape, message in [((1, 12, 14), "use model.denoiser.name=mlp"), ((2,), "use model.denoiser.name=mlp"),
                            ((1, 4, 4), "at least 8")]:
         with pytest.raises(ComponentError, match=message):
             diffusion(DataInfo(kind="image", shape=shape), *TINY)
+    # 28 halves to 14 and 7, but not to 3.5: three levels fit 28x28 MNIST, four do not
+    with pytest.raises(ComponentError, match="28 is not divisible by 8"):
+        diffusion(DataInfo(kind="image", shape=(1, 28, 28)), *TINY, "model.denoiser.channel_mult=[1,2,2,2]")
+    with pytest.raises(ComponentError, match="not divisible by 2"):
+        diffusion(DataInfo(kind="image", shape=(1, 9, 9)), *TINY)
     with pytest.raises(ComponentError, match="below 2x2"):
         diffusion(DIGITS, *TINY, "model.denoiser.channel_mult=[1,2,2,2]")
     with pytest.raises(ComponentError, match="groups"):
@@ -84,6 +91,9 @@ def test_model_options_are_checked():
          id="diffusion-points"),
     Case("diffusion", DIGITS, [*TINY, "model.objective=flow", "model.denoiser.prediction=v",
                                "model.conditional=true"], id="flow-conditional"),
+    Case("diffusion", MNIST28, [*TINY, "model.objective=flow", "model.denoiser.prediction=v",
+                                "model.conditional=true", "model.denoiser.channel_mult=[1,2,2]",
+                                "model.ema_warmup=true"], id="flow-28x28-conditional"),
 ])
 def test_diffusion_conformance(case, check):
     check(case)
