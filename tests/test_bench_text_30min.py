@@ -52,32 +52,3 @@ def test_the_plain_score_is_the_old_one_and_counts_characters_per_token():
     assert abs(plain - held_out_bpc(lambda x: net.step(x)[0], ids, 16)) < 1e-5
     assert abs(bench.held_out(pairs, ids, 16).bpc - plain / 2) < 1e-6
     assert bench.held_out(chars, ids, 16, lr=0.05).bpc != plain  # the dynamic mode is another number
-
-
-def test_sliding_windows_score_every_target_once_after_enough_context():
-    import pytest
-
-    length, block, stride = 103, 16, 4
-    scored = []
-    for start, first in bench.sliding_windows(length, block, stride):
-        assert start + block + 1 <= length  # a whole window of inputs and targets
-        targets = range(start + 1 + first, start + block + 1)
-        assert first == 0 or first == block - stride  # later windows: >= 12 tokens before each
-        scored += targets
-    assert scored == list(range(1, scored[-1] + 1))  # each target once, in order
-    assert scored[-1] > length - 1 - stride
-    assert bench.sliding_windows(length, block, block) == [(s, 0) for s in range(0, 87, 16)]
-    with pytest.raises(ValueError, match="stride=0"):
-        bench.sliding_windows(length, block, 0)
-
-
-def test_sliding_bpc_with_stride_block_is_the_plain_score():
-    import torch
-    from genloom_transformer.network import Transformer
-
-    torch.manual_seed(0)
-    net = Transformer(7, 16, width=16, layers=1, heads=2, positions="rotary").eval()
-    model = SimpleNamespace(net=net, count_chars=lambda t: t.new_tensor(t.numel()))
-    ids = torch.randint(0, 7, (161,))
-    assert abs(bench.sliding_bpc(model, ids, 16, 16) - bench.held_out(model, ids, 16).bpc) < 1e-5
-    assert abs(bench.sliding_bpc(model, ids, 16, 4) - bench.held_out(model, ids, 16).bpc) > 1e-4

@@ -36,8 +36,8 @@ def build_model(run_cfg: Any, info: Any) -> Any:
 def with_run_config(model: Any, run_cfg: Any) -> Any:
     """Give ``model`` what the run config sets on any model: ``optim_cfg``, ``run_cfg`` and,
     with ``channels_last: true``, 4-D weights stored channels-last, which convolutions then
-    also use for their outputs (9-18 % less CPU time a training batch for the conv MNIST
-    recipes: docs/performance.md); other parameters are untouched."""
+    also use for their outputs (8-19 % less CPU time a training batch for the conv MNIST
+    recipes measured: docs/performance.md); other parameters are untouched."""
     if run_cfg.get("channels_last"):
         import torch
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import lzma
-import math
 import os
 import tempfile
 import time
@@ -88,40 +87,11 @@ def held_out(model: Any, ids: torch.Tensor, block: int, lr: float = 0.0, optimiz
              decay: float = 0.0, stride: int | None = None) -> DynamicEvalResult:
     """Test-split score in non-overlapping ``block``-token windows, characters counted by the
     model's tokenizer: with ``lr=0`` the plain held-out score (fixed weights; the windows
-    ``bench_transformer_speedrun.py`` scores), otherwise dynamic evaluation."""
+    ``bench_transformer_speedrun.py`` scores, or with ``stride`` overlapping ones, each
+    character scored once after at least ``block - stride`` before it), otherwise dynamic
+    evaluation."""
     return dynamic_eval(model.net, ids, block=block, lr=lr, optimizer=optimizer, decay=decay,
                         stride=stride, count_chars=model.count_chars)
-
-
-def sliding_windows(length: int, block: int, stride: int) -> list[tuple[int, int]]:
-    """``(start, first scored target)`` of each window of ``block`` inputs over a text of
-    ``length`` tokens, starts ``stride`` apart: the first window scores all its targets,
-    each later one only its last ``stride`` (every target once, after at least
-    ``block - stride`` tokens of context); targets past the last full window are left out."""
-    if not 1 <= stride <= block:
-        raise ValueError(f"stride={stride} must be in [1, block={block}]")
-    starts = range(0, length - block, stride)
-    return [(s, 0 if s == 0 else block - stride) for s in starts]
-
-
-def sliding_bpc(model: Any, ids: torch.Tensor, block: int, stride: int) -> float:
-    """Plain held-out bpc (fixed weights) with overlapping windows, so each scored character
-    sees ``block - stride`` to ``block - 1`` characters before it instead of 0 to
-    ``block - 1``: the same model, scored with more of its context."""
-    import torch.nn.functional as F
-
-    nats, chars = 0.0, 0
-    spans = sliding_windows(len(ids), block, stride)
-    with torch.no_grad():
-        for i in range(0, len(spans), 64):
-            part = spans[i : i + 64]
-            x = torch.stack([ids[s : s + block + 1] for s, _ in part])
-            logits = model.net.step(x[:, :-1])[0]
-            token = F.cross_entropy(logits.flatten(0, 1), x[:, 1:].flatten(), reduction="none").view(len(part), -1)
-            for row, (_, first) in enumerate(part):
-                nats += token[row, first:].sum().item()
-                chars += int(model.count_chars(x[row, 1 + first :]).sum())
-    return nats / chars / math.log(2)
 
 
 def scored(model: Any, cfg: Any, split: str = "test") -> dict[str, Any]:
@@ -132,7 +102,7 @@ def scored(model: Any, cfg: Any, split: str = "test") -> dict[str, Any]:
     block = int(cfg.data.block_size)
     return {"block": block, "test_ids": test_ids, "model": model,
             "bpc64": held_out(model, test_ids, 64).bpc, "bpc_block": held_out(model, test_ids, block).bpc,
-            "bpc_slide": sliding_bpc(model, test_ids, block, max(1, block // 4))}
+            "bpc_slide": held_out(model, test_ids, block, stride=max(1, block // 4)).bpc}
 
 
 def run(name: str, budget: float, steps: int | None, extra: list[str], keep: str | None = None) -> dict[str, Any]:
