@@ -1,0 +1,174 @@
+"""The core stays small and layered: what docs/architecture.md ("The core in numbers") says, checked.
+
+- at most ``CODE_LIMIT`` code lines (``scripts/core_size.py`` counts them), and the table
+  architecture.md shows is the one the script prints for the code as it stands;
+- no import cycle between the core's modules at import time;
+- the process-wide plugin host is reached only through ``genloom.plugins``' functions,
+  inside functions (never at import), from the modules architecture.md names.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ROOT / "core" / "genloom"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+_spec = importlib.util.spec_from_file_location("core_size", ROOT / "scripts" / "core_size.py")
+core_size = importlib.util.module_from_spec(_spec)
+sys.modules["core_size"] = core_size  # dataclasses look their module up
+_spec.loader.exec_module(core_size)
+
+
+def test_the_counter_sorts_every_line():
+    source = (
+        '"""Module docstring\n\nover three lines."""\n'
+        "\n"
+        "# a comment\n"
+        "X = '''a string that is code,\n"
+        "not a docstring'''\n"
+        "\n"
+        "def f(a,\n"
+        "      b):  # trailing comment: a code line\n"
+        '    """Doc."""\n'
+        "    return a\n"
+    )
+    c = core_size.count_source(source)
+    assert (c.lines, c.code, c.docstring, c.comment, c.blank) == (12, 5, 4, 1, 2)
+
+
+def test_the_core_holds_at_most_5000_code_lines():
+    numbers = core_size.measure()
+    code = numbers["total"]["code"]
+    assert code <= core_size.CODE_LIMIT, (
+        f"core/genloom has {code:,} code lines, over the limit of {core_size.CODE_LIMIT:,}: move what "
+        "not every plugin needs into a library distribution (docs/architecture.md)")
+
+
+def test_architecture_md_shows_the_numbers_of_the_code_as_it_stands():
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    table = core_size.table(core_size.measure())
+    assert table in text, (
+        "docs/architecture.md's table in 'The core in numbers' is stale: paste the output of "
+        "`python scripts/core_size.py` there\n" + table)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(CORE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_time_imports(tree: ast.Module, name: str, is_package: bool) -> set[str]:
+    """genloom modules a module imports at import time (top level, not inside a function
+    or under ``if TYPE_CHECKING``)."""
+    found: set[str] = set()
+
+    def visit(nodes):
+        for node in nodes:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                continue
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("genloom"))
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    package = name if is_package else name.rpartition(".")[0]
+                    for _ in range(node.level - 1):
+                        package = package.rpartition(".")[0]
+                    base = f"{package}.{base}".rstrip(".")
+                if base.startswith("genloom"):
+                    found.add(base)
+                    found.update(f"{base}.{a.name}" for a in node.names)
+            if isinstance(node, ast.ClassDef):
+                visit(node.body)
+            elif hasattr(node, "body") and isinstance(node, (ast.If, ast.Try, ast.With, ast.For, ast.While)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+                visit(getattr(node, "finalbody", []))
+
+    visit(tree.body)
+    return found
+
+
+def test_no_import_cycle_between_core_modules():
+    graph: dict[str, set[str]] = {}
+    paths = sorted(CORE.rglob("*.py"))
+    names = {_module_name(p) for p in paths}
+    for path in paths:
+        name = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        graph[name] = {m for m in _import_time_imports(tree, name, path.name == "__init__.py")
+                       if m in names and m != name}
+    assert graph["genloom.training"] >= {"genloom.run_files", "genloom.lightning_module"}  # the parser works
+
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def walk(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt):] + [nxt]
+                raise AssertionError("import cycle in the core: " + " -> ".join(cycle))
+            if nxt not in state:
+                walk(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            walk(name)
+
+
+HOST_FUNCTIONS = {"get_plugin_host", "get_registry"}
+
+
+def _host_calls(tree: ast.Module) -> tuple[int, list[int]]:
+    """(calls inside functions, line numbers of calls at import time) of the host functions."""
+    inside: list[int] = []
+    at_import: list[int] = []
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            fn = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+            if isinstance(child, ast.Call):
+                callee = child.func
+                called = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
+                if called in HOST_FUNCTIONS:
+                    if in_function:
+                        inside.append(child.lineno)
+                    else:
+                        at_import.append(child.lineno)
+            visit(child, fn)
+
+    visit(tree, False)
+    return len(inside), at_import
+
+
+def test_the_plugin_host_is_reached_only_inside_functions_of_the_modules_the_docs_name():
+    reaching, at_import = set(), []
+    for path in sorted(CORE.rglob("*.py")):
+        name = _module_name(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        inside, lines = _host_calls(tree)
+        at_import += [f"{name}:{line}" for line in lines]
+        if inside and name not in ("genloom.plugins", "genloom.cli"):
+            reaching.add(name.removeprefix("genloom."))
+        if name != "genloom.plugins":  # no second process-wide host: a PluginHost built at import time
+            assert not [n for n in tree.body if "PluginHost(" in ast.unparse(n)
+                        and not isinstance(n, (ast.FunctionDef, ast.ClassDef))], name
+    assert at_import == []
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| modules below the CLI that reach"))
+    named = set(re.findall(r"`(\w+)`", row.split("|")[3].split(":", 1)[1]))  # the list after the colon
+    assert named == reaching, f"architecture.md names {sorted(named)}, the code reaches the host from {sorted(reaching)}"
