@@ -8,6 +8,7 @@ docs/architecture.md ("The core in numbers").
 
     python scripts/core_size.py            # a Markdown table by part
     python scripts/core_size.py --json     # the same numbers, per module too
+    python scripts/core_size.py --update-docs   # rewrite the table in docs/architecture.md
 """
 
 from __future__ import annotations
@@ -120,8 +121,23 @@ def table(numbers: dict) -> str:
     return "\n".join(rows)
 
 
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def update_docs(numbers: dict) -> None:
+    """Replace the table in docs/architecture.md (its header row to its "all N modules" row)."""
+    lines = ARCHITECTURE.read_text(encoding="utf-8").split("\n")
+    header = table(numbers).split("\n")[0]
+    start = lines.index(header)
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("| all "))
+    lines[start:end + 1] = table(numbers).split("\n")
+    ARCHITECTURE.write_text("\n".join(lines), encoding="utf-8")
+
+
 def main(argv: list[str]) -> int:
     numbers = measure()
+    if "--update-docs" in argv:
+        update_docs(numbers)
     print(json.dumps(numbers, indent=1) if "--json" in argv else table(numbers))
     return 0
 

@@ -54,8 +54,18 @@ def test_architecture_md_shows_the_numbers_of_the_code_as_it_stands():
     text = ARCHITECTURE.read_text(encoding="utf-8")
     table = core_size.table(core_size.measure())
     assert table in text, (
-        "docs/architecture.md's table in 'The core in numbers' is stale: paste the output of "
-        "`python scripts/core_size.py` there\n" + table)
+        "docs/architecture.md's table in 'The core in numbers' is stale: run "
+        "`python scripts/core_size.py --update-docs` (and update the numbers the text quotes)\n" + table)
+
+
+def test_every_core_module_has_its_place_in_the_layers_table():
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    start = text.index("## Layers")
+    layers = text[start:text.index("\n## ", start + 1)]
+    unplaced = [rel for rel in (p.relative_to(CORE).as_posix() for p in sorted(CORE.rglob("*.py")))
+                if rel != "__init__.py" and f"`{rel}`" not in layers
+                and not ("/" in rel and f"`{rel.split('/')[0]}/`" in layers)]
+    assert unplaced == [], f"docs/architecture.md's Layers table does not say where {unplaced} belong"
 
 
 def _module_name(path: Path) -> str:

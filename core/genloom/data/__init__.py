@@ -1,1 +1,2 @@
-"""Data: the DataModule and the built-in datasets (digits, toy2d, text; mnist and images are in genloom-eval)."""
+"""Data: the DataModule, any dataset as data, and the built-in datasets digits and toy2d
+(text is in genloom-text; mnist and images are in genloom-eval)."""
