@@ -262,7 +262,11 @@ def run_block(block: Block, tmp: Path, env: dict[str, str], timeout: float = 600
         argv = ["bash", "-e", "-c", block.text]
     else:
         prelude = (tmp / ".docs-bin" / "prelude.py").read_text()
-        argv = [str(python or sys.executable), "-c", prelude + "\n" + block.text]
+        # a block's `from __future__` imports must come first: hoisted above the prelude
+        lines = block.text.split("\n")
+        future = [line for line in lines if line.startswith("from __future__ import")]
+        body = [line for line in lines if not line.startswith("from __future__ import")]
+        argv = [str(python or sys.executable), "-c", "\n".join([*future, prelude, *body])]
     proc = subprocess.run(
         argv, cwd=tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         timeout=timeout,

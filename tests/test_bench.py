@@ -8,6 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from genloom.cli import main
+from genloom.errors import ConfigError
 
 TINY = ["--set", "sample.every_n_epochs=0", "--set", "trainer.limit_val_batches=1"]
 
@@ -170,6 +171,25 @@ def test_bench_finds_the_packaged_recipes_from_any_folder(tmp_path, monkeypatch)
     assert config_path(None, "vae", "digits") == config_file("vae-digits")
     assert config_path(None, "transformer", "text") == config_file("transformer-pydoc")
     assert {"vae", "gan", "diffusion"} <= set(available(None)["mnist"])
+
+
+def test_a_recipe_of_a_plugin_not_installed_names_its_distribution(monkeypatch):
+    """A pip user with only genloom-vae who runs the README's --models vae,gan,diffusion
+    learns what to install, as for any unknown component."""
+    from genloom.config import config_file
+    from genloom_eval import bench
+
+    only_vae = {"vae-digits": config_file("vae-digits"), "vae-mnist": config_file("vae-mnist")}
+    monkeypatch.setattr(bench, "_recipes", lambda configs: only_vae)
+    with pytest.raises(ConfigError, match=r"no gan-digits in the installed plugins' recipes\) "
+                                          r"\(it comes with genloom-gan: pip install genloom-gan\); "
+                                          r"for --data digits there are: vae$"):
+        bench.config_path(None, "gan", "digits")
+    with pytest.raises(ConfigError, match=r"pip install genloom-transformer"):
+        bench.config_path(None, "transformer", "text")
+    with pytest.raises(ConfigError) as unknown:
+        bench.config_path(None, "nope", "digits")
+    assert "pip install" not in str(unknown.value)
 
 
 def test_bench_rows_report_training_energy_and_co2_with_the_method(toy2d):

@@ -406,3 +406,24 @@ def test_a_sample_file_is_replaced_whole_or_not_at_all(tmp_path):
         Flaky().write(Samples(torch.zeros(2, 3), kind="flaky"), target)
     assert target.read_text() == "the previous epoch's samples"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.txt"]  # no temporary file left
+
+
+@pytest.mark.parametrize("name", ["grid.png", "grid.npy"])
+def test_a_sample_file_reaches_the_disk_before_it_replaces_the_old_one(name, tmp_path, monkeypatch):
+    """Written through genloom.atomic's one writer: the new bytes are fsynced before the
+    rename, so a failing fsync (a crash before the data is on disk) keeps the old file."""
+    import os
+
+    from genloom.kinds import get_kind
+
+    target = tmp_path / name
+    target.write_bytes(b"the previous epoch's samples")
+
+    def failing_fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        get_kind("image").write(Samples(torch.zeros(4, 1, 8, 8), kind="image"), target)
+    assert target.read_bytes() == b"the previous epoch's samples"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # no temporary file left

@@ -84,6 +84,19 @@ def test_block_classification(tmp_path):
     assert blocks[3].commands == ["genloom list models"]
 
 
+def test_a_python_block_may_start_with_a_future_import(tmp_path):
+    """The prelude the harness puts before a python block cannot push the block's own
+    ``from __future__`` imports out of first place (a SyntaxError, so such blocks were
+    marked "not runnable")."""
+    doc = tmp_path / "x.md"
+    doc.write_text('```python\n"""A module."""\n\nfrom __future__ import annotations\n\n'
+                   'def f(x: NotDefinedAnywhere) -> None: ...\nprint("ran")\n```\n')
+    work = tmp_path / "work"
+    work.mkdir()
+    out = run_block(parse(doc)[0], work, make_workspace(work))
+    assert out.returncode == 0 and out.output.strip() == "ran", out.output
+
+
 @pytest.mark.parametrize("doc", list(_params()))
 def test_doc_blocks_run_and_shown_output_matches(doc, tmp_path):
     """Run every runnable block of ``doc``; compare every output-marked block with a fresh run."""

@@ -1,6 +1,7 @@
 """Components registered in-process (a researcher's script), trained by the core loop."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import torch
@@ -52,6 +53,25 @@ def test_registered_model_trains_and_samples(tmp_path):
     assert shift.abs().max() < 0.2  # moved from 3.0 to the standardised mean, ~0
     samples = result.model.sample(8, generator=torch.Generator().manual_seed(0))
     assert samples.data.shape == (8, 2) and samples.kind == "points"
+
+
+def test_a_local_models_checkpoint_loads_where_it_is_registered_again_not_in_a_fresh_cli(tmp_path, cli):
+    """What docs/writing-a-plugin.md says of genloom.register: the registration lives in
+    its process. genloom.load works after registering the class again; a fresh
+    ``genloom sample`` is a one-line error, since a checkpoint is not trusted to name a
+    class path to import."""
+    register("model", "mean-matcher", MeanMatcher)
+    cfg = load_config(None, ["model.name=mean-matcher", "data.name=toy2d", "data.n=64", f"output_dir={tmp_path}",
+                             "trainer.max_steps=2", "trainer.enable_progress_bar=false", "sample.n=0"])
+    checkpoint = train(cfg, echo=None).checkpoint
+    genloom.plugins.reset_plugins()  # a new process, as far as the registry knows
+    register("model", "mean-matcher", MeanMatcher)
+    assert genloom.load(checkpoint).sample(3).data.shape == (3, 2)
+    result = cli("sample", str(tmp_path), "--n", "3", "--out", str(tmp_path / "s.npy"),
+                 cwd=Path(__file__).resolve().parent)  # where this module is importable
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error: model.name: unknown model 'local:mean-matcher'")
+    assert not (tmp_path / "s.npy").exists()
 
 
 def test_classes_defined_inside_functions_are_refused():

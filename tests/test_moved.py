@@ -35,3 +35,22 @@ def test_moved_component_names() -> None:
     assert moved.MOVED_COMPONENTS["genloom:bpe"] == "text:bpe"
     assert moved.MOVED_COMPONENTS["genloom:sliced_wasserstein"] == "eval:sliced_wasserstein"
     assert len(moved.MOVED_COMPONENTS) == 25
+
+
+@pytest.mark.parametrize("old", sorted(moved.MOVED))
+def test_every_old_module_path_warns_and_is_the_new_module(old) -> None:
+    """Issue 19: the old import paths keep working for one minor version, with a
+    DeprecationWarning; each entry of the table, not only genloom.language."""
+    new, dist = moved.MOVED[old]
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=f"'{old}' moved to '{new}' \\(distribution {dist}\\)"):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new)
+
+
+@pytest.mark.parametrize("name", sorted(genloom._DEPRECATED))
+def test_every_old_root_name_warns_and_is_the_new_object(name) -> None:
+    new, dist = genloom._DEPRECATED[name]
+    with pytest.warns(DeprecationWarning, match=f"genloom.{name} moved to {new}.{name} \\(distribution {dist}\\)"):
+        value = getattr(genloom, name)
+    assert value is getattr(importlib.import_module(new), name)

@@ -175,8 +175,8 @@ def _quantizer(scheme: str) -> Quantizer:
     try:
         return get_registry().load("quantizer", scheme)()
     except ComponentError as exc:
-        raise ComponentError(f"quantisation scheme '{scheme}' needs a quantizer component ({exc}); "
-                             "pip install genloom-compress") from None
+        # the registry's error says which distribution ships a first-party scheme (int8)
+        raise ComponentError(f"quantisation scheme '{scheme}' needs a quantizer component ({exc})") from None
 
 
 def _check_export_folder(out: Path, force: bool) -> None:

@@ -66,6 +66,8 @@ class SampleKind:
             *first, last = (*self.suffixes, ".npy")
             choices = f"{', '.join(first)} or {last}" if first else last
             raise GenloomError(f"cannot write {self.name} samples to '{path}'; use {choices}")
+        from genloom.atomic import write_atomic
+
         path.parent.mkdir(parents=True, exist_ok=True)
         # a temporary name keeping the suffix, which writers pick the format from
         tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_tmp_ids)}.tmp{path.suffix}")
@@ -85,15 +87,13 @@ class SampleKind:
 
                 add_png_record(tmp, record)
                 embedded = True
-            os.replace(tmp, path)
+            write_atomic(path, tmp.read_bytes())  # the one writer: fsync, then rename
         finally:
             tmp.unlink(missing_ok=True)
         from genloom.provenance import dumps, sidecar_of
 
         sidecar = sidecar_of(path)
         if record is not None and not embedded:
-            from genloom.atomic import write_atomic
-
             write_atomic(sidecar, dumps(record) + "\n")
         else:
             sidecar.unlink(missing_ok=True)  # it described an earlier file

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from genloom import ConfigError, DataInfo, GenerativeModel, build_component
+from genloom.kinds import get_kind
 
 from genloom_ebm.energy import EnergyNetwork, energy_grad, geometric_levels
 
@@ -49,7 +50,7 @@ class EBM(GenerativeModel):
 
     def __init__(self, cfg: Any, info: DataInfo) -> None:
         super().__init__(cfg, info)
-        if info.kind not in ("image", "points"):
+        if not get_kind(info.kind).continuous:  # the kind says so: a plugin's kind works too
             raise ConfigError(f"ebm models continuous data (images, points), not {info.kind!r} data")
         self.noise_levels = geometric_levels(cfg.sigma_max, cfg.sigma_min, cfg.levels)
         self.energy_net = build_component("energy", cfg.energy, data_shape=tuple(info.shape))
@@ -59,8 +60,10 @@ class EBM(GenerativeModel):
 
     @property
     def data_range(self) -> float | None:
-        """Images lie in [-1, 1], so Langevin samples are clipped there; points are not."""
-        return 1.0 if self.info.kind == "image" else None
+        """Data whose kind has a value range (images: [-1, 1]) is clipped there by the
+        Langevin sampler; points have none and are not."""
+        value_range = get_kind(self.info.kind).value_range
+        return None if value_range is None else max(abs(v) for v in value_range)
 
     def losses(self, batch: dict[str, Tensor], player: str | None = None) -> dict[str, Tensor]:
         """The sigma^2-weighted DSM loss on one batch (see the module docstring).

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from genloom import ConfigError, DataInfo, build_model, load_config
+from genloom.kinds import SampleKind
 from genloom_devkit.testing import Case, parametrize_with_checks
 
 DIGITS = DataInfo(kind="image", shape=(1, 8, 8), num_classes=10)
@@ -136,3 +137,25 @@ def test_conv_energy_refuses_points_and_ebm_refuses_tokens():
         ebm(POINTS, "model.energy.name=conv")
     with pytest.raises(ConfigError, match="not 'tokens' data"):
         ebm(DataInfo(kind="tokens", shape=(8,), vocab_size=5))
+
+
+class Roll(SampleKind):
+    """A plugin's continuous kind: piano rolls in [-1, 1]."""
+
+    name = "roll"
+    suffixes = (".npy",)
+    value_range = (-1.0, 1.0)
+
+
+def test_a_plugins_continuous_kind_is_modelled_and_clipped_to_its_range():
+    """The model reads the sample kind's ``continuous`` and ``value_range``, not its name:
+    a plugin's kind of real-valued data (piano rolls in [-1, 1]) trains and samples."""
+    from genloom import Samples, register
+
+    register("sample_kind", "roll", Roll)
+    model = ebm(DataInfo(kind="roll", shape=(1, 4, 4)), *SMALL_MLP)
+    assert model.data_range == 1.0
+    assert ebm(POINTS, *SMALL_MLP).data_range is None
+    samples = model.sample(3, generator=torch.Generator().manual_seed(0), steps_per_level=2)
+    assert isinstance(samples, Samples) and samples.data.shape == (3, 1, 4, 4)
+    assert samples.data.abs().max() <= 1.0

@@ -140,8 +140,11 @@ def adapter_state_dict(module: nn.Module) -> dict[str, Tensor]:
 
 def save_adapters(module: nn.Module, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
     """Write the adapters as one safetensors file (rank, alpha, layer names in its
-    metadata, plus ``extra``: e.g. the base checkpoint it was trained on)."""
-    from safetensors.torch import save_file
+    metadata, plus ``extra``: e.g. the base checkpoint it was trained on), replacing ``path``
+    in one step (genloom.atomic: fsync, then rename)."""
+    from safetensors.torch import save
+
+    from genloom.atomic import write_atomic
 
     layers = lora_layers(module)
     if not layers:
@@ -149,10 +152,7 @@ def save_adapters(module: nn.Module, path: str | Path, extra: dict[str, Any] | N
     first = next(iter(layers.values()))
     meta = {"format": ADAPTER_FORMAT, "rank": str(first.rank), "alpha": str(first.alpha),
             "layers": json.dumps(list(layers)), **{k: str(v) for k, v in (extra or {}).items()}}
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(adapter_state_dict(module), str(out), metadata=meta)
-    return out
+    return write_atomic(path, save(adapter_state_dict(module), metadata=meta))
 
 
 def read_adapters(path: str | Path) -> tuple[dict[str, str], dict[str, Tensor]]:

@@ -108,3 +108,22 @@ def test_bad_adapter_input_is_a_one_line_error(tmp_path):
         add_lora(Net(), rank=0)
     with pytest.raises(ConfigError, match="no nn.Linear"):
         add_lora(Net(), targets=["nothing.*"])
+
+
+def test_saving_adapters_replaces_the_file_whole_or_not_at_all(tmp_path, monkeypatch):
+    """An adapter file is written like every run and export file (genloom.atomic): a
+    crash before its bytes are on disk (here: fsync fails) leaves the previous file."""
+    import os
+
+    net, _, _ = trained_adapters()
+    path = save_adapters(net, tmp_path / "a.safetensors")
+    before = path.read_bytes()
+
+    def failing_fsync(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="Input/output"):
+        save_adapters(net, path, extra={"base": "another run"})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["a.safetensors"]  # no temporary file left

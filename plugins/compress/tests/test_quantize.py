@@ -89,7 +89,10 @@ def test_without_genloom_compress_quantising_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(genloom.plugins, "get_registry", lambda: Registry())
     with pytest.raises(ComponentError, match="pip install genloom-compress") as err:
         _quantizer("int8")
-    assert "\n" not in str(err.value)
+    assert "\n" not in str(err.value) and str(err.value).count("pip install") == 1
+    with pytest.raises(ComponentError, match="unknown quantizer 'int4'") as other:
+        _quantizer("int4")  # no first-party scheme: genloom-compress would not provide it
+    assert "genloom-compress" not in str(other.value)
 
 
 def test_the_old_core_paths_still_work_and_warn():

@@ -34,6 +34,7 @@ from typing import Any
 
 from genloom.atomic import write_atomic
 from genloom.errors import ConfigError, GenloomError
+from genloom.registry import install_hint
 
 #: ``--data`` names whose example configs carry another suffix
 DATA_SUFFIX = {"text": "pydoc"}
@@ -120,13 +121,15 @@ def config_path(configs: Path | None, family: str, data: str) -> Path:
     if name in recipes:
         return recipes[name]
     pairs = available(configs)
+    # a recipe of one of genloom's own plugins that is not installed: say which to install
+    hint = install_hint("config", name) if configs is None else ""
     if suffix in pairs:
         raise ConfigError(
-            f"no config for --models {family} on --data {data} (no {name} in {_where(configs)}); "
+            f"no config for --models {family} on --data {data} (no {name} in {_where(configs)}){hint}; "
             f"for --data {data} there are: {', '.join(pairs[suffix])}"
         )
     names = sorted({next((k for k, v in DATA_SUFFIX.items() if v == d), d) for d in pairs})
-    raise ConfigError(f"no configs for --data {data} in {_where(configs)}; choose one of {', '.join(names)}")
+    raise ConfigError(f"no configs for --data {data} in {_where(configs)}{hint}; choose one of {', '.join(names)}")
 
 
 def split_overrides(items: Sequence[str], families: Sequence[str]) -> dict[str, list[str]]:
