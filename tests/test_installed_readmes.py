@@ -4,8 +4,9 @@
 where the in-repo plugins are installed editable, in a scratch folder holding copies
 of ``examples/`` and ``plugins/``: a README command that works only from a checkout
 (a path such as ``examples/configs/x.yaml``, a config the wheel does not ship) passes
-there. Here, for each ``plugins/*/README.md`` and each ``examples/*-plugin/README.md``
-(the out-of-tree example plugins, published the same way as ``genloom-<name>``):
+there. Here, for each ``plugins/*/README.md``, each ``examples/*-plugin/README.md``
+(the out-of-tree example plugins, published the same way as ``genloom-<name>``) and the
+front page ``README.md`` (its commands, for a user of genloom-vae):
 
 1. the core, every in-repo plugin and every example plugin are built as a package index
    gets them (``scripts/dist_check.py``'s ``build_wheel``: sdist, then the wheel from it),
@@ -48,6 +49,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import dist_check  # noqa: E402
 
+FRONT_PAGE = ROOT / "README.md"
 READMES = sorted(p for p in ROOT.glob("plugins/*/README.md") if steps(p))
 PLUGINS = sorted(p.parent for p in ROOT.glob("plugins/*/pyproject.toml"))
 EXAMPLE_READMES = sorted(p for p in ROOT.glob("examples/*-plugin/README.md") if steps(p))
@@ -66,10 +68,12 @@ def install_requirements(readme: Path) -> list[str]:
     return []
 
 
-def family(readme: Path) -> str:
+def family(readme: Path) -> str | None:
     """The plugin a README belongs to: ``gan`` for ``plugins/gan/README.md``, ``flow`` for
     ``examples/flow-plugin/README.md`` (distribution ``genloom-<family>``, package
-    ``genloom_<family>``)."""
+    ``genloom_<family>``); None for the front page, the core's."""
+    if readme == FRONT_PAGE:
+        return None
     return readme.parent.name.removesuffix("-plugin")
 
 
@@ -159,7 +163,7 @@ def run_installed_readme(readme: Path, wheels: Path, tmp_path: Path) -> None:
     python = fresh_venv(venv)
     requirements = install_requirements(readme)
     name = family(readme)
-    assert f"genloom-{name}" in {re.sub(r"\[.*", "", r) for r in requirements}
+    assert f"genloom-{name or 'vae'}" in {re.sub(r"\[.*", "", r) for r in requirements}
     installed = subprocess.run(
         [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-index",
          "--find-links", str(wheels), *requirements],
@@ -167,7 +171,7 @@ def run_installed_readme(readme: Path, wheels: Path, tmp_path: Path) -> None:
     )
     assert installed.returncode == 0, installed.stderr[-3000:]
     where = subprocess.run(
-        [python, "-c", f"import genloom, genloom_{name} as p; print(genloom.__file__, p.__file__)"],
+        [python, "-c", f"import genloom, genloom_{name or 'vae'} as p; print(genloom.__file__, p.__file__)"],
         capture_output=True, text=True, check=True, cwd=tmp_path,
     ).stdout.split()
     site = str(venv / "lib")
@@ -203,3 +207,19 @@ def test_every_command_an_example_plugin_readme_shows_runs_after_pip_install(rea
     """The out-of-tree example plugins as a user who ``pip install``s ``genloom-flow`` (and
     what its README names with it) gets them: the example configs by name, from the wheel."""
     run_installed_readme(readme, wheels, tmp_path)
+
+
+def test_the_front_page_names_what_its_commands_need():
+    """README.md's commands are for a VAE user (issue 19: it never said which plugin
+    'vae' needs); its first index install names the core and genloom-vae, and no
+    runnable block names a checkout folder."""
+    assert {"genloom", "genloom-vae"} <= {re.sub(r"\[.*", "", r) for r in install_requirements(FRONT_PAGE)}
+    run = [(b.where, b.text if b.runnable else b.output_of) for b in steps(FRONT_PAGE)]
+    assert [where for where, text in run if re.search(r"\b(examples|plugins)/", text)] == []
+
+
+@pytest.mark.slow
+def test_every_command_the_front_page_shows_runs_after_pip_install(wheels, tmp_path):
+    """README.md's command line and Python API, for a user who installed what it names,
+    in an empty folder (test_docs.py runs them in a checkout)."""
+    run_installed_readme(FRONT_PAGE, wheels, tmp_path)
