@@ -79,3 +79,19 @@ def test_user_errors_are_one_line_exit_2(cli, tmp_path):
         assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
     debug = cli("--debug", "config", "show", "nosuchmodel")
     assert "Traceback" in debug.stderr
+
+
+def test_a_command_of_a_missing_distribution_says_what_to_install(cli):
+    """Issue 19: `genloom serve` without genloom-serve (and a subcommand: `plugins check`
+    without genloom-devkit) names the distribution, exit 2; an unknown command stays click's."""
+    env = {"GENLOOM_PLUGINS": ""}  # no plugin loads: a pip user with the core alone
+    for args, dist in ((["serve"], "genloom-serve"), (["plugins", "check", "vae"], "genloom-devkit"),
+                       (["new-plugin", "x"], "genloom-devkit"), (["evaluate", "runs/x"], "genloom-eval")):
+        out = cli(*args, env=env)
+        assert out.returncode == 2, out.stderr
+        assert f"pip install {dist}" in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+    out = cli("serve", "--help")  # installed: the command itself
+    assert out.returncode == 0 and "pip install" not in out.stderr
+    out = cli("nosuchcommand", env=env)
+    assert out.returncode == 2 and "No such command 'nosuchcommand'" in out.stderr

@@ -25,7 +25,22 @@ def _host() -> Any:
     return get_plugin_host()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """A command group where a command one of genloom's own distributions adds (``genloom serve``,
+    ``genloom plugins check``) says what to install when that distribution is missing."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            from genloom.registry import install_hint
+
+            hint = install_hint("command", " ".join([*ctx.command_path.split()[1:], name]))
+            if hint:
+                raise click.UsageError(f"no command '{name}'{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="genloom")
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 def cli(debug: bool) -> None:
@@ -43,7 +58,7 @@ def cli(debug: bool) -> None:
 # -- plugins and components -------------------------------------------------------------
 
 
-@cli.group(invoke_without_command=True)
+@cli.group(cls=Commands, invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_context
 def plugins(ctx: click.Context, as_json: bool) -> None:
