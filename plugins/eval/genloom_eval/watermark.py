@@ -151,6 +151,10 @@ def write_marked(src: str | Path, dst: str | Path, key: str, strength: float = S
         if k != TEXT_KEY:
             info.add_text(k, v)
     info.add_text(TEXT_KEY, "spread-spectrum DCT, genloom_eval.watermark")
-    out = Path(dst)
-    Image.fromarray(embed(pixels, key, strength)).save(out, format="PNG", pnginfo=info)
-    return out
+    import io
+
+    from genloom.atomic import write_atomic
+
+    buffer = io.BytesIO()
+    Image.fromarray(embed(pixels, key, strength)).save(buffer, format="PNG", pnginfo=info)
+    return write_atomic(dst, buffer.getvalue())  # dst may be src: replaced whole or not at all

@@ -77,3 +77,27 @@ def test_bad_files_are_one_line_errors(tmp_path, capsys):
     for path, message in [(small, "too small"), (junk, "not an image")]:
         code, output = run(capsys, "watermark", "detect", str(path), "--key", "k")
         assert code == 2 and message in output and "Traceback" not in output
+
+
+def test_marking_a_file_in_place_is_whole_or_not_at_all(tmp_path, grids, monkeypatch):
+    """The marked file replaces its destination in one step: a write that fails (here the
+    fsync) leaves the file that was there, even when the destination is the source."""
+    import os
+
+    from genloom_eval.watermark import write_marked
+
+    path = tmp_path / "grid.png"
+    Image.fromarray(grids[0]).save(path)
+    before = path.read_bytes()
+
+    def failing_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        write_marked(path, path, "key")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
+    monkeypatch.undo()
+    write_marked(path, path, "key")
+    assert detect(read_image(path)[0], "key").marked

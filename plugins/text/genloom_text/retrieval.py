@@ -140,22 +140,13 @@ def build_datastore(model: Any, tokens: Tensor, *, max_positions: int = 500_000,
 
 def save_datastore(store: Datastore, path: Path, meta: dict[str, str] | None = None) -> Path:
     """Write ``store`` as safetensors (keys float16, values int32), atomically."""
-    import os
-    import tempfile
+    from safetensors.torch import save
 
-    from safetensors.torch import save_file
+    from genloom.atomic import write_atomic
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file({"keys": store.keys.half().contiguous(), "values": store.values.int().contiguous()},
-                  tmp, metadata={**store.meta, **(meta or {}), "format": "genloom-knn-1"})
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    data = save({"keys": store.keys.half().contiguous(), "values": store.values.int().contiguous()},
+                metadata={**store.meta, **(meta or {}), "format": "genloom-knn-1"})
+    return write_atomic(path, data)
 
 
 def store_path(where: str | Path) -> Path:

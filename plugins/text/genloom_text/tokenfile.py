@@ -12,11 +12,13 @@ against it, so a truncated or foreign file is a one-line error, never a wrong re
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from genloom.atomic import write_atomic
 from genloom.errors import ConfigError
 
 FORMAT = "genloom-tokens/1"
@@ -84,6 +86,8 @@ def write_token_file(text: str | Path, out: str | Path, tokenizer: str = "byte")
                                           "--tokenizer byte") from None
                 ids.tofile(f)
                 count += len(ids)
+            f.flush()
+            os.fsync(f.fileno())  # on disk before the rename below makes it the token file
         if tok is None:
             raise ConfigError(f"tokenize: '{src}' is empty")
     except UnicodeDecodeError as exc:
@@ -96,7 +100,7 @@ def write_token_file(text: str | Path, out: str | Path, tokenizer: str = "byte")
     header = {"format": FORMAT, "tokenizer": tok.state(), "vocab_size": int(tok.vocab_size),
               "dtype": np.dtype(dtype).name, "count": count, "source": src.name}
     tmp.replace(out)
-    sidecar(out).write_text(json.dumps(header, indent=1) + "\n")
+    write_atomic(sidecar(out), json.dumps(header, indent=1) + "\n")
     return header
 
 

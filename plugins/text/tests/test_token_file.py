@@ -133,3 +133,22 @@ def test_tokenize_command_prints_its_header_as_json(tmp_path, cli):
     (tmp_path / "t.txt").write_text("abc\n")
     r = cli("tokenize", str(tmp_path / "t.txt"), str(tmp_path / "t.bin"), "--json")
     assert r.returncode == 0 and json.loads(r.stdout)["count"] == 4
+
+
+def test_a_token_file_is_synced_before_it_replaces_the_old_one(tmp_path, monkeypatch):
+    """A failed flush to disk (here the fsync) leaves the token file that was there and no part file."""
+    import os
+
+    text = tmp_path / "corpus.txt"
+    text.write_text("hello world\n" * 50, encoding="utf-8")
+    out = tmp_path / "corpus.tokens"
+    out.write_bytes(b"old")
+
+    def failing_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        write_token_file(text, out)
+    assert out.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus.tokens", "corpus.txt"]

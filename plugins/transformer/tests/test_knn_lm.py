@@ -127,3 +127,20 @@ def test_retrieve_build_command_and_sampling_with_it(tmp_path, capsys):
         main(["sample", str(run), "knn_weight=0.5"])
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "Traceback" not in err and "knn_store" in err
+
+
+def test_a_datastore_is_replaced_whole_or_not_at_all(setup, tmp_path, monkeypatch):
+    import os
+
+    model, _, store, path, _ = setup
+    target = tmp_path / "knn.safetensors"
+    target.write_bytes(path.read_bytes())
+
+    def failing_fsync(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with pytest.raises(OSError):
+        save_datastore(store, target, {"note": "new"})
+    assert target.read_bytes() == path.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["knn.safetensors"]
