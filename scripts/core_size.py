@@ -8,7 +8,7 @@ docs/architecture.md ("The core in numbers").
 
     python scripts/core_size.py            # a Markdown table by part
     python scripts/core_size.py --json     # the same numbers, per module too
-    python scripts/core_size.py --update-docs   # rewrite the table in docs/architecture.md
+    python scripts/core_size.py --update-docs   # rewrite its numbers in docs/architecture.md
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import io
 import json
+import re
 import sys
 import tokenize
 from dataclasses import asdict, dataclass
@@ -131,7 +132,19 @@ def update_docs(numbers: dict) -> None:
     start = lines.index(header)
     end = next(i for i in range(start, len(lines)) if lines[i].startswith("| all "))
     lines[start:end + 1] = table(numbers).split("\n")
-    ARCHITECTURE.write_text("\n".join(lines), encoding="utf-8")
+    text, total = "\n".join(lines), numbers["total"]
+    for pattern, now in (  # the numbers the prose and the summary table quote
+        (r"\| [\d,]+ \(\d+ modules\) \| at most",
+         f"| {total['lines']:,} ({numbers['module_count']} modules) | at most"),
+        (r"\| of them code \| \| [\d,]+ \|", f"| of them code | | {total['code']:,} |"),
+        (r'needs\?": [\d,]+ lines', f'needs?": {total["code"]:,} lines'),
+        (r"^[\d,]+, over the issue's", f"{total['lines']:,}, over the issue's"),
+        (r"[\d,]+ docstring lines \(the public", f"{total['docstring']:,} docstring lines (the public"),
+        (r"[\d,]+ blank lines \(PEP", f"{total['blank']:,} blank lines (PEP"),
+        (r"and [\d,]+ comments\.", f"and {total['comment']:,} comments."),
+    ):
+        text = re.sub(pattern, lambda _m, now=now: now, text, flags=re.M)
+    ARCHITECTURE.write_text(text, encoding="utf-8")
 
 
 def main(argv: list[str]) -> int:

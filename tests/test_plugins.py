@@ -40,6 +40,23 @@ def test_clashing_name_makes_short_name_ambiguous(plugin_dir):
     assert host.registry.resolve("model", "vae:vae").plugin == "vae"
 
 
+def test_a_packaged_recipe_means_its_own_plugins_model(plugin_dir, tmp_path):
+    """Another plugin's model called 'vae' does not break the VAE's own recipe, by name or
+    by its file; a config file of the user's own that says 'vae' is still ambiguous."""
+    from genloom.config import config_file, load_config
+
+    make_plugin(plugin_dir, "good", GOOD)
+    registry = load().registry
+    cfg = load_config("vae-digits", registry=registry, check_trainer=False)
+    assert cfg.model.name == "vae:vae" and cfg.data.name == "genloom:digits"
+    recipe = config_file("vae-digits", registry)
+    assert load_config(recipe, registry=registry, check_trainer=False).model.name == "vae:vae"
+    own = tmp_path / "my-vae.yaml"
+    own.write_text(recipe.read_text())
+    with pytest.raises(Exception, match="ambiguous.*good:vae.*vae:vae"):
+        load_config(own, registry=registry, check_trainer=False)
+
+
 def test_plugin_raising_on_import_is_isolated(plugin_dir):
     make_plugin(plugin_dir, "boom", "raise RuntimeError('kaboom at import')\n")
     host = load()

@@ -402,8 +402,10 @@ def load_config(
     refused (``${oc.env:SECRET}`` could echo a secret) and its class paths are never
     imported. ``import_classes=False`` imports no class path at all (``genloom config show``).
     """
+    prefer = None
     if path is not None:  # a recipe's name ("vae-digits") works as in ``genloom train``
         path = resolve_config_argument(str(path))
+        prefer = recipe_plugin(path, registry)
     file_cfg = read_yaml(path) if path is not None else OmegaConf.create({})
     base_cfg = OmegaConf.create(without_interpolations(base, base_label) if base is not None else {})
     command_line = parse_overrides(overrides)
@@ -417,7 +419,25 @@ def load_config(
     sources = Sources(str(path) if path is not None else None, file_cfg, overrides,
                       base=base_cfg if base is not None else None, base_label=base_label)
     return validate(raw, sources, check_trainer=check_trainer, registry=registry,
-                    import_classes=import_classes)
+                    import_classes=import_classes, prefer=prefer)
+
+
+def recipe_plugin(path: str | Path, registry: Any = None) -> str | None:
+    """The plugin that ships the YAML file ``path`` as a packaged recipe, else None: the
+    short names in a recipe (``model.name: vae``) mean its own plugin's components first,
+    so another plugin's model called ``vae`` cannot break ``genloom train vae-digits``."""
+    from genloom.registry import packaged_file
+
+    real = Path(path).resolve()
+    for component in _registry(registry).components("config"):
+        if Path(component.target.partition(":")[2]).name != real.name:
+            continue  # only the few with this file name are looked up on disk
+        try:
+            if packaged_file(component).resolve() == real:
+                return component.plugin
+        except ComponentError:
+            continue
+    return None
 
 
 def without_interpolations(value: Any, label: str, key: str = "") -> Any:
@@ -439,10 +459,11 @@ def without_interpolations(value: Any, label: str, key: str = "") -> Any:
 
 def validate(
     raw: DictConfig, sources: Sources, *, check_trainer: bool = True, registry: Any = None,
-    import_classes: bool = True,
+    import_classes: bool = True, prefer: str | None = None,
 ) -> DictConfig:
     """Check ``raw`` section by section and return the resolved tree (class paths as
-    :func:`load_config` says)."""
+    :func:`load_config` says); a short model or dataset name several plugins provide is
+    ``prefer``'s (the plugin whose recipe it is)."""
     scalar_keys = _field_names(RunScalars)
     _check_keys(raw, [*scalar_keys, *SECTIONS], "", sources)
     scalars = OmegaConf.create({k: raw[k] for k in scalar_keys if k in raw})
@@ -454,8 +475,9 @@ def validate(
     except OmegaConfBaseException as exc:
         raise ConfigError(f"cannot resolve interpolation: {first_line(exc)}") from None
     out.data = resolve_component("dataset", raw.get("data"), "data", sources, common=DataSection,
-                                 default_name="digits", registry=registry)
-    out.model = resolve_component("model", raw.get("model"), "model", sources, registry=registry)
+                                 default_name="digits", registry=registry, prefer=prefer)
+    out.model = resolve_component("model", raw.get("model"), "model", sources, registry=registry,
+                                  prefer=prefer)
     for key, schema in SCHEMA_SECTIONS.items():
         section = raw.get(key) or OmegaConf.create({})
         if not isinstance(section, DictConfig):
