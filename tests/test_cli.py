@@ -1,6 +1,7 @@
 """The command line: light commands stay light, errors are one line with exit 2."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -95,3 +96,60 @@ def test_a_command_of_a_missing_distribution_says_what_to_install(cli):
     assert out.returncode == 0 and "pip install" not in out.stderr
     out = cli("nosuchcommand", env=env)
     assert out.returncode == 2 and "No such command 'nosuchcommand'" in out.stderr
+
+
+NOISY = """
+import logging, warnings
+import click
+from genloom import hookimpl
+
+log = logging.getLogger("gltest_noisy")
+log.addHandler(logging.StreamHandler())  # made at import, with the sys.stderr of that moment
+
+
+@hookimpl
+def genloom_register_commands(cli):
+    @cli.command()
+    def noisy():
+        \"\"\"Warn, log and print.\"\"\"
+        warnings.warn("careful", UserWarning)
+        warnings.warn("old", DeprecationWarning)  # a new interpreter hides it
+        log.warning("logged")
+        click.echo("done")
+"""
+
+
+def test_the_in_process_runner_gives_what_a_subprocess_gives(cli, tmp_path, monkeypatch, plugin_dir):
+    """``run_cli_in_process``: the same code, stdout and stderr as ``run_cli`` (warnings
+    and logging included), with ``env`` and ``cwd`` for that call only and only the
+    commands its plugins add."""
+    from genloom.cli import cli as cli_group, main
+    from genloom_devkit.testing import make_plugin, run_cli_in_process
+    from support import ROOT
+
+    make_plugin(plugin_dir, "noisy", NOISY)
+    main(["new-plugin", "--help"])  # called directly, as scripts and other tests do: it leaves
+    assert "new-plugin" in cli_group.commands  # the devkit's commands on the click group
+    monkeypatch.setenv("GENLOOM_SOMETHING", "kept")
+    cases = [
+        (["list", "models"], {}, None),
+        (["list", "modles"], {}, None),
+        (["train", "examples/configs/vae-digits.yaml", "model.latnt_dim=3"], {}, ROOT),
+        (["train", "examples/configs/vae-digits.yaml"], {}, tmp_path),  # relative to cwd: missing
+        (["new-plugin", "x"], {"GENLOOM_DISABLE_PLUGINS": "devkit"}, tmp_path),
+        (["config", "show", "toy2d", "--kind", "dataset"], {}, None),
+        (["noisy"], {}, None),
+        (["noisy"], {}, None),  # its logging handler was made in the call before
+    ]
+    seen = {}
+    for args, env, cwd in cases:
+        real, here = cli(*args, env=env, cwd=cwd), run_cli_in_process(*args, env=env, cwd=cwd)
+        assert (here.returncode, here.stdout, here.stderr) == (real.returncode, real.stdout, real.stderr), args
+        assert here.args == ["genloom", *args]
+        seen[" ".join(args)] = here
+    assert seen["new-plugin x"].returncode == 2
+    assert "no command 'new-plugin' (it comes with genloom-devkit" in seen["new-plugin x"].stderr
+    assert seen["list modles"].returncode == 2 and seen["list models"].stdout
+    assert "UserWarning: careful" in seen["noisy"].stderr and "logged" in seen["noisy"].stderr
+    assert os.environ["GENLOOM_SOMETHING"] == "kept" and "GENLOOM_DISABLE_PLUGINS" not in os.environ
+    assert os.getcwd() != str(tmp_path)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from genloom_devkit.testing import run_cli_in_process
 from support import make_plugin
 from genloom.errors import PluginError
 from genloom.plugins import PluginHost
@@ -290,7 +291,7 @@ def test_a_stray_distribution_cannot_displace_an_installed_plugin(plugin_dir):
     assert host.registry.resolve("model", "vae").plugin == "vae"
 
 
-def test_a_failing_plugin_callback_is_named_in_one_line(plugin_dir, cli, tmp_path):
+def test_a_failing_plugin_callback_is_named_in_one_line(plugin_dir, tmp_path):
     make_plugin(plugin_dir, "badcb", """
 from genloom import hookimpl
 
@@ -304,9 +305,9 @@ def genloom_callbacks(config):
 
     return [Boom()]
 """)
-    result = cli("train", "examples/configs/vae-toy2d.yaml", "trainer.max_epochs=1", "data.n=64",
-                 "trainer.enable_progress_bar=false", f"output_dir={tmp_path / 'run'}",
-                 cwd=Path(__file__).resolve().parents[1])
+    result = run_cli_in_process("train", "examples/configs/vae-toy2d.yaml", "trainer.max_epochs=1", "data.n=64",
+                                "trainer.enable_progress_bar=false", f"output_dir={tmp_path / 'run'}",
+                                cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: plugin 'badcb' failed in its callback Boom.on_train_epoch_end: ValueError: bad callback"
@@ -344,6 +345,7 @@ def test_the_users_own_ctrl_c_during_discovery_still_stops_it(plugin_dir):
 
 
 def test_a_callback_raising_keyboard_interrupt_is_the_plugins_failure(plugin_dir, cli, tmp_path):
+    """A process of its own: were the KeyboardInterrupt to escape, it would end pytest's."""
     make_plugin(plugin_dir, "ctrlcb", """
 from genloom import hookimpl
 
@@ -378,14 +380,14 @@ def genloom_register_components(register):
 """
 
 
-def test_a_plugin_with_common_short_names_cannot_break_other_plugins_runs(plugin_dir, cli, tmp_path):
+def test_a_plugin_with_common_short_names_cannot_break_other_plugins_runs(plugin_dir, tmp_path):
     run = tmp_path / "run"
-    result = cli("train", "examples/configs/vae-toy2d.yaml", "trainer.max_epochs=1", "data.n=64",
-                 "trainer.enable_progress_bar=false", f"output_dir={run}",
-                 cwd=Path(__file__).resolve().parents[1])
+    result = run_cli_in_process("train", "examples/configs/vae-toy2d.yaml", "trainer.max_epochs=1", "data.n=64",
+                                "trainer.enable_progress_bar=false", f"output_dir={run}",
+                                cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr
     make_plugin(plugin_dir, "rogue", ROGUE)
-    result = cli("sample", str(run), "--n", "4", "--out", str(tmp_path / "s.npy"))
+    result = run_cli_in_process("sample", str(run), "--n", "4", "--out", str(tmp_path / "s.npy"))
     assert result.returncode == 0, result.stderr  # the VAE's default sampler 'prior' is the core's
     host = load()
     assert host.registry.resolve("sampler", "prior").full_name == "genloom:prior"

@@ -1,4 +1,7 @@
-"""A resume keeps the run's history; a refused resume changes nothing on disk."""
+"""A resume keeps the run's history; a refused resume changes nothing on disk.
+
+The commands run in this process (``run_cli_in_process``: no new interpreter importing
+torch each time); one refused resume runs as its own process, the real entry point."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import csv
 from pathlib import Path
 
 import pytest
+from genloom_devkit.testing import run_cli_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "examples" / "configs" / "vae-toy2d.yaml")
@@ -19,10 +23,8 @@ def rows(run: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from support import run_cli
-
     run = tmp_path_factory.mktemp("resume") / "run"
-    result = run_cli("train", CONFIG, "trainer.max_epochs=2", f"output_dir={run}", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=2", f"output_dir={run}", *TINY)
     assert result.returncode == 0, result.stderr
     return run
 
@@ -34,11 +36,11 @@ def copy_run(src: Path, dst: Path) -> Path:
     return dst
 
 
-def test_resume_appends_to_the_metrics_history(trained, tmp_path, cli):
+def test_resume_appends_to_the_metrics_history(trained, tmp_path):
     run = copy_run(trained, tmp_path / "run")
     before = rows(run)
     assert [r["epoch"] for r in before] == ["0", "1"]
-    result = cli("train", CONFIG, "trainer.max_epochs=4", f"output_dir={run}", "--resume", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=4", f"output_dir={run}", "--resume", *TINY)
     assert result.returncode == 0, result.stderr
     after = rows(run)
     assert after[: len(before)] == [{**r, **{k: "" for k in after[0] if k not in r}} for r in before]
@@ -60,21 +62,21 @@ def test_a_refused_resume_changes_nothing(trained, tmp_path, cli):
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
 
 
-def test_a_fresh_run_keeps_a_stray_metrics_file(tmp_path, cli):
+def test_a_fresh_run_keeps_a_stray_metrics_file(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "metrics.csv").write_text("epoch,step,x\n0,0,1.0\n")  # a run that crashed before any checkpoint
-    result = cli("train", CONFIG, "trainer.max_epochs=1", f"output_dir={run}", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=1", f"output_dir={run}", *TINY)
     assert result.returncode == 0, result.stderr
     assert (run / "metrics-2.csv").read_text() == "epoch,step,x\n0,0,1.0\n"
     assert [r["epoch"] for r in rows(run)] == ["0"]
 
 
-def test_a_resume_that_changes_optim_is_refused_before_anything_changes(trained, tmp_path, cli):
+def test_a_resume_that_changes_optim_is_refused_before_anything_changes(trained, tmp_path):
     run = copy_run(trained, tmp_path / "run")
     files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    result = cli("train", CONFIG, "trainer.max_epochs=4", "optim.lr=0.5", f"output_dir={run}", "--resume",
-                 *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=4", "optim.lr=0.5", f"output_dir={run}",
+                                "--resume", *TINY)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "error: optim.lr cannot change on --resume (was 0.002, now 0.5): the optimizer state comes back "
@@ -85,11 +87,11 @@ def test_a_resume_that_changes_optim_is_refused_before_anything_changes(trained,
 
 
 @pytest.mark.parametrize("content", [b"", b"\x00" * 100, b"not a checkpoint at all"])
-def test_resume_from_an_unreadable_checkpoint_is_one_line(trained, tmp_path, cli, content):
+def test_resume_from_an_unreadable_checkpoint_is_one_line(trained, tmp_path, content):
     run = copy_run(trained, tmp_path / "run")
     (run / "checkpoints" / "last.ckpt").write_bytes(content)
     files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    result = cli("train", CONFIG, "trainer.max_epochs=4", f"output_dir={run}", "--resume", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=4", f"output_dir={run}", "--resume", *TINY)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: checkpoint '{run}/checkpoints/last.ckpt' cannot be read")
@@ -122,7 +124,7 @@ def test_checkpoints_are_replaced_atomically(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no partial temp file
 
 
-def test_a_resume_forgets_what_a_kill_lost(trained, tmp_path, cli):
+def test_a_resume_forgets_what_a_kill_lost(trained, tmp_path):
     """What a killed run wrote after its last ``last.ckpt`` (rows, a periodic
     checkpoint, a half-written temp file) is redone by the resume: it must not stay
     twice in the history, nor outside ``checkpoint.keep``."""
@@ -138,7 +140,7 @@ def test_a_resume_forgets_what_a_kill_lost(trained, tmp_path, cli):
     (ckpts / f"epoch=002-step={step + 3}.ckpt").write_bytes(b"from the lost epoch")
     (ckpts / "epoch=000-step=1.ckpt").write_bytes(b"from before the last save")
     (ckpts / ".last.ckpt.k1ll3d.tmp").write_bytes(b"half a checkpoint")
-    result = cli("train", CONFIG, "trainer.max_epochs=3", f"output_dir={run}", "--resume", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=3", f"output_dir={run}", "--resume", *TINY)
     assert result.returncode == 0, result.stderr
     after = rows(run)
     assert [r["epoch"] for r in after] == ["0", "1", "2"]  # epoch 2 once: the resumed run's

@@ -1,5 +1,9 @@
 """A run's files and checkpoints never lose or corrupt data: what a save, a resume, an
-export, a lock or a full disk must never do (issue 20)."""
+export, a lock or a full disk must never do (issue 20).
+
+Commands run in this process (``run_cli_in_process``: no new interpreter importing
+torch each time), except where another process is the point: the lock's holder, and
+the mid-epoch resume whose console must stay clean as a user sees it."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from genloom_devkit.testing import run_cli_in_process
 from test_local_components import MeanMatcher
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,10 +41,8 @@ def one_line_exit_2(result, start: str) -> None:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from support import run_cli
-
     run = tmp_path_factory.mktemp("integrity") / "run"
-    result = run_cli("train", CONFIG, "trainer.max_epochs=2", f"output_dir={run}", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=2", f"output_dir={run}", *TINY)
     assert result.returncode == 0, result.stderr
     return run
 
@@ -88,7 +91,7 @@ def test_a_periodic_checkpoint_of_non_finite_weights_is_refused(tmp_path):
 # 2 --------------------------------------------------------------------------------------
 
 
-def test_a_resume_drops_the_row_of_the_first_batch_after_the_checkpoint(trained, tmp_path, cli):
+def test_a_resume_drops_the_row_of_the_first_batch_after_the_checkpoint(trained, tmp_path):
     """A kill (or Ctrl-C) after the first batch past ``last.ckpt`` left its row, logged
     at the checkpoint's own step: the resumed run logs that batch again."""
     run = copy_run(trained, tmp_path / "run")
@@ -97,7 +100,7 @@ def test_a_resume_drops_the_row_of_the_first_batch_after_the_checkpoint(trained,
     lost = {k: "" for k in history[0]} | {"epoch": "2", "step": str(step), "train/loss": "1.0"}
     with (run / "metrics.csv").open("a", newline="") as f:
         csv.DictWriter(f, fieldnames=list(history[0])).writerow(lost)
-    result = cli("train", CONFIG, "trainer.max_epochs=3", f"output_dir={run}", "--resume", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=3", f"output_dir={run}", "--resume", *TINY)
     assert result.returncode == 0, result.stderr
     train_steps = [r["step"] for r in rows(run) if r["train/loss"]]
     assert len(train_steps) == len(set(train_steps))
@@ -132,11 +135,11 @@ def test_a_failing_sample_grid_keeps_the_epochs_checkpoint(tmp_path, monkeypatch
 # 4 --------------------------------------------------------------------------------------
 
 
-def test_an_export_into_a_run_folder_is_refused(trained, tmp_path, cli):
+def test_an_export_into_a_run_folder_is_refused(trained, tmp_path):
     run = copy_run(trained, tmp_path / "run")
     files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     for target in (run, run / "checkpoints"):
-        result = cli("export", str(run), str(target))
+        result = run_cli_in_process("export", str(run), str(target))
         one_line_exit_2(result, f"error: '{target}' holds a training run's checkpoints")
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
 
@@ -219,11 +222,11 @@ def test_last_ckpt_is_written_with_every_periodic_checkpoint(tmp_path, monkeypat
                      ("last.ckpt", 6)]
 
 
-def test_every_n_steps_alone_trains_a_packaged_config(tmp_path, cli):
+def test_every_n_steps_alone_trains_a_packaged_config(tmp_path):
     run = tmp_path / "run"
-    result = cli("train", "vae-toy2d", f"output_dir={run}", "data.n=128", "data.batch_size=32",
-                 "trainer.max_epochs=1", "trainer.enable_progress_bar=false", "sample.n=0",
-                 "checkpoint.every_n_steps=2")
+    result = run_cli_in_process(
+        "train", "vae-toy2d", f"output_dir={run}", "data.n=128", "data.batch_size=32", "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false", "sample.n=0", "checkpoint.every_n_steps=2")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "epoch=000-step=2.ckpt", "last.ckpt"]  # 3 batches in the epoch
@@ -315,10 +318,10 @@ def test_the_lock_is_held_even_before_its_owner_wrote_its_pid(tmp_path):
 # 11 -------------------------------------------------------------------------------------
 
 
-def test_an_output_dir_that_is_a_file_is_one_line(tmp_path, cli):
+def test_an_output_dir_that_is_a_file_is_one_line(tmp_path):
     target = tmp_path / "run"
     target.write_text("not a folder")
-    result = cli("train", CONFIG, f"output_dir={target}", "trainer.max_epochs=1", *TINY)
+    result = run_cli_in_process("train", CONFIG, f"output_dir={target}", "trainer.max_epochs=1", *TINY)
     one_line_exit_2(result, f"error: output_dir '{target}' is a file")
     assert target.read_text() == "not a folder"
 
@@ -337,7 +340,7 @@ def test_a_full_disk_during_training_is_one_line(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("edit", ["no state_dict", "state_dict a list", "format two"])
-def test_an_edited_checkpoint_is_one_line(trained, tmp_path, cli, edit):
+def test_an_edited_checkpoint_is_one_line(trained, tmp_path, edit):
     ckpt = torch.load(trained / "checkpoints" / "last.ckpt", weights_only=True)
     if edit == "no state_dict":
         del ckpt["state_dict"]
@@ -347,11 +350,12 @@ def test_an_edited_checkpoint_is_one_line(trained, tmp_path, cli, edit):
         ckpt["genloom"]["format"] = "two"
     path = tmp_path / "edited.ckpt"
     torch.save(ckpt, path)
-    one_line_exit_2(cli("sample", str(path), "--out", str(tmp_path / "s.png")), f"error: checkpoint '{path}'")
+    one_line_exit_2(run_cli_in_process("sample", str(path), "--out", str(tmp_path / "s.png")),
+                    f"error: checkpoint '{path}'")
 
 
 @pytest.mark.parametrize("edit", ["optimizer_states", "loops"])
-def test_a_resume_from_damaged_training_state_is_one_line(trained, tmp_path, cli, edit):
+def test_a_resume_from_damaged_training_state_is_one_line(trained, tmp_path, edit):
     run = copy_run(trained, tmp_path / "run")
     last = run / "checkpoints" / "last.ckpt"
     ckpt = torch.load(last, weights_only=True)
@@ -361,20 +365,20 @@ def test_a_resume_from_damaged_training_state_is_one_line(trained, tmp_path, cli
         ckpt["loops"]["fit_loop"] = {"state_dict": 3}
     torch.save(ckpt, last)
     files = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    result = cli("train", CONFIG, "trainer.max_epochs=4", f"output_dir={run}", "--resume", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=4", f"output_dir={run}", "--resume", *TINY)
     one_line_exit_2(result, f"error: cannot resume from '{last}': its training state is damaged")
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == files
 
 
 @pytest.mark.parametrize("edit", ["array", "quantized true"])
-def test_an_edited_export_is_one_line(trained, tmp_path, cli, edit):
+def test_an_edited_export_is_one_line(trained, tmp_path, edit):
     from genloom.checkpoints import export
 
     out = export(trained, tmp_path / "export")
     meta = json.loads((out / "genloom.json").read_text())
     meta = [meta] if edit == "array" else {**meta, "quantized": True}
     (out / "genloom.json").write_text(json.dumps(meta))
-    one_line_exit_2(cli("sample", str(out), "--out", str(tmp_path / "s.png")), f"error: '{out}'")
+    one_line_exit_2(run_cli_in_process("sample", str(out), "--out", str(tmp_path / "s.png")), f"error: '{out}'")
 
 
 # 12 -------------------------------------------------------------------------------------
@@ -383,12 +387,13 @@ def test_an_edited_export_is_one_line(trained, tmp_path, cli, edit):
 def test_a_mid_epoch_resume_and_a_gans_step_checkpoints_warn_nothing(tmp_path, cli):
     run = tmp_path / "run"
     args = [CONFIG, f"output_dir={run}", *TINY, "trainer.max_epochs=5"]
-    result = cli("train", *args, "trainer.max_steps=2")  # ends mid-epoch
+    result = run_cli_in_process("train", *args, "trainer.max_steps=2")  # ends mid-epoch
     assert result.returncode == 0, result.stderr
     result = cli("train", *args, "trainer.max_steps=6", "--resume")
     assert result.returncode == 0 and result.stderr == "", result.stderr
     steps = [r["step"] for r in rows(run) if r["train/loss"]]
     assert steps == [str(s) for s in range(6)]  # each batch once
-    result = cli("train", "gan-toy2d", f"output_dir={tmp_path / 'gan'}", "data.n=128", "trainer.max_epochs=1",
-                 "trainer.enable_progress_bar=false", "sample.n=0", "checkpoint.every_n_steps=2")
+    result = run_cli_in_process(
+        "train", "gan-toy2d", f"output_dir={tmp_path / 'gan'}", "data.n=128", "trainer.max_epochs=1",
+        "trainer.enable_progress_bar=false", "sample.n=0", "checkpoint.every_n_steps=2")
     assert result.returncode == 0 and result.stderr == "", result.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from genloom import GenloomError
+from genloom_devkit.testing import run_cli_in_process
 from genloom.run_files import RunLock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def test_train_into_a_directory_in_use_is_one_line_exit_2(tmp_path, cli):
     finally:
         holder.kill()
         holder.wait()
-    result = cli("train", str(ROOT / "examples/configs/vae-toy2d.yaml"), f"output_dir={run}", *TINY)
+    result = run_cli_in_process("train", str(ROOT / "examples/configs/vae-toy2d.yaml"), f"output_dir={run}", *TINY)
     assert result.returncode == 0, result.stderr  # the dead holder's lock is stale
     assert (run / "checkpoints" / "last.ckpt").is_file() and not (run / RunLock.NAME).exists()
 

@@ -1,5 +1,9 @@
 """End to end through the CLI: train, sample deterministically, refuse to overwrite,
-and survive a kill with --resume."""
+and survive a kill with --resume.
+
+Training, one sample, an export, Ctrl-C and the kill run ``genloom`` in a new process,
+as a user does; the commands that check what happens next run in this process
+(``run_cli_in_process``), which saves each a new interpreter importing torch."""
 
 import csv
 import os
@@ -12,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from genloom_devkit.testing import run_cli_in_process
 from support import ROOT, run_cli
 
 CONFIG = str(ROOT / "examples" / "configs" / "vae-digits.yaml")
@@ -57,16 +62,17 @@ def test_checkpoint_records_config_and_plugins(trained):
 def test_sampling_is_deterministic_per_seed(trained, tmp_path):
     run, _ = trained
     outs = []
-    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+    # a new process, then this one (whatever its random state): the seed alone decides
+    for name, seed, runner in (("a", 3, run_cli), ("b", 3, run_cli_in_process), ("c", 4, run_cli_in_process)):
         out = tmp_path / f"{name}.npy"
-        result = run_cli("sample", str(run), "--n", "8", "--seed", str(seed), "--out", str(out))
+        result = runner("sample", str(run), "--n", "8", "--seed", str(seed), "--out", str(out))
         assert result.returncode == 0, result.stderr
         outs.append(np.load(out))
     assert outs[0].shape == (8, 1, 8, 8)
     assert np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[0], outs[2])
-    png = run_cli("sample", str(run / "checkpoints" / "last.ckpt"), "--n", "4", "temperature=0.5")
+    png = run_cli_in_process("sample", str(run / "checkpoints" / "last.ckpt"), "--n", "4", "temperature=0.5")
     assert png.returncode == 0 and (run / "samples" / "sample-seed0.png").is_file()
-    bad = run_cli("sample", str(run), "temprature=0.5")
+    bad = run_cli_in_process("sample", str(run), "temprature=0.5")
     assert bad.returncode == 2 and "did you mean 'temperature'" in bad.stderr
 
 
@@ -76,17 +82,17 @@ def test_export_to_safetensors_samples_the_same(trained, tmp_path):
     assert run_cli("export", str(run), str(out)).returncode == 0
     assert sorted(p.name for p in out.iterdir()) == ["genloom.json", "model.safetensors"]
     for name, src in (("ckpt", run), ("export", out)):
-        result = run_cli("sample", str(src), "--n", "4", "--out", str(tmp_path / f"{name}.npy"))
+        result = run_cli_in_process("sample", str(src), "--n", "4", "--out", str(tmp_path / f"{name}.npy"))
         assert result.returncode == 0, result.stderr
     assert np.array_equal(np.load(tmp_path / "ckpt.npy"), np.load(tmp_path / "export.npy"))
-    again = run_cli("export", str(run), str(out))
+    again = run_cli_in_process("export", str(run), str(out))
     assert again.returncode == 2 and "--force" in again.stderr
 
 
 def test_existing_run_is_never_overwritten(trained):
     run, _ = trained
     before = (run / "checkpoints" / "last.ckpt").read_bytes()
-    result = run_cli("train", CONFIG, f"output_dir={run}", "trainer.max_epochs=1")
+    result = run_cli_in_process("train", CONFIG, f"output_dir={run}", "trainer.max_epochs=1")
     assert result.returncode == 2 and "--resume" in result.stderr
     assert (run / "checkpoints" / "last.ckpt").read_bytes() == before
 
@@ -136,9 +142,9 @@ def test_kill_and_resume(tmp_path):
     killed = torch.load(last, weights_only=True)
     assert killed["global_step"] >= 4
     target = killed["epoch"] + 3
-    result = run_cli("train", *args, f"trainer.max_epochs={target}", "--resume")
+    result = run_cli_in_process("train", *args, f"trainer.max_epochs={target}", "--resume")
     assert result.returncode == 0, result.stderr[-3000:]
     final = torch.load(last, weights_only=True)
     assert final["global_step"] == target * 4 > killed["global_step"]
-    nothing = run_cli("train", CONFIG, f"output_dir={tmp_path / 'empty'}", "--resume")
+    nothing = run_cli_in_process("train", CONFIG, f"output_dir={tmp_path / 'empty'}", "--resume")
     assert nothing.returncode == 2 and "nothing to resume" in nothing.stderr

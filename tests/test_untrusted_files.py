@@ -4,6 +4,10 @@ Two holes this file keeps closed: a ``last.ckpt`` whose checkpoint-callback stat
 paths outside the run made ``--resume`` delete them (Lightning restores the list of
 "best" files and removes the overflow recursively); and a class path in a saved or
 downloaded config was imported (``optim.name: venv.__main__.X`` built a virtualenv).
+
+A command that could import a module from its working folder runs as its own process
+(``python -m genloom`` puts that folder on ``sys.path``); the others run in this one
+(``run_cli_in_process``: no new interpreter importing torch each time).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from genloom_devkit.testing import run_cli_in_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = str(ROOT / "examples" / "configs" / "vae-toy2d.yaml")
@@ -22,10 +27,8 @@ TINY = ["data.n=128", "trainer.enable_progress_bar=false", "sample.n=0",
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from support import run_cli
-
     run = tmp_path_factory.mktemp("untrusted") / "run"
-    result = run_cli("train", CONFIG, "trainer.max_epochs=2", f"output_dir={run}", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=2", f"output_dir={run}", *TINY)
     assert result.returncode == 0, result.stderr
     return run
 
@@ -54,7 +57,7 @@ def _poison(last: Path, victims: list[str]) -> None:
     torch.save(ckpt, last)
 
 
-def test_resume_never_deletes_a_path_the_checkpoint_names(trained, tmp_path, cli):
+def test_resume_never_deletes_a_path_the_checkpoint_names(trained, tmp_path):
     run = _copy(trained, tmp_path / "work" / "run")
     victim_dir = tmp_path / "victim"
     (victim_dir / "inner").mkdir(parents=True)
@@ -66,7 +69,7 @@ def test_resume_never_deletes_a_path_the_checkpoint_names(trained, tmp_path, cli
     victims = [str(ckpt_dir / ".." / ".." / ".." / "victim"), str(ckpt_dir / ".." / ".." / ".." /
                "precious.ckpt"), str(victim_dir / "inner")]
     _poison(ckpt_dir / "last.ckpt", victims)
-    result = cli("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY)
     assert result.returncode == 0, result.stderr
     assert (victim_dir / "inner" / "precious.txt").read_text() == "keep me"
     assert victim_file.read_text() == "keep me too"
@@ -158,7 +161,7 @@ def test_an_exported_config_never_imports_a_class_path(trained, tmp_path, cli):
     (tmp_path / "evil_module.py").write_text(
         "import pathlib\npathlib.Path('IMPORTED').write_text('ran')\nclass Optimizer: pass\n")
     out = tmp_path / "export"
-    assert cli("export", str(trained), str(out)).returncode == 0
+    assert run_cli_in_process("export", str(trained), str(out)).returncode == 0
     meta = json.loads((out / "genloom.json").read_text())
     meta["config"]["optim"]["name"] = "evil_module.Optimizer"
     (out / "genloom.json").write_text(json.dumps(meta))
@@ -167,14 +170,13 @@ def test_an_exported_config_never_imports_a_class_path(trained, tmp_path, cli):
     assert not (tmp_path / "IMPORTED").exists()
 
 
-def test_an_oversized_export_metadata_file_is_refused_before_it_is_read(trained, tmp_path, cli,
-                                                                        monkeypatch):
+def test_an_oversized_export_metadata_file_is_refused_before_it_is_read(trained, tmp_path, monkeypatch):
     """genloom.json was read whole, whatever its size: a huge one allocated without bound."""
     import genloom.checkpoints
     from genloom import CheckpointError, load
 
     out = tmp_path / "export"
-    assert cli("export", str(trained), str(out)).returncode == 0
+    assert run_cli_in_process("export", str(trained), str(out)).returncode == 0
     meta = (out / "genloom.json").read_text()
     (out / "genloom.json").write_text(meta[:-1] + ', "pad": "' + "x" * 4096 + '"}')
     monkeypatch.setattr(genloom.checkpoints, "MAX_METADATA_BYTES", len(meta) + 1024)
@@ -219,7 +221,7 @@ def test_a_yaml_config_imports_only_allowlisted_class_paths(tmp_path, cli, monke
     assert cfg.optim.name == "evil_module.Optimizer" and (tmp_path / "IMPORTED").exists()
 
 
-def test_a_saved_config_does_not_resolve_environment_variables(trained, tmp_path, cli, monkeypatch):
+def test_a_saved_config_does_not_resolve_environment_variables(trained, tmp_path, monkeypatch):
     from genloom.config import load_config
     from genloom.errors import ConfigError
 
@@ -231,8 +233,8 @@ def test_a_saved_config_does_not_resolve_environment_variables(trained, tmp_path
         load_config(base=saved, check_trainer=False)
     for key, value in [("output_dir", "${oc.env:GENLOOM_TEST_SECRET}"), ("seed", "${oc.env:NOPE}")]:
         ckpt = _checkpoint_with({key: value}, trained / "checkpoints" / "last.ckpt", tmp_path / "env.ckpt")
-        result = cli("sample", str(ckpt), "--n", "4", "--out", str(tmp_path / "s.png"),
-                     env={"GENLOOM_TEST_SECRET": "s3cr3t"})
+        result = run_cli_in_process("sample", str(ckpt), "--n", "4", "--out", str(tmp_path / "s.png"),
+                                    env={"GENLOOM_TEST_SECRET": "s3cr3t"})
         assert result.returncode == 2, result.stderr
         assert "s3cr3t" not in result.stdout + result.stderr
         assert result.stderr.count("\n") == 1 and f"{key}: the config saved in" in result.stderr
@@ -242,11 +244,10 @@ def test_a_saved_config_does_not_resolve_environment_variables(trained, tmp_path
     ({"model.encoder.hidden": 2_000_000, "model.decoder.hidden": 2_000_000},
      "its config describes a model of"),
 ])
-def test_an_edited_config_cannot_make_loading_allocate_without_bound(trained, tmp_path, cli,
-                                                                       change, message):
+def test_an_edited_config_cannot_make_loading_allocate_without_bound(trained, tmp_path, change, message):
     """A 2,000,000-wide MLP is terabytes of float32: refused from the shapes alone."""
     out = tmp_path / "export"
-    assert cli("export", str(trained), str(out)).returncode == 0
+    assert run_cli_in_process("export", str(trained), str(out)).returncode == 0
     meta = json.loads((out / "genloom.json").read_text())
     for dotted, value in change.items():
         node = meta["config"]
@@ -255,7 +256,7 @@ def test_an_edited_config_cannot_make_loading_allocate_without_bound(trained, tm
             node = node[p]
         node[leaf] = value
     (out / "genloom.json").write_text(json.dumps(meta))
-    result = cli("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"))
+    result = run_cli_in_process("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and result.stderr.count("\n") == 1
 
@@ -265,13 +266,13 @@ def test_an_edited_config_cannot_make_loading_allocate_without_bound(trained, tm
     ({"shape": [2, -1]}, "is not a shape genloom samples"),
     ({"num_classes": 10**12}, "num_classes"),
 ])
-def test_an_edited_data_description_is_refused(trained, tmp_path, cli, info, message):
+def test_an_edited_data_description_is_refused(trained, tmp_path, info, message):
     out = tmp_path / "export"
-    assert cli("export", str(trained), str(out)).returncode == 0
+    assert run_cli_in_process("export", str(trained), str(out)).returncode == 0
     meta = json.loads((out / "genloom.json").read_text())
     meta["info"].update(info)
     (out / "genloom.json").write_text(json.dumps(meta))
-    result = cli("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"))
+    result = run_cli_in_process("sample", str(out), "--n", "4", "--out", str(tmp_path / "s.png"))
     assert result.returncode == 2, result.stderr
     assert message in result.stderr and result.stderr.count("\n") == 1
 
@@ -280,7 +281,7 @@ def _tree(folder: Path) -> dict:
     return {p: (p.is_dir() or p.read_bytes()) for p in sorted(folder.rglob("*"))}
 
 
-def test_resume_ignores_dotdot_paths_in_every_path_field(trained, tmp_path, cli):
+def test_resume_ignores_dotdot_paths_in_every_path_field(trained, tmp_path):
     """Every path-like field of the Lightning state (each key of ModelCheckpoint's state,
     a second ModelCheckpoint entry, loop state, hyper_parameters) climbs out of the run
     with ``..``: the resume completes, and the folder beside the run is untouched."""
@@ -304,7 +305,8 @@ def test_resume_ignores_dotdot_paths_in_every_path_field(trained, tmp_path, cli)
     ckpt["loops"]["fit_loop"]["state_dict"]["dirpath"] = up
     ckpt["hyper_parameters"] = {"dirpath": up, "ckpt_path": f"{up}/precious.txt", "output_dir": ".."}
     torch.save(ckpt, last)
-    result = cli("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY, cwd=ckpt_dir)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY,
+                                cwd=ckpt_dir)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert _tree(sibling) == before
@@ -312,7 +314,7 @@ def test_resume_ignores_dotdot_paths_in_every_path_field(trained, tmp_path, cli)
 
 
 @pytest.mark.parametrize("counter", ["..", float("nan")])
-def test_resume_refuses_a_damaged_step_counter(trained, tmp_path, cli, counter):
+def test_resume_refuses_a_damaged_step_counter(trained, tmp_path, counter):
     """A path (or anything but a whole number) where Lightning's step counter was made
     ``--resume`` fail mid-fit with a TypeError, exit 1."""
     run = _copy(trained, tmp_path / "run")
@@ -321,7 +323,7 @@ def test_resume_refuses_a_damaged_step_counter(trained, tmp_path, cli, counter):
     ckpt["loops"]["fit_loop"]["epoch_loop.state_dict"]["_batches_that_stepped"] = counter
     torch.save(ckpt, last)
     before = _tree(run)
-    result = cli("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY)
+    result = run_cli_in_process("train", CONFIG, "trainer.max_epochs=5", f"output_dir={run}", "--resume", *TINY)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and "its training state is damaged (its counter loops." in result.stderr
     assert _tree(run) == before

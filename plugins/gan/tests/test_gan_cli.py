@@ -1,5 +1,9 @@
 """The GAN end to end through the CLI: train, sample (prior, truncation, --cond),
-interpolate, and a two-process DDP run as a subprocess."""
+interpolate, and a two-process DDP run as a subprocess.
+
+The one-line error of sampling without --cond and DDP run as new processes, as a user
+runs them; the other commands run in this process (run_cli_in_process), which spares
+each a new interpreter importing torch."""
 
 import os
 import signal
@@ -10,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 import pytest
+from genloom_devkit.testing import run_cli_in_process
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "examples" / "configs"
@@ -27,7 +32,7 @@ def genloom(*args, cwd=None, timeout=240):
 @pytest.fixture(scope="module")
 def cgan(tmp_path_factory):
     run = tmp_path_factory.mktemp("cgan") / "run"
-    result = genloom("train", str(CONFIGS / "cgan-digits.yaml"), f"output_dir={run}", *TINY)
+    result = run_cli_in_process("train", str(CONFIGS / "cgan-digits.yaml"), f"output_dir={run}", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     return run
 
@@ -50,30 +55,30 @@ def test_training_writes_checkpoint_and_grids(cgan):
 
 def test_cond_sampling_returns_the_requested_class(cgan, tmp_path):
     out = tmp_path / "sevens.npy"
-    result = genloom("sample", str(cgan), "--cond", "7", "--n", "12", "--out", str(out))
+    result = run_cli_in_process("sample", str(cgan), "--cond", "7", "--n", "12", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert np.load(out).shape == (12, 1, 8, 8)
     again = tmp_path / "again.npy"
-    genloom("sample", str(cgan), "--cond", "7", "--n", "12", "--out", str(again))
+    run_cli_in_process("sample", str(cgan), "--cond", "7", "--n", "12", "--out", str(again))
     assert np.array_equal(np.load(out), np.load(again))
     other = tmp_path / "threes.npy"
-    genloom("sample", str(cgan), "--cond", "3", "--n", "12", "--out", str(other))
+    run_cli_in_process("sample", str(cgan), "--cond", "3", "--n", "12", "--out", str(other))
     assert not np.array_equal(np.load(out), np.load(other))
 
 
 def test_truncation_sampler_and_interpolation_from_the_cli(cgan, tmp_path):
-    trunc = genloom("sample", str(cgan), "--cond", "1", "--sampler", "truncation", "threshold=0.7",
-                    "--n", "8", "--out", str(tmp_path / "t.png"))
+    trunc = run_cli_in_process("sample", str(cgan), "--cond", "1", "--sampler", "truncation", "threshold=0.7",
+                               "--n", "8", "--out", str(tmp_path / "t.png"))
     assert trunc.returncode == 0, trunc.stderr
-    strip = genloom("interpolate", str(cgan), "--cond", "4", "--out", str(tmp_path / "s.png"))
+    strip = run_cli_in_process("interpolate", str(cgan), "--cond", "4", "--out", str(tmp_path / "s.png"))
     assert strip.returncode == 0, strip.stderr
     assert Image.open(tmp_path / "s.png").size[0] > 8  # a strip of several 8x8 digits
-    missing = genloom("interpolate", str(cgan))
+    missing = run_cli_in_process("interpolate", str(cgan))
     assert missing.returncode == 2 and "--cond" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_unknown_loss_is_a_one_line_error(tmp_path):
-    result = genloom("train", str(CONFIGS / "gan-digits.yaml"), "model.loss=lsgan", cwd=tmp_path)
+    result = run_cli_in_process("train", str(CONFIGS / "gan-digits.yaml"), "model.loss=lsgan", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "lsgan" in result.stderr and "hinge" in result.stderr
     assert not (tmp_path / "runs").exists()
@@ -104,9 +109,9 @@ def test_ddp_two_processes_with_alternating_players(tmp_path):
 
 
 def test_evaluate_uses_sample_metrics(cgan):
-    chosen = genloom("evaluate", str(cgan))  # sample metrics are chosen beside the diagnostics
+    chosen = run_cli_in_process("evaluate", str(cgan))  # sample metrics are chosen beside the diagnostics
     assert chosen.returncode == 0 and "test/fid" in chosen.stdout and "test/d_loss" in chosen.stdout
-    result = genloom("evaluate", str(cgan), "--metric", "frechet", "--metric", "novelty", "--json")
+    result = run_cli_in_process("evaluate", str(cgan), "--metric", "frechet", "--metric", "novelty", "--json")
     assert result.returncode == 0, result.stderr
     import json
 

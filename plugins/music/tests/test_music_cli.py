@@ -1,5 +1,8 @@
 """Every example config trains a few steps and samples through the CLI (.abc, .mid, .wav); evaluation with
-the music metrics; without music21, a one-line install hint and exit 2."""
+the music metrics; without music21, a one-line install hint and exit 2.
+
+The commands run in this process (run_cli_in_process: no new interpreter importing torch
+each time), except the two that hide music21 from a new interpreter."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from genloom_devkit.testing import run_cli_in_process
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "examples" / "configs"
@@ -63,14 +67,14 @@ def test_every_example_trains_and_samples_through_the_cli(runs, name, tmp_path):
     out = tmp_path / f"x{OUTPUTS[name]}"
     extra = {"lstm-folk": ["max_new_tokens=30"], "transformer-folk": ["max_new_tokens=30"],
              "vae-chorales": ["--cond", "1"], "diffusion-chorales": ["steps=2"]}[name]
-    result = genloom("sample", str(run), "--n", "2", "--seed", "1", "--out", str(out), *extra)
+    result = run_cli_in_process("sample", str(run), "--n", "2", "--seed", "1", "--out", str(out), *extra)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == f"wrote 2 samples to {out}"
     if out.suffix == ".abc":
         text = out.read_text()  # the generation record first, as an ABC comment
         assert text.startswith("% genloom: {") and "\nX:1\nT:genloom 1\n" in text and "X:2" in text
-        assert genloom("inspect", str(out)).stdout.startswith("generated_by:       genloom")
-        again = genloom("reproduce", str(out))
+        assert run_cli_in_process("inspect", str(out)).stdout.startswith("generated_by:       genloom")
+        again = run_cli_in_process("reproduce", str(out))
         assert again.returncode == 0 and again.stdout == "reproduced: identical\n", again.stderr
     elif out.suffix == ".wav":
         with wave.open(str(out)) as f:
@@ -85,13 +89,13 @@ def test_every_example_trains_and_samples_through_the_cli(runs, name, tmp_path):
 
 
 def test_abc_samples_stream_as_text(runs):
-    result = genloom("sample", str(runs["lstm-folk"]), "--seed", "3", "max_new_tokens=15")
+    result = run_cli_in_process("sample", str(runs["lstm-folk"]), "--seed", "3", "max_new_tokens=15")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith("\n") and 1 <= len(result.stdout.split()) <= 15
 
 
 def test_evaluate_prints_music_metrics_with_floors(runs):
-    result = genloom("evaluate", str(runs["vae-chorales"]), "--metric", "music", "--json")
+    result = run_cli_in_process("evaluate", str(runs["vae-chorales"]), "--metric", "music", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     import json
 

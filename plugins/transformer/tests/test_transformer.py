@@ -11,7 +11,7 @@ import torch
 from genloom import DataInfo, load_config
 from genloom.build import build_model
 from genloom_text.tokenizers import CharTokenizer
-from genloom_devkit.testing import Case, parametrize_with_checks
+from genloom_devkit.testing import Case, parametrize_with_checks, run_cli_in_process
 from genloom_transformer.network import Transformer
 
 TOK = CharTokenizer(list("abcdefgh \n"))
@@ -165,6 +165,8 @@ def test_conditional_needs_labelled_data():
 
 
 # -- end to end through the CLI ------------------------------------------------------
+# One sample streams from a new process, as a user runs it; the other commands run in
+# this process (run_cli_in_process), which spares each a new interpreter importing torch.
 
 TINY = ["model.width=32", "model.layers=1", "model.heads=2", "data.block_size=32", "data.batch_size=16",
         "trainer.max_steps=40", "trainer.val_check_interval=10", "trainer.limit_val_batches=4",
@@ -186,7 +188,7 @@ def corpora(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, corpora):
     run = tmp_path_factory.mktemp("gpt") / "run"
-    result = run_cli("train", CONFIG, f"output_dir={run}", f"data.path={corpora[0]}", *TINY)
+    result = run_cli_in_process("train", CONFIG, f"output_dir={run}", f"data.path={corpora[0]}", *TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     return run
 
@@ -204,20 +206,20 @@ def test_training_logs_loss_perplexity_and_bpc(trained):
 
 def test_cli_streams_the_prompts_continuation(trained, tmp_path):
     args = ["sample", str(trained), "--prompt", "def ", "--max-new-tokens", "25", "--seed", "3"]
-    first = run_cli(*args)
+    first = run_cli(*args)  # a new process
     assert first.returncode == 0, first.stderr
     assert first.stdout.startswith("def ") and len(first.stdout) == len("def ") + 25 + 1
-    other = run_cli(*args[:-1], "4", "--n", "2", "top_p=0.9", "repetition_penalty=1.2")
+    other = run_cli_in_process(*args[:-1], "4", "--n", "2", "top_p=0.9", "repetition_penalty=1.2")
     assert other.returncode == 0 and other.stdout.count("-" * 40) == 1
     out = tmp_path / "s.txt"
-    written = run_cli(*args, "--out", str(out))
+    written = run_cli_in_process(*args, "--out", str(out))
     assert written.returncode == 0 and out.read_text(encoding="utf-8") == first.stdout  # same seed
-    beam = run_cli("sample", str(trained), "--sampler", "beam", "beams=2", "--n", "2",
-                   "--prompt", "def ", "--max-new-tokens", "8", "stop=[':']")
+    beam = run_cli_in_process("sample", str(trained), "--sampler", "beam", "beams=2", "--n", "2",
+                              "--prompt", "def ", "--max-new-tokens", "8", "stop=[':']")
     assert beam.returncode == 0 and beam.stdout.startswith("def "), beam.stderr
-    bad = run_cli("sample", str(trained), "--prompt", "déf")
+    bad = run_cli_in_process("sample", str(trained), "--prompt", "déf")
     assert bad.returncode == 2 and "'é'" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
-    cond = run_cli("sample", str(trained), "--prompt", "def ", "--cond", "3")
+    cond = run_cli_in_process("sample", str(trained), "--prompt", "def ", "--cond", "3")
     assert cond.returncode == 2 and "not conditional" in cond.stderr
 
 
@@ -226,19 +228,19 @@ def test_text_samples_get_a_sidecar_record_and_reproduce(trained, tmp_path):
 
     out = tmp_path / "s.txt"
     args = ["sample", str(trained), "--prompt", "def ", "--max-new-tokens", "12", "--seed", "5", "--n", "2"]
-    streamed = run_cli(*args)
-    assert run_cli(*args, "--out", str(out), "top_p=0.9").returncode == 0
+    streamed = run_cli_in_process(*args)
+    assert run_cli_in_process(*args, "--out", str(out), "top_p=0.9").returncode == 0
     assert out.read_text(encoding="utf-8").startswith("def ")  # the user's text, nothing added
     record = json.loads((tmp_path / "s.txt.genloom.json").read_text())
     assert (record["prompt"], record["n"], record["kind"]) == ("def ", 2, "tokens")
     assert record["options"] == {"top_p": 0.9, "prompt": "def ", "max_new_tokens": 12}
     assert (trained / "samples" / "epoch-001.txt.genloom.json").is_file()  # train-time samples too
-    shown = run_cli("inspect", str(out))
+    shown = run_cli_in_process("inspect", str(out))
     assert shown.returncode == 0 and "prompt:             def " in shown.stdout
-    again = run_cli("reproduce", str(out))
+    again = run_cli_in_process("reproduce", str(out))
     assert again.returncode == 0 and again.stdout == "reproduced: identical\n", again.stderr
     out.write_text(streamed.stdout.replace("def ", "dfe ", 1), encoding="utf-8")
-    changed = run_cli("reproduce", str(out))
+    changed = run_cli_in_process("reproduce", str(out))
     assert changed.returncode == 1 and "not reproduced" in changed.stderr
 
 
@@ -246,17 +248,17 @@ def test_fine_tuning_keeps_the_checkpoints_tokenizer(trained, corpora, tmp_path)
     from genloom.checkpoints import read_weights
 
     run = tmp_path / "tuned"
-    result = run_cli("train", CONFIG, f"output_dir={run}", f"data.path={corpora[1]}",
-                     f"init_from={trained}", *TINY[:-4], "trainer.max_steps=10", "sample.every_n_epochs=0")
+    result = run_cli_in_process("train", CONFIG, f"output_dir={run}", f"data.path={corpora[1]}",
+                                f"init_from={trained}", *TINY[:-4], "trainer.max_steps=10", "sample.every_n_epochs=0")
     assert result.returncode == 0, result.stderr[-3000:]
     old, _ = read_weights(trained)
     new, _ = read_weights(run)
     assert new["info"]["tokenizer"] == old["info"]["tokenizer"]  # not refit on b.txt
     assert "X" in new["info"]["tokenizer"]["chars"]
-    evaluated = run_cli("evaluate", str(run), "--json")
+    evaluated = run_cli_in_process("evaluate", str(run), "--json")
     assert evaluated.returncode == 0 and "test/bpc" in evaluated.stdout, evaluated.stderr
-    refused = run_cli("train", CONFIG, f"output_dir={tmp_path / 'c'}", f"data.path={corpora[2]}",
-                      f"init_from={trained}", *TINY[:-4], "trainer.max_steps=1")
+    refused = run_cli_in_process("train", CONFIG, f"output_dir={tmp_path / 'c'}", f"data.path={corpora[2]}",
+                                 f"init_from={trained}", *TINY[:-4], "trainer.max_steps=1")
     assert refused.returncode == 2 and "characters 'c' are not in this model's vocabulary" in refused.stderr
 
 

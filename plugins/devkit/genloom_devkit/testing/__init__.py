@@ -35,6 +35,7 @@ _LAZY = {
     "tiny_info": "genloom_devkit.testing.helpers",
     "make_plugin": "genloom_devkit.testing.helpers",
     "run_cli": "genloom_devkit.testing.helpers",
+    "run_cli_in_process": "genloom_devkit.testing.helpers",
 }
 
 __all__ = sorted(_LAZY)
